@@ -1,0 +1,397 @@
+"""The EG4 / Luxpower cloud ("WManage") client: login, discovery, runtime, parameter read and write.
+
+Every HTTP call goes through `_request()`, which applies the timeout and the per-account concurrency limit,
+recognises an expired session, maps the cloud's ways of saying no to typed errors, and retries what may pass.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Final, Self
+
+import aiohttp
+import structlog
+
+from bridge.catalogue import (
+    BATTERY_CHARGE_CURRENT,
+    BATTERY_DISCHARGE_CURRENT,
+    PARAMETER_WINDOWS,
+    WritableParameter,
+    window_of,
+)
+from bridge.cloud.models import (
+    Account,
+    Inverter,
+    InverterInfo,
+    ParameterRead,
+    ParameterValue,
+    Runtime,
+    parse_account,
+    parse_runtime,
+)
+from bridge.errors import (
+    AuthenticationError,
+    CloudError,
+    MalformedResponseError,
+    RefusedError,
+    TransientError,
+)
+
+log = structlog.get_logger(__name__)
+
+LOGIN_PATH: Final = "/WManage/api/login"
+RUNTIME_PATH: Final = "/WManage/api/inverter/getInverterRuntime"
+READ_PATH: Final = "/WManage/web/maintain/remoteRead/read"
+WRITE_PATH: Final = "/WManage/web/maintain/remoteSet/write"
+
+#: Texts of `success: false` answers that may pass if asked again a little later.
+TRANSIENT_MARKERS: Final = ("DATAFRAME_TIMEOUT", "BUSY", "TIMEOUT", "COMMUNICATION_ERROR")
+BAD_CREDENTIALS: Final = "LOGIN_ERROR_DISMATCH"
+MAX_BODY_BYTES: Final = 2 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How transient faults are retried: capped, jittered exponential backoff, a bounded number of times."""
+
+    attempts: int = 4
+    base_delay: float = 0.5
+    max_delay: float = 8.0
+
+    def delay(self, retry_number: int) -> float:
+        ceiling = min(self.max_delay, self.base_delay * 2 ** (retry_number - 1))
+        return random.uniform(ceiling / 2, ceiling)  # jitter keeps many bridges from retrying in step
+
+
+_Sender = Callable[[str, Mapping[str, str]], Awaitable[dict[str, Any]]]
+
+
+class _SessionExpiredError(Exception):
+    """The cloud answered with its login page, a redirect to it, or 401: log in again and replay."""
+
+
+class CloudClient:
+    """One account on the cloud, with its own cookie session. Use as an async context manager."""
+
+    def __init__(
+        self,
+        base_url: str,
+        username: str,
+        password: str,
+        *,
+        concurrency: int = 3,
+        request_timeout: float = 30.0,
+        retry: RetryPolicy | None = None,
+        session: aiohttp.ClientSession | None = None,
+        verify_tls: bool = True,
+    ) -> None:
+        self._base_url = base_url.rstrip("/")
+        self._username = username
+        self._password = password
+        self._timeout = aiohttp.ClientTimeout(total=request_timeout)
+        self._retry = retry or RetryPolicy()
+        self._limit = asyncio.Semaphore(concurrency)
+        self._session = session
+        self._owns_session = session is None
+        self._verify_tls = verify_tls
+        self._login_lock = asyncio.Lock()
+        self._login_generation = 0
+        self._account: Account | None = None
+        self._windows: dict[str, dict[int, dict[str, ParameterValue]]] = {}
+
+    def __repr__(self) -> str:
+        return f"CloudClient(base_url={self._base_url!r}, username={self._username!r})"
+
+    async def __aenter__(self) -> Self:
+        if self._session is None:
+            # unsafe=True keeps cookies set by a server addressed by IP, such as a local simulator.
+            self._session = aiohttp.ClientSession(
+                cookie_jar=aiohttp.CookieJar(unsafe=True),
+                connector=aiohttp.TCPConnector(ssl=self._verify_tls),
+            )
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._owns_session and self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    @property
+    def account(self) -> Account | None:
+        """The last login answer, or `None` before the first login."""
+        return self._account
+
+    # -- login and discovery -------------------------------------------------------------------------
+
+    async def login(self) -> Account:
+        """Log in and return the account with every plant and device it can see."""
+        async with self._login_lock:
+            return await self._login_locked()
+
+    async def _login_locked(self) -> Account:
+        form = {"account": self._username, "password": self._password, "language": "ENGLISH"}
+        try:
+            payload = await self._with_retries(LOGIN_PATH, form, self._post)
+        except _SessionExpiredError as exc:
+            raise MalformedResponseError("the login request was answered with the login page") from exc
+        self._account = parse_account(payload)
+        self._login_generation += 1
+        log.info("cloud_logged_in", inverters=len(self._account.inverters))
+        return self._account
+
+    async def inverters(self) -> tuple[InverterInfo, ...]:
+        """Every device of every plant, logging in first if needed."""
+        account = self._account or await self.login()
+        return account.inverters
+
+    # -- reads ---------------------------------------------------------------------------------------
+
+    async def get_runtime(self, serial: str) -> Runtime:
+        """Runtime values of one inverter; an offline inverter gives `Runtime(lost=True)`, not an error."""
+        payload = await self._request(RUNTIME_PATH, {"serialNum": serial}, serial=serial)
+        return parse_runtime(payload, serial)
+
+    async def read_window(self, serial: str, start: int, count: int) -> dict[str, ParameterValue]:
+        """The parameters whose registers lie in one window, as the cloud gives them."""
+        form = {
+            "inverterSn": serial,
+            "startRegister": str(start),
+            "pointNumber": str(count),
+            "autoRetry": "true",
+        }
+        payload = await self._request(READ_PATH, form, serial=serial)
+        answered_for = payload.get("inverterSn", serial)
+        if answered_for != serial:
+            raise MalformedResponseError(
+                f"parameter answer is for {answered_for!r}, but {serial} was asked for", serial=serial
+            )
+        return _parameters_of(payload, serial)
+
+    async def read_parameters(self, serial: str) -> ParameterRead:
+        """All three windows, read together and merged.
+
+        A window that fails keeps the values of its last good read and marks the result incomplete.
+        When every window fails there is nothing to report, and the first failure is raised.
+        """
+        results = await asyncio.gather(
+            *(self.read_window(serial, start, count) for start, count in PARAMETER_WINDOWS),
+            return_exceptions=True,
+        )
+        cached = self._windows.setdefault(serial, {})
+        failed: list[int] = []
+        for (start, _count), result in zip(PARAMETER_WINDOWS, results, strict=True):
+            if isinstance(result, CloudError):
+                failed.append(start)
+                log.warning("parameter_window_failed", serial=serial, start=start, error=result.message)
+            elif isinstance(result, BaseException):
+                raise result
+            else:
+                cached[start] = result
+        if len(failed) == len(PARAMETER_WINDOWS):
+            first = results[0]
+            assert isinstance(first, CloudError)
+            raise first
+        merged: dict[str, ParameterValue] = {}
+        for start, _count in PARAMETER_WINDOWS:
+            merged.update(cached.get(start, {}))
+        return ParameterRead(serial=serial, values=merged, complete=not failed, failed_windows=tuple(failed))
+
+    async def get_inverter(self, serial: str) -> Inverter:
+        """One inverter with its runtime values and parameters, both current limits among them."""
+        info = next((i for i in await self.inverters() if i.serial == serial), None)
+        if info is None:
+            raise RefusedError(f"no inverter {serial} on this account", serial=serial)
+        runtime = await self.get_runtime(serial)
+        parameters = await self.read_parameters(serial) if info.has_battery_parameters else None
+        return Inverter(info=info, runtime=runtime, parameters=parameters)
+
+    async def get_battery_charge_current(self, serial: str) -> int:
+        """The battery charge current limit the inverter holds, in A."""
+        return await self._read_one(serial, BATTERY_CHARGE_CURRENT)
+
+    async def get_battery_discharge_current(self, serial: str) -> int:
+        """The battery discharge current limit the inverter holds, in A."""
+        return await self._read_one(serial, BATTERY_DISCHARGE_CURRENT)
+
+    async def _read_one(self, serial: str, parameter: WritableParameter) -> int:
+        start, count = window_of(parameter.register)
+        values = await self.read_window(serial, start, count)
+        if parameter.hold_param not in values:
+            raise MalformedResponseError(
+                f"the cloud's answer for {serial} lacks {parameter.hold_param}", serial=serial
+            )
+        try:
+            return parameter.parse_cloud_value(values[parameter.hold_param])
+        except ValueError as exc:
+            raise MalformedResponseError(str(exc), serial=serial) from exc
+
+    # -- writes --------------------------------------------------------------------------------------
+
+    async def write_parameter(self, serial: str, hold_param: str, value_text: str) -> None:
+        """Write one holding parameter. `success: false` raises with the cloud's text verbatim.
+
+        A transient failure is retried: the write sets an absolute value, so sending it again is harmless.
+        """
+        form = {
+            "inverterSn": serial,
+            "holdParam": hold_param,
+            "valueText": value_text,
+            "clientType": "WEB",
+            "remoteSetType": "NORMAL",
+        }
+        await self._request(WRITE_PATH, form, serial=serial)
+        log.info("parameter_written", serial=serial, param=hold_param, value=value_text)
+
+    async def set_battery_charge_current(self, serial: str, amperes: float) -> int:
+        """Validate, then write the battery charge current limit; returns the integer written."""
+        return await self._write_validated(serial, BATTERY_CHARGE_CURRENT, amperes)
+
+    async def set_battery_discharge_current(self, serial: str, amperes: float) -> int:
+        """Validate, then write the battery discharge current limit; returns the integer written."""
+        return await self._write_validated(serial, BATTERY_DISCHARGE_CURRENT, amperes)
+
+    async def _write_validated(self, serial: str, parameter: WritableParameter, value: float) -> int:
+        amperes = parameter.validate(value)
+        await self.write_parameter(serial, parameter.hold_param, str(amperes))
+        return amperes
+
+    # -- transport -----------------------------------------------------------------------------------
+
+    async def _request(self, path: str, form: Mapping[str, str], *, serial: str | None) -> dict[str, Any]:
+        """POST with retries of transient faults; logs in first and again once if the session expired."""
+        try:
+            return await self._with_retries(path, form, self._post_logged_in)
+        except CloudError as exc:
+            exc.serial = exc.serial or serial
+            raise
+
+    async def _with_retries(self, path: str, form: Mapping[str, str], send: _Sender) -> dict[str, Any]:
+        for retry_number in range(self._retry.attempts):
+            try:
+                return await send(path, form)
+            except TransientError as exc:
+                if retry_number + 1 >= self._retry.attempts:
+                    raise TransientError(
+                        f"{exc.message} (gave up after {self._retry.attempts} attempts)",
+                        serial=form.get("inverterSn") or form.get("serialNum"),
+                    ) from exc
+                delay = self._retry.delay(retry_number + 1)
+                log.warning("cloud_retry", path=path, error=exc.message, delay=round(delay, 3))
+                await asyncio.sleep(delay)
+        raise AssertionError("unreachable: the retry loop returns or raises")
+
+    async def _post_logged_in(self, path: str, form: Mapping[str, str]) -> dict[str, Any]:
+        if self._account is None:
+            await self._relogin(seen_generation=self._login_generation)
+        generation = self._login_generation
+        try:
+            return await self._post(path, form)
+        except _SessionExpiredError:
+            log.info("cloud_session_expired", path=path)
+        await self._relogin(seen_generation=generation)
+        try:
+            return await self._post(path, form)
+        except _SessionExpiredError as exc:
+            raise AuthenticationError("the cloud refused a session it had just opened") from exc
+
+    async def _relogin(self, *, seen_generation: int) -> None:
+        """Log in again, unless another request already did so since `seen_generation`."""
+        async with self._login_lock:
+            if self._login_generation == seen_generation:
+                await self._login_locked()
+
+    async def _post(self, path: str, form: Mapping[str, str]) -> dict[str, Any]:
+        if self._session is None:
+            raise RuntimeError("CloudClient must be used as `async with CloudClient(...)`")
+        headers = {"Accept": "application/json"}
+        async with self._limit:
+            try:
+                async with self._session.post(
+                    self._base_url + path,
+                    data=dict(form),
+                    headers=headers,
+                    timeout=self._timeout,
+                    allow_redirects=False,
+                ) as response:
+                    body = await _read_limited(response)
+                    status = response.status
+                    content_type = response.content_type
+                    location = response.headers.get("Location", "")
+            except TimeoutError as exc:
+                raise TransientError(f"{path}: no answer within {self._timeout.total} s") from exc
+            except aiohttp.ClientError as exc:
+                raise TransientError(f"{path}: {type(exc).__name__}: {exc}") from exc
+        return _interpret(path, status, content_type, location, body)
+
+
+async def _read_limited(response: aiohttp.ClientResponse) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.content.iter_chunked(65536):
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise MalformedResponseError(f"answer larger than {MAX_BODY_BYTES} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _interpret(path: str, status: int, content_type: str, location: str, body: bytes) -> dict[str, Any]:
+    """Turn one HTTP answer into a payload, or the error it stands for."""
+    if status == 401 or (300 <= status < 400 and "login" in location.lower()):
+        raise _SessionExpiredError
+    if status >= 500:
+        raise TransientError(f"{path}: HTTP {status}")
+    if status != 200:
+        raise MalformedResponseError(f"{path}: unexpected HTTP {status}")
+    text = body.decode("utf-8", errors="replace")
+    if content_type == "text/html" or text.lstrip().startswith("<"):
+        if "login" in text.lower():
+            raise _SessionExpiredError
+        raise MalformedResponseError(f"{path}: expected JSON, got an HTML page")
+    try:
+        payload = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise MalformedResponseError(f"{path}: answer is not valid JSON ({exc.msg} at {exc.pos})") from exc
+    if not isinstance(payload, dict):
+        raise MalformedResponseError(f"{path}: expected a JSON object, got {type(payload).__name__}")
+    _raise_for_refusal(path, payload)
+    return payload
+
+
+def _raise_for_refusal(path: str, payload: Mapping[str, Any]) -> None:
+    """`success: false` becomes a typed error; an answer without `success` counts as success."""
+    success = payload.get("success", True)
+    if success is True:
+        return
+    if success is not False:
+        raise MalformedResponseError(f"{path}: `success` is {success!r}, not a boolean")
+    text = str(payload.get("msg") or payload.get("message") or "the cloud refused without a reason")
+    if text == BAD_CREDENTIALS:
+        raise AuthenticationError(
+            f"the cloud refused the account name or password ({BAD_CREDENTIALS}); check cloud.username "
+            "and cloud.password"
+        )
+    if any(marker in text.upper() for marker in TRANSIENT_MARKERS):
+        raise TransientError(text)
+    raise RefusedError(text)
+
+
+def _parameters_of(payload: Mapping[str, Any], serial: str) -> dict[str, ParameterValue]:
+    """Parameter names stand beside the metadata at the root; they are the keys in upper case."""
+    values: dict[str, ParameterValue] = {}
+    for key, value in payload.items():
+        if not (key[:1].isupper() or key.startswith("_")):
+            continue
+        if not isinstance(value, str | bool | int | float):
+            raise MalformedResponseError(
+                f"parameter {key} of {serial} has an unexpected type: {type(value).__name__}", serial=serial
+            )
+        values[key] = value
+    return values

@@ -1,0 +1,210 @@
+"""Typed models of what the cloud answers. Parsing and scaling happen here, once; no I/O."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from bridge.catalogue import BATTERY_CHARGE_CURRENT, BATTERY_DISCHARGE_CURRENT, WritableParameter
+from bridge.errors import MalformedResponseError, ParameterValueError
+
+GRIDBOSS_DEVICE_TYPE = 9
+NO_BMS_TEMPERATURE = 127
+
+#: A parameter's value as the cloud gives it: `HOLD_*` text, `FUNC_*` booleans, a few integers.
+ParameterValue = str | bool | int | float
+
+
+class _CloudModel(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, extra="ignore", frozen=True)
+
+
+class InverterInfo(_CloudModel):
+    """One device of a plant, as the login answer lists it."""
+
+    serial: str = Field(alias="serialNum", min_length=1)
+    model: str = Field(alias="deviceTypeText")
+    device_type: int = Field(alias="deviceType")
+    lost: bool = False
+    fw_version: int | None = Field(default=None, alias="fwVersion")
+    slave_version: int | None = Field(default=None, alias="slaveVersion")
+    standard: str | None = None
+    power_rating: int | None = Field(default=None, alias="powerRating")
+    battery_type: str | None = Field(default=None, alias="batteryType")
+    plant_id: int = 0
+    parallel_group: str | None = None
+
+    @property
+    def has_battery_parameters(self) -> bool:
+        """GridBOSS / MID boxes are devices of the plant, but hold no battery settings."""
+        return self.device_type != GRIDBOSS_DEVICE_TYPE
+
+    @property
+    def firmware(self) -> str | None:
+        """The firmware code as the vendor writes it (`fAAB-2122`: standard, then both versions in hex)."""
+        if self.standard is None or self.fw_version is None or self.slave_version is None:
+            return None
+        return f"{self.standard}-{self.slave_version:02X}{self.fw_version:02X}"
+
+
+class ParallelGroup(_CloudModel):
+    name: str = Field(alias="parallelGroup")
+    first_serial: str | None = Field(default=None, alias="parallelFirstDeviceSn")
+
+
+class Plant(_CloudModel):
+    plant_id: int = Field(alias="plantId")
+    name: str
+    inverters: tuple[InverterInfo, ...] = ()
+    parallel_groups: tuple[ParallelGroup, ...] = Field(default=(), alias="parallelGroups")
+
+
+class Account(_CloudModel):
+    """The login answer: who we are and every device of every plant."""
+
+    user_id: int = Field(alias="userId")
+    username: str | None = None
+    role: str | None = None
+    readonly: bool = False
+    plants: tuple[Plant, ...] = ()
+
+    @property
+    def inverters(self) -> tuple[InverterInfo, ...]:
+        return tuple(inverter for plant in self.plants for inverter in plant.inverters)
+
+
+class Runtime(_CloudModel):
+    """Runtime values of one inverter, in engineering units. `None` where the cloud gave nothing."""
+
+    serial: str = Field(alias="serialNum")
+    lost: bool = False
+    status_text: str | None = Field(default=None, alias="statusText")
+    soc: int | None = None
+    battery_voltage: float | None = Field(default=None, alias="vBat")
+    charge_power: int | None = Field(default=None, alias="pCharge")
+    discharge_power: int | None = Field(default=None, alias="pDisCharge")
+    battery_temperature: int | None = Field(default=None, alias="tBat")
+    pv_power: int | None = Field(default=None, alias="ppv")
+    grid_export_power: int | None = Field(default=None, alias="pToGrid")
+    grid_import_power: int | None = Field(default=None, alias="pToUser")
+    bms_charge_current_limit: float | None = Field(default=None, alias="maxChgCurrValue")
+    bms_discharge_current_limit: float | None = Field(default=None, alias="maxDischgCurrValue")
+    firmware: str | None = Field(default=None, alias="fwCode")
+
+    @field_validator(
+        "battery_voltage", "bms_charge_current_limit", "bms_discharge_current_limit", mode="after"
+    )
+    @classmethod
+    def _tenths(cls, value: float | None) -> float | None:
+        return None if value is None else round(value / 10, 1)
+
+    @field_validator("battery_temperature", mode="after")
+    @classmethod
+    def _no_bms_reading(cls, value: int | None) -> int | None:
+        return None if value == NO_BMS_TEMPERATURE else value
+
+    @property
+    def online(self) -> bool:
+        return not self.lost
+
+    @property
+    def battery_power(self) -> int | None:
+        """Battery power in W, positive while charging."""
+        if self.charge_power is None or self.discharge_power is None:
+            return None
+        return self.charge_power - self.discharge_power
+
+
+class ParameterRead(_CloudModel):
+    """Every parameter of one inverter, merged from the three windows.
+
+    `complete` is false when a window failed; its values are then those of its last good read, and
+    `failed_windows` names the start register of each window that failed.
+    """
+
+    serial: str
+    values: Mapping[str, ParameterValue]
+    complete: bool
+    failed_windows: tuple[int, ...] = ()
+
+    def current(self, parameter: WritableParameter) -> int | None:
+        """The parameter's value as an integer, or `None` when missing or not a valid value."""
+        raw = self.values.get(parameter.hold_param)
+        if raw is None:
+            return None
+        try:
+            return parameter.parse_cloud_value(raw)
+        except ParameterValueError:
+            return None
+
+
+class Inverter(_CloudModel):
+    """An inverter with everything the cloud told us of it: identity, runtime values, both current limits."""
+
+    info: InverterInfo
+    runtime: Runtime | None = None
+    parameters: ParameterRead | None = None
+
+    @property
+    def serial(self) -> str:
+        return self.info.serial
+
+    @property
+    def online(self) -> bool:
+        return self.runtime.online if self.runtime is not None else not self.info.lost
+
+    @property
+    def battery_charge_current(self) -> int | None:
+        return self.parameters.current(BATTERY_CHARGE_CURRENT) if self.parameters else None
+
+    @property
+    def battery_discharge_current(self) -> int | None:
+        return self.parameters.current(BATTERY_DISCHARGE_CURRENT) if self.parameters else None
+
+
+def parse_account(payload: Mapping[str, Any]) -> Account:
+    """The login answer as an `Account`, each inverter tagged with its plant and parallel group."""
+    try:
+        account = Account.model_validate(payload)
+    except ValidationError as exc:
+        raise MalformedResponseError(f"login answer has unexpected fields: {_first_problem(exc)}") from exc
+    return account.model_copy(update={"plants": tuple(_tag_plant(plant) for plant in account.plants)})
+
+
+def _tag_plant(plant: Plant) -> Plant:
+    # Inverters do not carry their group; a group is named by its first device, which is how the
+    # login answer ties a plant's inverters together.
+    group = plant.parallel_groups[0].name if len(plant.parallel_groups) == 1 else None
+    tagged = tuple(
+        inverter.model_copy(
+            update={
+                "plant_id": plant.plant_id,
+                "parallel_group": group if inverter.has_battery_parameters else None,
+            }
+        )
+        for inverter in plant.inverters
+    )
+    return plant.model_copy(update={"inverters": tagged})
+
+
+def parse_runtime(payload: Mapping[str, Any], serial: str) -> Runtime:
+    """A runtime answer as `Runtime`. An offline inverter (fields missing) is a valid answer."""
+    try:
+        runtime = Runtime.model_validate({"serialNum": serial, **payload})
+    except ValidationError as exc:
+        raise MalformedResponseError(
+            f"runtime answer for {serial} has unexpected fields: {_first_problem(exc)}", serial=serial
+        ) from exc
+    if runtime.serial != serial:
+        raise MalformedResponseError(
+            f"runtime answer is for {runtime.serial}, but {serial} was asked for", serial=serial
+        )
+    return runtime
+
+
+def _first_problem(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    location = ".".join(str(part) for part in error["loc"])
+    return f"{location}: {error['msg']}"

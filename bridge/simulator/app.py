@@ -1,0 +1,344 @@
+"""The simulated cloud over HTTP: the same paths, form fields, answer shapes and ways of saying no.
+
+Control endpoints under `/_sim/` let tests, benchmarks and the demo steer it from another process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, Final
+
+from aiohttp import web
+
+from bridge.simulator.state import (
+    DATAFRAME_TIMEOUT,
+    REMOTE_SET_ERROR,
+    SimInverter,
+    SimulatorState,
+)
+
+STATE_KEY: Final = web.AppKey("state", SimulatorState)
+SESSION_COOKIE: Final = "JSESSIONID"
+LOGIN_PAGE: Final = (
+    "<!DOCTYPE html><html><head><title>Login</title></head><body>"
+    '<form id="loginForm" action="/WManage/web/login" method="post">'
+    '<input name="account"><input name="password" type="password"></form></body></html>'
+)
+ERROR_PAGE: Final = "<html><head><title>502 Bad Gateway</title></head><body>Bad Gateway</body></html>"
+
+#: Fields the cloud leaves out of a runtime answer when the inverter is offline.
+OFFLINE_OMITS: Final = (
+    "status",
+    "ppv",
+    "soc",
+    "vBat",
+    "pCharge",
+    "pDisCharge",
+    "batPower",
+    "pinv",
+    "prec",
+    "peps",
+)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def create_app(state: SimulatorState) -> web.Application:
+    app = web.Application(middlewares=[_count_and_inject_faults])
+    app[STATE_KEY] = state
+    app.router.add_post("/WManage/api/login", _login)
+    app.router.add_post("/WManage/api/inverter/getInverterRuntime", _authenticated(_runtime))
+    app.router.add_post("/WManage/web/maintain/remoteRead/read", _authenticated(_remote_read))
+    app.router.add_post("/WManage/web/maintain/remoteSet/write", _authenticated(_remote_write))
+    app.router.add_post("/WManage/web/config/plant/list/viewer", _authenticated(_plant_list))
+    app.router.add_post("/WManage/web/config/plant/list", _authenticated(_plant_list))
+    app.router.add_get("/_sim/stats", _stats)
+    app.router.add_post("/_sim/faults", _set_faults)
+    app.router.add_post("/_sim/expire", _expire)
+    app.router.add_post("/_sim/offline", _offline)
+    return app
+
+
+def _state(request: web.Request) -> SimulatorState:
+    return request.app[STATE_KEY]
+
+
+def _json(payload: dict[str, Any]) -> web.Response:
+    return web.json_response(payload)
+
+
+def _refusal(text: str) -> web.Response:
+    return _json({"success": False, "msg": text})
+
+
+@web.middleware
+async def _count_and_inject_faults(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if request.path.startswith("/_sim/"):
+        return await handler(request)
+    state = _state(request)
+    state.requests[request.path] += 1
+    state.in_flight += 1
+    state.peak_in_flight = max(state.peak_in_flight, state.in_flight)
+    try:
+        if state.faults.latency_ms:
+            await asyncio.sleep(state.faults.latency_ms / 1000)
+        fault = state.faults.take(request.path, state.rng, await _start_register(request, state))
+        if fault is None or (fault == "remote_set_error" and not request.path.endswith("remoteSet/write")):
+            return await handler(request)
+        return _fault_response(fault)
+    finally:
+        state.in_flight -= 1
+
+
+async def _start_register(request: web.Request, state: SimulatorState) -> int | None:
+    if not state.faults.wants_window():
+        return None
+    form = await request.post()  # aiohttp keeps the parsed form for the handler
+    try:
+        return int(str(form.get("startRegister", "")))
+    except ValueError:
+        return None
+
+
+def _fault_response(fault: str) -> web.Response:
+    if fault == "http_500":
+        return web.Response(status=500, text="Internal Server Error")
+    if fault == "login_page":
+        return web.Response(text=LOGIN_PAGE, content_type="text/html")
+    if fault == "html_error":
+        return web.Response(text=ERROR_PAGE, content_type="text/html")
+    if fault == "truncated_json":
+        return web.Response(text='{"success": true, "soc": 7', content_type="application/json")
+    if fault == "wrong_types":
+        return _json({"success": True, "soc": "high", "vBat": [1], "inverterSn": 5, "plants": "none"})
+    if fault == "remote_set_error":
+        return _refusal(REMOTE_SET_ERROR)
+    return _refusal(DATAFRAME_TIMEOUT)
+
+
+def _authenticated(handler: Handler) -> Handler:
+    async def check_session(request: web.Request) -> web.StreamResponse:
+        if not _state(request).session_valid(request.cookies.get(SESSION_COOKIE)):
+            return web.Response(text=LOGIN_PAGE, content_type="text/html")
+        return await handler(request)
+
+    return check_session
+
+
+async def _login(request: web.Request) -> web.Response:
+    state = _state(request)
+    form = await request.post()
+    if form.get("account") != state.username or form.get("password") != state.password:
+        return _json({"success": False, "msg": "LOGIN_ERROR_DISMATCH", "msgCode": 101})
+    response = _json(_login_answer(state))
+    response.set_cookie(SESSION_COOKIE, state.open_session(), httponly=True, path="/")
+    return response
+
+
+def _login_answer(state: SimulatorState) -> dict[str, Any]:
+    batteries = [inv for inv in state.inverters.values() if inv.has_battery_parameters]
+    groups = [{"parallelGroup": "A", "parallelFirstDeviceSn": batteries[0].serial}] if state.parallel else []
+    return {
+        "success": True,
+        "userId": 10001,
+        "username": state.username,
+        "readonly": False,
+        "role": "VIEWER",
+        "language": "ENGLISH",
+        "platform": "EG4",
+        "plants": [
+            {
+                "plantId": state.plant_id,
+                "name": state.plant_name,
+                "timezoneHourOffset": -8,
+                "timezoneMinuteOffset": 0,
+                "inverters": [_inverter_entry(inverter) for inverter in state.inverters.values()],
+                "parallelGroups": groups,
+            }
+        ],
+    }
+
+
+def _inverter_entry(inverter: SimInverter) -> dict[str, Any]:
+    battery = inverter.has_battery_parameters
+    return {
+        "serialNum": inverter.serial,
+        "phase": 1,
+        "lost": inverter.lost,
+        "dtc": 1,
+        "deviceType": inverter.device_type,
+        "subDeviceType": 164 if battery else -1,
+        "powerRating": 6,
+        "deviceTypeText4APP": inverter.model,
+        "deviceTypeText": inverter.model,
+        "batteryType": "LITHIUM",
+        "batteryTypeText": "Lithium battery",
+        "standard": "fAAB",
+        "slaveVersion": 33 if battery else 19,
+        "fwVersion": 34 if battery else 0,
+        "withbatteryData": battery,
+        "protocolVersion": 5,
+    }
+
+
+def _known_inverter(request: web.Request, serial: str | None) -> SimInverter | None:
+    return _state(request).inverters.get(serial or "")
+
+
+async def _runtime(request: web.Request) -> web.Response:
+    form = await request.post()
+    serial = str(form.get("serialNum", ""))
+    inverter = _known_inverter(request, serial)
+    if inverter is None:
+        return _refusal("apiBlocked")
+    inverter.advance(time.monotonic())
+    return _json(_runtime_answer(inverter))
+
+
+def _runtime_answer(inverter: SimInverter) -> dict[str, Any]:
+    powers = inverter.powers
+    answer: dict[str, Any] = {
+        "success": True,
+        "serialNum": inverter.serial,
+        "fwCode": "fAAB-2122",
+        "powerRatingText": "12kW",
+        "lost": inverter.lost,
+        "hasRuntimeData": True,
+        "statusText": "offline" if inverter.lost else "normal",
+        "batteryType": "LITHIUM",
+        "serverTime": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
+        "deviceTime": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "status": 32,
+        "vpv1": 3800 if powers["ppv"] else 0,
+        "ppv": powers["ppv"],
+        "vacr": 2411,
+        "fac": 5998,
+        "pToGrid": powers["pToGrid"],
+        "pToUser": powers["pToUser"],
+        "tinner": 39,
+        "tradiator1": 45,
+        "tradiator2": 43,
+        "tBat": inverter.battery_temperature,
+        "pCharge": powers["pCharge"],
+        "pDisCharge": powers["pDisCharge"],
+        "batPower": powers["pCharge"] - powers["pDisCharge"],
+        "soc": round(inverter.soc),
+        "vBat": powers["vBat"],
+        "pinv": powers["pDisCharge"],
+        "prec": powers["pCharge"],
+        "peps": 0,
+        "consumptionPower": powers["consumptionPower"],
+        "maxChgCurr": round(inverter.bms_charge_limit_a * 100),
+        "maxDischgCurr": round(inverter.bms_discharge_limit_a * 100),
+        "maxChgCurrValue": round(inverter.bms_charge_limit_a * 10),
+        "maxDischgCurrValue": round(inverter.bms_discharge_limit_a * 10),
+        "bmsCharge": True,
+        "bmsDischarge": True,
+        "bmsForceCharge": False,
+    }
+    if inverter.lost:
+        for key in OFFLINE_OMITS:
+            answer.pop(key, None)
+    return answer
+
+
+async def _remote_read(request: web.Request) -> web.Response:
+    form = await request.post()
+    inverter = _known_inverter(request, str(form.get("inverterSn", "")))
+    if inverter is None:
+        return _refusal("apiBlocked")
+    try:
+        start = int(str(form.get("startRegister", "")))
+        count = int(str(form.get("pointNumber", "")))
+    except ValueError:
+        return _refusal("PARAM_ERROR")
+    if inverter.lost or not inverter.has_battery_parameters:
+        return _refusal(DATAFRAME_TIMEOUT)  # nothing on the other end answers the cloud
+    if not start >= 0 or not 0 < count <= 127:
+        return _refusal("PARAM_ERROR")
+    values = _state(request).read_window(inverter.serial, start, count)
+    header: dict[str, Any] = {
+        "success": True,
+        "inverterSn": inverter.serial,
+        "deviceType": inverter.device_type,
+        "startRegister": start,
+        "pointNumber": count,
+        "valueFrame": _value_frame(inverter, start, count),
+    }
+    return _json({**header, **values})
+
+
+def _value_frame(inverter: SimInverter, start: int, count: int) -> str:
+    """Raw registers as little-endian uint16; the simulator knows the plain integer ones."""
+    frame = bytearray(2 * count)
+    for name, register in inverter.registers.items():
+        value = inverter.values.get(name)
+        if start <= register < start + count and isinstance(value, str) and value.isdigit():
+            offset = 2 * (register - start)
+            frame[offset : offset + 2] = (int(value) & 0xFFFF).to_bytes(2, "little")
+    return base64.b64encode(bytes(frame)).decode("ascii")
+
+
+async def _remote_write(request: web.Request) -> web.Response:
+    form = await request.post()
+    inverter = _known_inverter(request, str(form.get("inverterSn", "")))
+    if inverter is None:
+        return _refusal("apiBlocked")
+    if inverter.lost:
+        return _refusal(DATAFRAME_TIMEOUT)
+    refusal = _state(request).write(
+        inverter.serial, str(form.get("holdParam", "")), str(form.get("valueText", ""))
+    )
+    return _refusal(refusal) if refusal else _json({"success": True})
+
+
+async def _plant_list(request: web.Request) -> web.Response:
+    state = _state(request)
+    row = {"id": state.plant_id, "plantId": state.plant_id, "name": state.plant_name, "timezone": "GMT -8"}
+    return _json({"total": 1, "rows": [row]})
+
+
+# -- control endpoints, for tests, benchmarks and the demo --------------------------------------------
+
+
+async def _stats(request: web.Request) -> web.Response:
+    state = _state(request)
+    return _json(
+        {
+            "requests": dict(state.requests),
+            "writes": [list(write) for write in state.writes],
+            "peak_in_flight": state.peak_in_flight,
+        }
+    )
+
+
+async def _set_faults(request: web.Request) -> web.Response:
+    faults = _state(request).faults
+    body = await request.json()
+    faults.latency_ms = float(body.get("latency_ms", faults.latency_ms))
+    faults.dataframe_timeout_rate = float(body.get("dataframe_timeout_rate", faults.dataframe_timeout_rate))
+    faults.http_500_rate = float(body.get("http_500_rate", faults.http_500_rate))
+    for kind, count in dict(body.get("fail_next", {})).items():
+        try:
+            faults.fail_next(kind, int(count))
+        except ValueError as exc:
+            return web.json_response({"error": str(exc)}, status=400)
+    return _json({"success": True})
+
+
+async def _expire(request: web.Request) -> web.Response:
+    _state(request).expire_sessions()
+    return _json({"success": True})
+
+
+async def _offline(request: web.Request) -> web.Response:
+    body = await request.json()
+    state = _state(request)
+    serial = str(body.get("serial", ""))
+    if serial not in state.inverters:
+        return web.json_response({"error": f"unknown serial {serial}"}, status=404)
+    state.set_offline(serial, bool(body.get("lost", True)))
+    return _json({"success": True})

@@ -1,0 +1,251 @@
+"""The simulated cloud's state: accounts, sessions, inverters with their registers, faults and counters.
+
+Plain Python, no HTTP: `bridge.simulator.app` serves it. The register maps in `data/` list, for two real
+inverter families, every parameter with its register and a real value; the device limits below are the
+cloud's own rules, kept apart from the bridge's catalogue so that the two can disagree and tests can see it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import secrets
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from importlib import resources
+from typing import Final
+
+INVERTER_DEVICE_TYPE: Final = 6
+GRIDBOSS_DEVICE_TYPE: Final = 9
+MODELS: Final = ("18KPV", "FlexBOSS21", "12KPV")
+REGISTER_MAP_OF_MODEL: Final = {"18KPV": "12KPV", "12KPV": "12KPV", "FlexBOSS21": "FlexBOSS21"}
+
+#: The range the cloud enforces for the parameters owners write most, with the step of each.
+DEVICE_LIMITS: Final[dict[str, tuple[Decimal, Decimal, Decimal]]] = {
+    "HOLD_LEAD_ACID_CHARGE_RATE": (Decimal(0), Decimal(250), Decimal(1)),
+    "HOLD_LEAD_ACID_DISCHARGE_RATE": (Decimal(0), Decimal(250), Decimal(1)),
+    "HOLD_SYSTEM_CHARGE_SOC_LIMIT": (Decimal(10), Decimal(101), Decimal(1)),
+    "HOLD_AC_CHARGE_POWER_CMD": (Decimal(0), Decimal(15), Decimal("0.1")),
+    "HOLD_AC_CHARGE_SOC_LIMIT": (Decimal(0), Decimal(101), Decimal(1)),
+    "HOLD_DISCHG_CUT_OFF_SOC_EOD": (Decimal(10), Decimal(90), Decimal(1)),
+    "HOLD_SOC_LOW_LIMIT_EPS_DISCHG": (Decimal(0), Decimal(100), Decimal(1)),
+    "HOLD_FORCED_DISCHG_POWER_CMD": (Decimal(0), Decimal("25.5"), Decimal("0.1")),
+    "_12K_HOLD_GRID_PEAK_SHAVING_POWER": (Decimal(0), Decimal("25.5"), Decimal("0.1")),
+    "HOLD_SYSTEM_CHARGE_VOLT_LIMIT": (Decimal(40), Decimal(64), Decimal("0.1")),
+}
+REMOTE_SET_ERROR: Final = "REMOTE_SET_ERROR"
+DATAFRAME_TIMEOUT: Final = "DATAFRAME_TIMEOUT"
+
+#: The kinds of fault a test can queue with `Faults.fail_next`.
+FAULT_KINDS: Final = (
+    "dataframe_timeout",  # success: false, DATAFRAME_TIMEOUT
+    "http_500",  # HTTP 500 with a short text body
+    "login_page",  # the HTML login page, as for an expired session
+    "html_error",  # an HTML page that is not the login page (a proxy's error page)
+    "truncated_json",  # JSON cut short
+    "wrong_types",  # the right keys holding values of the wrong type
+    "remote_set_error",  # success: false, REMOTE_SET_ERROR
+)
+
+
+def _load_register_map(family: str) -> dict[str, tuple[int, str | bool | int | None]]:
+    text = resources.files("bridge.simulator").joinpath(f"data/registers_{family}.json").read_text("utf-8")
+    return {name: (int(entry[0]), entry[1]) for name, entry in json.loads(text).items()}
+
+
+@dataclass
+class SimInverter:
+    serial: str
+    model: str
+    device_type: int
+    registers: dict[str, int]
+    values: dict[str, str | bool | int | None]
+    lost: bool = False
+    soc: float = 70.0
+    capacity_wh: float = 14_300.0
+    pv_peak_w: float = 12_000.0
+    bms_charge_limit_a: float = 60.0
+    bms_discharge_limit_a: float = 100.0
+    battery_temperature: int = 24
+    last_update: float = field(default_factory=time.monotonic)
+    powers: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def has_battery_parameters(self) -> bool:
+        return self.device_type != GRIDBOSS_DEVICE_TYPE
+
+    def held_amperes(self, hold_param: str) -> float:
+        try:
+            return float(str(self.values.get(hold_param, "0")))
+        except ValueError:
+            return 0.0
+
+    def advance(self, now: float) -> None:
+        """Move PV, load and battery on by the time since the last look; SOC follows the battery's power."""
+        elapsed = max(0.0, now - self.last_update)
+        self.last_update = now
+        volts = 51.2 + self.soc * 0.03
+        phase = (time.time() % 3600) / 3600  # one simulated day per hour of wall time
+        pv = max(0.0, self.pv_peak_w * math.sin(math.pi * phase))
+        load = 900 + 300 * math.sin(time.time() / 300)
+        surplus = pv - load
+        charge_a = min(self.held_amperes("HOLD_LEAD_ACID_CHARGE_RATE"), self.bms_charge_limit_a)
+        discharge_a = min(self.held_amperes("HOLD_LEAD_ACID_DISCHARGE_RATE"), self.bms_discharge_limit_a)
+        charge = min(surplus, charge_a * volts) if surplus > 0 and self.soc < 100 else 0.0
+        discharge = min(-surplus, discharge_a * volts) if surplus < 0 and self.soc > 10 else 0.0
+        self.soc = min(
+            100.0, max(0.0, self.soc + (charge - discharge) * elapsed / 3600 / self.capacity_wh * 100)
+        )
+        self.powers = {
+            "ppv": round(pv),
+            "pCharge": round(charge),
+            "pDisCharge": round(discharge),
+            "pToGrid": round(max(0.0, surplus - charge)),
+            "pToUser": round(max(0.0, -surplus - discharge)),
+            "vBat": round(volts * 10),
+            "consumptionPower": round(load),
+        }
+
+
+@dataclass
+class Faults:
+    """Faults to inject: a fixed added latency, random rates, and a queue of exact failures to come."""
+
+    latency_ms: float = 0.0
+    dataframe_timeout_rate: float = 0.0
+    http_500_rate: float = 0.0
+    queued: list[tuple[str, str | None, int | None]] = field(default_factory=list)
+
+    def fail_next(
+        self, kind: str, count: int = 1, *, endpoint: str | None = None, start_register: int | None = None
+    ) -> None:
+        """Make the next `count` requests fail: to `endpoint` (a path suffix such as `remoteSet/write`)
+        and, for parameter reads, to the window starting at `start_register`."""
+        if kind not in FAULT_KINDS:
+            raise ValueError(f"unknown fault {kind!r}; known: {', '.join(FAULT_KINDS)}")
+        self.queued.extend([(kind, endpoint, start_register)] * count)
+
+    def wants_window(self) -> bool:
+        return any(start is not None for _kind, _endpoint, start in self.queued)
+
+    def take(self, path: str, rng: random.Random, start_register: int | None = None) -> str | None:
+        """The fault, if any, that the request to `path` (for the window at `start_register`) meets."""
+        for index, (kind, endpoint, start) in enumerate(self.queued):
+            if (endpoint is None or path.endswith(endpoint)) and start in (None, start_register):
+                del self.queued[index]
+                return kind
+        if self.http_500_rate and rng.random() < self.http_500_rate:
+            return "http_500"
+        if self.dataframe_timeout_rate and rng.random() < self.dataframe_timeout_rate:
+            return "dataframe_timeout"
+        return None
+
+
+@dataclass
+class SimulatorState:
+    """Everything the simulated cloud knows. Tests and benchmarks read and steer it directly or over HTTP."""
+
+    username: str = "demo"
+    password: str = "demo"
+    inverter_count: int = 2
+    gridboss: bool = False
+    parallel: bool = False
+    session_lifetime: float = 7200.0
+    seed: int = 1
+    plant_id: int = 4100
+    plant_name: str = "Simulated Solar Station"
+    faults: Faults = field(default_factory=Faults)
+    requests: Counter[str] = field(default_factory=Counter)
+    writes: list[tuple[str, str, str]] = field(default_factory=list)
+    inverters: dict[str, SimInverter] = field(default_factory=dict)
+    sessions: dict[str, float] = field(default_factory=dict)
+    in_flight: int = 0
+    peak_in_flight: int = 0
+
+    def __post_init__(self) -> None:
+        self.rng = random.Random(self.seed)
+        maps = {family: _load_register_map(family) for family in set(REGISTER_MAP_OF_MODEL.values())}
+        for index in range(self.inverter_count):
+            model = MODELS[index % len(MODELS)]
+            serial = f"{4512345600 + index:010d}"
+            register_map = maps[REGISTER_MAP_OF_MODEL[model]]
+            values = {name: value for name, (_register, value) in register_map.items()}
+            values["HOLD_SERIAL_NUM"] = serial
+            self.inverters[serial] = SimInverter(
+                serial=serial,
+                model=model,
+                device_type=INVERTER_DEVICE_TYPE,
+                registers={name: register for name, (register, _value) in register_map.items()},
+                values=values,
+                soc=40 + self.rng.random() * 50,
+            )
+        if self.gridboss:
+            serial = f"{4812345600 + self.inverter_count:010d}"
+            self.inverters[serial] = SimInverter(serial, "Grid Boss", GRIDBOSS_DEVICE_TYPE, {}, {})
+
+    # -- sessions --------------------------------------------------------------------------------------
+
+    def open_session(self) -> str:
+        token = secrets.token_hex(16).upper()
+        self.sessions[token] = time.monotonic()
+        return token
+
+    def session_valid(self, token: str | None) -> bool:
+        opened = self.sessions.get(token or "")
+        return opened is not None and time.monotonic() - opened < self.session_lifetime
+
+    def expire_sessions(self) -> None:
+        """Forget every session, as the cloud does after about two hours."""
+        self.sessions.clear()
+
+    # -- devices ---------------------------------------------------------------------------------------
+
+    def set_offline(self, serial: str, lost: bool = True) -> None:
+        self.inverters[serial].lost = lost
+
+    def value_of(self, serial: str, name: str) -> str | bool | int | None:
+        return self.inverters[serial].values.get(name)
+
+    def read_window(self, serial: str, start: int, count: int) -> dict[str, str | bool | int | None]:
+        inverter = self.inverters[serial]
+        return {
+            name: inverter.values[name]
+            for name, register in inverter.registers.items()
+            if start <= register < start + count
+        }
+
+    def write(self, serial: str, hold_param: str, value_text: str) -> str | None:
+        """Apply a write; returns the refusal text, or `None` when the value is now held."""
+        inverter = self.inverters[serial]
+        if hold_param not in inverter.registers or not _is_holding(hold_param):
+            return REMOTE_SET_ERROR
+        stored = _normalise(hold_param, value_text)
+        if stored is None:
+            return REMOTE_SET_ERROR
+        inverter.values[hold_param] = stored
+        self.writes.append((serial, hold_param, stored))
+        return None
+
+
+def _is_holding(name: str) -> bool:
+    return "HOLD_" in name and not name.startswith("HOLD_MODEL") and name != "HOLD_SERIAL_NUM"
+
+
+def _normalise(hold_param: str, value_text: str) -> str | None:
+    """The text the cloud would store for `value_text`, or `None` when it would refuse it."""
+    try:
+        value = Decimal(value_text.strip())
+    except InvalidOperation:
+        return None
+    if not value.is_finite():
+        return None
+    limits = DEVICE_LIMITS.get(hold_param)
+    if limits is None:
+        return format(value.normalize(), "f")
+    low, high, step = limits
+    if not low <= value <= high or value % step != 0:
+        return None
+    return format(value.quantize(step), "f")
