@@ -7,8 +7,12 @@ import asyncio
 import contextlib
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from bridge import __version__
+from bridge.config import Settings, load_settings
+from bridge.daemon import run_bridge, stop_on_signals
+from bridge.errors import AuthenticationError, ConfigError
 from bridge.logs import configure_logging
 
 EXIT_USAGE = 2
@@ -19,6 +23,21 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"eg4-bridge {__version__}")
     parser.add_argument("--log-level", default=None, help="DEBUG, INFO, WARNING or ERROR")
     commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="run the bridge daemon")
+    run.add_argument("--config", type=Path, required=True, help="path to the YAML config file")
+
+    check = commands.add_parser("check-config", help="validate a config file; exit 0, or 2 listing problems")
+    check.add_argument("--config", type=Path, required=True)
+
+    demo = commands.add_parser("demo", help="the bridge against the built-in simulator, on your broker")
+    demo.add_argument("--mqtt-host", default="127.0.0.1")
+    demo.add_argument("--mqtt-port", type=int, default=1883)
+    demo.add_argument("--base-topic", default="eg4")
+    demo.add_argument("--discovery-prefix", default="homeassistant")
+    demo.add_argument("--inverters", type=int, default=2)
+    demo.add_argument("--runtime-seconds", type=float, default=10.0, help="how often runtime values refresh")
+    demo.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
 
     sim = commands.add_parser("simulator", help="serve a simulated EG4 cloud for tests and demos")
     sim.add_argument("--host", default="127.0.0.1")
@@ -37,10 +56,57 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "check-config":
+        return _check_config(args.config)
+    if args.command == "run":
+        return _run(args.config, args.log_level)
     configure_logging(args.log_level or "INFO")
-    if args.command == "simulator":
-        return _run_simulator(args)
-    return EXIT_USAGE
+    if args.command == "demo":
+        from bridge.demo import run_demo
+
+        return run_demo(args)
+    return _run_simulator(args)
+
+
+def _load_or_report(path: Path) -> Settings | None:
+    try:
+        return load_settings(path)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(f"{path}: {problem}" if not problem.startswith(str(path)) else problem, file=sys.stderr)
+        return None
+
+
+def _check_config(path: Path) -> int:
+    settings = _load_or_report(path)
+    if settings is None:
+        return EXIT_USAGE
+    print(
+        f"{path}: valid (cloud {settings.cloud.base_url}, broker {settings.mqtt.host}:{settings.mqtt.port})"
+    )
+    return 0
+
+
+def _run(path: Path, log_level: str | None) -> int:
+    settings = _load_or_report(path)
+    if settings is None:
+        return EXIT_USAGE
+    configure_logging(log_level or settings.log_level)
+
+    async def daemon() -> None:
+        stop = asyncio.Event()
+        stop_on_signals(stop)
+        await run_bridge(settings, stop)
+
+    try:
+        asyncio.run(daemon())
+    except BaseExceptionGroup as group:
+        refused, rest = group.split(AuthenticationError)
+        if refused is None or rest is not None:
+            raise
+        print(f"eg4-bridge: {refused.exceptions[0]}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def _run_simulator(args: argparse.Namespace) -> int:

@@ -1,0 +1,73 @@
+"""`eg4-bridge demo`: the simulator and the bridge in one process, publishing to a real broker."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import socket
+import sys
+
+from bridge.config import settings_from_mapping
+from bridge.coordinator import Coordinator
+from bridge.daemon import run_bridge, stop_on_signals
+from bridge.simulator import SimulatorState, run_simulator
+
+NO_BROKER_EXIT = 1
+
+
+def broker_answers(host: str, port: int) -> bool:
+    try:
+        socket.create_connection((host, port), timeout=2).close()
+    except OSError:
+        return False
+    return True
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    if not broker_answers(args.mqtt_host, args.mqtt_port):
+        print(
+            f"eg4-bridge demo: no MQTT broker answers at {args.mqtt_host}:{args.mqtt_port}.\n"
+            "Start one, for example on Debian or Ubuntu: sudo apt-get install -y mosquitto && mosquitto -d\n"
+            "or point the demo at yours with --mqtt-host and --mqtt-port.",
+            file=sys.stderr,
+        )
+        return NO_BROKER_EXIT
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_demo(args))
+    return 0
+
+
+async def _demo(args: argparse.Namespace) -> None:
+    stop = asyncio.Event()
+    stop_on_signals(stop)
+    async with run_simulator(SimulatorState(inverter_count=args.inverters)) as simulator:
+        settings = settings_from_mapping(
+            {
+                "cloud": {"base_url": simulator.base_url, "username": "demo", "password": "demo"},
+                "mqtt": {
+                    "host": args.mqtt_host,
+                    "port": args.mqtt_port,
+                    "base_topic": args.base_topic,
+                    "discovery_prefix": args.discovery_prefix,
+                },
+                "polling": {"runtime_seconds": args.runtime_seconds, "parameters_seconds": 60},
+            },
+            environ={},
+        )
+
+        async def explain(coordinator: Coordinator) -> None:
+            broker = f"-h {args.mqtt_host} -p {args.mqtt_port}"
+            first = next(iter(coordinator.inverters))
+            print(
+                f"\nThe bridge runs against a simulated cloud with {len(coordinator.inverters)} inverters.\n"
+                f"Watch every topic:     mosquitto_sub {broker} -v -t '{args.base_topic}/#'\n"
+                f"Set a charge current:  mosquitto_pub {broker} -t {args.base_topic}/{first}/battery/"
+                "charge_current/set -m 80\n"
+                "Stop with Ctrl-C.\n",
+                flush=True,
+            )
+
+        if args.duration is not None:
+            asyncio.get_running_loop().call_later(args.duration, stop.set)
+        await run_bridge(settings, stop, on_ready=explain)

@@ -1,0 +1,149 @@
+"""Helpers for end-to-end tests: an MQTT observer on the real broker, and the bridge running in-process."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import aiomqtt
+
+from bridge.config import Settings, settings_from_mapping
+from bridge.coordinator import Coordinator
+from bridge.daemon import run_bridge
+from bridge.mqtt.topics import Topics
+from bridge.simulator import RunningSimulator
+
+
+@dataclass(frozen=True, slots=True)
+class Seen:
+    topic: str
+    payload: str
+    retain: bool
+    qos: int
+
+    def json(self) -> Any:
+        return json.loads(self.payload)
+
+
+class Observer:
+    """A separate MQTT client that records everything it receives and can publish like a user would."""
+
+    def __init__(self, client: aiomqtt.Client) -> None:
+        self.client = client
+        self.messages: list[Seen] = []
+        self._changed = asyncio.Condition()
+
+    async def record(self) -> None:
+        async for message in self.client.messages:
+            payload = message.payload
+            text = (
+                payload.decode("utf-8", "replace") if isinstance(payload, bytes | bytearray) else str(payload)
+            )
+            async with self._changed:
+                self.messages.append(Seen(str(message.topic), text, bool(message.retain), int(message.qos)))
+                self._changed.notify_all()
+
+    def on(self, topic: str) -> list[Seen]:
+        return [seen for seen in self.messages if seen.topic == topic]
+
+    async def wait_for(self, predicate: Callable[[Seen], bool], within: float = 15.0) -> Seen:
+        """The first message, recorded already or to come, that satisfies `predicate`."""
+        async with asyncio.timeout(within), self._changed:
+            while True:
+                found = next((seen for seen in self.messages if predicate(seen)), None)
+                if found is not None:
+                    return found
+                await self._changed.wait()
+
+    async def wait_for_topic(self, topic: str, payload: str | None = None, within: float = 15.0) -> Seen:
+        return await self.wait_for(
+            lambda seen: seen.topic == topic and (payload is None or seen.payload == payload), within
+        )
+
+    async def wait_count(self, topic: str, count: int, within: float = 15.0) -> list[Seen]:
+        async with asyncio.timeout(within), self._changed:
+            while len(self.on(topic)) < count:
+                await self._changed.wait()
+        return self.on(topic)
+
+    async def publish(self, topic: str, payload: str | bytes, *, retain: bool = False) -> None:
+        await self.client.publish(topic, payload, qos=1, retain=retain)
+
+
+@asynccontextmanager
+async def observing(port: int, *filters: str) -> AsyncIterator[Observer]:
+    async with aiomqtt.Client("127.0.0.1", port, identifier=f"observer-{uuid.uuid4().hex[:8]}") as client:
+        for topic_filter in filters:
+            await client.subscribe(topic_filter, qos=1)
+        observer = Observer(client)
+        recorder = asyncio.create_task(observer.record())
+        try:
+            yield observer
+        finally:
+            recorder.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await recorder
+
+
+def unique_topics() -> Topics:
+    tag = uuid.uuid4().hex[:8]
+    return Topics(base=f"eg4test-{tag}", discovery_prefix=f"hatest-{tag}")
+
+
+def bridge_settings(simulator: RunningSimulator, port: int, topics: Topics, **polling: float) -> Settings:
+    return settings_from_mapping(
+        {
+            "cloud": {
+                "base_url": simulator.base_url,
+                "username": "demo",
+                "password": "demo",
+                "request_timeout": 5,
+            },
+            "mqtt": {
+                "host": "127.0.0.1",
+                "port": port,
+                "base_topic": topics.base,
+                "discovery_prefix": topics.discovery_prefix,
+            },
+            "polling": {"runtime_seconds": 60, "parameters_seconds": 3600, "write_refresh_seconds": 0.5}
+            | polling,
+        },
+        environ={},
+    )
+
+
+@dataclass
+class RunningBridge:
+    coordinator: Coordinator
+    stop: asyncio.Event
+    task: asyncio.Task[None]
+
+
+@asynccontextmanager
+async def running_bridge(settings: Settings) -> AsyncIterator[RunningBridge]:
+    """The daemon in this process until the block ends; entered once the first refresh is published."""
+    stop = asyncio.Event()
+    ready: asyncio.Future[Coordinator] = asyncio.get_running_loop().create_future()
+
+    async def on_ready(coordinator: Coordinator) -> None:
+        ready.set_result(coordinator)
+
+    task = asyncio.create_task(run_bridge(settings, stop, on_ready=on_ready))
+    try:
+        waiting: set[asyncio.Future[Any]] = {task, ready}
+        async with asyncio.timeout(20):
+            done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+        if task in done:
+            task.result()  # raises what stopped it
+            raise AssertionError("the bridge stopped before it was ready")
+        yield RunningBridge(coordinator=ready.result(), stop=stop, task=task)
+    finally:
+        stop.set()
+        async with asyncio.timeout(30):
+            await task

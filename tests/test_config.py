@@ -1,0 +1,127 @@
+"""The config file: validated before any I/O, every problem named by its key, secrets never shown."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bridge.config import load_settings
+from bridge.errors import ConfigError
+
+REPOSITORY = Path(__file__).parent.parent
+GOOD = """
+cloud:
+  base_url: https://monitor.eg4electronics.com
+  username: owner@example.com
+  password: hunter2-secret
+mqtt:
+  host: 127.0.0.1
+  port: 1883
+  base_topic: eg4
+  discovery_prefix: homeassistant
+polling:
+  runtime_seconds: 60
+  parameters_seconds: 300
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "config.yaml"
+    path.write_text(text)
+    return path
+
+
+def check_config(path: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bridge.cli", "check-config", "--config", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_the_example_config_is_valid(tmp_path: Path) -> None:
+    """config.example.yaml, as shipped, passes check-config."""
+    done = check_config(REPOSITORY / "config.example.yaml")
+    assert done.returncode == 0, done.stderr
+    assert "valid" in done.stdout
+
+
+def test_a_good_file_passes_and_keeps_the_password_secret(tmp_path: Path) -> None:
+    settings = load_settings(write(tmp_path, GOOD), environ={})
+    assert settings.cloud.password.get_secret_value() == "hunter2-secret"
+    assert "hunter2-secret" not in repr(settings)
+    assert settings.mqtt.base_topic == "eg4"
+    done = check_config(write(tmp_path, GOOD))
+    assert (done.returncode, done.stderr) == (0, "")
+    assert "hunter2-secret" not in done.stdout
+
+
+def test_a_bad_file_exits_2_with_one_line_per_problem_naming_the_key(tmp_path: Path) -> None:
+    bad = """
+cloud:
+  username: owner@example.com
+  base_url: ftp://nowhere
+mqtt:
+  port: 70000
+  base_topic: "eg4/#"
+  colour: blue
+polling:
+  runtime_seconds: soon
+"""
+    done = check_config(write(tmp_path, bad))
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    path = tmp_path / "config.yaml"
+    assert sorted(lines) == sorted(
+        [
+            f"{path}: cloud.base_url: must be an http:// or https:// URL, such as https://monitor.eg4electronics.com",
+            f"{path}: cloud.password: required (in the file, or in the environment variable EG4_CLOUD_PASSWORD)",
+            f"{path}: mqtt.port: Input should be less than or equal to 65535",
+            f"{path}: mqtt.base_topic: must be a topic without wildcards (+, #), spaces, or a leading or trailing /",
+            f"{path}: mqtt.colour: unknown key",
+            f"{path}: polling.runtime_seconds: Input should be a valid number, unable to parse string as a number",
+        ]
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("cloud: [1, 2", "not valid YAML"),
+        ("- just\n- a list\n", "the top level must be a mapping"),
+        ("", "cloud: required"),
+    ],
+)
+def test_broken_files_are_named(tmp_path: Path, text: str, problem: str) -> None:
+    with pytest.raises(ConfigError) as refused:
+        load_settings(write(tmp_path, text), environ={})
+    assert problem in str(refused.value)
+
+
+def test_a_missing_file_is_a_clear_error(tmp_path: Path) -> None:
+    done = check_config(tmp_path / "absent.yaml")
+    assert done.returncode == 2
+    assert "absent.yaml: cannot be read (No such file or directory)" in done.stderr
+
+
+def test_passwords_can_come_from_the_environment(tmp_path: Path) -> None:
+    text = "cloud:\n  username: owner@example.com\nmqtt:\n  username: bridge\n"
+    settings = load_settings(
+        write(tmp_path, text), environ={"EG4_CLOUD_PASSWORD": "from-env", "EG4_MQTT_PASSWORD": "mqtt-env"}
+    )
+    assert settings.cloud.password.get_secret_value() == "from-env"
+    assert settings.mqtt.password is not None
+    assert settings.mqtt.password.get_secret_value() == "mqtt-env"
+
+
+def test_a_wrong_typed_secret_does_not_echo_its_value(tmp_path: Path) -> None:
+    text = "cloud:\n  username: owner\n  password: [hunter2-secret]\n"
+    with pytest.raises(ConfigError) as refused:
+        load_settings(write(tmp_path, text), environ={})
+    assert "hunter2-secret" not in str(refused.value)
+    assert "cloud.password" in str(refused.value)
