@@ -175,9 +175,10 @@ class Coordinator:
 
     # -- publishing ---------------------------------------------------------------------------------
 
-    def _publish(self, topic: str, payload: str, *, retain: bool) -> None:
+    def _publish(self, topic: str, payload: str, *, retain: bool, announced_only: bool = True) -> None:
         # Before the first announcement only the cache is filled: discovery must come before any state.
-        if self._publisher is not None and self._announced:
+        # Command results are the exception: every command is answered, even one that arrives at start.
+        if self._publisher is not None and (self._announced or not announced_only):
             self._publisher.publish(topic, payload, retain=retain)
 
     def _publish_state(self, serial: str, topic_path: str, payload: str, *, force: bool) -> None:
@@ -246,7 +247,9 @@ class Coordinator:
 
     def _answer(self, command: Command, *, value: int | None = None, error: str | None = None) -> None:
         topic = self._topics.result(command.serial, command.topic_path)
-        self._publish(topic, result_payload(command, value=value, error=error), retain=False)
+        self._publish(
+            topic, result_payload(command, value=value, error=error), retain=False, announced_only=False
+        )
         log.info(
             "command_answered",
             serial=command.serial,
