@@ -104,9 +104,14 @@ def _run(path: Path, log_level: str | None) -> int:
         refused, rest = group.split(AuthenticationError)
         if refused is None or rest is not None:
             raise
-        print(f"eg4-bridge: {refused.exceptions[0]}", file=sys.stderr)
+        print(f"eg4-bridge: {_first_leaf(refused)}", file=sys.stderr)
         return 1
     return 0
+
+
+def _first_leaf(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    first = group.exceptions[0]
+    return _first_leaf(first) if isinstance(first, BaseExceptionGroup) else first
 
 
 def _run_simulator(args: argparse.Namespace) -> int:

@@ -399,3 +399,18 @@ async def test_a_retained_set_waiting_on_the_broker_is_not_replayed_at_start(bro
                 assert result["requested"] == "99"
             await observer.publish(topics.command(FIRST, CHARGE), "", retain=True)
         assert simulator.state.writes == []
+
+
+async def test_an_unreachable_cloud_marks_inverters_offline_until_it_answers_again(rig: Rig) -> None:
+    """While every request fails, each inverter is offline; when the cloud answers again, online."""
+    topics, observer = rig.topics, rig.observer
+    await observer.wait_for_topic(topics.availability(SECOND), "online")
+    rig.simulator.state.faults.http_500_rate = 1.0
+    await observer.wait_for_topic(topics.availability(SECOND), "offline", within=15)
+    rig.simulator.state.faults.http_500_rate = 0.0
+    await observer.wait_count(topics.availability(SECOND), 3, within=15)
+    assert [seen.payload for seen in observer.on(topics.availability(SECOND))] == [
+        "online",
+        "offline",
+        "online",
+    ]

@@ -63,6 +63,34 @@ async def test_expired_session_shares_one_relogin_across_concurrent_requests(
     assert simulator.state.requests[RUNTIME] == 40  # each request once before and once after the login
 
 
+@pytest.mark.parametrize("expiry", ["login_page", "login_redirect", "http_401"])
+async def test_each_form_of_expiry_leads_to_one_relogin_and_a_replay(
+    cloud: CloudClient, simulator: RunningSimulator, expiry: str
+) -> None:
+    """The login page, a redirect to it, or 401: log in again once and replay the request once."""
+    await cloud.login()
+    simulator.state.faults.fail_next(expiry, endpoint="getInverterRuntime")
+    runtime = await cloud.get_runtime(INVERTER)
+    assert runtime.soc is not None
+    assert simulator.state.requests[LOGIN] == 2
+    assert simulator.state.requests[RUNTIME] == 2
+
+
+async def test_sessions_expire_after_their_lifetime(simulator: RunningSimulator, cloud: CloudClient) -> None:
+    """The simulator forgets a session after its lifetime; the client notices and logs in again."""
+    simulator.state.session_lifetime = 0.2
+    await cloud.login()
+    await asyncio.sleep(0.3)
+    await cloud.get_runtime(INVERTER)
+    assert simulator.state.requests[LOGIN] == 2
+
+
+async def test_an_unknown_serial_is_refused_with_the_cloud_text(cloud: CloudClient) -> None:
+    with pytest.raises(RefusedError) as refused:
+        await cloud.get_runtime("0000000000")
+    assert refused.value.server_text == "apiBlocked"
+
+
 async def test_a_session_refused_right_after_login_is_an_authentication_error(
     cloud: CloudClient, simulator: RunningSimulator
 ) -> None:

@@ -106,6 +106,10 @@ async def _start_register(request: web.Request, state: SimulatorState) -> int | 
 def _fault_response(fault: str) -> web.Response:
     if fault == "http_500":
         return web.Response(status=500, text="Internal Server Error")
+    if fault == "login_redirect":
+        return web.Response(status=302, headers={"Location": "/WManage/web/login"})
+    if fault == "http_401":
+        return web.Response(status=401, text="Unauthorized")
     if fault == "login_page":
         return web.Response(text=LOGIN_PAGE, content_type="text/html")
     if fault == "html_error":
@@ -287,6 +291,8 @@ async def _remote_write(request: web.Request) -> web.Response:
     inverter = _known_inverter(request, str(form.get("inverterSn", "")))
     if inverter is None:
         return _refusal("apiBlocked")
+    if form.get("clientType") != "WEB" or form.get("remoteSetType") != "NORMAL":
+        return _refusal("PARAM_ERROR")  # the documented form is required; a client that omits it is wrong
     if inverter.lost:
         return _refusal(DATAFRAME_TIMEOUT)
     refusal = _state(request).write(

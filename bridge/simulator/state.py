@@ -44,6 +44,8 @@ FAULT_KINDS: Final = (
     "dataframe_timeout",  # success: false, DATAFRAME_TIMEOUT
     "http_500",  # HTTP 500 with a short text body
     "login_page",  # the HTML login page, as for an expired session
+    "login_redirect",  # a 302 to the login page, the other way an expired session shows
+    "http_401",  # 401 Unauthorized, the third
     "html_error",  # an HTML page that is not the login page (a proxy's error page)
     "truncated_json",  # JSON cut short
     "wrong_types",  # the right keys holding values of the wrong type
@@ -88,9 +90,9 @@ class SimInverter:
         elapsed = max(0.0, now - self.last_update)
         self.last_update = now
         volts = 51.2 + self.soc * 0.03
-        phase = (time.time() % 3600) / 3600  # one simulated day per hour of wall time
+        phase = (now % 3600) / 3600  # one simulated day of sun per hour
         pv = max(0.0, self.pv_peak_w * math.sin(math.pi * phase))
-        load = 900 + 300 * math.sin(time.time() / 300)
+        load = 900 + 300 * math.sin(now / 300)
         surplus = pv - load
         charge_a = min(self.held_amperes("HOLD_LEAD_ACID_CHARGE_RATE"), self.bms_charge_limit_a)
         discharge_a = min(self.held_amperes("HOLD_LEAD_ACID_DISCHARGE_RATE"), self.bms_discharge_limit_a)

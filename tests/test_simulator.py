@@ -1,0 +1,78 @@
+"""The simulator's own behaviour: runtime that moves plausibly, register windows, write rules."""
+
+from __future__ import annotations
+
+from bridge.simulator import SimulatorState
+
+SERIAL = "4512345600"
+
+
+def test_soc_follows_charge_and_discharge() -> None:
+    """Charging raises SOC over time; with no PV the battery discharges and SOC falls."""
+    state = SimulatorState(inverter_count=1)
+    inverter = state.inverters[SERIAL]
+    inverter.soc = 50.0
+    inverter.pv_peak_w = 40_000  # far more than the load: the battery charges at its limit
+    inverter.last_update = 1800.0  # midday of the simulated hour-long day
+    inverter.advance(1800.001)
+    inverter.advance(1800.0 + 600)
+    charged = inverter.soc
+    assert charged > 50.0
+    assert inverter.powers["pCharge"] > 0
+    inverter.pv_peak_w = 0
+    inverter.advance(inverter.last_update + 0.001)
+    inverter.advance(inverter.last_update + 600)
+    assert inverter.soc < charged
+    assert inverter.powers["pDisCharge"] > 0
+    assert inverter.powers["ppv"] == 0
+
+
+def test_charge_power_follows_the_held_charge_current() -> None:
+    """The held HOLD_LEAD_ACID_CHARGE_RATE caps the charge power: a write changes what the battery takes."""
+    state = SimulatorState(inverter_count=1)
+    inverter = state.inverters[SERIAL]
+    inverter.pv_peak_w = 40_000
+    inverter.soc = 50.0
+    inverter.last_update = 1800.0
+    assert state.write(SERIAL, "HOLD_LEAD_ACID_CHARGE_RATE", "10") is None
+    inverter.advance(inverter.last_update + 0.001)
+    low = inverter.powers["pCharge"]
+    assert state.write(SERIAL, "HOLD_LEAD_ACID_CHARGE_RATE", "50") is None
+    inverter.advance(inverter.last_update + 0.001)
+    assert inverter.powers["pCharge"] > low * 4
+
+
+def test_windows_hold_exactly_the_registers_inside_them() -> None:
+    state = SimulatorState(inverter_count=1)
+    first = state.read_window(SERIAL, 0, 127)
+    second = state.read_window(SERIAL, 127, 127)
+    third = state.read_window(SERIAL, 240, 127)
+    assert "HOLD_LEAD_ACID_CHARGE_RATE" in first
+    assert "HOLD_LEAD_ACID_CHARGE_RATE" not in second
+    assert "HOLD_SYSTEM_CHARGE_SOC_LIMIT" in second
+    assert "HOLD_UVF_DERATE_START_POINT" in second  # its block starts at 126 but its register is 134
+    assert all(isinstance(value, bool) for name, value in first.items() if name.startswith("FUNC_"))
+    assert set(first) | set(second) | set(third) == set(state.inverters[SERIAL].values)
+
+
+def test_write_rules() -> None:
+    state = SimulatorState(inverter_count=1)
+    assert state.write(SERIAL, "HOLD_LEAD_ACID_CHARGE_RATE", "250") is None
+    assert state.write(SERIAL, "HOLD_LEAD_ACID_CHARGE_RATE", "251") == "REMOTE_SET_ERROR"
+    assert state.write(SERIAL, "HOLD_LEAD_ACID_CHARGE_RATE", "1.5") == "REMOTE_SET_ERROR"
+    assert state.write(SERIAL, "HOLD_AC_CHARGE_POWER_CMD", "7.25") == "REMOTE_SET_ERROR"
+    assert state.write(SERIAL, "HOLD_AC_CHARGE_POWER_CMD", "7.2") is None
+    assert state.write(SERIAL, "FUNC_AC_CHARGE", "1") == "REMOTE_SET_ERROR"
+    assert state.write(SERIAL, "HOLD_NOPE", "1") == "REMOTE_SET_ERROR"
+    assert state.write(SERIAL, "HOLD_LEAD_ACID_CHARGE_RATE", "NaN") == "REMOTE_SET_ERROR"
+    assert state.writes == [
+        (SERIAL, "HOLD_LEAD_ACID_CHARGE_RATE", "250"),
+        (SERIAL, "HOLD_AC_CHARGE_POWER_CMD", "7.2"),
+    ]
+
+
+def test_models_and_serials_are_realistic() -> None:
+    state = SimulatorState(inverter_count=4, gridboss=True)
+    models = [inverter.model for inverter in state.inverters.values()]
+    assert models == ["18KPV", "FlexBOSS21", "12KPV", "18KPV", "Grid Boss"]
+    assert all(len(serial) == 10 and serial.isdigit() for serial in state.inverters)
