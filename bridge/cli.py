@@ -16,21 +16,31 @@ from bridge.errors import AuthenticationError, ConfigError
 from bridge.logs import configure_logging
 
 EXIT_USAGE = 2
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="eg4-bridge", description=__doc__)
     parser.add_argument("--version", action="version", version=f"eg4-bridge {__version__}")
-    parser.add_argument("--log-level", default=None, help="DEBUG, INFO, WARNING or ERROR")
+    parser.add_argument(
+        "--log-level", default=None, choices=LOG_LEVELS, type=str.upper, help="DEBUG, INFO, WARNING or ERROR"
+    )
     commands = parser.add_subparsers(dest="command", required=True)
+    # Also accepted after the command (`eg4-bridge run --config c.yaml --log-level DEBUG`).
+    level = argparse.ArgumentParser(add_help=False)
+    level.add_argument("--log-level", default=argparse.SUPPRESS, choices=LOG_LEVELS, type=str.upper)
 
-    run = commands.add_parser("run", help="run the bridge daemon")
+    run = commands.add_parser("run", parents=[level], help="run the bridge daemon")
     run.add_argument("--config", type=Path, required=True, help="path to the YAML config file")
 
-    check = commands.add_parser("check-config", help="validate a config file; exit 0, or 2 listing problems")
+    check = commands.add_parser(
+        "check-config", parents=[level], help="validate a config file; exit 0, or 2 listing problems"
+    )
     check.add_argument("--config", type=Path, required=True)
 
-    demo = commands.add_parser("demo", help="the bridge against the built-in simulator, on your broker")
+    demo = commands.add_parser(
+        "demo", parents=[level], help="the bridge against the built-in simulator, on your broker"
+    )
     demo.add_argument("--mqtt-host", default="127.0.0.1")
     demo.add_argument("--mqtt-port", type=int, default=1883)
     demo.add_argument("--base-topic", default="eg4")
@@ -39,7 +49,9 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--runtime-seconds", type=float, default=10.0, help="how often runtime values refresh")
     demo.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
 
-    sim = commands.add_parser("simulator", help="serve a simulated EG4 cloud for tests and demos")
+    sim = commands.add_parser(
+        "simulator", parents=[level], help="serve a simulated EG4 cloud for tests and demos"
+    )
     sim.add_argument("--host", default="127.0.0.1")
     sim.add_argument("--port", type=int, default=8085)
     sim.add_argument("--inverters", type=int, default=2, help="how many inverters the plant has")

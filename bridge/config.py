@@ -23,6 +23,7 @@ ENVIRONMENT: Final = {
     ("cloud", "password"): "EG4_CLOUD_PASSWORD",
     ("mqtt", "username"): "EG4_MQTT_USERNAME",
     ("mqtt", "password"): "EG4_MQTT_PASSWORD",
+    ("health", "enabled"): "EG4_HEALTH_ENABLED",
 }
 TOPIC_LEVEL: Final = re.compile(r"^[^#+/\s][^#+\s]*[^#+/\s]$|^[^#+/\s]$")
 
@@ -81,10 +82,22 @@ class PollingSettings(_Section):
     write_refresh_seconds: float = Field(default=10, ge=0, le=3600)
 
 
+class HealthSettings(_Section):
+    """An HTTP endpoint with `/healthz` and `/metrics` (Prometheus), off unless enabled."""
+
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = Field(default=9108, ge=1, le=65535)
+    #: `/healthz` fails when no inverter was read successfully for this long; null: three runtime periods
+    #: plus a minute for retries.
+    stale_after_seconds: float | None = Field(default=None, gt=0)
+
+
 class Settings(_Section):
     cloud: CloudSettings
     mqtt: MqttSettings = MqttSettings()
     polling: PollingSettings = PollingSettings()
+    health: HealthSettings = HealthSettings()
     log_level: str = Field(default="INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$")
 
 

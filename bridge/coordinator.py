@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import json
 import time
+from collections import Counter
 from collections.abc import Callable
 from typing import Final, Protocol
 
@@ -68,6 +69,12 @@ class Coordinator:
         self._connections = 0
         self._tasks: asyncio.TaskGroup | None = None
         self.ready = asyncio.Event()
+        #: When each inverter was last read without error (monotonic clock), for health and metrics.
+        self.last_good_refresh: dict[str, float] = {}
+        #: When the runtime loop last finished a cycle, failed reads included: the watchdog's heartbeat.
+        self.last_cycle = clock()
+        #: Commands by outcome: accepted (written), refused (by us), failed (by the cloud), superseded.
+        self.command_outcomes: Counter[str] = Counter()
 
     def attach(self, publisher: Publisher) -> None:
         self._publisher = publisher
@@ -135,6 +142,7 @@ class Coordinator:
 
     async def _refresh_runtime(self) -> None:
         await asyncio.gather(*(self._refresh_runtime_of(serial) for serial in self._inverters))
+        self.last_cycle = self._clock()
 
     async def _refresh_runtime_of(self, serial: str) -> None:
         try:
@@ -145,6 +153,8 @@ class Coordinator:
             return
         came_back = runtime.online and not self._online.get(serial, True)
         self._runtime[serial] = runtime
+        if runtime.online:
+            self.last_good_refresh[serial] = self._clock()
         self._set_online(serial, runtime.online)
         self._publish_runtime(serial, force=False)
         if came_back:
@@ -245,7 +255,10 @@ class Coordinator:
 
     # -- commands -----------------------------------------------------------------------------------
 
-    def _answer(self, command: Command, *, value: int | None = None, error: str | None = None) -> None:
+    def _answer(
+        self, command: Command, *, value: int | None = None, error: str | None = None, outcome: str
+    ) -> None:
+        self.command_outcomes[outcome] += 1
         topic = self._topics.result(command.serial, command.topic_path)
         self._publish(
             topic, result_payload(command, value=value, error=error), retain=False, announced_only=False
@@ -263,17 +276,21 @@ class Coordinator:
         try:
             parameter, amperes = self._validate(command)
         except ParameterValueError as refusal:
-            self._answer(command, error=str(refusal))
+            self._answer(command, error=str(refusal), outcome="refused")
             return
         key = (command.serial, parameter.key)
         if key in self._busy:
             superseded = self._pending.get(key)
             if superseded is not None:
-                self._answer(superseded[0], error=f"superseded by a later command ({command.requested})")
+                self._answer(
+                    superseded[0],
+                    error=f"superseded by a later command ({command.requested})",
+                    outcome="superseded",
+                )
             self._pending[key] = (command, amperes)
             return
         if self._tasks is None:
-            self._answer(command, error="the bridge is still starting; try again shortly")
+            self._answer(command, error="the bridge is still starting; try again shortly", outcome="refused")
             return
         self._busy.add(key)
         self._idle.clear()
@@ -313,26 +330,28 @@ class Coordinator:
         try:
             await self._cloud.write_parameter(serial, parameter.hold_param, str(amperes))
         except RefusedError as exc:
-            self._answer(command, error=exc.server_text)
+            self._answer(command, error=exc.server_text, outcome="failed")
             return
         except CloudError as exc:
-            self._answer(command, error=exc.message)
+            self._answer(command, error=exc.message, outcome="failed")
             return
         except asyncio.CancelledError:
             self._answer(
-                command, error="the bridge stopped before the cloud answered; it may have been applied"
+                command,
+                error="the bridge stopped before the cloud answered; it may have been applied",
+                outcome="failed",
             )
             raise
         self._parameters[serial][parameter.key] = amperes
         self._publish_state(serial, parameter.topic_path, str(amperes), force=True)
-        self._answer(command, value=amperes)
+        self._answer(command, value=amperes, outcome="accepted")
         self._refresh_requested.set()
 
     async def shutdown(self, grace_seconds: float) -> None:
         """Take no more commands, refuse those waiting, and give in-flight writes `grace_seconds`."""
         self._accepting = False
         for command, _amperes in self._pending.values():
-            self._answer(command, error="the bridge is shutting down; nothing was written")
+            self._answer(command, error="the bridge is shutting down; nothing was written", outcome="refused")
         self._pending.clear()
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(grace_seconds):

@@ -1,18 +1,23 @@
-"""The daemon: the cloud client, the coordinator and the MQTT link, nested and run together."""
+"""The daemon: the cloud client, the coordinator, the MQTT link and the health endpoint, run together."""
 
 from __future__ import annotations
 
 import asyncio
 import signal
+import time
 from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
 
 import structlog
 
 from bridge.cloud import CloudClient
 from bridge.config import Settings
 from bridge.coordinator import Coordinator
+from bridge.health import HealthReport, serve_health
+from bridge.metrics import BridgeMetrics
 from bridge.mqtt.link import MqttLink
 from bridge.mqtt.topics import Topics
+from bridge.systemd import Notifier
 
 log = structlog.get_logger(__name__)
 
@@ -20,6 +25,8 @@ log = structlog.get_logger(__name__)
 WRITE_GRACE_SECONDS = 10.0
 GOODBYE_SECONDS = 5.0
 CLOUD_MINIMUM_POLL_SECONDS = 30.0
+#: Slack for retries of a slow cloud, on top of the polling period, before the bridge counts as hung.
+RETRY_SLACK_SECONDS = 60.0
 
 
 async def run_bridge(
@@ -27,38 +34,74 @@ async def run_bridge(
     stop: asyncio.Event,
     *,
     on_ready: Callable[[Coordinator], Awaitable[None]] | None = None,
+    notifier: Notifier | None = None,
 ) -> None:
     """Run until `stop` is set, then stop taking commands, finish in-flight writes, say `offline`."""
+    notifier = notifier or Notifier()
     topics = Topics(settings.mqtt.base_topic, settings.mqtt.discovery_prefix)
-    if settings.polling.runtime_seconds < CLOUD_MINIMUM_POLL_SECONDS:
-        log.warning("polling_faster_than_the_cloud_allows", runtime_seconds=settings.polling.runtime_seconds)
-    if not settings.cloud.verify_tls:
-        log.warning("cloud_tls_verification_disabled", base_url=settings.cloud.base_url)
-    async with CloudClient(
-        settings.cloud.base_url,
-        settings.cloud.username,
-        settings.cloud.password.get_secret_value(),
-        concurrency=settings.cloud.concurrency,
-        request_timeout=settings.cloud.request_timeout,
-        verify_tls=settings.cloud.verify_tls,
-    ) as cloud:
+    _warn_about_risky_settings(settings)
+    metrics = BridgeMetrics()
+    async with AsyncExitStack() as stack:
+        cloud = await stack.enter_async_context(
+            CloudClient(
+                settings.cloud.base_url,
+                settings.cloud.username,
+                settings.cloud.password.get_secret_value(),
+                concurrency=settings.cloud.concurrency,
+                request_timeout=settings.cloud.request_timeout,
+                verify_tls=settings.cloud.verify_tls,
+                observe_request=metrics.observe_request,
+            )
+        )
         coordinator = Coordinator(cloud, topics, settings.polling)
         link = MqttLink(settings.mqtt, topics, coordinator)
         coordinator.attach(link)
+        metrics.watch(coordinator.command_outcomes, lambda: link.connections, coordinator.last_good_refresh)
+        if settings.health.enabled:
+            report = _health_reporter(settings, coordinator, link)
+            port = await stack.enter_async_context(
+                serve_health(settings.health.host, settings.health.port, report, metrics)
+            )
+            log.info("health_endpoint_listening", host=settings.health.host, port=port)
+
+        announced = asyncio.Event()
+
+        async def announce_ready(ready: Coordinator) -> None:
+            notifier.notify(f"READY=1\nSTATUS=serving {len(ready.inverters)} inverters")
+            announced.set()
+            if on_ready is not None:
+                await on_ready(ready)
+
         async with asyncio.TaskGroup() as tasks:
             link_task = tasks.create_task(link.run(), name="mqtt-link")
             coordinator_task = tasks.create_task(coordinator.run(), name="coordinator")
-            if on_ready is not None:
-                tasks.create_task(_when_ready(coordinator, link, on_ready), name="on-ready")
+            ready_task = tasks.create_task(_when_ready(coordinator, link, announce_ready), name="on-ready")
+            watchdog_task = tasks.create_task(
+                _watchdog(notifier, coordinator, settings, announced), name="watchdog"
+            )
             stop_task = tasks.create_task(stop.wait(), name="stop")
             await asyncio.wait({stop_task, coordinator_task}, return_when=asyncio.FIRST_COMPLETED)
             log.info("bridge_stopping")
+            notifier.notify("STOPPING=1")
             await coordinator.shutdown(WRITE_GRACE_SECONDS)
-            coordinator_task.cancel()
+            for task in (coordinator_task, ready_task, watchdog_task):
+                task.cancel()
             await link.close(GOODBYE_SECONDS)
             link_task.cancel()
             stop_task.cancel()
     log.info("bridge_stopped")
+
+
+def _warn_about_risky_settings(settings: Settings) -> None:
+    if settings.polling.runtime_seconds < CLOUD_MINIMUM_POLL_SECONDS:
+        log.warning("polling_faster_than_the_cloud_allows", runtime_seconds=settings.polling.runtime_seconds)
+    if not settings.cloud.verify_tls:
+        log.warning("cloud_tls_verification_disabled", base_url=settings.cloud.base_url)
+
+
+def _stall_limit(settings: Settings) -> float:
+    """Seconds without a finished runtime cycle after which the bridge counts as hung."""
+    return 2 * settings.polling.runtime_seconds + 4 * settings.cloud.request_timeout + RETRY_SLACK_SECONDS
 
 
 async def _when_ready(
@@ -68,6 +111,47 @@ async def _when_ready(
     await coordinator.ready.wait()
     await link.connected.wait()
     await on_ready(coordinator)
+
+
+async def _watchdog(
+    notifier: Notifier, coordinator: Coordinator, settings: Settings, announced: asyncio.Event
+) -> None:
+    """Tell systemd we are alive while the refresh loop keeps turning; a hung bridge stops saying so."""
+    interval = notifier.watchdog_interval
+    if interval is None:
+        return
+    stall_limit = _stall_limit(settings)
+    await announced.wait()  # until READY=1, systemd's start timeout is the guard
+    while True:
+        if time.monotonic() - coordinator.last_cycle < stall_limit:
+            notifier.notify("WATCHDOG=1")
+        else:
+            log.error("refresh_loop_stalled_watchdog_withheld", stalled_seconds=round(stall_limit))
+        await asyncio.sleep(interval)
+
+
+def _health_reporter(
+    settings: Settings, coordinator: Coordinator, link: MqttLink
+) -> Callable[[], HealthReport]:
+    stale_after = settings.health.stale_after_seconds or (
+        3 * settings.polling.runtime_seconds + RETRY_SLACK_SECONDS
+    )
+
+    def report() -> HealthReport:
+        reasons: list[str] = []
+        connected = link.connected.is_set()
+        if not connected:
+            reasons.append("not connected to the MQTT broker")
+        ready = coordinator.ready.is_set()
+        if not ready:
+            reasons.append("the first refresh has not finished")
+        newest = max(coordinator.last_good_refresh.values(), default=None)
+        age = None if newest is None else round(time.monotonic() - newest, 3)
+        if ready and (age is None or age > stale_after):
+            reasons.append(f"no inverter read successfully from the cloud in the last {stale_after:.0f} s")
+        return HealthReport(not reasons, connected, ready, age, reasons)
+
+    return report
 
 
 def stop_on_signals(stop: asyncio.Event) -> None:

@@ -96,7 +96,14 @@ def unique_topics() -> Topics:
     return Topics(base=f"eg4test-{tag}", discovery_prefix=f"hatest-{tag}")
 
 
-def bridge_settings(simulator: RunningSimulator, port: int, topics: Topics, **polling: float) -> Settings:
+def bridge_settings(
+    simulator: RunningSimulator,
+    port: int,
+    topics: Topics,
+    *,
+    health: dict[str, Any] | None = None,
+    **polling: float,
+) -> Settings:
     return settings_from_mapping(
         {
             "cloud": {
@@ -113,6 +120,7 @@ def bridge_settings(simulator: RunningSimulator, port: int, topics: Topics, **po
             },
             "polling": {"runtime_seconds": 60, "parameters_seconds": 3600, "write_refresh_seconds": 0.5}
             | polling,
+            "health": health or {},
         },
         environ={},
     )

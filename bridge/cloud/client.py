@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
@@ -71,6 +72,10 @@ class RetryPolicy:
 _Sender = Callable[[str, Mapping[str, str]], Awaitable[dict[str, Any]]]
 
 
+#: Told of every HTTP request: the endpoint's short name, its outcome, and how long it took in seconds.
+RequestObserver = Callable[[str, str, float], None]
+
+
 class _SessionExpiredError(Exception):
     """The cloud answered with its login page, a redirect to it, or 401: log in again and replay."""
 
@@ -89,6 +94,7 @@ class CloudClient:
         retry: RetryPolicy | None = None,
         session: aiohttp.ClientSession | None = None,
         verify_tls: bool = True,
+        observe_request: RequestObserver | None = None,
     ) -> None:
         self._base_url = base_url.rstrip("/")
         self._username = username
@@ -99,6 +105,7 @@ class CloudClient:
         self._session = session
         self._owns_session = session is None
         self._verify_tls = verify_tls
+        self._observe_request = observe_request
         self._login_lock = asyncio.Lock()
         self._login_generation = 0
         self._account: Account | None = None
@@ -308,6 +315,21 @@ class CloudClient:
                 await self._login_locked()
 
     async def _post(self, path: str, form: Mapping[str, str]) -> dict[str, Any]:
+        started = time.perf_counter()
+        outcome = "ok"
+        try:
+            return await self._post_unobserved(path, form)
+        except _SessionExpiredError:
+            outcome = "session_expired"
+            raise
+        except CloudError as exc:
+            outcome = _outcome_of(exc)
+            raise
+        finally:
+            if self._observe_request is not None:
+                self._observe_request(_endpoint_name(path), outcome, time.perf_counter() - started)
+
+    async def _post_unobserved(self, path: str, form: Mapping[str, str]) -> dict[str, Any]:
         if self._session is None:
             raise RuntimeError("CloudClient must be used as `async with CloudClient(...)`")
         headers = {"Accept": "application/json"}
@@ -329,6 +351,21 @@ class CloudClient:
             except aiohttp.ClientError as exc:
                 raise TransientError(f"{path}: {type(exc).__name__}: {exc}") from exc
         return _interpret(path, status, content_type, location, body)
+
+
+def _endpoint_name(path: str) -> str:
+    """`/WManage/web/maintain/remoteSet/write` -> `remoteSet/write`: short, and the same for every host."""
+    return "/".join(path.rstrip("/").split("/")[-2:])
+
+
+def _outcome_of(error: CloudError) -> str:
+    outcomes: dict[type[CloudError], str] = {
+        AuthenticationError: "auth_refused",
+        RefusedError: "refused",
+        TransientError: "transient",
+        MalformedResponseError: "malformed",
+    }
+    return outcomes.get(type(error), "error")
 
 
 async def _read_limited(response: aiohttp.ClientResponse) -> bytes:

@@ -1,0 +1,89 @@
+"""Prometheus metrics: cloud requests, write outcomes, MQTT reconnects, age of each inverter's last refresh.
+
+One registry per bridge (not the global one), so that several bridges, or tests, can live in one process.
+Counts the coordinator and the link keep themselves are read at scrape time by a collector.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Mapping
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from bridge import __version__
+
+LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+
+class BridgeMetrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self._requests = Counter(
+            "eg4_bridge_cloud_requests",
+            "Requests to the cloud, by endpoint and outcome",
+            ["endpoint", "outcome"],
+            registry=self.registry,
+        )
+        self._latency = Histogram(
+            "eg4_bridge_cloud_request_seconds",
+            "Time from sending a cloud request to its answer, by endpoint",
+            ["endpoint"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+
+    def observe_request(self, endpoint: str, outcome: str, seconds: float) -> None:
+        self._requests.labels(endpoint, outcome).inc()
+        self._latency.labels(endpoint).observe(seconds)
+
+    def watch(
+        self,
+        command_outcomes: Mapping[str, int],
+        connections: Callable[[], int],
+        last_good_refresh: Mapping[str, float],
+    ) -> None:
+        """Report what the coordinator and the link count, read afresh at every scrape."""
+        self.registry.register(_StateCollector(command_outcomes, connections, last_good_refresh))
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+class _StateCollector(Collector):
+    def __init__(
+        self,
+        command_outcomes: Mapping[str, int],
+        connections: Callable[[], int],
+        last_good_refresh: Mapping[str, float],
+    ) -> None:
+        self._command_outcomes = command_outcomes
+        self._connections = connections
+        self._last_good_refresh = last_good_refresh
+
+    def collect(self) -> Iterable[Metric]:
+        info = InfoMetricFamily("eg4_bridge", "The running bridge")
+        info.add_metric([], {"version": __version__})
+        yield info
+        commands = CounterMetricFamily(
+            "eg4_bridge_commands", "Commands from /set topics, by outcome", labels=["outcome"]
+        )
+        for outcome in ("accepted", "refused", "failed", "superseded"):
+            commands.add_metric([outcome], self._command_outcomes.get(outcome, 0))
+        yield commands
+        reconnects = CounterMetricFamily(
+            "eg4_bridge_mqtt_reconnects", "Connections to the broker after the first"
+        )
+        reconnects.add_metric([], max(0, self._connections() - 1))
+        yield reconnects
+        age = GaugeMetricFamily(
+            "eg4_bridge_last_refresh_age_seconds",
+            "Seconds since each inverter was last read from the cloud without error",
+            labels=["serial"],
+        )
+        now = time.monotonic()
+        for serial, when in sorted(self._last_good_refresh.items()):
+            age.add_metric([serial], round(now - when, 3))
+        yield age
