@@ -49,6 +49,11 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--runtime-seconds", type=float, default=10.0, help="how often runtime values refresh")
     demo.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
 
+    probe = commands.add_parser(
+        "healthcheck", parents=[level], help="exit 0 if /healthz says ok, else 1 (for containers)"
+    )
+    probe.add_argument("--url", default="http://127.0.0.1:9108/healthz")
+
     sim = commands.add_parser(
         "simulator", parents=[level], help="serve a simulated EG4 cloud for tests and demos"
     )
@@ -72,6 +77,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _check_config(args.config)
     if args.command == "run":
         return _run(args.config, args.log_level)
+    if args.command == "healthcheck":
+        return _healthcheck(args.url)
     configure_logging(args.log_level or "INFO")
     if args.command == "demo":
         from bridge.demo import run_demo
@@ -119,6 +126,21 @@ def _run(path: Path, log_level: str | None) -> int:
         print(f"eg4-bridge: {_first_leaf(refused)}", file=sys.stderr)
         return 1
     return 0
+
+
+def _healthcheck(url: str) -> int:
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=5) as answer:
+            print(answer.read().decode())
+            return 0
+    except urllib.error.HTTPError as failure:
+        print(failure.read().decode(), file=sys.stderr)
+    except OSError as failure:
+        print(f"eg4-bridge healthcheck: {url}: {failure}", file=sys.stderr)
+    return 1
 
 
 def _first_leaf(group: BaseExceptionGroup[BaseException]) -> BaseException:

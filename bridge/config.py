@@ -147,16 +147,18 @@ def _describe(error: Mapping[str, Any]) -> str:
     key = ".".join(str(part) for part in error["loc"]) or "(top level)"
     kind = error["type"]
     if kind == "missing":
-        return f"{key}: required{_environment_hint(error['loc'])}"
+        variable = _environment_variable(error["loc"])
+        if variable is None:
+            return f"{key}: required"
+        return f"{key}: required (in the file, or in the environment variable {variable})"
     if kind == "extra_forbidden":
         return f"{key}: unknown key"
     message = str(error["msg"]).removeprefix("Value error, ")
     return f"{key}: {message}"
 
 
-def _environment_hint(location: tuple[Any, ...]) -> str:
-    variable = ENVIRONMENT.get((str(location[0]), str(location[-1]))) if len(location) == 2 else None
-    return f" (in the file, or in the environment variable {variable})" if variable else ""
+def _environment_variable(location: tuple[Any, ...]) -> str | None:
+    return ENVIRONMENT.get((str(location[0]), str(location[-1]))) if len(location) == 2 else None
 
 
 def _yaml_problem(exc: yaml.YAMLError) -> str:

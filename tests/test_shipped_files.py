@@ -1,0 +1,192 @@
+"""The files shipped beside the code (container, systemd unit, docs) agree with what the code does."""
+
+from __future__ import annotations
+
+import configparser
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from bridge.catalogue import SENSORS, WRITABLE_PARAMETERS
+from bridge.cloud.models import InverterInfo
+from bridge.mqtt.discovery import inverter_configs
+from bridge.mqtt.topics import Topics
+from bridge.simulator import SimulatorState, run_simulator
+from tests.conftest import Broker, free_port
+from tests.harness import bridge_settings, running_bridge, unique_topics
+
+ROOT = Path(__file__).parent.parent
+DOCS = ROOT / "docs"
+EXAMPLE_SERIAL = "1234567890"
+
+
+def home_assistant_entity_ids() -> set[str]:
+    """The entity ids Home Assistant derives from our discovery: device name, then entity name, slugified."""
+    inverter = InverterInfo.model_validate(
+        {"serialNum": EXAMPLE_SERIAL, "deviceTypeText": "18KPV", "deviceType": 6}
+    )
+    ids = set()
+    for topic, config in inverter_configs(Topics(), inverter):
+        component = topic.split("/")[1]
+        slug = re.sub(r"[^a-z0-9]+", "_", f"{config['device']['name']} {config['name']}".lower()).strip("_")
+        ids.add(f"{component}.{slug}")
+    return ids
+
+
+def entity_ids_in(node: Any) -> list[str]:
+    if isinstance(node, dict):
+        return [
+            i
+            for key, value in node.items()
+            for i in ([value] if key == "entity_id" and isinstance(value, str) else entity_ids_in(value))
+        ]
+    if isinstance(node, list):
+        return [i for item in node for i in entity_ids_in(item)]
+    return []
+
+
+@pytest.mark.parametrize("name", ["prevent-throttling", "time-of-use", "weather-based"])
+def test_documented_automations_use_the_entities_the_bridge_announces(name: str) -> None:
+    automations = yaml.safe_load((DOCS / "automations" / f"{name}.yaml").read_text())
+    assert isinstance(automations, list)
+    assert all({"alias", "trigger", "action"} <= set(automation) for automation in automations)
+    used = [entity for entity in entity_ids_in(automations) if entity.startswith(("number.", "sensor."))]
+    assert used, "an automation that steers nothing"
+    assert set(used) <= home_assistant_entity_ids()
+
+
+def test_the_readme_automations_use_announced_entities() -> None:
+    readme = (ROOT / "README.md").read_text()
+    used = set(re.findall(r"\b(?:number|sensor)\.eg4_[a-z0-9_]+", readme))
+    assert used
+    assert used <= home_assistant_entity_ids()
+
+
+def test_the_node_red_flow_is_importable_and_speaks_our_topics() -> None:
+    flow = json.loads((DOCS / "node-red-flow.json").read_text())
+    ids = {node["id"] for node in flow}
+    assert len(ids) == len(flow)
+    for node in flow:
+        for outputs in node.get("wires", []):
+            assert set(outputs) <= ids
+        if "broker" in node and node["type"] != "mqtt-broker":
+            assert node["broker"] in ids
+    topics = Topics()
+    (sender,) = [node for node in flow if node["type"] == "mqtt out"]
+    assert sender["topic"] == topics.command(EXAMPLE_SERIAL, "battery/charge_current")
+    assert sender["retain"] == "false"
+    listened = {node["topic"] for node in flow if node["type"] == "mqtt in"}
+    assert listened == {
+        topics.state(EXAMPLE_SERIAL, "battery/charge_current"),
+        f"eg4/{EXAMPLE_SERIAL}/battery/+/result",
+    }
+
+
+def test_the_openhab_things_speak_our_topics() -> None:
+    topics = Topics()
+    known = {topics.availability(EXAMPLE_SERIAL)}
+    for parameter in WRITABLE_PARAMETERS:
+        known |= {
+            f(EXAMPLE_SERIAL, parameter.topic_path) for f in (topics.state, topics.command, topics.result)
+        }
+    known |= {topics.state(EXAMPLE_SERIAL, sensor.topic_path) for sensor in SENSORS}
+    things = (DOCS / "openhab" / "eg4.things").read_text()
+    used = re.findall(r'(?:state|command)Topic="([^"]+)"', things)
+    assert len(used) >= 8
+    assert set(used) <= known
+    channels = set(re.findall(r"Type \w+ : (\w+)", things))
+    items = (DOCS / "openhab" / "eg4.items").read_text()
+    assert set(re.findall(r'channel="mqtt:topic:eg4_1234567890:(\w+)"', items)) <= channels
+
+
+def test_every_troubleshooting_message_is_one_the_bridge_really_emits() -> None:
+    """Each `### \\`message\\`` heading appears in the bridge's source, so the page cannot drift from the code."""
+    headings = re.findall(r"^### `([^`]+)`", (DOCS / "troubleshooting.md").read_text(), flags=re.MULTILINE)
+    assert len(headings) >= 25
+    source = "\n".join(path.read_text() for path in (ROOT / "bridge").rglob("*.py"))
+    missing = [heading for heading in headings if heading not in source]
+    assert missing == []
+
+
+def test_the_systemd_unit_is_hardened_and_valid() -> None:
+    unit = configparser.ConfigParser(strict=False, interpolation=None)
+    unit.optionxform = str  # type: ignore[assignment,method-assign]
+    unit.read(ROOT / "systemd" / "eg4-bridge.service")
+    service = unit["Service"]
+    assert service["Type"] == "notify"
+    assert service["Restart"] == "on-failure"
+    assert int(service["WatchdogSec"]) > 0
+    assert service["DynamicUser"] == service["NoNewPrivileges"] == service["PrivateTmp"] == "yes"
+    assert (service["ProtectSystem"], service["ProtectHome"]) == ("strict", "yes")
+    assert "AF_UNIX" in service["RestrictAddressFamilies"].split()  # the notify socket
+    assert service["EnvironmentFile"].startswith("/etc/eg4-bridge/")
+    assert service["ExecStart"].endswith("eg4-bridge run --config /etc/eg4-bridge/config.yaml")
+    assert unit["Install"]["WantedBy"] == "multi-user.target"
+
+
+@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze is not installed")
+def test_systemd_analyze_finds_nothing_wrong(tmp_path: Path) -> None:
+    executable = Path(sys.executable).parent / "eg4-bridge"
+    text = (ROOT / "systemd" / "eg4-bridge.service").read_text()
+    text = text.replace("/opt/eg4-mqtt-bridge/.venv/bin/eg4-bridge", str(executable))
+    unit = tmp_path / "eg4-bridge.service"
+    unit.write_text(text)
+    done = subprocess.run(
+        ["systemd-analyze", "verify", str(unit)], capture_output=True, text=True, timeout=60, check=False
+    )
+    problems = [line for line in (done.stdout + done.stderr).splitlines() if "eg4-bridge.service" in line]
+    assert problems == []
+
+
+def test_the_dockerfile_installs_as_the_readme_does_and_checks_health() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert re.search(r"^FROM python:3\.\d+-slim$", dockerfile, flags=re.MULTILINE)
+    assert "RUN pip install ." in dockerfile
+    assert (
+        "pip install -q -e ." in (ROOT / "README.md").read_text()
+        or "pip install ." in (ROOT / "README.md").read_text()
+    )
+    for source in re.findall(r"^COPY (.+) \S+$", dockerfile, flags=re.MULTILINE):
+        for name in source.split():
+            assert (ROOT / name).exists(), name
+    assert re.search(r"^USER \w+$", dockerfile, flags=re.MULTILINE)
+    assert 'CMD ["eg4-bridge", "healthcheck", "--url", "http://127.0.0.1:9108/healthz"]' in dockerfile
+    assert "EG4_HEALTH_ENABLED=true" in dockerfile
+    compose = yaml.safe_load((ROOT / "docker-compose.example.yaml").read_text())
+    assert set(compose["services"]) == {"mosquitto", "eg4-bridge"}
+
+
+async def test_the_container_health_check_tells_a_live_bridge_from_a_dead_one(broker: Broker) -> None:
+    """`eg4-bridge healthcheck`, the container's HEALTHCHECK, exits 0 against a live bridge and 1 without one."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/healthz"
+
+    def probe() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "bridge.cli", "healthcheck", "--url", url],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    async with run_simulator(SimulatorState(inverter_count=1)) as simulator:
+        settings = bridge_settings(
+            simulator, broker.port, unique_topics(), health={"enabled": True, "port": port}
+        )
+        async with running_bridge(settings):
+            import asyncio
+
+            live = await asyncio.to_thread(probe)
+            assert live.returncode == 0, live.stderr
+            assert json.loads(live.stdout)["status"] == "ok"
+    dead = probe()
+    assert dead.returncode == 1
+    assert "Connection refused" in dead.stderr
