@@ -32,6 +32,8 @@ class WritableParameter:
     unit: str
     icon: str
     device_class: str
+    #: The per-inverter config key that may lower `maximum` (`inverters.<serial>.max_charge_current`).
+    limit_setting: str
 
     def validate(self, value: float | Decimal, *, maximum: int | None = None) -> int:
         """Return the integer to write, or raise `ParameterValueError` naming the parameter and range.
@@ -52,8 +54,9 @@ class WritableParameter:
                 f"got {value}"
             )
         if not self.minimum <= nearest <= upper:
+            configured = " (the limit set in the bridge's config)" if upper < self.maximum else ""
             raise ParameterValueError(
-                f"{self.name} must be between {self.minimum} and {upper} {self.unit}, got {value}"
+                f"{self.name} must be between {self.minimum} and {upper} {self.unit}{configured}, got {value}"
             )
         return nearest
 
@@ -104,6 +107,7 @@ BATTERY_CHARGE_CURRENT: Final = WritableParameter(
     unit="A",
     icon="mdi:battery-plus",
     device_class="current",
+    limit_setting="max_charge_current",
 )
 
 BATTERY_DISCHARGE_CURRENT: Final = WritableParameter(
@@ -118,6 +122,7 @@ BATTERY_DISCHARGE_CURRENT: Final = WritableParameter(
     unit="A",
     icon="mdi:battery-minus",
     device_class="current",
+    limit_setting="max_discharge_current",
 )
 
 WRITABLE_PARAMETERS: Final = (BATTERY_CHARGE_CURRENT, BATTERY_DISCHARGE_CURRENT)

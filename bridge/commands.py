@@ -53,14 +53,23 @@ def read_number(payload: bytes, parameter: WritableParameter) -> Decimal:
     raise ParameterValueError(f"{parameter.name} must be a number such as 80, got {text[:32]!r}")
 
 
-def result_payload(command: Command, *, value: int | None, error: str | None) -> str:
-    """The JSON answer to one command: `ok`, `value`, `requested`, `error`, `ts`."""
+def result_payload(
+    command: Command, *, value: int | None, error: str | None, confirmed: bool = False, attempts: int = 0
+) -> str:
+    """The JSON answer to one command.
+
+    `ok` is true only when the inverter was read back holding the value; `confirmed` says that read-back
+    matched; `attempts` is how many times the write was sent (more than one: an earlier attempt's outcome
+    was unknown, so it may have been applied too).
+    """
     return json.dumps(
         {
             "ok": error is None,
             "value": value,
             "requested": command.requested,
             "error": error,
+            "confirmed": confirmed,
+            "attempts": attempts,
             "ts": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
         },
         ensure_ascii=False,

@@ -11,9 +11,18 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final
+from urllib.parse import urlsplit
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from bridge.errors import ConfigError
 
@@ -25,6 +34,7 @@ ENVIRONMENT: Final = {
     ("mqtt", "password"): "EG4_MQTT_PASSWORD",
     ("health", "enabled"): "EG4_HEALTH_ENABLED",
 }
+LOOPBACK_HOSTS: Final = frozenset({"localhost", "127.0.0.1", "::1"})
 TOPIC_LEVEL: Final = re.compile(r"^[^#+/\s][^#+\s]*[^#+/\s]$|^[^#+/\s]$")
 
 
@@ -54,6 +64,35 @@ class CloudSettings(_Section):
             raise ValueError("must not be empty")
         return value
 
+    @model_validator(mode="after")
+    def _unverified_only_locally(self) -> CloudSettings:
+        # Turning certificate checks off exposes the password to anyone on the path: only a simulator on
+        # this machine may be spoken to that way.
+        if not self.verify_tls and urlsplit(self.base_url).hostname not in LOOPBACK_HOSTS:
+            raise ValueError("verify_tls: false is allowed only for a simulator on this machine (localhost)")
+        return self
+
+
+class TlsSettings(_Section):
+    """TLS to the broker. The broker's certificate and host name are always verified."""
+
+    enabled: bool = False
+    #: The CA that signed the broker's certificate; null: the system's trusted CAs.
+    ca_file: Path | None = None
+    #: A client certificate and its key, for brokers that require one.
+    cert_file: Path | None = None
+    key_file: Path | None = None
+
+    @model_validator(mode="after")
+    def _files_exist_and_pair(self) -> TlsSettings:
+        for name in ("ca_file", "cert_file", "key_file"):
+            path = getattr(self, name)
+            if path is not None and not path.is_file():
+                raise ValueError(f"{name} {path} is not a readable file")
+        if (self.cert_file is None) != (self.key_file is None):
+            raise ValueError("cert_file and key_file go together")
+        return self
+
 
 class MqttSettings(_Section):
     host: str = "127.0.0.1"
@@ -64,6 +103,9 @@ class MqttSettings(_Section):
     keepalive: int = Field(default=60, ge=5, le=3600)
     base_topic: str = "eg4"
     discovery_prefix: str = "homeassistant"
+    tls: TlsSettings = TlsSettings()
+    #: Messages kept while the broker is away; beyond this the oldest are dropped (and logged).
+    outbox_limit: int = Field(default=20_000, ge=100, le=1_000_000)
 
     @field_validator("base_topic", "discovery_prefix")
     @classmethod
@@ -93,12 +135,58 @@ class HealthSettings(_Section):
     stale_after_seconds: float | None = Field(default=None, gt=0)
 
 
+class ThermalGuardSettings(_Section):
+    """When the battery is hot, refuse writes that raise a current above a derated value."""
+
+    enabled: bool = False
+    max_temperature: float = Field(default=45.0, ge=0, le=80)
+    derated_current: int = Field(default=50, ge=0, le=250)
+
+
+class ControlSettings(_Section):
+    read_only: bool = False
+    #: Writes to one inverter are spaced at least this far apart; the latest command waiting wins.
+    min_write_interval_seconds: float = Field(default=3.0, ge=0, le=600)
+    thermal_guard: ThermalGuardSettings = ThermalGuardSettings()
+
+
+class InverterLimits(_Section):
+    """Limits for one inverter (or, under the key `default`, for all): amperes the bridge will write."""
+
+    max_charge_current: int | None = Field(default=None, ge=0, le=250)
+    max_discharge_current: int | None = Field(default=None, ge=0, le=250)
+    read_only: bool | None = None
+
+
 class Settings(_Section):
     cloud: CloudSettings
     mqtt: MqttSettings = MqttSettings()
     polling: PollingSettings = PollingSettings()
     health: HealthSettings = HealthSettings()
     log_level: str = Field(default="INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$")
+    control: ControlSettings = ControlSettings()
+    #: Per-inverter limits by serial, and `default` for every inverter not named.
+    inverters: dict[str, InverterLimits] = Field(default_factory=dict)
+
+    @field_validator("inverters", mode="before")
+    @classmethod
+    def _serials_as_text(cls, value: object) -> object:
+        # YAML reads an unquoted serial such as 4512345600 as a number.
+        return {str(key): item for key, item in value.items()} if isinstance(value, dict) else value
+
+    def limits_for(self, serial: str) -> InverterLimits:
+        """The inverter's own limits, each unset one taken from `default`."""
+        default = self.inverters.get("default", InverterLimits())
+        own = self.inverters.get(serial, InverterLimits())
+        return InverterLimits(
+            max_charge_current=_first_set(own.max_charge_current, default.max_charge_current),
+            max_discharge_current=_first_set(own.max_discharge_current, default.max_discharge_current),
+            read_only=_first_set(own.read_only, default.read_only, self.control.read_only),
+        )
+
+
+def _first_set(*values: Any) -> Any:
+    return next((value for value in values if value is not None), None)
 
 
 def load_settings(path: Path, environ: Mapping[str, str] | None = None) -> Settings:

@@ -12,14 +12,20 @@ import json
 import time
 from collections import Counter
 from collections.abc import Callable
-from typing import Final, Protocol
+from typing import Any, Final, Protocol
 
 import structlog
 
-from bridge.catalogue import SENSORS, WRITABLE_PARAMETERS, WritableParameter, parameter_by_topic_path
+from bridge.catalogue import (
+    SENSORS,
+    WRITABLE_PARAMETERS,
+    WritableParameter,
+    parameter_by_topic_path,
+    window_of,
+)
 from bridge.cloud import CloudClient, InverterInfo, Runtime
 from bridge.commands import Command, read_number, result_payload
-from bridge.config import PollingSettings
+from bridge.config import Settings
 from bridge.errors import AuthenticationError, CloudError, ParameterValueError, RefusedError
 from bridge.mqtt.discovery import inverter_configs
 from bridge.mqtt.link import OFFLINE, ONLINE
@@ -45,13 +51,14 @@ class Coordinator:
         self,
         cloud: CloudClient,
         topics: Topics,
-        polling: PollingSettings,
+        settings: Settings,
         *,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._cloud = cloud
         self._topics = topics
-        self._polling = polling
+        self._settings = settings
+        self._polling = settings.polling
         self._clock = clock
         self._publisher: Publisher | None = None
         self._inverters: dict[str, InverterInfo] = {}
@@ -61,6 +68,8 @@ class Coordinator:
         self._published: dict[str, str] = {}
         self._busy: set[WriteKey] = set()
         self._pending: dict[WriteKey, tuple[Command, int]] = {}
+        self._write_gates: dict[str, asyncio.Lock] = {}
+        self._last_write: dict[str, float] = {}
         self._idle = asyncio.Event()
         self._idle.set()
         self._refresh_requested = asyncio.Event()
@@ -255,46 +264,32 @@ class Coordinator:
 
     # -- commands -----------------------------------------------------------------------------------
 
-    def _answer(
-        self, command: Command, *, value: int | None = None, error: str | None = None, outcome: str
-    ) -> None:
+    def _answer(self, command: Command, *, outcome: str, error: str | None = None, **result: Any) -> None:
         self.command_outcomes[outcome] += 1
         topic = self._topics.result(command.serial, command.topic_path)
-        self._publish(
-            topic, result_payload(command, value=value, error=error), retain=False, announced_only=False
-        )
+        payload = result_payload(command, error=error, value=result.pop("value", None), **result)
+        self._publish(topic, payload, retain=False, announced_only=False)
         log.info(
-            "command_answered",
-            serial=command.serial,
-            param=command.topic_path,
-            ok=error is None,
-            value=value,
-            error=error,
+            "command_answered", serial=command.serial, param=command.topic_path, outcome=outcome, error=error
         )
 
     def _accept(self, command: Command) -> None:
+        """Validate now; queue the write, replacing (and answering) a command for the same setting waiting."""
         try:
             parameter, amperes = self._validate(command)
         except ParameterValueError as refusal:
             self._answer(command, error=str(refusal), outcome="refused")
             return
         key = (command.serial, parameter.key)
-        if key in self._busy:
-            superseded = self._pending.get(key)
-            if superseded is not None:
-                self._answer(
-                    superseded[0],
-                    error=f"superseded by a later command ({command.requested})",
-                    outcome="superseded",
-                )
-            self._pending[key] = (command, amperes)
-            return
-        if self._tasks is None:
-            self._answer(command, error="the bridge is still starting; try again shortly", outcome="refused")
-            return
-        self._busy.add(key)
-        self._idle.clear()
-        self._tasks.create_task(self._write_in_turn(key, parameter, command, amperes), name=f"write-{key}")
+        superseded = self._pending.get(key)
+        if superseded is not None:
+            later = f"superseded by a later command ({command.requested})"
+            self._answer(superseded[0], error=later, outcome="superseded")
+        self._pending[key] = (command, amperes)
+        if key not in self._busy and self._tasks is not None:
+            self._busy.add(key)
+            self._idle.clear()
+            self._tasks.create_task(self._write_in_turn(key, parameter), name=f"write-{key}")
 
     def _validate(self, command: Command) -> tuple[WritableParameter, int]:
         """The parameter and the value to write, or `ParameterValueError` with the reason to refuse."""
@@ -309,17 +304,51 @@ class Coordinator:
         parameter = parameter_by_topic_path(command.topic_path)
         if parameter is None:
             raise ParameterValueError(f"unknown parameter {command.topic_path}; writable: {WRITABLE_PATHS}")
-        return parameter, parameter.validate(read_number(command.payload, parameter))
+        limits = self._settings.limits_for(command.serial)
+        if limits.read_only:
+            raise ParameterValueError(f"read-only: the bridge is configured not to write to {command.serial}")
+        maximum: int | None = getattr(limits, parameter.limit_setting)
+        amperes = parameter.validate(read_number(command.payload, parameter), maximum=maximum)
+        self._check_thermal_guard(command.serial, parameter, amperes)
+        return parameter, amperes
 
-    async def _write_in_turn(
-        self, key: WriteKey, parameter: WritableParameter, command: Command, amperes: int
-    ) -> None:
-        """Write, then write the latest command that arrived meanwhile, until none is waiting."""
+    def _check_thermal_guard(self, serial: str, parameter: WritableParameter, amperes: int) -> None:
+        """A hot battery (or one of unknown temperature): refuse to raise a current above the derating."""
+        guard = self._settings.control.thermal_guard
+        held = self._parameters[serial].get(parameter.key)
+        if not guard.enabled or amperes <= guard.derated_current or (held is not None and amperes <= held):
+            return
+        runtime = self._runtime.get(serial)
+        temperature = runtime.battery_temperature if runtime is not None and runtime.online else None
+        if temperature is None:
+            raise ParameterValueError(
+                f"thermal guard: the battery temperature is unknown, so {parameter.name} may not be raised "
+                f"above {guard.derated_current} {parameter.unit}"
+            )
+        if temperature > guard.max_temperature:
+            raise ParameterValueError(
+                f"thermal guard: the battery is at {temperature} °C, above {guard.max_temperature:g} °C, so "
+                f"{parameter.name} may not be raised above {guard.derated_current} {parameter.unit}"
+            )
+
+    async def _write_in_turn(self, key: WriteKey, parameter: WritableParameter) -> None:
+        """Write the latest command waiting for one setting until none waits; one inverter's writes are
+        spaced `min_write_interval_seconds` apart."""
+        serial = key[0]
         try:
-            next_write: tuple[Command, int] | None = (command, amperes)
-            while next_write is not None:
-                await self._write(parameter, *next_write)
-                next_write = self._pending.pop(key, None)
+            while key in self._pending:
+                async with self._write_gates.setdefault(serial, asyncio.Lock()):
+                    spacing = self._settings.control.min_write_interval_seconds
+                    await asyncio.sleep(
+                        max(0.0, self._last_write.get(serial, -spacing) + spacing - self._clock())
+                    )
+                    waiting = self._pending.pop(key, None)
+                    if waiting is None:
+                        break
+                    try:
+                        await self._write(parameter, *waiting)
+                    finally:
+                        self._last_write[serial] = self._clock()
         finally:
             self._busy.discard(key)
             if not self._busy:
@@ -328,24 +357,40 @@ class Coordinator:
     async def _write(self, parameter: WritableParameter, command: Command, amperes: int) -> None:
         serial = command.serial
         try:
-            await self._cloud.write_parameter(serial, parameter.hold_param, str(amperes))
+            attempts = await self._cloud.write_parameter(serial, parameter.hold_param, str(amperes))
         except RefusedError as exc:
-            self._answer(command, error=exc.server_text, outcome="failed")
+            self._answer(command, error=exc.server_text, attempts=exc.attempts, outcome="failed")
             return
         except CloudError as exc:
-            self._answer(command, error=exc.message, outcome="failed")
+            self._answer(command, error=exc.message, attempts=exc.attempts, outcome="failed")
             return
         except asyncio.CancelledError:
-            self._answer(
-                command,
-                error="the bridge stopped before the cloud answered; it may have been applied",
-                outcome="failed",
-            )
+            stopped = "the bridge stopped before the cloud answered; it may have been applied"
+            self._answer(command, error=stopped, attempts=1, outcome="failed")
             raise
-        self._parameters[serial][parameter.key] = amperes
-        self._publish_state(serial, parameter.topic_path, str(amperes), force=True)
-        self._answer(command, value=amperes, outcome="accepted")
         self._refresh_requested.set()
+        held = await self._read_back(serial, parameter)
+        if held is not None:
+            self._parameters[serial][parameter.key] = held
+            self._publish_state(serial, parameter.topic_path, str(held), force=True)
+        if held == amperes:
+            self._answer(command, value=amperes, confirmed=True, attempts=attempts, outcome="accepted")
+            return
+        problem = (
+            "written, but reading it back failed; the next refresh will show what the inverter holds"
+            if held is None
+            else f"the cloud accepted {amperes}, but the inverter holds {held}"
+        )
+        self._answer(command, value=amperes, error=problem, attempts=attempts, outcome="unconfirmed")
+
+    async def _read_back(self, serial: str, parameter: WritableParameter) -> int | None:
+        """What the inverter holds now, read from the cloud; `None` when that cannot be known."""
+        try:
+            values = await self._cloud.read_window(serial, *window_of(parameter.register))
+            return parameter.parse_cloud_value(values[parameter.hold_param])
+        except (CloudError, KeyError, ParameterValueError) as exc:
+            log.warning("read_back_failed", serial=serial, param=parameter.hold_param, error=str(exc))
+            return None
 
     async def shutdown(self, grace_seconds: float) -> None:
         """Take no more commands, refuse those waiting, and give in-flight writes `grace_seconds`."""

@@ -53,8 +53,8 @@ async def run_bridge(
                 observe_request=metrics.observe_request,
             )
         )
-        coordinator = Coordinator(cloud, topics, settings.polling)
-        link = MqttLink(settings.mqtt, topics, coordinator)
+        coordinator = Coordinator(cloud, topics, settings)
+        link = MqttLink(settings.mqtt, topics, coordinator, outbox_limit=settings.mqtt.outbox_limit)
         coordinator.attach(link)
         metrics.watch(coordinator.command_outcomes, lambda: link.connections, coordinator.last_good_refresh)
         if settings.health.enabled:

@@ -20,6 +20,8 @@ class CloudError(BridgeError):
         super().__init__(message)
         self.message = message
         self.serial = serial
+        #: How many times the request was sent before this error was final.
+        self.attempts = 1
 
 
 class AuthenticationError(CloudError):

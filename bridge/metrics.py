@@ -70,7 +70,7 @@ class _StateCollector(Collector):
         commands = CounterMetricFamily(
             "eg4_bridge_commands", "Commands from /set topics, by outcome", labels=["outcome"]
         )
-        for outcome in ("accepted", "refused", "failed", "superseded"):
+        for outcome in ("accepted", "unconfirmed", "refused", "failed", "superseded"):
             commands.add_metric([outcome], self._command_outcomes.get(outcome, 0))
         yield commands
         reconnects = CounterMetricFamily(

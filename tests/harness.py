@@ -102,6 +102,8 @@ def bridge_settings(
     topics: Topics,
     *,
     health: dict[str, Any] | None = None,
+    control: dict[str, Any] | None = None,
+    inverters: dict[str, Any] | None = None,
     **polling: float,
 ) -> Settings:
     return settings_from_mapping(
@@ -121,6 +123,8 @@ def bridge_settings(
             "polling": {"runtime_seconds": 60, "parameters_seconds": 3600, "write_refresh_seconds": 0.5}
             | polling,
             "health": health or {},
+            "control": {"min_write_interval_seconds": 0} | (control or {}),
+            "inverters": inverters or {},
         },
         environ={},
     )

@@ -103,6 +103,7 @@ async def test_a_set_is_written_confirmed_published_and_answered_once(
     result = await rig.command(FIRST, path, "80")
     assert result["ok"] is True
     assert (result["value"], result["requested"], result["error"]) == (80, "80", None)
+    assert (result["confirmed"], result["attempts"]) == (True, 1)
     assert isinstance(result["ts"], str)
     assert rig.simulator.state.value_of(FIRST, hold_param) == "80"
     assert rig.simulator.state.writes == [(FIRST, hold_param, "80")]
@@ -148,6 +149,8 @@ async def test_refused_payloads_get_one_clear_result_and_nothing_is_written(
         "value": None,
         "requested": result["requested"],
         "error": reason,
+        "confirmed": False,
+        "attempts": 0,
         "ts": result["ts"],
     }
     assert result["requested"] == (payload if len(payload) <= 64 else payload[:64] + "…")
@@ -223,7 +226,8 @@ async def test_a_burst_of_writes_causes_one_refresh_of_every_inverter(broker: Br
                 simulator.state.inverters[SECOND].values["HOLD_LEAD_ACID_CHARGE_RATE"] = "55"  # set elsewhere
                 await observer.wait_for_topic(topics.state(SECOND, CHARGE), "55", within=5)
                 await asyncio.sleep(2.5)
-                assert simulator.state.requests[READ] == reads_at_start + 6
+                read_backs = 4  # one window read after each write, to confirm it
+                assert simulator.state.requests[READ] == reads_at_start + read_backs + 6
 
 
 async def test_discovery_configs_field_by_field(rig: Rig) -> None:

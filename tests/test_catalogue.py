@@ -50,7 +50,7 @@ def test_values_outside_the_rule_are_refused_naming_parameter_value_and_range(
 def test_a_lower_configured_maximum_narrows_the_range() -> None:
     """A configured limit below 250 A is enforced and named in the refusal."""
     assert BATTERY_CHARGE_CURRENT.validate(100, maximum=100) == 100
-    with pytest.raises(ParameterValueError, match="between 0 and 100 A, got 101"):
+    with pytest.raises(ParameterValueError, match=r"100 A \(the limit set in the bridge's config\), got 101"):
         BATTERY_CHARGE_CURRENT.validate(101, maximum=100)
 
 

@@ -119,15 +119,15 @@ async def test_healthz_and_metrics(tmp_path_factory: pytest.TempPathFactory) -> 
                     assert answer.headers["Content-Type"].startswith("text/plain")
                     metrics = await answer.text()
                 assert (
-                    'eg4_bridge_cloud_requests_total{endpoint="remoteRead/read",outcome="ok"} 6.0' in metrics
+                    'eg4_bridge_cloud_requests_total{endpoint="remoteRead/read",outcome="ok"} 7.0' in metrics
                 )
                 assert (
                     'eg4_bridge_cloud_requests_total{endpoint="remoteSet/write",outcome="ok"} 1.0' in metrics
                 )
                 assert 'eg4_bridge_cloud_requests_total{endpoint="api/login",outcome="ok"} 1.0' in metrics
-                assert 'eg4_bridge_cloud_request_seconds_count{endpoint="remoteRead/read"} 6.0' in metrics
+                assert 'eg4_bridge_cloud_request_seconds_count{endpoint="remoteRead/read"} 7.0' in metrics
                 assert (
-                    'eg4_bridge_cloud_request_seconds_bucket{endpoint="remoteRead/read",le="30.0"} 6.0'
+                    'eg4_bridge_cloud_request_seconds_bucket{endpoint="remoteRead/read",le="30.0"} 7.0'
                     in metrics
                 )
                 assert 'eg4_bridge_commands_total{outcome="accepted"} 1.0' in metrics

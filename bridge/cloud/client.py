@@ -13,7 +13,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Final, Self
+from typing import Any, Final, NamedTuple, Self
 
 import aiohttp
 import structlog
@@ -67,6 +67,11 @@ class RetryPolicy:
     def delay(self, retry_number: int) -> float:
         ceiling = min(self.max_delay, self.base_delay * 2 ** (retry_number - 1))
         return random.uniform(ceiling / 2, ceiling)  # jitter keeps many bridges from retrying in step
+
+
+class _Answer(NamedTuple):
+    payload: dict[str, Any]
+    attempts: int
 
 
 _Sender = Callable[[str, Mapping[str, str]], Awaitable[dict[str, Any]]]
@@ -145,7 +150,7 @@ class CloudClient:
     async def _login_locked(self) -> Account:
         form = {"account": self._username, "password": self._password, "language": "ENGLISH"}
         try:
-            payload = await self._with_retries(LOGIN_PATH, form, self._post)
+            payload = (await self._with_retries(LOGIN_PATH, form, self._post)).payload
         except _SessionExpiredError as exc:
             raise MalformedResponseError("the login request was answered with the login page") from exc
         self._account = parse_account(payload)
@@ -241,10 +246,12 @@ class CloudClient:
 
     # -- writes --------------------------------------------------------------------------------------
 
-    async def write_parameter(self, serial: str, hold_param: str, value_text: str) -> None:
-        """Write one holding parameter. `success: false` raises with the cloud's text verbatim.
+    async def write_parameter(self, serial: str, hold_param: str, value_text: str) -> int:
+        """Write one holding parameter; returns how many times it was sent. `success: false` raises with
+        the cloud's text verbatim.
 
-        A transient failure is retried: the write sets an absolute value, so sending it again is harmless.
+        A transient failure is retried: its outcome is unknown, and the write sets an absolute value, so
+        sending it again is harmless. More than one attempt means an earlier one may have been applied too.
         """
         form = {
             "inverterSn": serial,
@@ -253,8 +260,11 @@ class CloudClient:
             "clientType": "WEB",
             "remoteSetType": "NORMAL",
         }
-        await self._request(WRITE_PATH, form, serial=serial)
-        log.info("parameter_written", serial=serial, param=hold_param, value=value_text)
+        answer = await self._request_counted(WRITE_PATH, form, serial=serial)
+        log.info(
+            "parameter_written", serial=serial, param=hold_param, value=value_text, attempts=answer.attempts
+        )
+        return answer.attempts
 
     async def set_battery_charge_current(self, serial: str, amperes: float) -> int:
         """Validate, then write the battery charge current limit; returns the integer written."""
@@ -272,6 +282,9 @@ class CloudClient:
     # -- transport -----------------------------------------------------------------------------------
 
     async def _request(self, path: str, form: Mapping[str, str], *, serial: str | None) -> dict[str, Any]:
+        return (await self._request_counted(path, form, serial=serial)).payload
+
+    async def _request_counted(self, path: str, form: Mapping[str, str], *, serial: str | None) -> _Answer:
         """POST with retries of transient faults; logs in first and again once if the session expired."""
         try:
             return await self._with_retries(path, form, self._post_logged_in)
@@ -279,19 +292,26 @@ class CloudClient:
             exc.serial = exc.serial or serial
             raise
 
-    async def _with_retries(self, path: str, form: Mapping[str, str], send: _Sender) -> dict[str, Any]:
+    async def _with_retries(self, path: str, form: Mapping[str, str], send: _Sender) -> _Answer:
+        """Send, retrying transient faults; the answer and every error carry how many attempts were sent."""
         for retry_number in range(self._retry.attempts):
+            attempts = retry_number + 1
             try:
-                return await send(path, form)
+                return _Answer(await send(path, form), attempts)
             except TransientError as exc:
-                if retry_number + 1 >= self._retry.attempts:
-                    raise TransientError(
-                        f"{exc.message} (gave up after {self._retry.attempts} attempts)",
+                if attempts >= self._retry.attempts:
+                    final = TransientError(
+                        f"{exc.message} (gave up after {attempts} attempts)",
                         serial=form.get("inverterSn") or form.get("serialNum"),
-                    ) from exc
+                    )
+                    final.attempts = attempts
+                    raise final from exc
                 delay = self._retry.delay(retry_number + 1)
                 log.warning("cloud_retry", path=path, error=exc.message, delay=round(delay, 3))
                 await asyncio.sleep(delay)
+            except CloudError as exc:
+                exc.attempts = attempts
+                raise
         raise AssertionError("unreachable: the retry loop returns or raises")
 
     async def _post_logged_in(self, path: str, form: Mapping[str, str]) -> dict[str, Any]:
