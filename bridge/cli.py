@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bridge import __version__
-from bridge.config import Settings, load_settings
+from bridge.config import Settings, file_warnings, load_settings
 from bridge.daemon import run_bridge, stop_on_signals
 from bridge.errors import AuthenticationError, ConfigError
 from bridge.logs import configure_logging
@@ -89,11 +89,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _load_or_report(path: Path) -> Settings | None:
     try:
-        return load_settings(path)
+        settings = load_settings(path)
     except ConfigError as exc:
         for problem in exc.problems:
             print(f"{path}: {problem}" if not problem.startswith(str(path)) else problem, file=sys.stderr)
         return None
+    for warning in file_warnings(path):
+        print(f"warning: {warning}", file=sys.stderr)
+    return settings
 
 
 def _check_config(path: Path) -> int:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final
@@ -207,6 +208,26 @@ def load_settings(path: Path, environ: Mapping[str, str] | None = None) -> Setti
     if not isinstance(document, dict):
         raise ConfigError([f"{path}: the top level must be a mapping of sections (cloud, mqtt, polling)"])
     return settings_from_mapping(document, os.environ if environ is None else environ)
+
+
+def file_warnings(path: Path) -> list[str]:
+    """Problems that do not stop the bridge: a password in a file that other users may read."""
+    try:
+        mode = path.stat().st_mode
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return []
+    sections = document if isinstance(document, dict) else {}
+    holds_password = any(
+        isinstance(sections.get(section), dict) and sections[section].get("password")
+        for section in ("cloud", "mqtt")
+    )
+    if holds_password and mode & (stat.S_IRGRP | stat.S_IROTH):
+        return [
+            f"{path} holds a password and other users may read it: chmod 600 it, or move the password to "
+            "EG4_CLOUD_PASSWORD / EG4_MQTT_PASSWORD"
+        ]
+    return []
 
 
 def settings_from_mapping(document: Mapping[str, Any], environ: Mapping[str, str]) -> Settings:

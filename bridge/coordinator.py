@@ -222,9 +222,9 @@ class Coordinator:
                 self._publish_state(serial, sensor.topic_path, _format_number(value), force=force)
 
     def _publish_discovery(self) -> None:
-        for inverter in self._inverters.values():
-            for topic, config in inverter_configs(self._topics, inverter):
-                self._publish(topic, _json(config), retain=True)
+        for serial, inverter in self._inverters.items():
+            for topic, config in inverter_configs(self._topics, inverter, self._settings.limits_for(serial)):
+                self._publish(topic, "" if config is None else _json(config), retain=True)
 
     def _publish_everything(self) -> None:
         """Availability and every cached state, whether or not it changed."""

@@ -34,6 +34,8 @@ def home_assistant_entity_ids() -> set[str]:
     )
     ids = set()
     for topic, config in inverter_configs(Topics(), inverter):
+        if config is None:
+            continue
         component = topic.split("/")[1]
         slug = re.sub(r"[^a-z0-9]+", "_", f"{config['device']['name']} {config['name']}".lower()).strip("_")
         ids.add(f"{component}.{slug}")

@@ -7,12 +7,14 @@ from typing import Any
 from bridge import PROJECT_URL, __version__
 from bridge.catalogue import SENSORS, WRITABLE_PARAMETERS, Sensor, WritableParameter
 from bridge.cloud.models import InverterInfo
+from bridge.config import InverterLimits
 from bridge.mqtt.topics import Topics
 
 MANUFACTURER = "EG4 Electronics"
 ORIGIN = {"name": "eg4-mqtt-bridge", "sw_version": __version__, "support_url": PROJECT_URL}
 
-DiscoveryMessage = tuple[str, dict[str, Any]]
+#: A config topic and its payload; `None` clears a retained config, removing the entity.
+DiscoveryMessage = tuple[str, dict[str, Any] | None]
 
 
 def device_block(inverter: InverterInfo) -> dict[str, Any]:
@@ -71,6 +73,21 @@ def number_config(
     return topics.discovery("number", inverter.serial, parameter.key), config
 
 
+def read_only_config(
+    topics: Topics, inverter: InverterInfo, parameter: WritableParameter
+) -> DiscoveryMessage:
+    """A writable parameter shown as a sensor: its value, and no way to send a command."""
+    config = _common(topics, inverter, parameter.key, parameter.name) | {
+        "state_topic": topics.state(inverter.serial, parameter.topic_path),
+        "unit_of_measurement": parameter.unit,
+        "device_class": parameter.device_class,
+        "state_class": "measurement",
+        "icon": parameter.icon,
+        "entity_category": "diagnostic",
+    }
+    return topics.discovery("sensor", inverter.serial, parameter.key), config
+
+
 def sensor_config(topics: Topics, inverter: InverterInfo, sensor: Sensor) -> DiscoveryMessage:
     config = _common(topics, inverter, sensor.key, sensor.name) | {
         "state_topic": topics.state(inverter.serial, sensor.topic_path),
@@ -85,8 +102,21 @@ def sensor_config(topics: Topics, inverter: InverterInfo, sensor: Sensor) -> Dis
     return topics.discovery("sensor", inverter.serial, sensor.key), config
 
 
-def inverter_configs(topics: Topics, inverter: InverterInfo) -> list[DiscoveryMessage]:
-    """Every entity of one inverter: a number per writable parameter, a sensor per runtime value."""
-    numbers = [number_config(topics, inverter, parameter) for parameter in WRITABLE_PARAMETERS]
+def inverter_configs(
+    topics: Topics, inverter: InverterInfo, limits: InverterLimits | None = None
+) -> list[DiscoveryMessage]:
+    """Every entity of one inverter: a number per writable parameter (its `max` the configured limit), or,
+    read-only, a sensor in its place with the number removed; and a sensor per runtime value."""
+    limits = limits or InverterLimits()
+    controls: list[DiscoveryMessage] = []
+    for parameter in WRITABLE_PARAMETERS:
+        number_topic, number = number_config(
+            topics, inverter, parameter, maximum=getattr(limits, parameter.limit_setting)
+        )
+        sensor_topic, sensor = read_only_config(topics, inverter, parameter)
+        if limits.read_only:
+            controls += [(number_topic, None), (sensor_topic, sensor)]
+        else:
+            controls += [(sensor_topic, None), (number_topic, number)]
     sensors = [sensor_config(topics, inverter, sensor) for sensor in SENSORS]
-    return numbers + sensors
+    return controls + sensors

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+import ssl
 import uuid
 from collections import deque
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ import aiomqtt
 import structlog
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from bridge.config import MqttSettings
+from bridge.config import MqttSettings, TlsSettings
 from bridge.mqtt.topics import Topics
 
 log = structlog.get_logger(__name__)
@@ -55,6 +56,14 @@ class Backoff:
     def delay(self, failures: int) -> float:
         ceiling = min(self.cap, self.first * 2 ** max(0, failures - 1))
         return random.uniform(ceiling / 2, ceiling)
+
+
+def _tls_context(tls: TlsSettings) -> ssl.SSLContext:
+    """Verify the broker's certificate and host name, against `ca_file` or the system's CAs."""
+    context = ssl.create_default_context(cafile=str(tls.ca_file) if tls.ca_file else None)
+    if tls.cert_file is not None and tls.key_file is not None:
+        context.load_cert_chain(str(tls.cert_file), str(tls.key_file))
+    return context
 
 
 class MqttLink:
@@ -128,6 +137,7 @@ class MqttLink:
             # MQTT 5, so that the retain flag of a command reaches us as it was published: a retained
             # /set is refused whether it arrives live or replayed from the broker's store.
             protocol=aiomqtt.ProtocolVersion.V5,
+            tls_context=_tls_context(settings.tls) if settings.tls.enabled else None,
         )
         async with client:
             await client.subscribe(

@@ -43,6 +43,8 @@ OFFLINE_OMITS: Final = (
     "peps",
 )
 
+WRITE_ONLY_FAULTS: Final = frozenset({"remote_set_error", "write_not_applied"})
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -85,8 +87,10 @@ async def _count_and_inject_faults(request: web.Request, handler: Handler) -> we
     try:
         if state.faults.latency_ms:
             await asyncio.sleep(state.faults.latency_ms / 1000)
+        if request.path.endswith("remoteSet/write"):
+            state.write_times.append(time.monotonic())
         fault = state.faults.take(request.path, state.rng, await _start_register(request, state))
-        if fault is None or (fault == "remote_set_error" and not request.path.endswith("remoteSet/write")):
+        if fault is None or (fault in WRITE_ONLY_FAULTS and not request.path.endswith("remoteSet/write")):
             return await handler(request)
         return _fault_response(fault)
     finally:
@@ -120,6 +124,12 @@ def _fault_response(fault: str) -> web.Response:
         return _json({"success": True, "soc": "high", "vBat": [1], "inverterSn": 5, "plants": "none"})
     if fault == "remote_set_error":
         return _refusal(REMOTE_SET_ERROR)
+    if fault == "write_not_applied":
+        return _json({"success": True})
+    if fault == "huge_body":
+        return web.Response(
+            text='{"success": true, "pad": "' + "x" * 3_000_000 + '"}', content_type="application/json"
+        )
     return _refusal(DATAFRAME_TIMEOUT)
 
 

@@ -50,6 +50,8 @@ FAULT_KINDS: Final = (
     "truncated_json",  # JSON cut short
     "wrong_types",  # the right keys holding values of the wrong type
     "remote_set_error",  # success: false, REMOTE_SET_ERROR
+    "write_not_applied",  # success: true, but the inverter keeps its old value
+    "huge_body",  # an answer of several megabytes
 )
 
 
@@ -162,6 +164,8 @@ class SimulatorState:
     faults: Faults = field(default_factory=Faults)
     requests: Counter[str] = field(default_factory=Counter)
     writes: list[tuple[str, str, str]] = field(default_factory=list)
+    #: When each write request arrived (monotonic), applied or not.
+    write_times: list[float] = field(default_factory=list)
     inverters: dict[str, SimInverter] = field(default_factory=dict)
     sessions: dict[str, float] = field(default_factory=dict)
     in_flight: int = 0
