@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -39,10 +40,12 @@ def free_port() -> int:
 class Broker:
     """A mosquitto of this test run's own, on a free port; it can be stopped and started again."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, extra: str = "allow_anonymous true\n") -> None:
         self.port = free_port()
         self.config = workdir / "mosquitto.conf"
-        self.config.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
+        # As root, mosquitto would switch to its own user, who cannot read this test run's files.
+        keep_user = "user root\n" if os.geteuid() == 0 else ""
+        self.config.write_text(f"listener {self.port} 127.0.0.1\npersistence false\n{keep_user}{extra}")
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import ssl
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -77,8 +78,22 @@ class Observer:
 
 
 @asynccontextmanager
-async def observing(port: int, *filters: str) -> AsyncIterator[Observer]:
-    async with aiomqtt.Client("127.0.0.1", port, identifier=f"observer-{uuid.uuid4().hex[:8]}") as client:
+async def observing(
+    port: int,
+    *filters: str,
+    host: str = "127.0.0.1",
+    tls_context: ssl.SSLContext | None = None,
+    username: str | None = None,
+    password: str | None = None,
+) -> AsyncIterator[Observer]:
+    async with aiomqtt.Client(
+        host,
+        port,
+        identifier=f"observer-{uuid.uuid4().hex[:8]}",
+        tls_context=tls_context,
+        username=username,
+        password=password,
+    ) as client:
         for topic_filter in filters:
             await client.subscribe(topic_filter, qos=1)
         observer = Observer(client)
