@@ -85,11 +85,14 @@ async def observing(
     tls_context: ssl.SSLContext | None = None,
     username: str | None = None,
     password: str | None = None,
+    identifier: str | None = None,
 ) -> AsyncIterator[Observer]:
+    """An observer; with an `identifier`, a persistent session that receives what arrived while away."""
     async with aiomqtt.Client(
         host,
         port,
-        identifier=f"observer-{uuid.uuid4().hex[:8]}",
+        identifier=identifier or f"observer-{uuid.uuid4().hex[:8]}",
+        clean_session=identifier is None,
         tls_context=tls_context,
         username=username,
         password=password,

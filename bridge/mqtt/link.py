@@ -91,6 +91,11 @@ class MqttLink:
         self.connections = 0
         self.dropped = 0
 
+    @property
+    def queued(self) -> int:
+        """Messages waiting for the broker."""
+        return len(self._outbox)
+
     def publish(self, topic: str, payload: str, *, retain: bool, qos: int = 1) -> None:
         """Queue a message; it is sent as soon as the broker is reachable, in order."""
         if len(self._outbox) >= self._outbox_limit:

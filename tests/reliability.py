@@ -1,0 +1,59 @@
+"""What the fault and bad-input tests tried and saw, gathered during a run into docs/RELIABILITY.md.
+
+Each such test calls `record()` with numbers it measured. When a full run has recorded every trial, the last
+test (test_zz_reliability_report.py) renders the table and checks that the document says exactly that;
+`EG4_WRITE_RELIABILITY=1 bash tests/run.sh` rewrites the document instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Trial:
+    kind: str  # "fault" or "bad input"
+    name: str
+    tries: int
+    observed: str
+
+
+#: Every trial a full run records, in the order of the report.
+EXPECTED = (
+    "broker killed and restarted while commands arrive",
+    "cloud unreachable, then back",
+    "HTTP 500 and DATAFRAME_TIMEOUT bursts during writes",
+    "persistent DATAFRAME_TIMEOUT on a write",
+    "session expiry during a write",
+    "inverter going offline during a write",
+    "slow cloud while Home Assistant's birth message arrives",
+    "broker away while messages pile up",
+    "/set payloads: any bytes, huge, non-UTF-8, JSON, numbers in every notation",
+    "/set topics: unknown serials, unknown parameters, extra levels",
+    "malformed cloud answers: HTML, truncated JSON, wrong types, missing keys, huge bodies",
+    "config files: wrong types, unknown keys, missing sections, world-readable secrets",
+)
+
+RECORDED: dict[str, Trial] = {}
+
+
+def record(kind: str, name: str, tries: int, observed: str) -> None:
+    assert name in EXPECTED, f"add {name!r} to EXPECTED"
+    RECORDED[name] = Trial(kind, name, tries, observed)
+
+
+def render() -> str:
+    lines = [
+        "# Reliability: faults survived and bad input refused",
+        "",
+        "Generated from the test suite (`tests/reliability.py`); every number below was measured by the run",
+        "that wrote it, against a real mosquitto and the cloud simulator over HTTP. A test fails when this page",
+        "and the tests disagree. Rewrite it with `EG4_WRITE_RELIABILITY=1 bash tests/run.sh`.",
+        "",
+        "| what was tried | kind | times | what was observed |",
+        "|---|---|---|---|",
+    ]
+    for name in EXPECTED:
+        trial = RECORDED[name]
+        lines.append(f"| {trial.name} | {trial.kind} | {trial.tries} | {trial.observed} |")
+    return "\n".join(lines) + "\n"
