@@ -24,6 +24,7 @@ NOT_FINITE: Final = frozenset({"nan", "inf", "infinity"})
 class Command:
     """One message received on a `/set` topic."""
 
+    topic: str
     serial: str
     topic_path: str
     payload: bytes

@@ -260,13 +260,13 @@ class Coordinator:
             return
         target = self._topics.parse_command(topic)
         if target is not None:
-            self._accept(Command(target.serial, target.topic_path, payload, retained))
+            self._accept(Command(topic, target.serial, target.topic_path, payload, retained))
 
     # -- commands -----------------------------------------------------------------------------------
 
     def _answer(self, command: Command, *, outcome: str, error: str | None = None, **result: Any) -> None:
         self.command_outcomes[outcome] += 1
-        topic = self._topics.result(command.serial, command.topic_path)
+        topic = self._topics.result_for(command.topic)
         payload = result_payload(command, error=error, value=result.pop("value", None), **result)
         self._publish(topic, payload, retain=False, announced_only=False)
         log.info(
@@ -300,10 +300,11 @@ class Coordinator:
         if not self.ready.is_set():
             raise ParameterValueError("the bridge is still starting; try again shortly")
         if command.serial not in self._inverters:
-            raise ParameterValueError(f"unknown inverter {command.serial}")
+            raise ParameterValueError(f"unknown inverter {command.serial or '(none)'}")
         parameter = parameter_by_topic_path(command.topic_path)
         if parameter is None:
-            raise ParameterValueError(f"unknown parameter {command.topic_path}; writable: {WRITABLE_PATHS}")
+            named = command.topic_path or "(none)"
+            raise ParameterValueError(f"unknown parameter {named}; writable: {WRITABLE_PATHS}")
         limits = self._settings.limits_for(command.serial)
         if limits.read_only:
             raise ParameterValueError(f"read-only: the bridge is configured not to write to {command.serial}")

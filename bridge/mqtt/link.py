@@ -145,9 +145,10 @@ class MqttLink:
             tls_context=_tls_context(settings.tls) if settings.tls.enabled else None,
         )
         async with client:
-            await client.subscribe(
-                self._topics.command_filter, options=SubscribeOptions(qos=1, retainAsPublished=True)
-            )
+            for command_filter in self._topics.command_filters:
+                await client.subscribe(
+                    command_filter, options=SubscribeOptions(qos=1, retainAsPublished=True)
+                )
             await client.subscribe(self._topics.birth, qos=1)
             await client.publish(self._topics.bridge_status, ONLINE, qos=1, retain=True)
             self._client = client

@@ -28,9 +28,15 @@ class Topics:
         return f"{self.discovery_prefix}/status"
 
     @property
-    def command_filter(self) -> str:
-        """Every `/set` of the `<serial>/<group>/<name>/set` shape; other shapes cannot name a parameter."""
-        return f"{self.base}/+/+/+/set"
+    def command_filters(self) -> tuple[str, ...]:
+        """Every `/set` under the base topic, at any depth, so that each gets an answer; none of them
+        matches a topic the bridge publishes itself (those never end in `/set` and are at most four deep)."""
+        return (
+            f"{self.base}/+/set",
+            f"{self.base}/+/+/set",
+            f"{self.base}/+/+/+/set",
+            f"{self.base}/+/+/+/+/+/#",
+        )
 
     def availability(self, serial: str) -> str:
         return f"{self.base}/{serial}/availability"
@@ -48,11 +54,15 @@ class Topics:
         return f"{self.discovery_prefix}/{component}/eg4_{serial}/{key}/config"
 
     def parse_command(self, topic: str) -> CommandTopic | None:
-        """The serial and topic path of a `/set` topic under the base topic, or `None`."""
+        """The serial and topic path a `/set` topic under the base topic names (either may be nonsense,
+        to be refused by name), or `None` for any other topic."""
         prefix = f"{self.base}/"
         if not topic.startswith(prefix) or not topic.endswith("/set"):
             return None
-        parts = topic[len(prefix) : -len("/set")].split("/")
-        if len(parts) < 2 or not all(parts):
-            return None
-        return CommandTopic(serial=parts[0], topic_path="/".join(parts[1:]))
+        serial, _, topic_path = topic[len(prefix) : -len("/set")].partition("/")
+        return CommandTopic(serial=serial, topic_path=topic_path)
+
+    @staticmethod
+    def result_for(command_topic: str) -> str:
+        """A command's result topic: its `/set` topic with `/result` in place of `/set`."""
+        return command_topic.removesuffix("/set") + "/result"
