@@ -16,7 +16,8 @@ from bridge.errors import ParameterValueError
 MAX_PAYLOAD_BYTES: Final = 64
 #: How much of a payload a result echoes in `requested`.
 REQUESTED_ECHO_CHARS: Final = 64
-NUMBER: Final = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+#: ASCII digits only: `\d` and Decimal would also take other scripts' digits, such as "߀" (N'Ko zero).
+NUMBER: Final = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 NOT_FINITE: Final = frozenset({"nan", "inf", "infinity"})
 
 

@@ -21,7 +21,6 @@ from bridge.catalogue import (
     WRITABLE_PARAMETERS,
     WritableParameter,
     parameter_by_topic_path,
-    window_of,
 )
 from bridge.cloud import CloudClient, InverterInfo, Runtime
 from bridge.commands import Command, read_number, result_payload
@@ -66,6 +65,7 @@ class Coordinator:
         self._runtime: dict[str, Runtime] = {}
         self._online: dict[str, bool] = {}
         self._published: dict[str, str] = {}
+        self._discovery: dict[str, list[tuple[str, str]]] = {}
         self._busy: set[WriteKey] = set()
         self._pending: dict[WriteKey, tuple[Command, int]] = {}
         self._write_gates: dict[str, asyncio.Lock] = {}
@@ -84,6 +84,8 @@ class Coordinator:
         self.last_cycle = clock()
         #: Commands by outcome: accepted (written), refused (by us), failed (by the cloud), superseded.
         self.command_outcomes: Counter[str] = Counter()
+        #: MQTT messages handed to the link, for benchmarks.
+        self.published = 0
 
     def attach(self, publisher: Publisher) -> None:
         self._publisher = publisher
@@ -102,12 +104,18 @@ class Coordinator:
             await self._discover()
             await asyncio.gather(self._refresh_runtime(), self._refresh_parameters())
             self._announced = True
-            self._publish_discovery()
+            self._publish_discovery(with_removals=True)
             self._publish_everything()
             self.ready.set()
             log.info("bridge_ready", inverters=len(self._inverters))
             tasks.create_task(self._runtime_loop(), name="runtime-refresh")
             tasks.create_task(self._parameter_loop(), name="parameter-refresh")
+
+    async def refresh_all(self) -> None:
+        """One full refresh, as the loops do it: every inverter's runtime values and parameters, read
+        together, changed states published, then discovery."""
+        await asyncio.gather(self._refresh_runtime(), self._refresh_parameters())
+        self._publish_discovery()
 
     async def _discover(self) -> None:
         attempt = 0
@@ -199,6 +207,7 @@ class Coordinator:
         # Command results are the exception: every command is answered, even one that arrives at start.
         if self._publisher is not None and (self._announced or not announced_only):
             self._publisher.publish(topic, payload, retain=retain)
+            self.published += 1
 
     def _publish_state(self, serial: str, topic_path: str, payload: str, *, force: bool) -> None:
         topic = self._topics.state(serial, topic_path)
@@ -221,10 +230,23 @@ class Coordinator:
             if value is not None:
                 self._publish_state(serial, sensor.topic_path, _format_number(value), force=force)
 
-    def _publish_discovery(self) -> None:
-        for serial, inverter in self._inverters.items():
-            for topic, config in inverter_configs(self._topics, inverter, self._settings.limits_for(serial)):
-                self._publish(topic, "" if config is None else _json(config), retain=True)
+    def _publish_discovery(self, *, with_removals: bool = False) -> None:
+        """Every entity's config. Removals (a number replaced by a read-only sensor, or back) are said on
+        start, on connect and to a restarted Home Assistant; after a refresh only the configs are."""
+        for messages in self._discovery_messages().values():
+            for topic, payload in messages:
+                if payload or with_removals:
+                    self._publish(topic, payload, retain=True)
+
+    def _discovery_messages(self) -> dict[str, list[tuple[str, str]]]:
+        """Every inverter's discovery messages, rendered once: they change only with the config."""
+        if not self._discovery:
+            for serial, inverter in self._inverters.items():
+                configs = inverter_configs(self._topics, inverter, self._settings.limits_for(serial))
+                self._discovery[serial] = [
+                    (topic, "" if config is None else _json(config)) for topic, config in configs
+                ]
+        return self._discovery
 
     def _publish_everything(self) -> None:
         """Availability and every cached state, whether or not it changed."""
@@ -248,14 +270,14 @@ class Coordinator:
         # The first connection delivers what is queued already; every later one follows a broker that may
         # have lost its retained messages, so everything is said again.
         if self._connections > 1 and self.ready.is_set():
-            self._publish_discovery()
+            self._publish_discovery(with_removals=True)
             self._publish_everything()
 
     async def on_message(self, topic: str, payload: bytes, retained: bool) -> None:
         if topic == self._topics.birth:
             if payload.strip() == b"online" and self.ready.is_set():
                 log.info("home_assistant_online_discovery_resent")
-                self._publish_discovery()
+                self._publish_discovery(with_removals=True)
                 self._publish_everything()
             return
         target = self._topics.parse_command(topic)
@@ -387,7 +409,8 @@ class Coordinator:
     async def _read_back(self, serial: str, parameter: WritableParameter) -> int | None:
         """What the inverter holds now, read from the cloud; `None` when that cannot be known."""
         try:
-            values = await self._cloud.read_window(serial, *window_of(parameter.register))
+            # Only the parameter's own register: the cloud reads any window, and one register is cheap.
+            values = await self._cloud.read_window(serial, parameter.register, 1)
             return parameter.parse_cloud_value(values[parameter.hold_param])
         except (CloudError, KeyError, ParameterValueError) as exc:
             log.warning("read_back_failed", serial=serial, param=parameter.hold_param, error=str(exc))

@@ -1,0 +1,180 @@
+"""What every benchmark needs: a mosquitto of its own, the simulator in its own process, percentiles,
+resident memory, and a description of the machine for the report."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+USERNAME = "demo"
+PASSWORD = "demo"
+
+
+#: For the benchmark's own MQTT clients, for the same reason as the broker's set_tcp_nodelay.
+NO_DELAY = ((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def wait_for_port(port: int, within: float = 20.0) -> None:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on 127.0.0.1:{port} after {within} s")
+
+
+class Mosquitto:
+    """A broker of the benchmark's own on a free port, which can be stopped and started again."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self._dir = tempfile.TemporaryDirectory(prefix="bench-mosquitto-")
+        config = Path(self._dir.name) / "mosquitto.conf"
+        keep_user = "user root\n" if os.geteuid() == 0 else ""
+        # set_tcp_nodelay: otherwise Nagle's algorithm and delayed ACKs add ~40 ms to the broker's writes,
+        # which would measure TCP, not the bridge.
+        config.write_text(
+            f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+            f"set_tcp_nodelay true\n{keep_user}"
+        )
+        self._config = config
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        executable = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+        self._process = subprocess.Popen(
+            [executable, "-c", str(self._config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        wait_for_port(self.port)
+
+    def stop(self) -> None:
+        if self._process is not None:
+            self._process.terminate()
+            self._process.wait(timeout=10)
+            self._process = None
+
+    def __enter__(self) -> Mosquitto:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+        self._dir.cleanup()
+
+
+@contextmanager
+def simulator_process(inverters: int, latency_ms: float = 0.0) -> Iterator[str]:
+    """`eg4-bridge simulator` in a process of its own, so that its CPU is not counted as the bridge's."""
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable, "-m", "bridge.cli", "--log-level", "WARNING", "simulator",
+            "--port", str(port), "--inverters", str(inverters), "--latency-ms", str(latency_ms),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        wait_for_port(port)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def simulator_stats(base_url: str) -> dict[str, Any]:
+    with urllib.request.urlopen(f"{base_url}/_sim/stats", timeout=10) as answer:
+        stats: dict[str, Any] = json.loads(answer.read())
+        return stats
+
+
+def requests_served(base_url: str) -> int:
+    return sum(simulator_stats(base_url)["requests"].values())
+
+
+def percentile(values: Sequence[float], share: float) -> float:
+    """The nearest-rank percentile (share 0.5 is the median)."""
+    ordered = sorted(values)
+    rank = max(1, math.ceil(share * len(ordered)))
+    return ordered[rank - 1]
+
+
+def resident_mib(pid: int | None = None) -> float:
+    """Resident set size of a process, in MiB, from /proc."""
+    status = Path(f"/proc/{pid or os.getpid()}/status").read_text()
+    for line in status.splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS in /proc status")
+
+
+@dataclass(frozen=True, slots=True)
+class Machine:
+    cpu: str
+    cores: int
+    memory_gib: float
+    system: str
+    python: str
+    versions: dict[str, str]
+
+    def markdown(self) -> str:
+        versions = ", ".join(f"{name} {version}" for name, version in self.versions.items())
+        return (
+            f"- CPU: {self.cpu}, {self.cores} cores; memory {self.memory_gib:.0f} GiB\n"
+            f"- System: {self.system}; Python {self.python}\n"
+            f"- Versions: {versions}\n"
+        )
+
+
+def machine() -> Machine:
+    cpu = "unknown"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    memory_kib = next(
+        int(line.split()[1])
+        for line in Path("/proc/meminfo").read_text().splitlines()
+        if line.startswith("MemTotal")
+    )
+    packages = ("eg4-mqtt-bridge", "aiohttp", "aiomqtt", "paho-mqtt", "pydantic")
+    versions = {name: metadata.version(name) for name in packages}
+    mosquitto = subprocess.run(
+        [shutil.which("mosquitto") or "/usr/sbin/mosquitto", "-h"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.splitlines()
+    versions["mosquitto"] = mosquitto[0].split()[-1] if mosquitto else "unknown"
+    return Machine(
+        cpu=cpu,
+        cores=os.cpu_count() or 0,
+        memory_gib=memory_kib / 1024 / 1024,
+        system=platform.platform(),
+        python=platform.python_version(),
+        versions=versions,
+    )

@@ -1,0 +1,111 @@
+"""Fleet refresh: how long one full refresh of N inverters takes against a cloud answering in 50 ms.
+
+A full refresh is three parameter windows and one runtime read per inverter, so with at most C requests
+in flight the floor is ceil(4 * N / C) * 50 ms. The bridge runs in this process (its CPU time is what
+`time.process_time` counts); the simulator runs in its own process and counts the requests it served.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import statistics
+import time
+from dataclasses import dataclass
+
+from bench.common import PASSWORD, USERNAME, Mosquitto, requests_served, simulator_process
+from bridge.config import settings_from_mapping
+from bridge.coordinator import Coordinator
+from bridge.daemon import run_bridge
+
+CLOUD_LATENCY_MS = 50.0
+
+
+@dataclass(frozen=True, slots=True)
+class FleetRow:
+    inverters: int
+    concurrency: int
+    cycles: int
+    cycle_seconds: float
+    floor_seconds: float
+    requests_per_cycle: float
+    messages_per_cycle: float
+    cpu_seconds_per_cycle: float
+
+    @property
+    def over_floor(self) -> float:
+        return self.cycle_seconds / self.floor_seconds
+
+    def markdown(self) -> str:
+        return (
+            f"| {self.inverters} | {self.concurrency} | {self.cycles} | {self.cycle_seconds:.3f} | "
+            f"{self.floor_seconds:.3f} | **{self.over_floor:.3f}x** | {self.requests_per_cycle:.0f} | "
+            f"{4 * self.inverters} | {self.messages_per_cycle:.0f} | {self.cpu_seconds_per_cycle:.3f} | "
+            f"{100 * self.cpu_seconds_per_cycle / self.cycle_seconds:.1f} % |"
+        )
+
+
+HEADER = (
+    "| inverters | concurrency | cycles | cycle s (median) | floor s | cycle / floor | requests per cycle | "
+    "needed | MQTT messages per cycle | CPU s per cycle | CPU share |\n"
+    "|---|---|---|---|---|---|---|---|---|---|---|\n"
+)
+
+
+def floor_seconds(inverters: int, concurrency: int) -> float:
+    return math.ceil(4 * inverters / concurrency) * CLOUD_LATENCY_MS / 1000
+
+
+async def measure(base_url: str, broker_port: int, inverters: int, concurrency: int, cycles: int) -> FleetRow:
+    settings = settings_from_mapping(
+        {
+            "cloud": {
+                "base_url": base_url,
+                "username": USERNAME,
+                "password": PASSWORD,
+                "concurrency": concurrency,
+            },
+            "mqtt": {"port": broker_port, "base_topic": f"benchfleet{inverters}x{concurrency}"},
+            "polling": {"runtime_seconds": 3600, "parameters_seconds": 86400},
+        },
+        environ={},
+    )
+    stop = asyncio.Event()
+    ready: asyncio.Future[Coordinator] = asyncio.get_running_loop().create_future()
+
+    async def on_ready(coordinator: Coordinator) -> None:
+        ready.set_result(coordinator)
+
+    bridge = asyncio.create_task(run_bridge(settings, stop, on_ready=on_ready))
+    coordinator = await ready
+    durations, cpu, requests, messages = [], [], [], []
+    for _ in range(cycles):
+        served, published = requests_served(base_url), coordinator.published
+        started_wall, started_cpu = time.perf_counter(), time.process_time()
+        await coordinator.refresh_all()
+        durations.append(time.perf_counter() - started_wall)
+        cpu.append(time.process_time() - started_cpu)
+        requests.append(requests_served(base_url) - served)
+        messages.append(coordinator.published - published)
+    stop.set()
+    await bridge
+    return FleetRow(
+        inverters=inverters,
+        concurrency=concurrency,
+        cycles=cycles,
+        cycle_seconds=statistics.median(durations),
+        floor_seconds=floor_seconds(inverters, concurrency),
+        requests_per_cycle=statistics.mean(requests),
+        messages_per_cycle=statistics.mean(messages),
+        cpu_seconds_per_cycle=statistics.median(cpu),
+    )
+
+
+def run(sizes: tuple[tuple[int, int, int], ...]) -> list[FleetRow]:
+    """`sizes`: (inverters, concurrency, cycles) for each row."""
+    rows = []
+    with Mosquitto() as broker:
+        for inverters, concurrency, cycles in sizes:
+            with simulator_process(inverters, latency_ms=CLOUD_LATENCY_MS) as base_url:
+                rows.append(asyncio.run(measure(base_url, broker.port, inverters, concurrency, cycles)))
+    return rows

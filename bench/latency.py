@@ -1,0 +1,195 @@
+"""Command latency: from publishing `/set` to receiving its result, and its new state, over many commands.
+
+The floor, measured in the same run: one MQTT publish-to-receive round trip on the same broker, plus one
+direct HTTP write to the simulator. The bridge runs as its own process (`eg4-bridge run`), as deployed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+import aiomqtt
+
+from bench.common import (
+    NO_DELAY,
+    PASSWORD,
+    USERNAME,
+    Mosquitto,
+    free_port,
+    percentile,
+    simulator_process,
+    wait_for_port,
+)
+
+SERIAL = "4512345600"
+SHARES = (0.5, 0.95, 0.99, 1.0)
+
+
+@dataclass(frozen=True, slots=True)
+class LatencyReport:
+    commands: int
+    result_ms: list[float]
+    state_ms: list[float]
+    floor_ms: list[float]
+    mqtt_ms: list[float]
+    http_ms: list[float]
+    read_ms: list[float]
+
+    @property
+    def floor_with_read_back_ms(self) -> list[float]:
+        return [floor + read for floor, read in zip(self.floor_ms, self.read_ms, strict=True)]
+
+    def markdown(self) -> str:
+        rows = [
+            "| | p50 ms | p95 ms | p99 ms | max ms |",
+            "|---|---|---|---|---|",
+        ]
+        for name, values in (
+            ("MQTT round trip", self.mqtt_ms),
+            ("direct HTTP write", self.http_ms),
+            ("floor (round trip + write)", self.floor_ms),
+            ("direct one-register read", self.read_ms),
+            ("floor with read-back (+ read)", self.floor_with_read_back_ms),
+            ("bridge: /set to result", self.result_ms),
+            ("bridge: /set to state", self.state_ms),
+        ):
+            rows.append(f"| {name} | " + " | ".join(f"{percentile(values, s):.2f}" for s in SHARES) + " |")
+        for name, values, floor in (
+            ("result / floor", self.result_ms, self.floor_ms),
+            ("state / floor", self.state_ms, self.floor_ms),
+            ("result / floor with read-back", self.result_ms, self.floor_with_read_back_ms),
+        ):
+            ratios = [percentile(values, s) / percentile(floor, s) for s in SHARES]
+            rows.append(f"| **{name}** | " + " | ".join(f"**{ratio:.2f}x**" for ratio in ratios) + " |")
+        return "\n".join(rows) + "\n"
+
+
+@contextmanager
+def bridge_process(base_url: str, broker_port: int, base_topic: str) -> Iterator[None]:
+    with tempfile.TemporaryDirectory(prefix="bench-bridge-") as directory:
+        health = free_port()
+        config = Path(directory) / "config.yaml"
+        config.write_text(
+            f"cloud: {{base_url: '{base_url}', username: {USERNAME}, password: {PASSWORD}}}\n"
+            f"mqtt: {{port: {broker_port}, base_topic: {base_topic}}}\n"
+            "polling: {runtime_seconds: 3600, parameters_seconds: 86400}\n"
+            "control: {min_write_interval_seconds: 0}\n"
+            f"health: {{enabled: true, port: {health}}}\n"
+            "log_level: WARNING\n"
+        )
+        config.chmod(0o600)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bridge.cli", "run", "--config", str(config)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            wait_for_port(health)
+            yield
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+
+
+async def mqtt_round_trips(port: int, count: int) -> list[float]:
+    times = []
+    async with aiomqtt.Client("127.0.0.1", port, socket_options=NO_DELAY) as client:
+        await client.subscribe("bench/echo", qos=1)
+        messages = aiter(client.messages)
+        for index in range(count):
+            started = time.perf_counter()
+            await client.publish("bench/echo", str(index), qos=1)
+            await anext(messages)
+            times.append((time.perf_counter() - started) * 1000)
+    return times
+
+
+async def http_reads(base_url: str, count: int) -> list[float]:
+    """The read-back the bridge does after each write: one register."""
+    times = []
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
+        await session.post(f"{base_url}/WManage/api/login", data={"account": USERNAME, "password": PASSWORD})
+        form = {"inverterSn": SERIAL, "startRegister": "101", "pointNumber": "1", "autoRetry": "true"}
+        for _ in range(count):
+            started = time.perf_counter()
+            async with session.post(f"{base_url}/WManage/web/maintain/remoteRead/read", data=form) as answer:
+                assert (await answer.json())["success"] is True
+            times.append((time.perf_counter() - started) * 1000)
+    return times
+
+
+async def http_writes(base_url: str, count: int) -> list[float]:
+    times = []
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
+        await session.post(f"{base_url}/WManage/api/login", data={"account": USERNAME, "password": PASSWORD})
+        for index in range(count):
+            form = {
+                "inverterSn": SERIAL,
+                "holdParam": "HOLD_LEAD_ACID_DISCHARGE_RATE",
+                "valueText": str(100 + index % 2),
+                "clientType": "WEB",
+                "remoteSetType": "NORMAL",
+            }
+            started = time.perf_counter()
+            async with session.post(f"{base_url}/WManage/web/maintain/remoteSet/write", data=form) as answer:
+                assert (await answer.json())["success"] is True
+            times.append((time.perf_counter() - started) * 1000)
+    return times
+
+
+async def bridge_commands(port: int, base_topic: str, count: int) -> tuple[list[float], list[float]]:
+    """Sequential commands; each waits for both its result and its state before the next is sent."""
+    result_ms, state_ms = [], []
+    prefix = f"{base_topic}/{SERIAL}/battery/charge_current"
+    async with aiomqtt.Client("127.0.0.1", port, socket_options=NO_DELAY) as client:
+        await client.subscribe(f"{prefix}/result", qos=1)
+        await client.subscribe(f"{prefix}/state", qos=1)
+        messages = aiter(client.messages)
+        await asyncio.sleep(0.5)
+        while True:  # let the retained state go by
+            try:
+                async with asyncio.timeout(0.3):
+                    await anext(messages)
+            except TimeoutError:
+                break
+        for index in range(count):
+            value = str(100 + index % 2)  # alternate, so that every command changes the state
+            started = time.perf_counter()
+            await client.publish(f"{prefix}/set", value, qos=1)
+            got_result = got_state = 0.0
+            while not (got_result and got_state):
+                message = await anext(messages)
+                elapsed = (time.perf_counter() - started) * 1000
+                payload = (
+                    message.payload.decode() if isinstance(message.payload, bytes) else str(message.payload)
+                )
+                if str(message.topic).endswith("/result"):
+                    assert json.loads(payload)["ok"] is True, payload
+                    got_result = elapsed
+                elif payload == value:
+                    got_state = elapsed
+            result_ms.append(got_result)
+            state_ms.append(got_state)
+    return result_ms, state_ms
+
+
+def run(commands: int) -> LatencyReport:
+    with Mosquitto() as broker, simulator_process(inverters=2) as base_url:
+        base_topic = "benchlatency"
+        mqtt_ms = asyncio.run(mqtt_round_trips(broker.port, commands))
+        http_ms = asyncio.run(http_writes(base_url, commands))
+        read_ms = asyncio.run(http_reads(base_url, commands))
+        with bridge_process(base_url, broker.port, base_topic):
+            result_ms, state_ms = asyncio.run(bridge_commands(broker.port, base_topic, commands))
+    floor_ms = [mqtt + http for mqtt, http in zip(mqtt_ms, http_ms, strict=True)]
+    return LatencyReport(commands, result_ms, state_ms, floor_ms, mqtt_ms, http_ms, read_ms)

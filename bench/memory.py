@@ -1,0 +1,148 @@
+"""Memory: resident size after start (100 and 1,000 inverters, the bridge in its own process), and over many
+accelerated refresh cycles with commands and broker restarts mixed in (the bridge in this process)."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import tempfile
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiomqtt
+
+from bench.common import (
+    NO_DELAY,
+    PASSWORD,
+    USERNAME,
+    Mosquitto,
+    free_port,
+    resident_mib,
+    simulator_process,
+    wait_for_port,
+)
+from bridge.config import settings_from_mapping
+from bridge.coordinator import Coordinator
+from bridge.daemon import run_bridge
+
+SOAK_INVERTERS = 10
+
+
+@dataclass(frozen=True, slots=True)
+class SoakReport:
+    cycles: int
+    commands: int
+    restarts: int
+    samples: list[tuple[int, float]]  # (cycle, MiB)
+
+    @property
+    def growth_mib(self) -> float:
+        """From the end of the first tenth (warm-up) to the end."""
+        warm = self.samples[max(1, len(self.samples) // 10)][1]
+        return self.samples[-1][1] - warm
+
+    def markdown(self) -> str:
+        points = ", ".join(f"{cycle}: {mib:.1f}" for cycle, mib in self.samples)
+        return (
+            f"{self.cycles} full refresh cycles of {SOAK_INVERTERS} inverters, {self.commands} commands, "
+            f"{self.restarts} broker restarts. Resident MiB by cycle: {points}. "
+            f"Growth after warm-up: **{self.growth_mib:+.1f} MiB**.\n"
+        )
+
+
+def wait_until_healthy(port: int, within: float) -> None:
+    wait_for_port(port, within)
+    deadline_loops = int(within * 10)
+    for _ in range(deadline_loops):
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as answer:
+                if answer.status == 200:
+                    return
+        except OSError:
+            pass
+        subprocess.run(["sleep", "0.1"], check=True)
+    raise RuntimeError("the bridge did not become healthy")
+
+
+def resident_after_start(inverters: int, broker_port: int) -> float:
+    """RSS of `eg4-bridge run` once it has published its first full refresh."""
+    with simulator_process(inverters) as base_url, tempfile.TemporaryDirectory() as directory:
+        health = free_port()
+        config = Path(directory) / "config.yaml"
+        config.write_text(
+            f"cloud: {{base_url: '{base_url}', username: {USERNAME}, password: {PASSWORD}, concurrency: 8}}\n"
+            f"mqtt: {{port: {broker_port}, base_topic: benchmem{inverters}}}\n"
+            "polling: {runtime_seconds: 3600, parameters_seconds: 86400}\n"
+            f"health: {{enabled: true, port: {health}}}\nlog_level: WARNING\n"
+        )
+        config.chmod(0o600)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bridge.cli", "run", "--config", str(config)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            wait_until_healthy(health, within=600)
+            return resident_mib(process.pid)
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+
+
+async def soak(base_url: str, broker: Mosquitto, cycles: int, restarts: int) -> SoakReport:
+    settings = settings_from_mapping(
+        {
+            "cloud": {"base_url": base_url, "username": USERNAME, "password": PASSWORD},
+            "mqtt": {"port": broker.port, "base_topic": "benchsoak"},
+            "polling": {"runtime_seconds": 3600, "parameters_seconds": 86400, "write_refresh_seconds": 0},
+            "control": {"min_write_interval_seconds": 0},
+        },
+        environ={},
+    )
+    stop = asyncio.Event()
+    ready: asyncio.Future[Coordinator] = asyncio.get_running_loop().create_future()
+
+    async def on_ready(coordinator: Coordinator) -> None:
+        ready.set_result(coordinator)
+
+    bridge = asyncio.create_task(run_bridge(settings, stop, on_ready=on_ready))
+    coordinator = await ready
+    samples: list[tuple[int, float]] = [(0, resident_mib())]
+    commands = 0
+    restart_every = max(1, cycles // (restarts + 1))
+    for cycle in range(1, cycles + 1):
+        await coordinator.refresh_all()
+        if cycle % 50 == 0:
+            commands += await send_command(broker.port, str(60 + cycle % 100))
+        if cycle % restart_every == 0 and cycle < cycles:
+            broker.stop()
+            await asyncio.sleep(0.3)
+            broker.start()
+        if cycle % max(1, cycles // 20) == 0:
+            samples.append((cycle, resident_mib()))
+    stop.set()
+    await bridge
+    return SoakReport(cycles, commands, restarts, samples)
+
+
+async def send_command(port: int, value: str) -> int:
+    """One command through the broker; 1 if it was answered, 0 if the broker was not there."""
+    try:
+        async with aiomqtt.Client("127.0.0.1", port, socket_options=NO_DELAY) as client:
+            await client.subscribe("benchsoak/4512345600/battery/charge_current/result", qos=1)
+            await client.publish("benchsoak/4512345600/battery/charge_current/set", value, qos=1)
+            async with asyncio.timeout(10):
+                await anext(aiter(client.messages))
+    except (aiomqtt.MqttError, TimeoutError):
+        return 0
+    return 1
+
+
+def run(sizes: tuple[int, ...], cycles: int, restarts: int) -> tuple[dict[int, float], SoakReport]:
+    with Mosquitto() as broker:
+        at_start = {inverters: resident_after_start(inverters, broker.port) for inverters in sizes}
+        with simulator_process(SOAK_INVERTERS) as base_url:
+            report = asyncio.run(soak(base_url, broker, cycles, restarts))
+    return at_start, report
