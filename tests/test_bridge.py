@@ -135,7 +135,10 @@ REFUSALS = [
     ('{"value": 80}', "Battery Charge Current must be a number such as 80, got '{\"value\": 80}'"),
     ("[80]", "Battery Charge Current must be a number such as 80, got '[80]'"),
     ("true", "Battery Charge Current must be a number such as 80, got 'true'"),
-    ("߀", "Battery Charge Current must be a number such as 80, got '߀'"),  # N'Ko digit zero, found by hypothesis
+    (
+        "߀",
+        "Battery Charge Current must be a number such as 80, got '߀'",
+    ),  # N'Ko digit zero, found by hypothesis
     ("x" * 65, "payload too long (65 bytes; at most 64)"),
 ]
 
