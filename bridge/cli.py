@@ -122,6 +122,9 @@ def _run(path: Path, log_level: str | None) -> int:
 
     try:
         asyncio.run(daemon())
+    except AuthenticationError as refusal:
+        print(f"eg4-bridge: {refusal}", file=sys.stderr)
+        return 1
     except BaseExceptionGroup as group:
         refused, rest = group.split(AuthenticationError)
         if refused is None or rest is not None:

@@ -7,6 +7,7 @@ import signal
 import time
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
+from typing import Any
 
 import structlog
 
@@ -74,7 +75,9 @@ async def run_bridge(
 
         async with asyncio.TaskGroup() as tasks:
             link_task = tasks.create_task(link.run(), name="mqtt-link")
-            coordinator_task = tasks.create_task(coordinator.run(), name="coordinator")
+            # Its failure (refused credentials) is kept, not left to cancel the group mid-flight, so that
+            # the shutdown below runs the same way whatever ended the bridge.
+            coordinator_task = tasks.create_task(_failure_of(coordinator.run()), name="coordinator")
             ready_task = tasks.create_task(_when_ready(coordinator, link, announce_ready), name="on-ready")
             watchdog_task = tasks.create_task(
                 _watchdog(notifier, coordinator, settings, announced), name="watchdog"
@@ -84,12 +87,34 @@ async def run_bridge(
             log.info("bridge_stopping")
             notifier.notify("STOPPING=1")
             await coordinator.shutdown(WRITE_GRACE_SECONDS)
-            for task in (coordinator_task, ready_task, watchdog_task):
-                task.cancel()
+            for task in (coordinator_task, ready_task, watchdog_task, stop_task):
+                await _stop_task(task)
             await link.close(GOODBYE_SECONDS)
-            link_task.cancel()
-            stop_task.cancel()
+            await _stop_task(link_task)
     log.info("bridge_stopped")
+    failure = None if coordinator_task.cancelled() else coordinator_task.result()
+    if failure is not None:
+        raise failure
+
+
+async def _failure_of(work: Awaitable[None]) -> Exception | None:
+    """Run `work`; return what it raised instead of raising it."""
+    try:
+        await work
+    except Exception as exc:
+        return exc
+    return None
+
+
+async def _stop_task(task: asyncio.Task[Any], attempts: int = 20) -> None:
+    """Cancel `task` and wait for it to end. On Python 3.11 `asyncio.wait_for`, which aiomqtt uses, can
+    swallow a cancellation that meets a completing operation; asking again ends the task all the same."""
+    for _ in range(attempts):
+        if task.done():
+            return
+        task.cancel()
+        await asyncio.wait({task}, timeout=0.5)
+    log.error("task_did_not_stop", task=task.get_name())
 
 
 def _warn_about_risky_settings(settings: Settings) -> None:

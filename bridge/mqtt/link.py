@@ -113,23 +113,25 @@ class MqttLink:
         """Connect, serve and reconnect until cancelled."""
         failures = 0
         while not self._closing:
+            error: BaseException | None = None
             try:
                 await self._serve_one_connection()
             except* aiomqtt.MqttError as errors:
-                failures += 1
-                delay = self._backoff.delay(failures)
-                log.warning(
-                    "mqtt_disconnected",
-                    host=self._settings.host,
-                    port=self._settings.port,
-                    error=str(errors.exceptions[0]),
-                    retry_in=round(delay, 2),
-                )
-                self.connected.clear()
-                self._client = None
-                await asyncio.sleep(delay)
-            else:
-                failures = 0
+                error = errors.exceptions[0]
+            self.connected.clear()
+            self._client = None
+            # A cancellation that met a disconnection can be lost in here (asyncio on Python 3.11);
+            # run_bridge therefore stops this task by asking again until it ends, and by `close()`.
+            failures = failures + 1 if error is not None else 0
+            delay = self._backoff.delay(max(failures, 1))
+            log.warning(
+                "mqtt_disconnected",
+                host=self._settings.host,
+                port=self._settings.port,
+                error=str(error) if error is not None else "the connection ended",
+                retry_in=round(delay, 2),
+            )
+            await asyncio.sleep(delay)
 
     async def _serve_one_connection(self) -> None:
         settings = self._settings

@@ -57,6 +57,7 @@ def create_app(state: SimulatorState) -> web.Application:
     app.router.add_post("/WManage/web/maintain/remoteSet/write", _authenticated(_remote_write))
     app.router.add_post("/WManage/web/config/plant/list/viewer", _authenticated(_plant_list))
     app.router.add_post("/WManage/web/config/plant/list", _authenticated(_plant_list))
+    app.router.add_post("/WManage/api/inverterOverview/list", _authenticated(_inverter_overview))
     app.router.add_get("/_sim/stats", _stats)
     app.router.add_post("/_sim/faults", _set_faults)
     app.router.add_post("/_sim/expire", _expire)
@@ -158,11 +159,37 @@ def _login_answer(state: SimulatorState) -> dict[str, Any]:
     return {
         "success": True,
         "userId": 10001,
+        "parentUserId": 101,
         "username": state.username,
         "readonly": False,
         "role": "VIEWER",
+        "realName": "Simulated Owner",
+        "email": "owner@example.invalid",
+        "countryText": "United States of America",
+        "currentContinentIndex": 4,
+        "currentRegionIndex": 0,
+        "regions": [{"value": "NORTH_AMERICA", "text": "North America"}],
+        "currentCountryIndex": 0,
+        "countrys": [{"value": "UNITED_STATES_OF_AMERICA", "text": "United States of America"}],
+        "timezone": "WEST8",
+        "timezoneText": "GMT -8",
         "language": "ENGLISH",
+        "telNumber": "",
+        "address": "",
         "platform": "EG4",
+        "clusterId": 100,
+        "needHideDisChgEnergy": False,
+        "allowRemoteSupport": True,
+        "allowViewerVisitOptimalSet": False,
+        "allowViewerVisitWeatherSet": False,
+        "chartColorValues": "STANDARD",
+        "tempUnit": "C",
+        "tempUnitText": "\u2103",
+        "dateFormat": "YYYY_MM_DD_SLASH",
+        "firewallNotificationEnable": "false",
+        "userCreateDate": "2025-05-05 19:55:50",
+        "userCreatedDays": 200,
+        "techInfo": {"techInfoType1": "PHONE_NUMBER", "techInfo1": "", "techInfoCount": 1},
         "plants": [
             {
                 "plantId": state.plant_id,
@@ -193,7 +220,13 @@ def _inverter_entry(inverter: SimInverter) -> dict[str, Any]:
         "standard": "fAAB",
         "slaveVersion": 33 if battery else 19,
         "fwVersion": 34 if battery else 0,
+        "allowExport2Grid": True,
+        "allowGenExercise": battery,
         "withbatteryData": battery,
+        "hardwareVersion": -1,
+        "voltClass": 0,
+        "machineType": 0,
+        "odm": 4 if battery else 0,
         "protocolVersion": 5,
     }
 
@@ -313,8 +346,66 @@ async def _remote_write(request: web.Request) -> web.Response:
 
 async def _plant_list(request: web.Request) -> web.Response:
     state = _state(request)
-    row = {"id": state.plant_id, "plantId": state.plant_id, "name": state.plant_name, "timezone": "GMT -8"}
+    row = {
+        "id": state.plant_id,
+        "plantId": state.plant_id,
+        "name": state.plant_name,
+        "nominalPower": 0,
+        "country": "United States of America",
+        "currentTimezoneWithMinute": -800,
+        "timezone": "GMT -8",
+        "daylightSavingTime": False,
+        "createDate": "2025-05-05",
+        "noticeFault": False,
+        "noticeWarn": False,
+        "noticeEmail": "",
+        "noticeEmail2": "",
+        "contactPerson": "",
+        "contactPhone": "",
+        "address": "",
+    }
     return _json({"total": 1, "rows": [row]})
+
+
+async def _inverter_overview(request: web.Request) -> web.Response:
+    """The overview list: one row per device, with a few runtime values as the web page shows them."""
+    state = _state(request)
+    rows = []
+    for index, inverter in enumerate(state.inverters.values()):
+        inverter.advance(time.monotonic())
+        powers = inverter.powers
+        row: dict[str, Any] = {
+            "serialNum": inverter.serial,
+            "statusText": "offline" if inverter.lost else "normal",
+            "deviceType": inverter.device_type,
+            "deviceTypeText": inverter.model,
+            "phase": 1,
+            "plantId": state.plant_id,
+            "plantName": state.plant_name,
+            "soc": f"{round(inverter.soc)} %",
+            "parallelGroup": "A" if state.parallel and inverter.has_battery_parameters else "",
+            "parallelIndex": str(index) if state.parallel else "",
+            "parallelInfo": "",
+            "parallelModel": "",
+            "endUser": state.username,
+        }
+        # Each value twice, as the web page has it: the number, and the text shown (`1.2 kW`, `53.1 V`).
+        values = {
+            "ppv": (powers.get("ppv", 0), "W"),
+            "pCharge": (powers.get("pCharge", 0), "W"),
+            "pDisCharge": (powers.get("pDisCharge", 0), "W"),
+            "pConsumption": (powers.get("consumptionPower", 0), "W"),
+            "vBat": (powers.get("vBat", 0), "V/10"),
+            "totalYielding": (123_456, "kWh/10"),
+            "totalDischarging": (45_678, "kWh/10"),
+            "totalExport": (67_890, "kWh/10"),
+            "totalUsage": (98_765, "kWh/10"),
+        }
+        for key, (value, unit) in values.items():
+            row[key] = value
+            row[f"{key}Text"] = f"{value} W" if unit == "W" else f"{value / 10:.1f} {unit.split('/')[0]}"
+        rows.append(row)
+    return _json({"success": True, "total": len(rows), "rows": rows})
 
 
 # -- control endpoints, for tests, benchmarks and the demo --------------------------------------------
