@@ -50,9 +50,11 @@ class Comparison:
 
 
 def python_312() -> str | None:
-    for name in ("python3.13", "python3.12"):
-        found = shutil.which(name)
-        if found and subprocess.run([found, "--version"], capture_output=True, check=False).returncode == 0:
+    """A Python 3.12 or newer: on the PATH, or installed by pyenv without being selected."""
+    candidates = [shutil.which(name) for name in ("python3.13", "python3.12")]
+    candidates += [str(path) for path in sorted(Path.home().glob(".pyenv/versions/3.1[2-9]*/bin/python3"))]
+    for found in filter(None, candidates):
+        if subprocess.run([found, "--version"], capture_output=True, check=False).returncode == 0:
             return found
     return None
 

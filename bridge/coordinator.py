@@ -202,11 +202,13 @@ class Coordinator:
 
     # -- publishing ---------------------------------------------------------------------------------
 
-    def _publish(self, topic: str, payload: str, *, retain: bool, announced_only: bool = True) -> None:
+    def _publish(
+        self, topic: str, payload: str, *, retain: bool, announced_only: bool = True, qos: int = 1
+    ) -> None:
         # Before the first announcement only the cache is filled: discovery must come before any state.
         # Command results are the exception: every command is answered, even one that arrives at start.
         if self._publisher is not None and (self._announced or not announced_only):
-            self._publisher.publish(topic, payload, retain=retain)
+            self._publisher.publish(topic, payload, retain=retain, qos=qos)
             self.published += 1
 
     def _publish_state(self, serial: str, topic_path: str, payload: str, *, force: bool) -> None:
@@ -231,12 +233,15 @@ class Coordinator:
                 self._publish_state(serial, sensor.topic_path, _format_number(value), force=force)
 
     def _publish_discovery(self, *, with_removals: bool = False) -> None:
-        """Every entity's config. Removals (a number replaced by a read-only sensor, or back) are said on
-        start, on connect and to a restarted Home Assistant; after a refresh only the configs are."""
+        """Every entity's config. On start, on connect and to a restarted Home Assistant: with removals
+        (a number replaced by a read-only sensor, or back), at QoS 1. After a refresh the same configs are
+        said again at QoS 0: a lost repetition is repeated at the next refresh, and acknowledging
+        thirteen messages per inverter per refresh was most of the bridge's CPU (bench/fleet.py)."""
+        qos = 1 if with_removals else 0
         for messages in self._discovery_messages().values():
             for topic, payload in messages:
                 if payload or with_removals:
-                    self._publish(topic, payload, retain=True)
+                    self._publish(topic, payload, retain=True, qos=qos)
 
     def _discovery_messages(self) -> dict[str, list[tuple[str, str]]]:
         """Every inverter's discovery messages, rendered once: they change only with the config."""

@@ -213,7 +213,11 @@ class CloudClient:
         merged: dict[str, ParameterValue] = {}
         for start, _count in PARAMETER_WINDOWS:
             merged.update(cached.get(start, {}))
-        return ParameterRead(serial=serial, values=merged, complete=not failed, failed_windows=tuple(failed))
+        # Every value was checked by `_parameters_of`; validating ~500 of them again per read costs CPU
+        # that a fleet of a thousand inverters notices (bench/fleet.py).
+        return ParameterRead.model_construct(
+            serial=serial, values=merged, complete=not failed, failed_windows=tuple(failed)
+        )
 
     async def get_inverter(self, serial: str) -> Inverter:
         """One inverter with its runtime values and parameters, both current limits among them."""
