@@ -3,6 +3,7 @@ resident memory, and a description of the machine for the report."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 import os
@@ -14,12 +15,18 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Any
+
+import yaml
+
+from bridge.config import settings_from_mapping
+from bridge.coordinator import Coordinator
+from bridge.daemon import run_bridge
 
 USERNAME = "demo"
 PASSWORD = "demo"
@@ -178,3 +185,56 @@ def machine() -> Machine:
         python=platform.python_version(),
         versions=versions,
     )
+
+
+@asynccontextmanager
+async def bridge_in_process(config: dict[str, Any]) -> AsyncIterator[Coordinator]:
+    """The bridge daemon in this process, from a config mapping; yields its coordinator once ready."""
+    settings = settings_from_mapping(config, environ={})
+    stop = asyncio.Event()
+    ready: asyncio.Future[Coordinator] = asyncio.get_running_loop().create_future()
+
+    async def on_ready(coordinator: Coordinator) -> None:
+        ready.set_result(coordinator)
+
+    bridge = asyncio.create_task(run_bridge(settings, stop, on_ready=on_ready))
+    try:
+        yield await ready
+    finally:
+        stop.set()
+        await bridge
+
+
+@contextmanager
+def bridge_process(config: dict[str, Any], *, within: float = 600) -> Iterator[int]:
+    """`eg4-bridge run` in a process of its own, from a config mapping, with its health endpoint on;
+    yields its pid once `/healthz` says it is serving."""
+    with tempfile.TemporaryDirectory(prefix="bench-bridge-") as directory:
+        health = free_port()
+        path = Path(directory) / "config.yaml"
+        path.write_text(yaml.safe_dump(config | {"health": {"enabled": True, "port": health}}))
+        path.chmod(0o600)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bridge.cli", "--log-level", "WARNING", "run", "--config", str(path)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            _wait_until_healthy(health, within)
+            yield process.pid
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+
+
+def _wait_until_healthy(port: int, within: float) -> None:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as answer:
+                if answer.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"the bridge was not healthy within {within} s")

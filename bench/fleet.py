@@ -13,10 +13,7 @@ import statistics
 import time
 from dataclasses import dataclass
 
-from bench.common import PASSWORD, USERNAME, Mosquitto, requests_served, simulator_process
-from bridge.config import settings_from_mapping
-from bridge.coordinator import Coordinator
-from bridge.daemon import run_bridge
+from bench.common import PASSWORD, USERNAME, Mosquitto, bridge_in_process, requests_served, simulator_process
 
 CLOUD_LATENCY_MS = 50.0
 
@@ -57,38 +54,26 @@ def floor_seconds(inverters: int, concurrency: int) -> float:
 
 
 async def measure(base_url: str, broker_port: int, inverters: int, concurrency: int, cycles: int) -> FleetRow:
-    settings = settings_from_mapping(
-        {
-            "cloud": {
-                "base_url": base_url,
-                "username": USERNAME,
-                "password": PASSWORD,
-                "concurrency": concurrency,
-            },
-            "mqtt": {"port": broker_port, "base_topic": f"benchfleet{inverters}x{concurrency}"},
-            "polling": {"runtime_seconds": 3600, "parameters_seconds": 86400},
+    config = {
+        "cloud": {
+            "base_url": base_url,
+            "username": USERNAME,
+            "password": PASSWORD,
+            "concurrency": concurrency,
         },
-        environ={},
-    )
-    stop = asyncio.Event()
-    ready: asyncio.Future[Coordinator] = asyncio.get_running_loop().create_future()
-
-    async def on_ready(coordinator: Coordinator) -> None:
-        ready.set_result(coordinator)
-
-    bridge = asyncio.create_task(run_bridge(settings, stop, on_ready=on_ready))
-    coordinator = await ready
+        "mqtt": {"port": broker_port, "base_topic": f"benchfleet{inverters}x{concurrency}"},
+        "polling": {"runtime_seconds": 3600, "parameters_seconds": 86400},
+    }
     durations, cpu, requests, messages = [], [], [], []
-    for _ in range(cycles):
-        served, published = requests_served(base_url), coordinator.published
-        started_wall, started_cpu = time.perf_counter(), time.process_time()
-        await coordinator.refresh_all()
-        durations.append(time.perf_counter() - started_wall)
-        cpu.append(time.process_time() - started_cpu)
-        requests.append(requests_served(base_url) - served)
-        messages.append(coordinator.published - published)
-    stop.set()
-    await bridge
+    async with bridge_in_process(config) as coordinator:
+        for _ in range(cycles):
+            served, published = requests_served(base_url), coordinator.published
+            started_wall, started_cpu = time.perf_counter(), time.process_time()
+            await coordinator.refresh_all()
+            durations.append(time.perf_counter() - started_wall)
+            cpu.append(time.process_time() - started_cpu)
+            requests.append(requests_served(base_url) - served)
+            messages.append(coordinator.published - published)
     return FleetRow(
         inverters=inverters,
         concurrency=concurrency,

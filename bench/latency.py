@@ -8,14 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
-import sys
-import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 
 import aiohttp
 import aiomqtt
@@ -25,10 +19,9 @@ from bench.common import (
     PASSWORD,
     USERNAME,
     Mosquitto,
-    free_port,
+    bridge_process,
     percentile,
     simulator_process,
-    wait_for_port,
 )
 
 SERIAL = "4512345600"
@@ -72,33 +65,6 @@ class LatencyReport:
             ratios = [percentile(values, s) / percentile(floor, s) for s in SHARES]
             rows.append(f"| **{name}** | " + " | ".join(f"**{ratio:.2f}x**" for ratio in ratios) + " |")
         return "\n".join(rows) + "\n"
-
-
-@contextmanager
-def bridge_process(base_url: str, broker_port: int, base_topic: str) -> Iterator[None]:
-    with tempfile.TemporaryDirectory(prefix="bench-bridge-") as directory:
-        health = free_port()
-        config = Path(directory) / "config.yaml"
-        config.write_text(
-            f"cloud: {{base_url: '{base_url}', username: {USERNAME}, password: {PASSWORD}}}\n"
-            f"mqtt: {{port: {broker_port}, base_topic: {base_topic}}}\n"
-            "polling: {runtime_seconds: 3600, parameters_seconds: 86400}\n"
-            "control: {min_write_interval_seconds: 0}\n"
-            f"health: {{enabled: true, port: {health}}}\n"
-            "log_level: WARNING\n"
-        )
-        config.chmod(0o600)
-        process = subprocess.Popen(
-            [sys.executable, "-m", "bridge.cli", "run", "--config", str(config)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            wait_for_port(health)
-            yield
-        finally:
-            process.terminate()
-            process.wait(timeout=30)
 
 
 async def mqtt_round_trips(port: int, count: int) -> list[float]:
@@ -189,7 +155,13 @@ def run(commands: int) -> LatencyReport:
         mqtt_ms = asyncio.run(mqtt_round_trips(broker.port, commands))
         http_ms = asyncio.run(http_writes(base_url, commands))
         read_ms = asyncio.run(http_reads(base_url, commands))
-        with bridge_process(base_url, broker.port, base_topic):
+        config = {
+            "cloud": {"base_url": base_url, "username": USERNAME, "password": PASSWORD},
+            "mqtt": {"port": broker.port, "base_topic": base_topic},
+            "polling": {"runtime_seconds": 3600, "parameters_seconds": 86400},
+            "control": {"min_write_interval_seconds": 0},
+        }
+        with bridge_process(config):
             result_ms, state_ms = asyncio.run(bridge_commands(broker.port, base_topic, commands))
     floor_ms = [mqtt + http for mqtt, http in zip(mqtt_ms, http_ms, strict=True)]
     return LatencyReport(commands, result_ms, state_ms, floor_ms, mqtt_ms, http_ms, read_ms)

@@ -4,12 +4,7 @@ accelerated refresh cycles with commands and broker restarts mixed in (the bridg
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
-import tempfile
-import urllib.request
 from dataclasses import dataclass
-from pathlib import Path
 
 import aiomqtt
 
@@ -18,14 +13,11 @@ from bench.common import (
     PASSWORD,
     USERNAME,
     Mosquitto,
-    free_port,
+    bridge_in_process,
+    bridge_process,
     resident_mib,
     simulator_process,
-    wait_for_port,
 )
-from bridge.config import settings_from_mapping
-from bridge.coordinator import Coordinator
-from bridge.daemon import run_bridge
 
 SOAK_INVERTERS = 10
 
@@ -52,78 +44,40 @@ class SoakReport:
         )
 
 
-def wait_until_healthy(port: int, within: float) -> None:
-    wait_for_port(port, within)
-    deadline_loops = int(within * 10)
-    for _ in range(deadline_loops):
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as answer:
-                if answer.status == 200:
-                    return
-        except OSError:
-            pass
-        subprocess.run(["sleep", "0.1"], check=True)
-    raise RuntimeError("the bridge did not become healthy")
-
-
 def resident_after_start(inverters: int, broker_port: int) -> float:
     """RSS of `eg4-bridge run` once it has published its first full refresh."""
-    with simulator_process(inverters) as base_url, tempfile.TemporaryDirectory() as directory:
-        health = free_port()
-        config = Path(directory) / "config.yaml"
-        config.write_text(
-            f"cloud: {{base_url: '{base_url}', username: {USERNAME}, password: {PASSWORD}, concurrency: 8}}\n"
-            f"mqtt: {{port: {broker_port}, base_topic: benchmem{inverters}}}\n"
-            "polling: {runtime_seconds: 3600, parameters_seconds: 86400}\n"
-            f"health: {{enabled: true, port: {health}}}\nlog_level: WARNING\n"
-        )
-        config.chmod(0o600)
-        process = subprocess.Popen(
-            [sys.executable, "-m", "bridge.cli", "run", "--config", str(config)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            wait_until_healthy(health, within=600)
-            return resident_mib(process.pid)
-        finally:
-            process.terminate()
-            process.wait(timeout=30)
+    with simulator_process(inverters) as base_url:
+        config = {
+            "cloud": {"base_url": base_url, "username": USERNAME, "password": PASSWORD, "concurrency": 8},
+            "mqtt": {"port": broker_port, "base_topic": f"benchmem{inverters}"},
+            "polling": {"runtime_seconds": 3600, "parameters_seconds": 86400},
+        }
+        with bridge_process(config) as pid:
+            return resident_mib(pid)
 
 
 async def soak(base_url: str, broker: Mosquitto, cycles: int, restarts: int) -> SoakReport:
-    settings = settings_from_mapping(
-        {
-            "cloud": {"base_url": base_url, "username": USERNAME, "password": PASSWORD},
-            "mqtt": {"port": broker.port, "base_topic": "benchsoak"},
-            "polling": {"runtime_seconds": 3600, "parameters_seconds": 86400, "write_refresh_seconds": 0},
-            "control": {"min_write_interval_seconds": 0},
-        },
-        environ={},
-    )
-    stop = asyncio.Event()
-    ready: asyncio.Future[Coordinator] = asyncio.get_running_loop().create_future()
-
-    async def on_ready(coordinator: Coordinator) -> None:
-        ready.set_result(coordinator)
-
-    bridge = asyncio.create_task(run_bridge(settings, stop, on_ready=on_ready))
-    coordinator = await ready
-    samples: list[tuple[int, float]] = [(0, resident_mib())]
+    config = {
+        "cloud": {"base_url": base_url, "username": USERNAME, "password": PASSWORD},
+        "mqtt": {"port": broker.port, "base_topic": "benchsoak"},
+        "polling": {"runtime_seconds": 3600, "parameters_seconds": 86400, "write_refresh_seconds": 0},
+        "control": {"min_write_interval_seconds": 0},
+    }
+    samples: list[tuple[int, float]] = []
     commands = 0
     restart_every = max(1, cycles // (restarts + 1))
-    for cycle in range(1, cycles + 1):
-        await coordinator.refresh_all()
-        if cycle % 50 == 0:
-            commands += await send_command(broker.port, str(60 + cycle % 100))
-        if cycle % restart_every == 0 and cycle < cycles:
-            broker.stop()
-            await asyncio.sleep(0.3)
-            broker.start()
-        if cycle % max(1, cycles // 20) == 0:
-            samples.append((cycle, resident_mib()))
-    stop.set()
-    await bridge
+    async with bridge_in_process(config) as coordinator:
+        samples.append((0, resident_mib()))
+        for cycle in range(1, cycles + 1):
+            await coordinator.refresh_all()
+            if cycle % 50 == 0:
+                commands += await send_command(broker.port, str(60 + cycle % 100))
+            if cycle % restart_every == 0 and cycle < cycles:
+                broker.stop()
+                await asyncio.sleep(0.3)
+                broker.start()
+            if cycle % max(1, cycles // 20) == 0:
+                samples.append((cycle, resident_mib()))
     return SoakReport(cycles, commands, restarts, samples)
 
 

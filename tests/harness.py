@@ -6,10 +6,12 @@ import asyncio
 import contextlib
 import json
 import ssl
+import sys
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import aiomqtt
@@ -177,3 +179,15 @@ async def running_bridge(settings: Settings) -> AsyncIterator[RunningBridge]:
         stop.set()
         async with asyncio.timeout(30):
             await task
+
+
+async def start_bridge_process(
+    config: Path, *extra: str, env: dict[str, str] | None = None
+) -> asyncio.subprocess.Process:
+    """`eg4-bridge run --config <config>` as its own process, its output piped for the test to read."""
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bridge.cli", "run", "--config", str(config), *extra,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip

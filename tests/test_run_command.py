@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import sys
 from pathlib import Path
 
 from bridge.simulator import SimulatorState, run_simulator
 from tests.conftest import Broker, free_port
-from tests.harness import observing, unique_topics
+from tests.harness import observing, start_bridge_process, unique_topics
 
 SERIAL = "4512345600"
 
@@ -24,16 +23,8 @@ async def test_run_serves_commands_and_stops_cleanly_on_sigterm(broker: Broker, 
             f"mqtt:\n  port: {broker.port}\n  base_topic: {topics.base}\n  discovery_prefix: {topics.discovery_prefix}\n"
         )
         async with observing(broker.port, f"{topics.base}/#") as observer:
-            bridge = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "bridge.cli",
-                "run",
-                "--config",
-                str(config),
-                env={"EG4_CLOUD_PASSWORD": "demo", "PATH": "/usr/bin:/bin"},
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
+            bridge = await start_bridge_process(
+                config, env={"EG4_CLOUD_PASSWORD": "demo", "PATH": "/usr/bin:/bin"}
             )
             await observer.wait_for_topic(topics.state(SERIAL, "battery/charge_current"), "25", within=20)
             await observer.publish(topics.command(SERIAL, "battery/charge_current"), "45")
@@ -56,16 +47,7 @@ async def test_run_with_refused_credentials_exits_1_saying_so(tmp_path: Path) ->
             f"cloud:\n  base_url: {simulator.base_url}\n  username: demo\n  password: not-the-one\n"
             f"mqtt:\n  port: {free_port()}\n"
         )
-        bridge = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bridge.cli",
-            "run",
-            "--config",
-            str(config),
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
+        bridge = await start_bridge_process(config)
         _stdout, stderr = await asyncio.wait_for(bridge.communicate(), timeout=30)
     assert bridge.returncode == 1
     text = stderr.decode()

@@ -15,7 +15,7 @@ import pytest
 from bridge import __version__
 from bridge.simulator import SimulatorState, run_simulator
 from tests.conftest import Broker, free_port
-from tests.harness import bridge_settings, observing, running_bridge, unique_topics
+from tests.harness import bridge_settings, observing, running_bridge, start_bridge_process, unique_topics
 
 SERIAL = "4512345600"
 CLOUD_SECRET = "cloud-Secret-4711"
@@ -57,20 +57,13 @@ async def test_systemd_hears_ready_after_the_first_publish_then_watchdog_then_st
     async with run_simulator(SimulatorState(inverter_count=1)) as simulator:
         config = config_file(tmp_path, simulator.base_url, broker.port, topics.base)
         async with observing(broker.port, f"{topics.base}/#") as observer:
-            bridge = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "bridge.cli",
-                "run",
-                "--config",
-                str(config),
+            bridge = await start_bridge_process(
+                config,
                 env={
                     "NOTIFY_SOCKET": notify_socket.getsockname(),
                     "WATCHDOG_USEC": "300000",
                     "PATH": "/usr/bin:/bin",
                 },
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
             )
             try:
                 ready = await receive(notify_socket)
@@ -178,18 +171,11 @@ async def test_passwords_never_appear_in_logs_even_at_debug(
     async with run_simulator(simulator_state) as simulator:
         config = config_file(tmp_path, simulator.base_url, broker.port, topics.base, password=cloud_password)
         async with observing(broker.port, f"{topics.base}/#") as observer:
-            bridge = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "bridge.cli",
-                "run",
-                "--config",
-                str(config),
+            bridge = await start_bridge_process(
+                config,
                 "--log-level",
                 "DEBUG",
                 env={"EG4_MQTT_PASSWORD": MQTT_SECRET, "PATH": "/usr/bin:/bin"},
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
             )
             if cloud_password == CLOUD_SECRET:
                 await observer.wait_for_topic(topics.state(SERIAL, "battery/charge_current"), within=20)

@@ -1,0 +1,18 @@
+"""The benchmark scripts still run, at tiny sizes. Nothing here judges speed: that is bench/RESULTS.md's job."""
+
+from __future__ import annotations
+
+from bench import fleet, latency
+
+
+def test_the_latency_benchmark_measures_every_command_and_its_floor() -> None:
+    report = latency.run(20)
+    assert len(report.result_ms) == len(report.state_ms) == len(report.floor_ms) == 20
+    assert "bridge: /set to result" in report.markdown()
+
+
+def test_the_fleet_benchmark_counts_exactly_the_requests_a_refresh_needs() -> None:
+    (row,) = fleet.run(((2, 3, 1),))
+    assert row.requests_per_cycle == 8  # three windows and one runtime read per inverter
+    assert row.floor_seconds == 0.15  # ceil(8 / 3) x 50 ms
+    assert row.messages_per_cycle >= 2 * 11  # the discovery configs of both inverters at least
