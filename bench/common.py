@@ -3,7 +3,6 @@ resident memory, and a description of the machine for the report."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import math
 import os
@@ -26,7 +25,7 @@ import yaml
 
 from bridge.config import settings_from_mapping
 from bridge.coordinator import Coordinator
-from bridge.daemon import run_bridge
+from bridge.daemon import running_bridge
 
 USERNAME = "demo"
 PASSWORD = "demo"
@@ -190,19 +189,8 @@ def machine() -> Machine:
 @asynccontextmanager
 async def bridge_in_process(config: dict[str, Any]) -> AsyncIterator[Coordinator]:
     """The bridge daemon in this process, from a config mapping; yields its coordinator once ready."""
-    settings = settings_from_mapping(config, environ={})
-    stop = asyncio.Event()
-    ready: asyncio.Future[Coordinator] = asyncio.get_running_loop().create_future()
-
-    async def on_ready(coordinator: Coordinator) -> None:
-        ready.set_result(coordinator)
-
-    bridge = asyncio.create_task(run_bridge(settings, stop, on_ready=on_ready))
-    try:
-        yield await ready
-    finally:
-        stop.set()
-        await bridge
+    async with running_bridge(settings_from_mapping(config, environ={}), ready_within=900) as running:
+        yield running.coordinator
 
 
 @contextmanager

@@ -25,6 +25,8 @@ from bench.common import (
 )
 
 SERIAL = "4512345600"
+WRITE_PATH = "/WManage/web/maintain/remoteSet/write"
+READ_PATH = "/WManage/web/maintain/remoteRead/read"
 SHARES = (0.5, 0.95, 0.99, 1.0)
 
 
@@ -80,37 +82,34 @@ async def mqtt_round_trips(port: int, count: int) -> list[float]:
     return times
 
 
-async def http_reads(base_url: str, count: int) -> list[float]:
-    """The read-back the bridge does after each write: one register."""
+async def timed_posts(base_url: str, path: str, forms: list[dict[str, str]]) -> list[float]:
+    """Milliseconds for each POST, one after another, in one logged-in session."""
     times = []
     async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
         await session.post(f"{base_url}/WManage/api/login", data={"account": USERNAME, "password": PASSWORD})
-        form = {"inverterSn": SERIAL, "startRegister": "101", "pointNumber": "1", "autoRetry": "true"}
-        for _ in range(count):
+        for form in forms:
             started = time.perf_counter()
-            async with session.post(f"{base_url}/WManage/web/maintain/remoteRead/read", data=form) as answer:
+            async with session.post(f"{base_url}{path}", data=form) as answer:
                 assert (await answer.json())["success"] is True
             times.append((time.perf_counter() - started) * 1000)
     return times
 
 
-async def http_writes(base_url: str, count: int) -> list[float]:
-    times = []
-    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
-        await session.post(f"{base_url}/WManage/api/login", data={"account": USERNAME, "password": PASSWORD})
-        for index in range(count):
-            form = {
-                "inverterSn": SERIAL,
-                "holdParam": "HOLD_LEAD_ACID_DISCHARGE_RATE",
-                "valueText": str(100 + index % 2),
-                "clientType": "WEB",
-                "remoteSetType": "NORMAL",
-            }
-            started = time.perf_counter()
-            async with session.post(f"{base_url}/WManage/web/maintain/remoteSet/write", data=form) as answer:
-                assert (await answer.json())["success"] is True
-            times.append((time.perf_counter() - started) * 1000)
-    return times
+def write_forms(count: int) -> list[dict[str, str]]:
+    return [
+        {
+            "inverterSn": SERIAL,
+            "holdParam": "HOLD_LEAD_ACID_DISCHARGE_RATE",
+            "valueText": str(100 + index % 2),
+            "clientType": "WEB",
+            "remoteSetType": "NORMAL",
+        }
+        for index in range(count)
+    ]
+
+
+#: The read-back the bridge does after each write: the parameter's one register.
+READ_BACK_FORM = {"inverterSn": SERIAL, "startRegister": "101", "pointNumber": "1", "autoRetry": "true"}
 
 
 async def bridge_commands(port: int, base_topic: str, count: int) -> tuple[list[float], list[float]]:
@@ -153,8 +152,8 @@ def run(commands: int) -> LatencyReport:
     with Mosquitto() as broker, simulator_process(inverters=2) as base_url:
         base_topic = "benchlatency"
         mqtt_ms = asyncio.run(mqtt_round_trips(broker.port, commands))
-        http_ms = asyncio.run(http_writes(base_url, commands))
-        read_ms = asyncio.run(http_reads(base_url, commands))
+        http_ms = asyncio.run(timed_posts(base_url, WRITE_PATH, write_forms(commands)))
+        read_ms = asyncio.run(timed_posts(base_url, READ_PATH, [READ_BACK_FORM] * commands))
         config = {
             "cloud": {"base_url": base_url, "username": USERNAME, "password": PASSWORD},
             "mqtt": {"port": broker.port, "base_topic": base_topic},

@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
-from collections.abc import Awaitable, Callable
-from contextlib import AsyncExitStack
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import structlog
@@ -177,6 +178,37 @@ def _health_reporter(
         return HealthReport(not reasons, connected, ready, age, reasons)
 
     return report
+
+
+@dataclass
+class RunningBridge:
+    coordinator: Coordinator
+    stop: asyncio.Event
+    task: asyncio.Task[None]
+
+
+@asynccontextmanager
+async def running_bridge(settings: Settings, *, ready_within: float = 20.0) -> AsyncIterator[RunningBridge]:
+    """The daemon in this process until the block ends (tests, benchmarks); entered once it is ready."""
+    stop = asyncio.Event()
+    ready: asyncio.Future[Coordinator] = asyncio.get_running_loop().create_future()
+
+    async def on_ready(coordinator: Coordinator) -> None:
+        ready.set_result(coordinator)
+
+    task = asyncio.create_task(run_bridge(settings, stop, on_ready=on_ready))
+    try:
+        waiting: set[asyncio.Future[Any]] = {task, ready}
+        async with asyncio.timeout(ready_within):
+            done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+        if task in done:
+            task.result()  # raises what stopped it
+            raise RuntimeError("the bridge stopped before it was ready")
+        yield RunningBridge(coordinator=ready.result(), stop=stop, task=task)
+    finally:
+        stop.set()
+        async with asyncio.timeout(30):
+            await task
 
 
 def stop_on_signals(stop: asyncio.Event) -> None:

@@ -17,8 +17,6 @@ from typing import Any
 import aiomqtt
 
 from bridge.config import Settings, settings_from_mapping
-from bridge.coordinator import Coordinator
-from bridge.daemon import run_bridge
 from bridge.mqtt.topics import Topics
 from bridge.simulator import RunningSimulator
 
@@ -148,37 +146,6 @@ def bridge_settings(
         },
         environ={},
     )
-
-
-@dataclass
-class RunningBridge:
-    coordinator: Coordinator
-    stop: asyncio.Event
-    task: asyncio.Task[None]
-
-
-@asynccontextmanager
-async def running_bridge(settings: Settings) -> AsyncIterator[RunningBridge]:
-    """The daemon in this process until the block ends; entered once the first refresh is published."""
-    stop = asyncio.Event()
-    ready: asyncio.Future[Coordinator] = asyncio.get_running_loop().create_future()
-
-    async def on_ready(coordinator: Coordinator) -> None:
-        ready.set_result(coordinator)
-
-    task = asyncio.create_task(run_bridge(settings, stop, on_ready=on_ready))
-    try:
-        waiting: set[asyncio.Future[Any]] = {task, ready}
-        async with asyncio.timeout(20):
-            done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
-        if task in done:
-            task.result()  # raises what stopped it
-            raise AssertionError("the bridge stopped before it was ready")
-        yield RunningBridge(coordinator=ready.result(), stop=stop, task=task)
-    finally:
-        stop.set()
-        async with asyncio.timeout(30):
-            await task
 
 
 async def start_bridge_process(

@@ -19,10 +19,11 @@ from hypothesis import strategies as st
 
 from bridge.cloud import CloudClient
 from bridge.config import load_settings
+from bridge.daemon import running_bridge
 from bridge.errors import ConfigError, MalformedResponseError
 from bridge.simulator import RunningSimulator, SimulatorState, run_simulator
 from tests.conftest import FAST_RETRY, Broker
-from tests.harness import Observer, bridge_settings, observing, running_bridge, unique_topics
+from tests.harness import Observer, bridge_settings, observing, unique_topics
 from tests.reliability import record
 
 SERIAL = "4512345600"

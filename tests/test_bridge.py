@@ -9,10 +9,11 @@ from dataclasses import dataclass
 import pytest
 
 from bridge import PROJECT_URL, __version__
+from bridge.daemon import RunningBridge, running_bridge
 from bridge.mqtt.topics import Topics
 from bridge.simulator import RunningSimulator, SimulatorState, run_simulator
 from tests.conftest import Broker
-from tests.harness import Observer, RunningBridge, bridge_settings, observing, running_bridge, unique_topics
+from tests.harness import Observer, bridge_settings, observing, unique_topics
 
 FIRST = "4512345600"
 SECOND = "4512345601"

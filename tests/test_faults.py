@@ -15,11 +15,12 @@ import pytest
 import structlog
 
 from bridge.config import MqttSettings
+from bridge.daemon import running_bridge
 from bridge.mqtt.link import MqttLink
 from bridge.mqtt.topics import Topics
 from bridge.simulator import SimulatorState, run_simulator
 from tests.conftest import Broker, free_port
-from tests.harness import Observer, Seen, bridge_settings, observing, running_bridge, unique_topics
+from tests.harness import Observer, Seen, bridge_settings, observing, unique_topics
 from tests.reliability import record
 
 FIRST = "4512345600"

@@ -8,10 +8,11 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from bridge.daemon import running_bridge
 from bridge.mqtt.topics import Topics
 from bridge.simulator import RunningSimulator, SimulatorState, run_simulator
 from tests.conftest import Broker
-from tests.harness import Observer, bridge_settings, observing, running_bridge, unique_topics
+from tests.harness import Observer, bridge_settings, observing, unique_topics
 
 FIRST = "4512345600"
 SECOND = "4512345601"

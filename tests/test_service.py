@@ -13,9 +13,10 @@ import aiohttp
 import pytest
 
 from bridge import __version__
+from bridge.daemon import running_bridge
 from bridge.simulator import SimulatorState, run_simulator
 from tests.conftest import Broker, free_port
-from tests.harness import bridge_settings, observing, running_bridge, start_bridge_process, unique_topics
+from tests.harness import bridge_settings, observing, start_bridge_process, unique_topics
 
 SERIAL = "4512345600"
 CLOUD_SECRET = "cloud-Secret-4711"

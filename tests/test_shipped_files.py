@@ -16,11 +16,12 @@ import yaml
 
 from bridge.catalogue import SENSORS, WRITABLE_PARAMETERS
 from bridge.cloud.models import InverterInfo
+from bridge.daemon import running_bridge
 from bridge.mqtt.discovery import inverter_configs
 from bridge.mqtt.topics import Topics
 from bridge.simulator import SimulatorState, run_simulator
 from tests.conftest import Broker, free_port
-from tests.harness import bridge_settings, running_bridge, unique_topics
+from tests.harness import bridge_settings, unique_topics
 
 ROOT = Path(__file__).parent.parent
 DOCS = ROOT / "docs"
