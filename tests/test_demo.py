@@ -11,15 +11,20 @@ from tests.harness import observing, unique_topics
 SIMULATED = "4512345600"
 
 
+async def start_demo(*args: str) -> asyncio.subprocess.Process:
+    """`eg4-bridge demo` with `args`, its output piped for the test to read."""
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bridge.cli", "demo", *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+
+
 async def test_the_demo_starts_and_publishes_states(broker: Broker) -> None:
     """Against a real broker the demo publishes states, explains how to watch them, and takes a command."""
     topics = unique_topics()
     async with observing(broker.port, f"{topics.base}/#", f"{topics.discovery_prefix}/#") as observer:
-        demo = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bridge.cli",
-            "demo",
+        demo = await start_demo(
             "--mqtt-port",
             str(broker.port),
             "--base-topic",
@@ -30,8 +35,6 @@ async def test_the_demo_starts_and_publishes_states(broker: Broker) -> None:
             "1",
             "--duration",
             "8",
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
         )
         await observer.wait_for_topic(topics.bridge_status, "online", within=20)
         charge = await observer.wait_for_topic(topics.state(SIMULATED, "battery/charge_current"))
@@ -52,16 +55,7 @@ async def test_the_demo_starts_and_publishes_states(broker: Broker) -> None:
 
 
 async def test_the_demo_without_a_broker_says_how_to_start_one() -> None:
-    demo = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bridge.cli",
-        "demo",
-        "--mqtt-port",
-        str(free_port()),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
+    demo = await start_demo("--mqtt-port", str(free_port()))
     _stdout, stderr = await asyncio.wait_for(demo.communicate(), timeout=30)
     assert demo.returncode == 1
     assert "no MQTT broker answers at 127.0.0.1:" in stderr.decode()

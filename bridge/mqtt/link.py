@@ -91,8 +91,6 @@ class MqttLink:
         self.connected = asyncio.Event()
         self.connections = 0
         self.dropped = 0
-        #: Messages the broker acknowledged.
-        self.sent = 0
 
     @property
     def queued(self) -> int:
@@ -182,7 +180,6 @@ class MqttLink:
             # Only now are they delivered; a disconnection before this line sends the batch again.
             for _ in batch:
                 self._outbox.popleft()
-            self.sent += len(batch)
 
     async def _receive(self, client: aiomqtt.Client) -> None:
         async for message in client.messages:
