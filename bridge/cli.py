@@ -12,10 +12,26 @@ from pathlib import Path
 from bridge import __version__
 from bridge.config import Settings, file_warnings, load_settings
 from bridge.daemon import run_bridge, stop_on_signals
-from bridge.errors import AuthenticationError, ConfigError
+from bridge.errors import (
+    AnotherBridgeError,
+    AuthenticationError,
+    BridgeError,
+    BrokerRefusedError,
+    ConfigError,
+    UnknownInverterError,
+)
 from bridge.logs import configure_logging
 
 EXIT_USAGE = 2
+EXIT_REFUSED = 1
+#: Failures that end `run` with a sentence instead of a traceback, and the exit status of each: 2 for a
+#: config to correct, 1 for a refusal by the cloud or the broker (systemd then restarts it, and logs say why).
+EXIT_STATUS: dict[type[BridgeError], int] = {
+    UnknownInverterError: EXIT_USAGE,
+    AnotherBridgeError: EXIT_USAGE,
+    AuthenticationError: EXIT_REFUSED,
+    BrokerRefusedError: EXIT_REFUSED,
+}
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
@@ -41,13 +57,34 @@ def _parser() -> argparse.ArgumentParser:
     demo = commands.add_parser(
         "demo", parents=[level], help="the bridge against the built-in simulator, on your broker"
     )
-    demo.add_argument("--mqtt-host", default="127.0.0.1")
-    demo.add_argument("--mqtt-port", type=int, default=1883)
-    demo.add_argument("--base-topic", default="eg4")
-    demo.add_argument("--discovery-prefix", default="homeassistant")
-    demo.add_argument("--inverters", type=int, default=2)
-    demo.add_argument("--runtime-seconds", type=float, default=10.0, help="how often runtime values refresh")
-    demo.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
+    demo.add_argument("--mqtt-host", default="127.0.0.1", help="the broker's host (default: %(default)s)")
+    demo.add_argument("--mqtt-port", type=int, default=1883, help="the broker's port (default: %(default)s)")
+    demo.add_argument(
+        "--base-topic",
+        default="eg4demo",
+        help="base topic, apart from a real bridge's `eg4` so that the demo never disturbs one "
+        "(default: %(default)s)",
+    )
+    demo.add_argument(
+        "--discovery-prefix",
+        default="homeassistant",
+        help="Home Assistant's discovery prefix (default: %(default)s)",
+    )
+    demo.add_argument(
+        "--inverters", type=int, default=2, help="simulated inverters, 1 to 100 (default: %(default)s)"
+    )
+    demo.add_argument(
+        "--runtime-seconds",
+        type=float,
+        default=10.0,
+        help="how often runtime values refresh (default: %(default)s)",
+    )
+    demo.add_argument(
+        "--duration",
+        type=float,
+        default=None,
+        help="stop after this many seconds (default: run until Ctrl-C)",
+    )
 
     probe = commands.add_parser(
         "healthcheck", parents=[level], help="exit 0 if /healthz says ok, else 1 (for containers)"
@@ -122,15 +159,12 @@ def _run(path: Path, log_level: str | None) -> int:
 
     try:
         asyncio.run(daemon())
-    except AuthenticationError as refusal:
-        print(f"eg4-bridge: {refusal}", file=sys.stderr)
-        return 1
-    except BaseExceptionGroup as group:
-        refused, rest = group.split(AuthenticationError)
-        if refused is None or rest is not None:
+    except BridgeError as failure:
+        status = next((code for kind, code in EXIT_STATUS.items() if isinstance(failure, kind)), None)
+        if status is None:
             raise
-        print(f"eg4-bridge: {_first_leaf(refused)}", file=sys.stderr)
-        return 1
+        print(f"eg4-bridge: {failure}", file=sys.stderr)
+        return status
     return 0
 
 
@@ -147,11 +181,6 @@ def _healthcheck(url: str) -> int:
     except OSError as failure:
         print(f"eg4-bridge healthcheck: {url}: {failure}", file=sys.stderr)
     return 1
-
-
-def _first_leaf(group: BaseExceptionGroup[BaseException]) -> BaseException:
-    first = group.exceptions[0]
-    return _first_leaf(first) if isinstance(first, BaseExceptionGroup) else first
 
 
 def _run_simulator(args: argparse.Namespace) -> int:

@@ -7,7 +7,8 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Final
+from enum import StrEnum
+from typing import Final, Literal
 
 from bridge.catalogue import WritableParameter
 from bridge.errors import ParameterValueError
@@ -19,6 +20,34 @@ REQUESTED_ECHO_CHARS: Final = 64
 #: ASCII digits only: `\d` and Decimal would also take other scripts' digits, such as "߀" (N'Ko zero).
 NUMBER: Final = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 NOT_FINITE: Final = frozenset({"nan", "inf", "infinity"})
+#: A result's `error` is cut to this many characters.
+MAX_ERROR_CHARS: Final = 300
+
+#: Whether a command's value reached the inverter: yes, no, or it cannot be known yet.
+Applied = bool | Literal["unknown"]
+
+
+class Outcome(StrEnum):
+    """What became of a command: the `outcome` of its result, and the label of the commands metric."""
+
+    #: Written, and read back holding the value.
+    ACCEPTED = "accepted"
+    #: The cloud took the write, but reading it back failed or showed another value.
+    UNCONFIRMED = "unconfirmed"
+    #: Refused by the bridge (bad payload, limit, read-only, retained, ...): nothing was sent.
+    REFUSED = "refused"
+    #: The cloud said no, or could not be reached: nothing was applied.
+    FAILED = "failed"
+    #: Replaced by a later command for the same setting before it was sent.
+    SUPERSEDED = "superseded"
+    #: Sent, but no answer came (a timeout, a connection lost): it may or may not have been applied.
+    #: The bridge reads the setting again later and publishes a `rechecked` or `reasserted` result.
+    UNKNOWN = "unknown"
+    #: The follow-up of an `unknown` write: what the inverter was found to hold.
+    RECHECKED = "rechecked"
+    #: The follow-up of an `unknown` write that landed late over a newer confirmed command: the newer
+    #: command's value was written again, once.
+    REASSERTED = "reasserted"
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,23 +85,35 @@ def read_number(payload: bytes, parameter: WritableParameter) -> Decimal:
 
 
 def result_payload(
-    command: Command, *, value: int | None, error: str | None, confirmed: bool = False, attempts: int = 0
+    command: Command,
+    *,
+    outcome: Outcome,
+    value: int | None,
+    error: str | None,
+    applied: Applied = False,
+    confirmed: bool = False,
+    attempts: int = 0,
+    found: int | None = None,
 ) -> str:
     """The JSON answer to one command.
 
-    `ok` is true only when the inverter was read back holding the value; `confirmed` says that read-back
-    matched; `attempts` is how many times the write was sent (more than one: an earlier attempt's outcome
-    was unknown, so it may have been applied too).
+    `ok` is true only when the inverter was read back holding the value (`confirmed`); `applied` says
+    whether the value reached the inverter (`"unknown"` when the cloud never answered); `attempts` is how
+    many times the write was sent; `found`, on a follow-up, is what the inverter was found holding.
     """
-    return json.dumps(
-        {
-            "ok": error is None,
-            "value": value,
-            "requested": command.requested,
-            "error": error,
-            "confirmed": confirmed,
-            "attempts": attempts,
-            "ts": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-        },
-        ensure_ascii=False,
-    )
+    if error is not None and len(error) > MAX_ERROR_CHARS:
+        error = error[:MAX_ERROR_CHARS] + "…"
+    message: dict[str, object] = {
+        "ok": error is None and confirmed,
+        "outcome": outcome.value,
+        "value": value,
+        "requested": command.requested,
+        "error": error,
+        "applied": applied,
+        "confirmed": confirmed,
+        "attempts": attempts,
+    }
+    if found is not None:
+        message["found"] = found
+    message["ts"] = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return json.dumps(message, ensure_ascii=False)

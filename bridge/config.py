@@ -20,6 +20,7 @@ from pydantic import (
     ConfigDict,
     Field,
     SecretStr,
+    StrictInt,
     ValidationError,
     field_validator,
     model_validator,
@@ -36,6 +37,10 @@ ENVIRONMENT: Final = {
     ("health", "enabled"): "EG4_HEALTH_ENABLED",
 }
 LOOPBACK_HOSTS: Final = frozenset({"localhost", "127.0.0.1", "::1"})
+#: An inverter's serial as the cloud gives it, or `default` for every inverter not named.
+SERIAL_KEY: Final = re.compile(r"[A-Za-z0-9]{10}|default")
+#: Amperes the bridge will write; `true` is not a number of amperes, though Python would read it as 1.
+Amperes = StrictInt
 TOPIC_LEVEL: Final = re.compile(r"^[^#+/\s][^#+\s]*[^#+/\s]$|^[^#+/\s]$")
 
 
@@ -104,6 +109,9 @@ class MqttSettings(_Section):
     keepalive: int = Field(default=60, ge=5, le=3600)
     base_topic: str = "eg4"
     discovery_prefix: str = "homeassistant"
+    #: Starts Home Assistant's device and entity ids (`eg4_<serial>`); change it only for a second,
+    #: separate installation on the same Home Assistant.
+    device_prefix: str = Field(default="eg4", pattern=r"^[a-z][a-z0-9_]{0,31}$")
     tls: TlsSettings = TlsSettings()
     #: Messages kept while the broker is away; beyond this the oldest are dropped (and logged).
     outbox_limit: int = Field(default=20_000, ge=100, le=1_000_000)
@@ -149,13 +157,18 @@ class ControlSettings(_Section):
     #: Writes to one inverter are spaced at least this far apart; the latest command waiting wins.
     min_write_interval_seconds: float = Field(default=3.0, ge=0, le=600)
     thermal_guard: ThermalGuardSettings = ThermalGuardSettings()
+    #: Limits for every inverter that has none of its own (under `inverters`).
+    max_charge_current: Amperes | None = Field(default=None, ge=0, le=250)
+    max_discharge_current: Amperes | None = Field(default=None, ge=0, le=250)
+    #: After a write whose fate is unknown (no answer in time), the setting is read again this much later.
+    recheck_after_unknown_seconds: float = Field(default=15.0, gt=0, le=600)
 
 
 class InverterLimits(_Section):
     """Limits for one inverter (or, under the key `default`, for all): amperes the bridge will write."""
 
-    max_charge_current: int | None = Field(default=None, ge=0, le=250)
-    max_discharge_current: int | None = Field(default=None, ge=0, le=250)
+    max_charge_current: Amperes | None = Field(default=None, ge=0, le=250)
+    max_discharge_current: Amperes | None = Field(default=None, ge=0, le=250)
     read_only: bool | None = None
 
 
@@ -175,13 +188,29 @@ class Settings(_Section):
         # YAML reads an unquoted serial such as 4512345600 as a number.
         return {str(key): item for key, item in value.items()} if isinstance(value, dict) else value
 
+    @field_validator("inverters")
+    @classmethod
+    def _serials_well_formed(cls, value: dict[str, InverterLimits]) -> dict[str, InverterLimits]:
+        bad = [serial for serial in value if not SERIAL_KEY.fullmatch(serial)]
+        if bad:
+            raise ValueError(
+                f"{', '.join(repr(serial) for serial in bad)}: a serial is 10 letters and digits "
+                "(as on the inverter's label and in the cloud), or `default`"
+            )
+        return value
+
     def limits_for(self, serial: str) -> InverterLimits:
         """The inverter's own limits, each unset one taken from `default`."""
         default = self.inverters.get("default", InverterLimits())
         own = self.inverters.get(serial, InverterLimits())
+        control = self.control
         return InverterLimits(
-            max_charge_current=_first_set(own.max_charge_current, default.max_charge_current),
-            max_discharge_current=_first_set(own.max_discharge_current, default.max_discharge_current),
+            max_charge_current=_first_set(
+                own.max_charge_current, default.max_charge_current, control.max_charge_current
+            ),
+            max_discharge_current=_first_set(
+                own.max_discharge_current, default.max_discharge_current, control.max_discharge_current
+            ),
             read_only=_first_set(own.read_only, default.read_only, self.control.read_only),
         )
 
@@ -207,7 +236,31 @@ def load_settings(path: Path, environ: Mapping[str, str] | None = None) -> Setti
         document = {}
     if not isinstance(document, dict):
         raise ConfigError([f"{path}: the top level must be a mapping of sections (cloud, mqtt, polling)"])
+    misread = _serials_yaml_misread(text)
+    if misread:
+        raise ConfigError(misread)
     return settings_from_mapping(document, os.environ if environ is None else environ)
+
+
+def _serials_yaml_misread(text: str) -> list[str]:
+    """Serial keys under `inverters` that YAML turned into another number (`0123456701` is octal)."""
+    root = yaml.compose(text, Loader=yaml.SafeLoader)
+    if not isinstance(root, yaml.MappingNode):
+        return []
+    section = next((value for key, value in root.value if getattr(key, "value", None) == "inverters"), None)
+    if not isinstance(section, yaml.MappingNode):
+        return []
+    problems = []
+    for key, _value in section.value:
+        if not isinstance(key, yaml.ScalarNode) or key.style is not None:
+            continue  # quoted: read as written
+        read_as = yaml.safe_load(key.value)
+        if not isinstance(read_as, str) and str(read_as) != key.value:
+            problems.append(
+                f"inverters.{key.value}: YAML reads this unquoted serial as the number {read_as}; "
+                f"quote it: '{key.value}'"
+            )
+    return problems
 
 
 def file_warnings(path: Path) -> list[str]:

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
+import re
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
 from typing import Any, Final, Protocol
 
 import structlog
@@ -23,17 +26,31 @@ from bridge.catalogue import (
     parameter_by_topic_path,
 )
 from bridge.cloud import CloudClient, InverterInfo, Runtime
-from bridge.commands import Command, read_number, result_payload
+from bridge.commands import Applied, Command, Outcome, read_number, result_payload
 from bridge.config import Settings
-from bridge.errors import AuthenticationError, CloudError, ParameterValueError, RefusedError
+from bridge.errors import (
+    AuthenticationError,
+    CloudError,
+    MalformedResponseError,
+    OutcomeUnknownError,
+    ParameterValueError,
+    RefusedError,
+    TransientError,
+    UnknownInverterError,
+)
 from bridge.mqtt.discovery import inverter_configs
 from bridge.mqtt.link import OFFLINE, ONLINE
-from bridge.mqtt.topics import Topics
+from bridge.mqtt.topics import Topics, topic_is_publishable
 
 log = structlog.get_logger(__name__)
 
 WRITABLE_PATHS: Final = ", ".join(parameter.topic_path for parameter in WRITABLE_PARAMETERS)
 STARTUP_RETRY_SECONDS: Final = (5.0, 15.0, 60.0)
+#: A serial must be usable as one topic level and look like the cloud's: ten letters and digits.
+SERIAL: Final = re.compile(r"[A-Za-z0-9]{10}")
+#: While the cloud cannot be reached, runtime is read again this often (at most), so that availability
+#: comes back soon after the cloud does instead of a whole polling period later.
+UNREACHABLE_RETRY_SECONDS: Final = 10.0
 
 
 class Publisher(Protocol):
@@ -41,6 +58,16 @@ class Publisher(Protocol):
 
 
 WriteKey = tuple[str, str]
+
+
+@dataclass(slots=True)
+class SettingHistory:
+    """What this bridge sent to one setting of one inverter, to recognise a late write that undid a newer
+    command: the sequence number of the latest send of each value that may have been applied, and the
+    newest confirmed command."""
+
+    maybe_applied: dict[int, int] = field(default_factory=dict)
+    confirmed: tuple[int, int, Command] | None = None  # sequence, value, command
 
 
 class Coordinator:
@@ -70,6 +97,9 @@ class Coordinator:
         self._pending: dict[WriteKey, tuple[Command, int]] = {}
         self._write_gates: dict[str, asyncio.Lock] = {}
         self._last_write: dict[str, float] = {}
+        self._history: dict[WriteKey, SettingHistory] = {}
+        self._sequence = itertools.count(1)
+        self._unreachable: set[str] = set()
         self._idle = asyncio.Event()
         self._idle.set()
         self._refresh_requested = asyncio.Event()
@@ -99,9 +129,9 @@ class Coordinator:
 
     async def run(self) -> None:
         """Discover, refresh everything once, then keep runtime and parameters fresh until cancelled."""
+        await self._discover()  # its refusals (credentials, unknown serials) end the bridge unwrapped
         async with asyncio.TaskGroup() as tasks:
             self._tasks = tasks
-            await self._discover()
             await asyncio.gather(self._refresh_runtime(), self._refresh_parameters())
             self._announced = True
             self._publish_discovery(with_removals=True)
@@ -131,15 +161,36 @@ class Coordinator:
                 log.warning("cloud_unreachable_at_start", error=exc.message, retry_in=delay)
                 await asyncio.sleep(delay)
         for device in devices:
-            if device.has_battery_parameters:
+            if not SERIAL.fullmatch(device.serial):
+                # Never a topic level: `+`, `#` or `/` in it would publish where it must not, or fail.
+                log.error(
+                    "device_serial_unusable_skipped", serial=device.serial[:40], model=device.model[:40]
+                )
+            elif device.has_battery_parameters:
                 self._inverters[device.serial] = device
                 self._parameters[device.serial] = {}
             else:
                 log.info("device_without_battery_settings_skipped", serial=device.serial, model=device.model)
+        self._refuse_unknown_configured_serials({device.serial for device in devices})
+
+    def _refuse_unknown_configured_serials(self, known: set[str]) -> None:
+        """Limits for a serial the account does not have would silently apply to nothing."""
+        unknown = sorted(
+            serial for serial in self._settings.inverters if serial != "default" and serial not in known
+        )
+        if unknown:
+            raise UnknownInverterError(
+                f"inverters: {', '.join(unknown)} {'is' if len(unknown) == 1 else 'are'} not on this cloud "
+                f"account, so {'its' if len(unknown) == 1 else 'their'} limits would not apply; the account "
+                f"has {', '.join(sorted(known)) or 'no devices'}"
+            )
 
     async def _runtime_loop(self) -> None:
         while True:
-            await asyncio.sleep(self._polling.runtime_seconds)
+            period = self._polling.runtime_seconds
+            if self._unreachable:
+                period = min(period, UNREACHABLE_RETRY_SECONDS)
+            await asyncio.sleep(period)
             await self._refresh_runtime()
 
     async def _parameter_loop(self) -> None:
@@ -166,8 +217,10 @@ class Coordinator:
             runtime = await self._cloud.get_runtime(serial)
         except CloudError as exc:
             log.warning("runtime_read_failed", serial=serial, error=exc.message)
+            self._cloud_failed(serial, exc)
             self._set_online(serial, False)
             return
+        self._unreachable.discard(serial)
         came_back = runtime.online and not self._online.get(serial, True)
         self._runtime[serial] = runtime
         if runtime.online:
@@ -191,7 +244,9 @@ class Coordinator:
             read = await self._cloud.read_parameters(serial)
         except CloudError as exc:
             log.warning("parameter_read_failed", serial=serial, error=exc.message)
+            self._cloud_failed(serial, exc)
             return
+        self._cloud_answered(serial)
         for parameter in WRITABLE_PARAMETERS:
             value = read.current(parameter)
             if value is None:
@@ -216,6 +271,20 @@ class Coordinator:
         if force or self._published.get(topic) != payload:
             self._published[topic] = payload
             self._publish(topic, payload, retain=True)
+
+    def _cloud_failed(self, serial: str, error: CloudError) -> None:
+        """A request about `serial` failed: when the cloud could not be reached, its values are stale now,
+        not at the next runtime poll."""
+        if isinstance(error, TransientError) and error.unreachable:
+            self._unreachable.add(serial)
+            self._set_online(serial, False)
+
+    def _cloud_answered(self, serial: str) -> None:
+        """A request about `serial` succeeded: available again at once, unless the cloud says it is lost."""
+        if serial in self._unreachable:
+            self._unreachable.discard(serial)
+            runtime = self._runtime.get(serial)
+            self._set_online(serial, runtime is None or runtime.online)
 
     def _set_online(self, serial: str, online: bool) -> None:
         changed = self._online.get(serial) != online
@@ -286,15 +355,26 @@ class Coordinator:
                 self._publish_everything()
             return
         target = self._topics.parse_command(topic)
-        if target is not None:
-            self._accept(Command(topic, target.serial, target.topic_path, payload, retained))
+        if target is None:
+            return
+        if retained and not payload:
+            return  # someone clearing a retained /set, as the README says to: not a command
+        if not topic_is_publishable(self._topics.result_for(topic)):
+            # A command that cannot be answered is not carried out: nobody would learn what became of it.
+            log.error(
+                "command_ignored_result_unpublishable", topic=topic[:120], topic_bytes=len(topic.encode())
+            )
+            return
+        self._accept(Command(topic, target.serial, target.topic_path, payload, retained))
 
     # -- commands -----------------------------------------------------------------------------------
 
-    def _answer(self, command: Command, *, outcome: str, error: str | None = None, **result: Any) -> None:
+    def _answer(self, command: Command, *, outcome: Outcome, error: str | None = None, **result: Any) -> None:
         self.command_outcomes[outcome] += 1
         topic = self._topics.result_for(command.topic)
-        payload = result_payload(command, error=error, value=result.pop("value", None), **result)
+        payload = result_payload(
+            command, outcome=outcome, error=error, value=result.pop("value", None), **result
+        )
         self._publish(topic, payload, retain=False, announced_only=False)
         log.info(
             "command_answered", serial=command.serial, param=command.topic_path, outcome=outcome, error=error
@@ -305,13 +385,13 @@ class Coordinator:
         try:
             parameter, amperes = self._validate(command)
         except ParameterValueError as refusal:
-            self._answer(command, error=str(refusal), outcome="refused")
+            self._answer(command, error=str(refusal), outcome=Outcome.REFUSED)
             return
         key = (command.serial, parameter.key)
         superseded = self._pending.get(key)
         if superseded is not None:
             later = f"superseded by a later command ({command.requested})"
-            self._answer(superseded[0], error=later, outcome="superseded")
+            self._answer(superseded[0], error=later, outcome=Outcome.SUPERSEDED)
         self._pending[key] = (command, amperes)
         if key not in self._busy and self._tasks is not None:
             self._busy.add(key)
@@ -362,70 +442,201 @@ class Coordinator:
     async def _write_in_turn(self, key: WriteKey, parameter: WritableParameter) -> None:
         """Write the latest command waiting for one setting until none waits; one inverter's writes are
         spaced `min_write_interval_seconds` apart."""
-        serial = key[0]
         try:
             while key in self._pending:
-                async with self._write_gates.setdefault(serial, asyncio.Lock()):
-                    spacing = self._settings.control.min_write_interval_seconds
-                    await asyncio.sleep(
-                        max(0.0, self._last_write.get(serial, -spacing) + spacing - self._clock())
-                    )
+                async with self._spaced(key[0]):
                     waiting = self._pending.pop(key, None)
                     if waiting is None:
                         break
-                    try:
-                        await self._write(parameter, *waiting)
-                    finally:
-                        self._last_write[serial] = self._clock()
+                    await self._write(parameter, *waiting)
         finally:
             self._busy.discard(key)
             if not self._busy:
                 self._idle.set()
 
+    @contextlib.asynccontextmanager
+    async def _spaced(self, serial: str) -> AsyncIterator[None]:
+        """One write at a time per inverter, `min_write_interval_seconds` after the previous one ended."""
+        async with self._write_gates.setdefault(serial, asyncio.Lock()):
+            spacing = self._settings.control.min_write_interval_seconds
+            await asyncio.sleep(max(0.0, self._last_write.get(serial, -spacing) + spacing - self._clock()))
+            try:
+                yield
+            finally:
+                self._last_write[serial] = self._clock()
+
     async def _write(self, parameter: WritableParameter, command: Command, amperes: int) -> None:
         serial = command.serial
+        history = self._history.setdefault((serial, parameter.key), SettingHistory())
+        sequence = next(self._sequence)
         try:
             attempts = await self._cloud.write_parameter(serial, parameter.hold_param, str(amperes))
+        except (OutcomeUnknownError, MalformedResponseError) as exc:
+            # It reached the cloud, and no answer says what became of it.
+            history.maybe_applied[amperes] = sequence
+            self._answer_unknown(command, parameter, amperes, sequence, exc)
+            return
         except RefusedError as exc:
-            self._answer(command, error=exc.server_text, attempts=exc.attempts, outcome="failed")
+            self._answer(command, error=exc.server_text, attempts=exc.attempts, outcome=Outcome.FAILED)
             return
         except CloudError as exc:
-            self._answer(command, error=exc.message, attempts=exc.attempts, outcome="failed")
+            self._cloud_failed(serial, exc)
+            self._answer(command, error=exc.message, attempts=exc.attempts, outcome=Outcome.FAILED)
             return
         except asyncio.CancelledError:
+            history.maybe_applied[amperes] = sequence
             stopped = "the bridge stopped before the cloud answered; it may have been applied"
-            self._answer(command, error=stopped, attempts=1, outcome="failed")
+            self._answer(
+                command, error=stopped, value=amperes, applied="unknown", attempts=1, outcome=Outcome.UNKNOWN
+            )
             raise
+        history.maybe_applied[amperes] = sequence
+        self._cloud_answered(serial)
         self._refresh_requested.set()
         held = await self._read_back(serial, parameter)
-        if held is not None:
-            self._parameters[serial][parameter.key] = held
-            self._publish_state(serial, parameter.topic_path, str(held), force=True)
         if held == amperes:
-            self._answer(command, value=amperes, confirmed=True, attempts=attempts, outcome="accepted")
+            history.confirmed = (sequence, amperes, command)
+            self._answer(
+                command,
+                value=amperes,
+                applied=True,
+                confirmed=True,
+                attempts=attempts,
+                outcome=Outcome.ACCEPTED,
+            )
             return
         problem = (
             "written, but reading it back failed; the next refresh will show what the inverter holds"
             if held is None
             else f"the cloud accepted {amperes}, but the inverter holds {held}"
         )
-        self._answer(command, value=amperes, error=problem, attempts=attempts, outcome="unconfirmed")
+        self._answer(
+            command,
+            value=amperes,
+            error=problem,
+            applied=True,
+            attempts=attempts,
+            outcome=Outcome.UNCONFIRMED,
+        )
+
+    def _answer_unknown(
+        self, command: Command, parameter: WritableParameter, amperes: int, sequence: int, error: CloudError
+    ) -> None:
+        """Say that the write's fate is unknown, and find it out once the cloud has had time to act."""
+        delay = self._settings.control.recheck_after_unknown_seconds
+        self._answer(
+            command,
+            value=amperes,
+            applied="unknown",
+            attempts=error.attempts,
+            outcome=Outcome.UNKNOWN,
+            error=(
+                f"{error.message}; the write may or may not have been applied, and was not sent again. "
+                f"The setting will be read again in {delay:g} s"
+            ),
+        )
+        if self._tasks is not None:
+            self._tasks.create_task(
+                self._recheck(command, parameter, amperes, sequence, delay), name=f"recheck-{command.serial}"
+            )
+
+    async def _recheck(
+        self, command: Command, parameter: WritableParameter, amperes: int, sequence: int, delay: float
+    ) -> None:
+        """After a write of unknown fate: read the setting, publish it, and undo a late landing over a newer
+        confirmed command of this bridge, once. A value nobody sent through the bridge is left alone."""
+        await asyncio.sleep(delay)
+        serial = command.serial
+        key = (serial, parameter.key)
+        held = await self._read_back(serial, parameter)
+        history = self._history[key]
+        newest = history.confirmed
+        if held is None:
+            problem = (
+                f"reading {parameter.name} again failed, so whether {amperes} was applied is still unknown"
+            )
+            self._answer(command, value=amperes, applied="unknown", error=problem, outcome=Outcome.RECHECKED)
+            return
+        self._cloud_answered(serial)
+        newer_written = newest is not None and newest[0] > sequence
+        if newest is not None and newer_written and held != newest[1]:
+            from_older = history.maybe_applied.get(held, newest[0]) < newest[0]
+            if from_older and key not in self._pending and key not in self._busy:
+                await self._reassert(command, parameter, held, newest[1], newest[2])
+                return
+        if held == amperes:
+            self._answer(
+                command, value=amperes, applied=True, confirmed=True, found=held, outcome=Outcome.RECHECKED
+            )
+            return
+        applied: Applied = "unknown" if newer_written else False
+        problem = f"the inverter holds {held}, not {amperes}" + (
+            " (a later command was written since)" if newer_written else ""
+        )
+        self._answer(
+            command, value=amperes, applied=applied, error=problem, found=held, outcome=Outcome.RECHECKED
+        )
+
+    async def _reassert(
+        self, late: Command, parameter: WritableParameter, found: int, amperes: int, newest: Command
+    ) -> None:
+        """A late write of an older command undid `newest`: write its value again, once, and say so."""
+        serial = late.serial
+        log.warning(
+            "late_write_undid_newer_command",
+            serial=serial,
+            param=parameter.hold_param,
+            found=found,
+            rewrite=amperes,
+        )
+        why = f"the inverter held {found} from an older command that landed late; {amperes} was written again"
+        async with self._spaced(serial):
+            try:
+                attempts = await self._cloud.write_parameter(serial, parameter.hold_param, str(amperes))
+            except CloudError as exc:
+                self._answer(
+                    newest,
+                    value=amperes,
+                    found=found,
+                    applied="unknown" if isinstance(exc, OutcomeUnknownError) else False,
+                    attempts=exc.attempts,
+                    error=f"{why}, but the write failed: {exc.message}",
+                    outcome=Outcome.REASSERTED,
+                )
+                return
+            held = await self._read_back(serial, parameter)
+        confirmed = held == amperes
+        self._answer(
+            newest,
+            value=amperes,
+            found=found,
+            applied=True,
+            confirmed=confirmed,
+            attempts=attempts,
+            error=None if confirmed else f"{why}, but reading it back gave {held}",
+            outcome=Outcome.REASSERTED,
+        )
 
     async def _read_back(self, serial: str, parameter: WritableParameter) -> int | None:
-        """What the inverter holds now, read from the cloud; `None` when that cannot be known."""
+        """What the inverter holds now, read from the cloud and published; `None` if that is not known."""
         try:
             # Only the parameter's own register: the cloud reads any window, and one register is cheap.
             values = await self._cloud.read_window(serial, parameter.register, 1)
-            return parameter.parse_cloud_value(values[parameter.hold_param])
+            held = parameter.parse_cloud_value(values[parameter.hold_param])
         except (CloudError, KeyError, ParameterValueError) as exc:
             log.warning("read_back_failed", serial=serial, param=parameter.hold_param, error=str(exc))
             return None
+        self._parameters[serial][parameter.key] = held
+        self._publish_state(serial, parameter.topic_path, str(held), force=True)
+        return held
 
     async def shutdown(self, grace_seconds: float) -> None:
         """Take no more commands, refuse those waiting, and give in-flight writes `grace_seconds`."""
         self._accepting = False
         for command, _amperes in self._pending.values():
-            self._answer(command, error="the bridge is shutting down; nothing was written", outcome="refused")
+            self._answer(
+                command, error="the bridge is shutting down; nothing was written", outcome=Outcome.REFUSED
+            )
         self._pending.clear()
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(grace_seconds):

@@ -29,6 +29,8 @@ GOODBYE_SECONDS = 5.0
 CLOUD_MINIMUM_POLL_SECONDS = 30.0
 #: Slack for retries of a slow cloud, on top of the polling period, before the bridge counts as hung.
 RETRY_SLACK_SECONDS = 60.0
+#: A bridge cut off from its broker this long stops feeding systemd's watchdog, so that it shows as failed.
+BROKER_DOWN_LIMIT_SECONDS = 300.0
 
 
 async def run_bridge(
@@ -37,10 +39,12 @@ async def run_bridge(
     *,
     on_ready: Callable[[Coordinator], Awaitable[None]] | None = None,
     notifier: Notifier | None = None,
+    leave_no_trace: bool = False,
 ) -> None:
-    """Run until `stop` is set, then stop taking commands, finish in-flight writes, say `offline`."""
+    """Run until `stop` is set, then stop taking commands, finish in-flight writes, say `offline` (or, with
+    `leave_no_trace`, empty every retained topic it published)."""
     notifier = notifier or Notifier()
-    topics = Topics(settings.mqtt.base_topic, settings.mqtt.discovery_prefix)
+    topics = Topics(settings.mqtt.base_topic, settings.mqtt.discovery_prefix, settings.mqtt.device_prefix)
     _warn_about_risky_settings(settings)
     metrics = BridgeMetrics()
     async with AsyncExitStack() as stack:
@@ -56,9 +60,20 @@ async def run_bridge(
             )
         )
         coordinator = Coordinator(cloud, topics, settings)
-        link = MqttLink(settings.mqtt, topics, coordinator, outbox_limit=settings.mqtt.outbox_limit)
+        link = MqttLink(
+            settings.mqtt,
+            topics,
+            coordinator,
+            outbox_limit=settings.mqtt.outbox_limit,
+            clear_retained_on_close=leave_no_trace,
+        )
         coordinator.attach(link)
-        metrics.watch(coordinator.command_outcomes, lambda: link.connections, coordinator.last_good_refresh)
+        metrics.watch(
+            coordinator.command_outcomes,
+            lambda: link.connections,
+            coordinator.last_good_refresh,
+            lambda: link.dropped,
+        )
         if settings.health.enabled:
             report = _health_reporter(settings, coordinator, link)
             port = await stack.enter_async_context(
@@ -75,16 +90,17 @@ async def run_bridge(
                 await on_ready(ready)
 
         async with asyncio.TaskGroup() as tasks:
-            link_task = tasks.create_task(link.run(), name="mqtt-link")
-            # Its failure (refused credentials) is kept, not left to cancel the group mid-flight, so that
-            # the shutdown below runs the same way whatever ended the bridge.
+            # Failures of the link and the coordinator (refused credentials, another bridge, an unknown
+            # serial) are kept, not left to cancel the group mid-flight, so that the shutdown below runs
+            # the same way whatever ended the bridge, and `offline` is said.
+            link_task = tasks.create_task(_failure_of(link.run()), name="mqtt-link")
             coordinator_task = tasks.create_task(_failure_of(coordinator.run()), name="coordinator")
             ready_task = tasks.create_task(_when_ready(coordinator, link, announce_ready), name="on-ready")
             watchdog_task = tasks.create_task(
-                _watchdog(notifier, coordinator, settings, announced), name="watchdog"
+                _watchdog(notifier, coordinator, link, settings, announced), name="watchdog"
             )
             stop_task = tasks.create_task(stop.wait(), name="stop")
-            await asyncio.wait({stop_task, coordinator_task}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait({stop_task, coordinator_task, link_task}, return_when=asyncio.FIRST_COMPLETED)
             log.info("bridge_stopping")
             notifier.notify("STOPPING=1")
             await coordinator.shutdown(WRITE_GRACE_SECONDS)
@@ -93,9 +109,10 @@ async def run_bridge(
             await link.close(GOODBYE_SECONDS)
             await _stop_task(link_task)
     log.info("bridge_stopped")
-    failure = None if coordinator_task.cancelled() else coordinator_task.result()
-    if failure is not None:
-        raise failure
+    for task in (link_task, coordinator_task):
+        failure = None if task.cancelled() else task.result()
+        if failure is not None:
+            raise failure
 
 
 async def _failure_of(work: Awaitable[None]) -> Exception | None:
@@ -140,20 +157,40 @@ async def _when_ready(
 
 
 async def _watchdog(
-    notifier: Notifier, coordinator: Coordinator, settings: Settings, announced: asyncio.Event
+    notifier: Notifier, coordinator: Coordinator, link: MqttLink, settings: Settings, announced: asyncio.Event
 ) -> None:
-    """Tell systemd we are alive while the refresh loop keeps turning; a hung bridge stops saying so."""
+    """Tell systemd we are alive while the refresh loop keeps turning and the broker is (or was recently)
+    connected; a hung bridge, or one cut off from its broker, stops saying so."""
     interval = notifier.watchdog_interval
     if interval is None:
         return
     stall_limit = _stall_limit(settings)
     await announced.wait()  # until READY=1, systemd's start timeout is the guard
     while True:
-        if time.monotonic() - coordinator.last_cycle < stall_limit:
+        withheld = watchdog_withheld_because(
+            time.monotonic(), coordinator.last_cycle, stall_limit, link.disconnected_at
+        )
+        if withheld is None:
             notifier.notify("WATCHDOG=1")
         else:
-            log.error("refresh_loop_stalled_watchdog_withheld", stalled_seconds=round(stall_limit))
+            log.error(
+                withheld,
+                stall_limit_seconds=round(stall_limit),
+                broker_limit_seconds=BROKER_DOWN_LIMIT_SECONDS,
+            )
         await asyncio.sleep(interval)
+
+
+def watchdog_withheld_because(
+    now: float, last_cycle: float, stall_limit: float, disconnected_at: float | None
+) -> str | None:
+    """Why systemd's watchdog must not be fed now (an event name for the log), or `None` to feed it: the
+    refresh loop has stalled, or the broker has been unreachable for `BROKER_DOWN_LIMIT_SECONDS`."""
+    if now - last_cycle >= stall_limit:
+        return "refresh_loop_stalled_watchdog_withheld"
+    if disconnected_at is not None and now - disconnected_at > BROKER_DOWN_LIMIT_SECONDS:
+        return "broker_unreachable_watchdog_withheld"
+    return None
 
 
 def _health_reporter(

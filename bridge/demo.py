@@ -14,6 +14,8 @@ from bridge.daemon import run_bridge, stop_on_signals
 from bridge.simulator import SimulatorState, run_simulator
 
 NO_BROKER_EXIT = 1
+USAGE_EXIT = 2
+MAX_INVERTERS = 100
 
 
 def broker_answers(host: str, port: int) -> bool:
@@ -25,10 +27,17 @@ def broker_answers(host: str, port: int) -> bool:
 
 
 def run_demo(args: argparse.Namespace) -> int:
+    if not 1 <= args.inverters <= MAX_INVERTERS:
+        print(f"eg4-bridge demo: --inverters must be from 1 to {MAX_INVERTERS}", file=sys.stderr)
+        return USAGE_EXIT
+    if args.duration is not None and not args.duration > 0:
+        print("eg4-bridge demo: --duration must be a positive number of seconds", file=sys.stderr)
+        return USAGE_EXIT
     if not broker_answers(args.mqtt_host, args.mqtt_port):
+        start = "mosquitto -d" if args.mqtt_port == 1883 else f"mosquitto -d -p {args.mqtt_port}"
         print(
             f"eg4-bridge demo: no MQTT broker answers at {args.mqtt_host}:{args.mqtt_port}.\n"
-            "Start one, for example on Debian or Ubuntu: sudo apt-get install -y mosquitto && mosquitto -d\n"
+            f"Start one, for example on Debian or Ubuntu: sudo apt-get install -y mosquitto && {start}\n"
             "or point the demo at yours with --mqtt-host and --mqtt-port.",
             file=sys.stderr,
         )
@@ -50,6 +59,8 @@ async def _demo(args: argparse.Namespace) -> None:
                     "port": args.mqtt_port,
                     "base_topic": args.base_topic,
                     "discovery_prefix": args.discovery_prefix,
+                    # Device and entity ids of its own: never mistaken for, or merged with, a real inverter.
+                    "device_prefix": "eg4demo",
                 },
                 "polling": {"runtime_seconds": args.runtime_seconds, "parameters_seconds": 60},
             },
@@ -64,10 +75,11 @@ async def _demo(args: argparse.Namespace) -> None:
                 f"Watch every topic:     mosquitto_sub {broker} -v -t '{args.base_topic}/#'\n"
                 f"Set a charge current:  mosquitto_pub {broker} -t {args.base_topic}/{first}/battery/"
                 "charge_current/set -m 80\n"
-                "Stop with Ctrl-C.\n",
+                "Stop with Ctrl-C: every retained message the demo published is removed.\n",
                 flush=True,
             )
 
         if args.duration is not None:
             asyncio.get_running_loop().call_later(args.duration, stop.set)
-        await run_bridge(settings, stop, on_ready=explain)
+        # Every retained message it published (discovery, states, status) is removed when it stops.
+        await run_bridge(settings, stop, on_ready=explain, leave_no_trace=True)

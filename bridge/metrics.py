@@ -14,6 +14,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoM
 from prometheus_client.registry import Collector
 
 from bridge import __version__
+from bridge.commands import Outcome
 
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
@@ -44,9 +45,10 @@ class BridgeMetrics:
         command_outcomes: Mapping[str, int],
         connections: Callable[[], int],
         last_good_refresh: Mapping[str, float],
+        dropped: Callable[[], int] = lambda: 0,
     ) -> None:
         """Report what the coordinator and the link count, read afresh at every scrape."""
-        self.registry.register(_StateCollector(command_outcomes, connections, last_good_refresh))
+        self.registry.register(_StateCollector(command_outcomes, connections, last_good_refresh, dropped))
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
@@ -58,10 +60,12 @@ class _StateCollector(Collector):
         command_outcomes: Mapping[str, int],
         connections: Callable[[], int],
         last_good_refresh: Mapping[str, float],
+        dropped: Callable[[], int],
     ) -> None:
         self._command_outcomes = command_outcomes
         self._connections = connections
         self._last_good_refresh = last_good_refresh
+        self._dropped = dropped
 
     def collect(self) -> Iterable[Metric]:
         info = InfoMetricFamily("eg4_bridge", "The running bridge")
@@ -70,9 +74,15 @@ class _StateCollector(Collector):
         commands = CounterMetricFamily(
             "eg4_bridge_commands", "Commands from /set topics, by outcome", labels=["outcome"]
         )
-        for outcome in ("accepted", "unconfirmed", "refused", "failed", "superseded"):
-            commands.add_metric([outcome], self._command_outcomes.get(outcome, 0))
+        for outcome in Outcome:
+            commands.add_metric([outcome.value], self._command_outcomes.get(outcome, 0))
         yield commands
+        dropped = CounterMetricFamily(
+            "eg4_bridge_mqtt_messages_dropped",
+            "MQTT messages dropped: results beyond the outbox limit, and messages no broker could take",
+        )
+        dropped.add_metric([], self._dropped())
+        yield dropped
         reconnects = CounterMetricFamily(
             "eg4_bridge_mqtt_reconnects", "Connections to the broker after the first"
         )

@@ -122,6 +122,7 @@ def bridge_settings(
     health: dict[str, Any] | None = None,
     control: dict[str, Any] | None = None,
     inverters: dict[str, Any] | None = None,
+    cloud: dict[str, Any] | None = None,
     **polling: float,
 ) -> Settings:
     return settings_from_mapping(
@@ -131,7 +132,8 @@ def bridge_settings(
                 "username": "demo",
                 "password": "demo",
                 "request_timeout": 5,
-            },
+            }
+            | (cloud or {}),
             "mqtt": {
                 "host": "127.0.0.1",
                 "port": port,

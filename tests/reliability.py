@@ -25,6 +25,8 @@ EXPECTED = (
     "HTTP 500 and DATAFRAME_TIMEOUT bursts during writes",
     "persistent DATAFRAME_TIMEOUT on a write",
     "session expiry during a write",
+    "a write that times out and lands after a newer command",
+    "a second bridge started on the same base topic",
     "inverter going offline during a write",
     "slow cloud while Home Assistant's birth message arrives",
     "broker away while messages pile up",

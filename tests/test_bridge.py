@@ -151,9 +151,11 @@ async def test_refused_payloads_get_one_clear_result_and_nothing_is_written(
     result = await rig.command(FIRST, CHARGE, payload)
     assert result == {
         "ok": False,
+        "outcome": "refused",
         "value": None,
         "requested": result["requested"],
         "error": reason,
+        "applied": False,
         "confirmed": False,
         "attempts": 0,
         "ts": result["ts"],

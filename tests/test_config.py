@@ -167,3 +167,51 @@ def test_tls_files_must_exist_and_pair(tmp_path: Path) -> None:
     )
     with pytest.raises(ConfigError, match=r"mqtt\.tls: cert_file and key_file go together"):
         load_settings(write(tmp_path, lone_cert), environ={})
+
+
+def test_check_config_refuses_serials_that_cannot_be_an_inverters(tmp_path: Path) -> None:
+    text = GOOD + "inverters:\n  '451234560': {max_charge_current: 50}\n  'ab-cdefghi': {}\n  default: {}\n"
+    path = write(tmp_path, text)
+    path.chmod(0o600)
+    done = check_config(path)
+    assert done.returncode == 2
+    assert done.stderr == (
+        f"{path}: inverters: '451234560', 'ab-cdefghi': a serial is 10 letters and digits (as on the "
+        "inverter's label and in the cloud), or `default`\n"
+    )
+
+
+def test_an_unquoted_serial_that_yaml_reads_as_another_number_must_be_quoted(tmp_path: Path) -> None:
+    """`0123456701` unquoted is octal to YAML: 21913025, the limit meant for the inverter applied to none."""
+    path = write(tmp_path, GOOD + "inverters:\n  0123456701: {max_charge_current: 50}\n  4512345600: {}\n")
+    with pytest.raises(ConfigError) as refused:
+        load_settings(path, environ={})
+    assert refused.value.problems == [
+        "inverters.0123456701: YAML reads this unquoted serial as the number 21913025; quote it: '0123456701'"
+    ]
+    quoted = write(
+        tmp_path, GOOD + "inverters:\n  '0123456701': {max_charge_current: 50}\n  4512345600: {}\n"
+    )
+    assert set(load_settings(quoted, environ={}).inverters) == {"0123456701", "4512345600"}
+
+
+@pytest.mark.parametrize("section", ["inverters:\n  default", "control"])
+def test_a_limit_that_is_not_a_number_is_refused(tmp_path: Path, section: str) -> None:
+    """`true` would be read as 1 A by Python: refused, as is any non-integer."""
+    with pytest.raises(ConfigError, match=r"max_charge_current: Input should be a valid integer"):
+        load_settings(write(tmp_path, GOOD + f"{section}:\n    max_charge_current: true\n"), environ={})
+
+
+def test_limits_fall_back_from_the_inverter_to_default_to_control(tmp_path: Path) -> None:
+    text = GOOD + (
+        "control:\n  max_charge_current: 100\n  max_discharge_current: 90\n"
+        "inverters:\n  default: {max_discharge_current: 80}\n  '4512345600': {max_charge_current: 60}\n"
+    )
+    settings = load_settings(write(tmp_path, text), environ={})
+    own = settings.limits_for("4512345600")
+    other = settings.limits_for("4512345601")
+    assert (own.max_charge_current, own.max_discharge_current) == (60, 80)
+    assert (other.max_charge_current, other.max_discharge_current) == (100, 80)
+    assert (
+        load_settings(write(tmp_path, GOOD), environ={}).limits_for("4512345600").max_charge_current is None
+    )

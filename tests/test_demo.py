@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import sys
 
+import pytest
+
 from tests.conftest import Broker, free_port
 from tests.harness import observing, unique_topics
 
@@ -41,7 +43,7 @@ async def test_the_demo_starts_and_publishes_states(broker: Broker) -> None:
         assert charge.payload == "25"
         await observer.wait_for_topic(topics.state(SIMULATED, "battery/soc"))
         await observer.wait_for_topic(
-            f"{topics.discovery_prefix}/number/eg4_{SIMULATED}/battery_charge_current/config"
+            f"{topics.discovery_prefix}/number/eg4demo_{SIMULATED}/battery_charge_current/config"
         )
         await observer.publish(topics.command(SIMULATED, "battery/charge_current"), "90")
         result = (await observer.wait_for_topic(topics.result(SIMULATED, "battery/charge_current"))).json()
@@ -51,7 +53,33 @@ async def test_the_demo_starts_and_publishes_states(broker: Broker) -> None:
         text = stdout.decode()
         assert f"mosquitto_sub -h 127.0.0.1 -p {broker.port} -v -t '{topics.base}/#'" in text
         assert f"{topics.base}/{SIMULATED}/battery/charge_current/set -m 80" in text
-        await observer.wait_for_topic(topics.bridge_status, "offline")
+        await observer.wait_for_topic(topics.bridge_status, "")
+    async with observing(broker.port, f"{topics.base}/#", f"{topics.discovery_prefix}/#") as after:
+        await asyncio.sleep(1.0)  # a broker sends retained messages at once on subscription
+        assert after.messages == [], "the demo left retained messages behind"
+
+
+async def test_the_demo_uses_a_base_topic_of_its_own_by_default() -> None:
+    """A real bridge's `eg4` is never the demo's: its exit cannot mark a real bridge offline."""
+    from bridge.cli import _parser
+
+    args = _parser().parse_args(["demo"])
+    assert args.base_topic == "eg4demo"
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (("--inverters", "0"), "--inverters must be from 1 to 100"),
+        (("--inverters", "101"), "--inverters must be from 1 to 100"),
+        (("--duration", "-1"), "--duration must be a positive number of seconds"),
+    ],
+)
+async def test_the_demo_refuses_impossible_flags_cleanly(flags: tuple[str, str], message: str) -> None:
+    demo = await start_demo(*flags)
+    _stdout, stderr = await asyncio.wait_for(demo.communicate(), timeout=30)
+    assert demo.returncode == 2
+    assert stderr.decode() == f"eg4-bridge demo: {message}\n"
 
 
 async def test_the_demo_without_a_broker_says_how_to_start_one() -> None:
@@ -60,3 +88,5 @@ async def test_the_demo_without_a_broker_says_how_to_start_one() -> None:
     assert demo.returncode == 1
     assert "no MQTT broker answers at 127.0.0.1:" in stderr.decode()
     assert "apt-get install -y mosquitto" in stderr.decode()
+    port = stderr.decode().split("127.0.0.1:")[1].split(".")[0]
+    assert f"mosquitto -d -p {port}" in stderr.decode(), "the way to start a broker names the port asked for"

@@ -14,6 +14,7 @@ import pytest
 
 from bridge.config import settings_from_mapping
 from bridge.daemon import run_bridge
+from bridge.errors import BrokerRefusedError
 from bridge.simulator import SimulatorState, run_simulator
 from tests.conftest import Broker
 from tests.harness import observing, unique_topics
@@ -224,7 +225,10 @@ async def test_broker_credentials_are_used_and_wrong_ones_refused(password_broke
     good = {"port": password_broker.port, "username": "bridge", "password": BROKER_PASSWORD}
     assert await becomes_ready(good, within=15)
     wrong = good | {"password": "not-" + BROKER_PASSWORD}
-    assert not await becomes_ready(wrong, within=3)
+    with pytest.raises(
+        BrokerRefusedError, match=r"refused the bridge's credentials \(\[code:135\] Not authorized\)"
+    ):
+        await becomes_ready(wrong, within=3)
 
 
 async def test_nothing_the_bridge_publishes_holds_a_secret(password_broker: Broker) -> None:

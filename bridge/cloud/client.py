@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import random
 import sys
 import time
@@ -39,7 +40,9 @@ from bridge.cloud.models import (
 from bridge.errors import (
     AuthenticationError,
     CloudError,
+    LoginRefusedError,
     MalformedResponseError,
+    OutcomeUnknownError,
     RefusedError,
     TransientError,
 )
@@ -51,10 +54,13 @@ RUNTIME_PATH: Final = "/WManage/api/inverter/getInverterRuntime"
 READ_PATH: Final = "/WManage/web/maintain/remoteRead/read"
 WRITE_PATH: Final = "/WManage/web/maintain/remoteSet/write"
 
-#: Texts of `success: false` answers that may pass if asked again a little later.
-TRANSIENT_MARKERS: Final = ("DATAFRAME_TIMEOUT", "BUSY", "TIMEOUT", "COMMUNICATION_ERROR")
+#: Texts of `success: false` answers that may pass if asked again a little later, matched exactly:
+#: `PARAMETER_TIMEOUT_VALUE_INVALID` holds "TIMEOUT" but is a refusal of the value.
+TRANSIENT_CODES: Final = frozenset({"DATAFRAME_TIMEOUT", "DEVICE_BUSY", "deviceBusy", "COMMUNICATION_ERROR"})
 BAD_CREDENTIALS: Final = "LOGIN_ERROR_DISMATCH"
 MAX_BODY_BYTES: Final = 2 * 1024 * 1024
+#: The cloud's own words are passed on up to this length; a proxy's HTML page is not a reason.
+MAX_ERROR_TEXT: Final = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +85,14 @@ class _Answer(NamedTuple):
     attempts: int
 
 
-_Sender = Callable[[str, Mapping[str, str]], Awaitable[dict[str, Any]]]
+@dataclass(slots=True)
+class _Sends:
+    """How many times one call's request went out, replays after a new login included."""
+
+    count: int = 0
+
+
+_Sender = Callable[[str, Mapping[str, str], _Sends], Awaitable[dict[str, Any]]]
 
 
 #: Told of every HTTP request: the endpoint's short name, its outcome, and how long it took in seconds.
@@ -159,6 +172,8 @@ class CloudClient:
             payload = (await self._with_retries(LOGIN_PATH, form, self._post)).payload
         except _SessionExpiredError as exc:
             raise MalformedResponseError("the login request was answered with the login page") from exc
+        except RefusedError as exc:
+            raise LoginRefusedError(exc.server_text) from exc
         self._account = parse_account(payload)
         self._login_generation += 1
         log.info("cloud_logged_in", inverters=len(self._account.inverters))
@@ -267,8 +282,10 @@ class CloudClient:
         """Write one holding parameter; returns how many times it was sent. `success: false` raises with
         the cloud's text verbatim.
 
-        A transient failure is retried: its outcome is unknown, and the write sets an absolute value, so
-        sending it again is harmless. More than one attempt means an earlier one may have been applied too.
+        A write is sent again only when the earlier send certainly did not apply it: the connection was
+        refused, or the cloud answered one of its transient codes. After a timeout or a connection lost
+        mid-request its fate is unknown, and `OutcomeUnknownError` says so: sent again later, it could land
+        after a newer command and undo it.
         """
         form = {
             "inverterSn": serial,
@@ -277,7 +294,7 @@ class CloudClient:
             "clientType": "WEB",
             "remoteSetType": "NORMAL",
         }
-        answer = await self._request_counted(WRITE_PATH, form, serial=serial)
+        answer = await self._request_counted(WRITE_PATH, form, serial=serial, replayable=False)
         log.info(
             "parameter_written", serial=serial, param=hold_param, value=value_text, attempts=answer.attempts
         )
@@ -301,47 +318,62 @@ class CloudClient:
     async def _request(self, path: str, form: Mapping[str, str], *, serial: str | None) -> dict[str, Any]:
         return (await self._request_counted(path, form, serial=serial)).payload
 
-    async def _request_counted(self, path: str, form: Mapping[str, str], *, serial: str | None) -> _Answer:
+    async def _request_counted(
+        self, path: str, form: Mapping[str, str], *, serial: str | None, replayable: bool = True
+    ) -> _Answer:
         """POST with retries of transient faults; logs in first and again once if the session expired."""
         try:
-            return await self._with_retries(path, form, self._post_logged_in)
+            return await self._with_retries(path, form, self._post_logged_in, replayable=replayable)
         except CloudError as exc:
             exc.serial = exc.serial or serial
             raise
 
-    async def _with_retries(self, path: str, form: Mapping[str, str], send: _Sender) -> _Answer:
-        """Send, retrying transient faults; the answer and every error carry how many attempts were sent."""
-        for retry_number in range(self._retry.attempts):
-            attempts = retry_number + 1
+    async def _with_retries(
+        self, path: str, form: Mapping[str, str], send: _Sender, *, replayable: bool = True
+    ) -> _Answer:
+        """Send, retrying transient faults; the answer and every error carry how many times it was sent.
+
+        A request that is not `replayable` (a write) is sent again only after a fault that certainly kept
+        it from the cloud; any other fault ends it with `OutcomeUnknownError`.
+        """
+        sends = _Sends()
+        serial = form.get("inverterSn") or form.get("serialNum")
+        for retry_number in range(1, self._retry.attempts + 1):
             try:
-                return _Answer(await send(path, form), attempts)
+                return _Answer(await send(path, form, sends), sends.count)
             except TransientError as exc:
-                if attempts >= self._retry.attempts:
+                if not replayable and exc.maybe_delivered:
+                    unknown = OutcomeUnknownError(exc.message, serial=serial)
+                    unknown.attempts = sends.count
+                    raise unknown from exc
+                if retry_number >= self._retry.attempts:
                     final = TransientError(
-                        f"{exc.message} (gave up after {attempts} attempts)",
-                        serial=form.get("inverterSn") or form.get("serialNum"),
+                        f"{exc.message} (gave up after {sends.count} attempts)",
+                        serial=serial,
+                        maybe_delivered=exc.maybe_delivered,
+                        unreachable=exc.unreachable,
                     )
-                    final.attempts = attempts
+                    final.attempts = sends.count
                     raise final from exc
-                delay = self._retry.delay(retry_number + 1)
+                delay = self._retry.delay(retry_number)
                 log.warning("cloud_retry", path=path, error=exc.message, delay=round(delay, 3))
                 await asyncio.sleep(delay)
             except CloudError as exc:
-                exc.attempts = attempts
+                exc.attempts = sends.count
                 raise
         raise AssertionError("unreachable: the retry loop returns or raises")
 
-    async def _post_logged_in(self, path: str, form: Mapping[str, str]) -> dict[str, Any]:
+    async def _post_logged_in(self, path: str, form: Mapping[str, str], sends: _Sends) -> dict[str, Any]:
         if self._account is None:
             await self._relogin(seen_generation=self._login_generation)
         generation = self._login_generation
         try:
-            return await self._post(path, form)
+            return await self._post(path, form, sends)
         except _SessionExpiredError:
             log.info("cloud_session_expired", path=path)
         await self._relogin(seen_generation=generation)
         try:
-            return await self._post(path, form)
+            return await self._post(path, form, sends)
         except _SessionExpiredError as exc:
             raise AuthenticationError("the cloud refused a session it had just opened") from exc
 
@@ -351,7 +383,8 @@ class CloudClient:
             if self._login_generation == seen_generation:
                 await self._login_locked()
 
-    async def _post(self, path: str, form: Mapping[str, str]) -> dict[str, Any]:
+    async def _post(self, path: str, form: Mapping[str, str], sends: _Sends) -> dict[str, Any]:
+        sends.count += 1
         started = time.perf_counter()
         outcome = "ok"
         try:
@@ -384,10 +417,26 @@ class CloudClient:
                     content_type = response.content_type
                     location = response.headers.get("Location", "")
             except TimeoutError as exc:
-                raise TransientError(f"{path}: no answer within {self._timeout.total} s") from exc
+                raise TransientError(f"no answer from the cloud within {self._timeout.total:g} s") from exc
             except aiohttp.ClientError as exc:
-                raise TransientError(f"{path}: {type(exc).__name__}: {exc}") from exc
+                raise _in_plain_words(exc, self._base_url) from exc
         return _interpret(path, status, content_type, location, body)
+
+
+def _in_plain_words(exc: aiohttp.ClientError, base_url: str) -> TransientError:
+    """A connection failure as a sentence, and whether the request may have reached the cloud."""
+    host = base_url.split("://", 1)[-1]
+    if isinstance(exc, aiohttp.ClientConnectorDNSError):
+        return TransientError(
+            f"cannot reach the cloud: the name {host} does not resolve", maybe_delivered=False
+        )
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        number = exc.os_error.errno
+        reason = os.strerror(number) if number else exc.os_error.strerror or "the connection failed"
+        return TransientError(f"cannot reach the cloud at {host}: {reason.lower()}", maybe_delivered=False)
+    if isinstance(exc, aiohttp.ServerDisconnectedError | aiohttp.ClientPayloadError | aiohttp.ClientOSError):
+        return TransientError("the connection to the cloud was lost before its answer arrived")
+    return TransientError(f"the request to the cloud failed ({type(exc).__name__})")
 
 
 def _endpoint_name(path: str) -> str:
@@ -421,7 +470,7 @@ def _interpret(path: str, status: int, content_type: str, location: str, body: b
     if status == 401 or (300 <= status < 400 and "login" in location.lower()):
         raise _SessionExpiredError
     if status >= 500:
-        raise TransientError(f"{path}: HTTP {status}")
+        raise TransientError(f"the cloud answered HTTP {status} (a server error)")
     if status != 200:
         raise MalformedResponseError(f"{path}: unexpected HTTP {status}")
     text = body.decode("utf-8", errors="replace")
@@ -446,15 +495,21 @@ def _raise_for_refusal(path: str, payload: Mapping[str, Any]) -> None:
         return
     if success is not False:
         raise MalformedResponseError(f"{path}: `success` is {success!r}, not a boolean")
-    text = str(payload.get("msg") or payload.get("message") or "the cloud refused without a reason")
+    text = _short(str(payload.get("msg") or payload.get("message") or "the cloud refused without a reason"))
     if text == BAD_CREDENTIALS:
         raise AuthenticationError(
             f"the cloud refused the account name or password ({BAD_CREDENTIALS}); check cloud.username "
             "and cloud.password"
         )
-    if any(marker in text.upper() for marker in TRANSIENT_MARKERS):
-        raise TransientError(text)
+    if text in TRANSIENT_CODES:
+        # The cloud answered: it did not act on the request, and may if asked again.
+        raise TransientError(text, maybe_delivered=False, unreachable=False)
     raise RefusedError(text)
+
+
+def _short(text: str) -> str:
+    """The cloud's words, cut to `MAX_ERROR_TEXT` characters."""
+    return text if len(text) <= MAX_ERROR_TEXT else text[:MAX_ERROR_TEXT] + f"… ({len(text)} characters)"
 
 
 def _parameters_of(payload: Mapping[str, Any], serial: str) -> dict[str, ParameterValue]:

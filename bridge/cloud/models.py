@@ -24,7 +24,8 @@ class _CloudModel(BaseModel):
 class InverterInfo(_CloudModel):
     """One device of a plant, as the login answer lists it."""
 
-    serial: str = Field(alias="serialNum", min_length=1)
+    #: Checked by the bridge, not here: one device with an unusable serial must not fail the whole login.
+    serial: str = Field(alias="serialNum")
     model: str = Field(alias="deviceTypeText")
     device_type: int = Field(alias="deviceType")
     lost: bool = False

@@ -17,10 +17,10 @@ ORIGIN = {"name": "eg4-mqtt-bridge", "sw_version": __version__, "support_url": P
 DiscoveryMessage = tuple[str, dict[str, Any] | None]
 
 
-def device_block(inverter: InverterInfo) -> dict[str, Any]:
+def device_block(topics: Topics, inverter: InverterInfo) -> dict[str, Any]:
     """The device as Home Assistant shows it. Its name prefixes every entity id: `eg4_18kpv_<serial>_...`."""
     block: dict[str, Any] = {
-        "identifiers": [f"eg4_{inverter.serial}"],
+        "identifiers": [topics.node_id(inverter.serial)],
         "name": f"EG4 {inverter.model} {inverter.serial}",
         "manufacturer": MANUFACTURER,
         "model": inverter.model,
@@ -34,7 +34,7 @@ def device_block(inverter: InverterInfo) -> dict[str, Any]:
 def _common(topics: Topics, inverter: InverterInfo, key: str, name: str) -> dict[str, Any]:
     return {
         "name": name,
-        "unique_id": f"eg4_{inverter.serial}_{key}",
+        "unique_id": f"{topics.node_id(inverter.serial)}_{key}",
         "availability": [
             {
                 "topic": topics.bridge_status,
@@ -48,7 +48,7 @@ def _common(topics: Topics, inverter: InverterInfo, key: str, name: str) -> dict
             },
         ],
         "availability_mode": "all",
-        "device": device_block(inverter),
+        "device": device_block(topics, inverter),
         "origin": ORIGIN,
         "qos": 1,
     }

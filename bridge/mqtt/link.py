@@ -11,8 +11,8 @@ import contextlib
 import random
 import socket
 import ssl
+import time
 import uuid
-from collections import deque
 from dataclasses import dataclass
 from typing import Final, Protocol
 
@@ -21,22 +21,22 @@ import structlog
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from bridge.config import MqttSettings, TlsSettings
-from bridge.mqtt.topics import Topics
+from bridge.errors import AnotherBridgeError, BrokerRefusedError
+from bridge.mqtt.outbox import Outbox, Outgoing
+from bridge.mqtt.topics import OFFLINE, ONLINE, Topics, topic_is_publishable
 
 log = structlog.get_logger(__name__)
 
-ONLINE: Final = "online"
-OFFLINE: Final = "offline"
+__all__ = ["OFFLINE", "ONLINE", "Backoff", "MessageHandler", "MqttLink", "Outgoing"]
+
 #: Messages published at once, each awaiting its acknowledgement.
 SEND_BATCH: Final = 10  # aiomqtt warns above ten pending publishes
-
-
-@dataclass(frozen=True, slots=True)
-class Outgoing:
-    topic: str
-    payload: str
-    retain: bool
-    qos: int = 1
+#: How long to wait for a retained `online` of another bridge after subscribing, and for its answer.
+RETAINED_WAIT_SECONDS: Final = 0.25
+PRESENCE_ANSWER_SECONDS: Final = 3.0
+#: CONNACK reason codes that mean "your credentials are refused" (MQTT 5: bad user name or password, not
+#: authorised; MQTT 3.1.1: 4 and 5).
+REFUSED_CREDENTIALS: Final = frozenset({134, 135, 4, 5})
 
 
 class MessageHandler(Protocol):
@@ -76,39 +76,61 @@ class MqttLink:
         *,
         outbox_limit: int = 20_000,
         backoff: Backoff | None = None,
+        clear_retained_on_close: bool = False,
     ) -> None:
         self._settings = settings
         self._topics = topics
         self._handler = handler
-        self._outbox: deque[Outgoing] = deque()
-        self._outbox_limit = outbox_limit
+        self._outbox = Outbox(outbox_limit)
         self._has_mail = asyncio.Event()
         self._outbox_empty = asyncio.Event()
         self._outbox_empty.set()
         self._backoff = backoff or Backoff()
         self._client: aiomqtt.Client | None = None
         self._closing = False
+        self._said_offline = False
+        #: The demo's way of leaving no trace: every retained topic it published is emptied on close.
+        self._clear_retained_on_close = clear_retained_on_close
+        self._retained_topics: set[str] = set()
+        self._instance = uuid.uuid4().hex
         self.connected = asyncio.Event()
         self.connections = 0
-        self.dropped = 0
+        #: When the last connection ended (monotonic), or `None` while connected or before the first.
+        self.disconnected_at: float | None = None
+        #: Messages that could never be published (a topic over MQTT's limit, say), dropped and logged.
+        self.unpublishable = 0
 
     @property
     def queued(self) -> int:
         """Messages waiting for the broker."""
         return len(self._outbox)
 
+    @property
+    def dropped(self) -> int:
+        """Messages dropped: unretained ones beyond the outbox limit, and unpublishable ones."""
+        return self._outbox.dropped + self.unpublishable
+
     def publish(self, topic: str, payload: str, *, retain: bool, qos: int = 1) -> None:
-        """Queue a message; it is sent as soon as the broker is reachable, in order."""
-        if len(self._outbox) >= self._outbox_limit:
-            lost = self._outbox.popleft()
-            self.dropped += 1
-            log.warning("mqtt_outbox_full_dropped_oldest", topic=lost.topic, dropped=self.dropped)
-        self._outbox.append(Outgoing(topic, payload, retain, qos))
+        """Queue a message; it is sent as soon as the broker is reachable, in order. A message that no
+        broker could take is dropped here, logged and counted: it must never stop the link."""
+        if not topic_is_publishable(topic):
+            self._count_unpublishable(topic, "the topic is empty, holds a wildcard or exceeds 65,535 bytes")
+            return
+        if retain and payload:
+            self._retained_topics.add(topic)
+        lost = self._outbox.put(Outgoing(topic, payload, retain, qos))
+        if lost is not None:
+            log.warning("mqtt_outbox_full_dropped_oldest", topic=lost.topic, dropped=self._outbox.dropped)
         self._outbox_empty.clear()
         self._has_mail.set()
 
+    def _count_unpublishable(self, topic: str, reason: str) -> None:
+        self.unpublishable += 1
+        log.error("mqtt_message_dropped", topic=topic[:120], topic_bytes=len(topic.encode()), reason=reason)
+
     async def run(self) -> None:
-        """Connect, serve and reconnect until cancelled."""
+        """Connect, serve and reconnect until cancelled. Refused credentials before the first connection
+        raise `BrokerRefusedError`; another bridge on the same base topic, `AnotherBridgeError`."""
         failures = 0
         while not self._closing:
             error: BaseException | None = None
@@ -116,6 +138,9 @@ class MqttLink:
                 await self._serve_one_connection()
             except* aiomqtt.MqttError as errors:
                 error = errors.exceptions[0]
+                self._raise_if_refused_at_start(error)
+            if self.connected.is_set():
+                self.disconnected_at = time.monotonic()
             self.connected.clear()
             self._client = None
             # A cancellation that met a disconnection can be lost in here (asyncio on Python 3.11);
@@ -130,6 +155,15 @@ class MqttLink:
                 retry_in=round(delay, 2),
             )
             await asyncio.sleep(delay)
+
+    def _raise_if_refused_at_start(self, error: BaseException) -> None:
+        code = getattr(error, "rc", None)
+        value = getattr(code, "value", code)
+        if self.connections == 0 and value in REFUSED_CREDENTIALS:
+            raise BrokerRefusedError(
+                f"the MQTT broker at {self._settings.host}:{self._settings.port} refused the bridge's "
+                f"credentials ({error}); check mqtt.username and mqtt.password"
+            )
 
     async def _serve_one_connection(self) -> None:
         settings = self._settings
@@ -151,20 +185,55 @@ class MqttLink:
             socket_options=((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),),
         )
         async with client:
-            for command_filter in self._topics.command_filters:
-                await client.subscribe(
-                    command_filter, options=SubscribeOptions(qos=1, retainAsPublished=True)
-                )
-            await client.subscribe(self._topics.birth, qos=1)
-            await client.publish(self._topics.bridge_status, ONLINE, qos=1, retain=True)
-            self._client = client
-            self.connections += 1
-            self.connected.set()
-            log.info("mqtt_connected", host=settings.host, port=settings.port, connections=self.connections)
-            await self._handler.on_connect()
-            async with asyncio.TaskGroup() as group:
-                group.create_task(self._send(client), name="mqtt-send")
-                group.create_task(self._receive(client), name="mqtt-receive")
+            if self.connections == 0:
+                await self._refuse_if_another_bridge(client)
+            try:
+                await self._serve(client)
+            except BaseException as exc:
+                if not _only_connection_errors(exc):
+                    # Dying with a clean DISCONNECT would keep the will from firing, leaving `online`.
+                    await self._say_offline(client, grace_seconds=2.0)
+                raise
+
+    async def _serve(self, client: aiomqtt.Client) -> None:
+        settings = self._settings
+        for command_filter in self._topics.command_filters:
+            await client.subscribe(command_filter, options=SubscribeOptions(qos=1, retainAsPublished=True))
+        await client.subscribe(self._topics.birth, qos=1)
+        await client.subscribe(self._topics.presence_request, qos=1)
+        await client.publish(self._topics.bridge_status, ONLINE, qos=1, retain=True)
+        self._client = client
+        self.connections += 1
+        self.disconnected_at = None
+        self.connected.set()
+        log.info("mqtt_connected", host=settings.host, port=settings.port, connections=self.connections)
+        await self._handler.on_connect()
+        async with asyncio.TaskGroup() as group:
+            group.create_task(self._send(client), name="mqtt-send")
+            group.create_task(self._receive(client), name="mqtt-receive")
+
+    async def _refuse_if_another_bridge(self, client: aiomqtt.Client) -> None:
+        """Before saying `online`: if the base topic's status is a retained `online`, ask whether its bridge
+        is alive. One that answers keeps the base topic, and this one leaves without a trace (a clean
+        disconnect sends no will). No answer: a stale status, left by a bridge that is gone."""
+        topics = self._topics
+        await client.subscribe(topics.bridge_status, qos=1)
+        status = await _first_payload(client, topics.bridge_status, RETAINED_WAIT_SECONDS)
+        await client.unsubscribe(topics.bridge_status)
+        if status != ONLINE.encode():
+            return
+        await client.subscribe(topics.presence_answer, qos=1)
+        question = uuid.uuid4().hex
+        await client.publish(topics.presence_request, question, qos=1)
+        answer = await _first_payload(client, topics.presence_answer, PRESENCE_ANSWER_SECONDS)
+        await client.unsubscribe(topics.presence_answer)
+        if answer is not None:
+            raise AnotherBridgeError(
+                f"another bridge is running on the base topic {topics.base!r} of the broker at "
+                f"{self._settings.host}:{self._settings.port}; stop it, or give this one another "
+                "mqtt.base_topic"
+            )
+        log.warning("stale_online_status_taken_over", topic=topics.bridge_status)
 
     async def _send(self, client: aiomqtt.Client) -> None:
         while True:
@@ -173,19 +242,41 @@ class MqttLink:
                 self._has_mail.clear()
                 await self._has_mail.wait()
                 continue
-            batch = [self._outbox[index] for index in range(min(SEND_BATCH, len(self._outbox)))]
-            await asyncio.gather(
-                *(client.publish(m.topic, m.payload, qos=m.qos, retain=m.retain) for m in batch)
-            )
+            batch = self._outbox.oldest(SEND_BATCH)
+            await asyncio.gather(*(self._publish_one(client, message) for _key, message in batch))
             # Only now are they delivered; a disconnection before this line sends the batch again.
-            for _ in batch:
-                self._outbox.popleft()
+            self._outbox.sent(batch)
+
+    async def _publish_one(self, client: aiomqtt.Client, message: Outgoing) -> None:
+        try:
+            await client.publish(message.topic, message.payload, qos=message.qos, retain=message.retain)
+        except (ValueError, TypeError) as exc:  # paho refuses it outright: no broker would take it
+            self._count_unpublishable(message.topic, str(exc)[:200])
 
     async def _receive(self, client: aiomqtt.Client) -> None:
         async for message in client.messages:
             payload = message.payload
             raw = payload if isinstance(payload, bytes | bytearray) else str(payload or "").encode()
-            await self._handler.on_message(str(message.topic), bytes(raw), bool(message.retain))
+            topic = str(message.topic)
+            if topic == self._topics.presence_request:
+                # Another bridge starting on this base topic asks whether this one is alive.
+                self.publish(self._topics.presence_answer, self._instance, retain=False)
+                continue
+            await self._handler.on_message(topic, bytes(raw), bool(message.retain))
+
+    async def _say_offline(self, client: aiomqtt.Client, grace_seconds: float) -> None:
+        if self._said_offline:
+            return
+        with contextlib.suppress(TimeoutError, aiomqtt.MqttError):
+            async with asyncio.timeout(grace_seconds):
+                if self._clear_retained_on_close:
+                    for topic in sorted(self._retained_topics | {self._topics.bridge_status}):
+                        await client.publish(topic, b"", qos=1, retain=True)
+                    log.info("mqtt_retained_messages_removed", count=len(self._retained_topics) + 1)
+                else:
+                    await client.publish(self._topics.bridge_status, OFFLINE, qos=1, retain=True)
+                    log.info("mqtt_said_offline")
+                self._said_offline = True
 
     async def close(self, grace_seconds: float = 5.0) -> None:
         """Deliver what is queued and say `offline`, within `grace_seconds`. Then stop reconnecting."""
@@ -193,8 +284,25 @@ class MqttLink:
         client = self._client
         if client is None or not self.connected.is_set():
             return
-        with contextlib.suppress(TimeoutError, aiomqtt.MqttError):
-            async with asyncio.timeout(grace_seconds):
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(grace_seconds / 2):
                 await self._outbox_empty.wait()
-                await client.publish(self._topics.bridge_status, OFFLINE, qos=1, retain=True)
-                log.info("mqtt_said_offline")
+        await self._say_offline(client, grace_seconds / 2)
+
+
+def _only_connection_errors(error: BaseException) -> bool:
+    """Whether `error` is (a group of nothing but) lost-connection errors: then the will speaks for us."""
+    if isinstance(error, BaseExceptionGroup):
+        return all(_only_connection_errors(inner) for inner in error.exceptions)
+    return isinstance(error, aiomqtt.MqttError)
+
+
+async def _first_payload(client: aiomqtt.Client, topic: str, within: float) -> bytes | None:
+    """The payload of the first message on `topic` to arrive within `within` seconds, or `None`."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(within):
+            async for message in client.messages:
+                if str(message.topic) == topic:
+                    payload = message.payload
+                    return payload if isinstance(payload, bytes) else str(payload or "").encode()
+    return None

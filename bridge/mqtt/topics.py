@@ -3,6 +3,21 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Final
+
+ONLINE: Final = "online"
+OFFLINE: Final = "offline"
+#: MQTT's limit on a topic name: its UTF-8 length is a two-byte field.
+MAX_TOPIC_BYTES: Final = 65_535
+
+
+def topic_is_publishable(topic: str) -> bool:
+    """Whether a message can be published to `topic` at all: not empty, no wildcard or NUL, short enough."""
+    try:
+        size = len(topic.encode("utf-8"))
+    except UnicodeEncodeError:
+        return False
+    return 0 < size <= MAX_TOPIC_BYTES and not any(char in topic for char in "+#\0")
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,10 +32,25 @@ class CommandTopic:
 class Topics:
     base: str = "eg4"
     discovery_prefix: str = "homeassistant"
+    #: Starts every Home Assistant device and entity id (`eg4_<serial>`); the demo has its own.
+    device_prefix: str = "eg4"
 
     @property
     def bridge_status(self) -> str:
         return f"{self.base}/bridge/status"
+
+    @property
+    def presence_request(self) -> str:
+        """Where a bridge that is starting asks whether one already serves this base topic."""
+        return f"{self.base}/bridge/presence/request"
+
+    @property
+    def presence_answer(self) -> str:
+        return f"{self.base}/bridge/presence/answer"
+
+    def node_id(self, serial: str) -> str:
+        """An inverter's id in Home Assistant: its device identifier and the start of its unique ids."""
+        return f"{self.device_prefix}_{serial}"
 
     @property
     def birth(self) -> str:
@@ -51,7 +81,7 @@ class Topics:
         return f"{self.base}/{serial}/{topic_path}/result"
 
     def discovery(self, component: str, serial: str, key: str) -> str:
-        return f"{self.discovery_prefix}/{component}/eg4_{serial}/{key}/config"
+        return f"{self.discovery_prefix}/{component}/{self.node_id(serial)}/{key}/config"
 
     def parse_command(self, topic: str) -> CommandTopic | None:
         """The serial and topic path a `/set` topic under the base topic names (either may be nonsense,

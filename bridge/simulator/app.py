@@ -18,6 +18,7 @@ from bridge.simulator.state import (
     REMOTE_SET_ERROR,
     SimInverter,
     SimulatorState,
+    SlowWrite,
 )
 
 STATE_KEY: Final = web.AppKey("state", SimulatorState)
@@ -146,6 +147,8 @@ def _authenticated(handler: Handler) -> Handler:
 async def _login(request: web.Request) -> web.Response:
     state = _state(request)
     form = await request.post()
+    if state.faults.login_refusal is not None:
+        return _json({"success": False, "msg": state.faults.login_refusal})
     if form.get("account") != state.username or form.get("password") != state.password:
         return _json({"success": False, "msg": "LOGIN_ERROR_DISMATCH", "msgCode": 101})
     response = _json(_login_answer(state))
@@ -338,9 +341,23 @@ async def _remote_write(request: web.Request) -> web.Response:
         return _refusal("PARAM_ERROR")  # the documented form is required; a client that omits it is wrong
     if inverter.lost:
         return _refusal(DATAFRAME_TIMEOUT)
-    refusal = _state(request).write(
-        inverter.serial, str(form.get("holdParam", "")), str(form.get("valueText", ""))
-    )
+    state = _state(request)
+    hold_param, value_text = str(form.get("holdParam", "")), str(form.get("valueText", ""))
+    faults = state.faults
+    if faults.write_refusals:
+        return _refusal(faults.write_refusals.pop(0))
+    if faults.slow_writes:
+        slow = faults.slow_writes.pop(0)
+        # Applied on the simulator's own clock, even after the client gave up waiting.
+        asyncio.get_running_loop().call_later(
+            slow.apply_after, state.write, inverter.serial, hold_param, value_text
+        )
+        await asyncio.sleep(slow.answer_after)
+        return _json({"success": True})
+    refusal = state.write(inverter.serial, hold_param, value_text)
+    if refusal is None and faults.login_page_after_write > 0:
+        faults.login_page_after_write -= 1
+        return web.Response(text=LOGIN_PAGE, content_type="text/html")
     return _refusal(refusal) if refusal else _json({"success": True})
 
 
@@ -428,11 +445,19 @@ async def _set_faults(request: web.Request) -> web.Response:
     faults.latency_ms = float(body.get("latency_ms", faults.latency_ms))
     faults.dataframe_timeout_rate = float(body.get("dataframe_timeout_rate", faults.dataframe_timeout_rate))
     faults.http_500_rate = float(body.get("http_500_rate", faults.http_500_rate))
-    for kind, count in dict(body.get("fail_next", {})).items():
-        try:
+    try:
+        for kind, count in dict(body.get("fail_next", {})).items():
             faults.fail_next(kind, int(count))
-        except ValueError as exc:
-            return web.json_response({"error": str(exc)}, status=400)
+        slow = body.get("slow_write")
+        if slow is not None:
+            write = SlowWrite(float(slow["answer_after_s"]), float(slow.get("apply_after_s", 0)))
+            faults.slow_writes.extend([write] * int(slow.get("count", 1)))
+        faults.login_page_after_write += int(body.get("login_page_after_write", 0))
+        faults.write_refusals.extend(str(text) for text in body.get("refuse_writes_with", []))
+        if "login_refusal" in body:
+            faults.login_refusal = None if body["login_refusal"] is None else str(body["login_refusal"])
+    except (ValueError, KeyError, TypeError) as exc:
+        return web.json_response({"error": f"bad fault: {exc}"}, status=400)
     return _json({"success": True})
 
 

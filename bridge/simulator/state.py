@@ -114,6 +114,15 @@ class SimInverter:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class SlowWrite:
+    """A write whose answer comes `answer_after` seconds late, and which is applied `apply_after` seconds
+    after it arrived (0: at once), whether or not the client is still waiting for the answer."""
+
+    answer_after: float
+    apply_after: float = 0.0
+
+
 @dataclass
 class Faults:
     """Faults to inject: a fixed added latency, random rates, and a queue of exact failures to come."""
@@ -122,6 +131,15 @@ class Faults:
     dataframe_timeout_rate: float = 0.0
     http_500_rate: float = 0.0
     queued: list[tuple[str, str | None, int | None]] = field(default_factory=list)
+    #: The next writes, one each, answered late and applied at a time of their own.
+    slow_writes: list[SlowWrite] = field(default_factory=list)
+    #: The next writes that are applied and then answered with the login page, as if the session ended
+    #: between the two.
+    login_page_after_write: int = 0
+    #: The next writes, one each, refused with these texts (`success: false`), nothing applied.
+    write_refusals: list[str] = field(default_factory=list)
+    #: When set, every login is refused with this text (a locked account, say) instead of being checked.
+    login_refusal: str | None = None
 
     def fail_next(
         self, kind: str, count: int = 1, *, endpoint: str | None = None, start_register: int | None = None
