@@ -56,7 +56,7 @@ def wait_for_port(port: int, within: float = 20.0) -> None:
 class Mosquitto:
     """A broker of the benchmark's own on a free port, which can be stopped and started again."""
 
-    def __init__(self) -> None:
+    def __init__(self, extra: str = "") -> None:
         self.port = free_port()
         self._dir = tempfile.TemporaryDirectory(prefix="bench-mosquitto-")
         config = Path(self._dir.name) / "mosquitto.conf"
@@ -65,7 +65,7 @@ class Mosquitto:
         # which would measure TCP, not the bridge.
         config.write_text(
             f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
-            f"set_tcp_nodelay true\n{keep_user}"
+            f"set_tcp_nodelay true\n{keep_user}{extra}"
         )
         self._config = config
         self._process: subprocess.Popen[bytes] | None = None

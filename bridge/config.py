@@ -11,16 +11,16 @@ import re
 import stat
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Final
+from typing import Annotated, Any, Final
 from urllib.parse import urlsplit
 
 import yaml
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     SecretStr,
-    StrictInt,
     ValidationError,
     field_validator,
     model_validator,
@@ -39,8 +39,17 @@ ENVIRONMENT: Final = {
 LOOPBACK_HOSTS: Final = frozenset({"localhost", "127.0.0.1", "::1"})
 #: An inverter's serial as the cloud gives it, or `default` for every inverter not named.
 SERIAL_KEY: Final = re.compile(r"[A-Za-z0-9]{10}|default")
-#: Amperes the bridge will write; `true` is not a number of amperes, though Python would read it as 1.
-Amperes = StrictInt
+
+
+def _whole_amperes(value: object) -> object:
+    # `true` is not a number of amperes, though Python would read it as 1; neither is 80.5 or "80A".
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError("must be a whole number of amperes, such as 100")
+    return value
+
+
+#: Amperes the bridge will write, as a limit.
+Amperes = Annotated[int, BeforeValidator(_whole_amperes)]
 TOPIC_LEVEL: Final = re.compile(r"^[^#+/\s][^#+\s]*[^#+/\s]$|^[^#+/\s]$")
 
 

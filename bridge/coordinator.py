@@ -179,10 +179,11 @@ class Coordinator:
             serial for serial in self._settings.inverters if serial != "default" and serial not in known
         )
         if unknown:
+            verb, pronoun = ("is", "its") if len(unknown) == 1 else ("are", "their")
+            not_here = "not on this cloud account"
             raise UnknownInverterError(
-                f"inverters: {', '.join(unknown)} {'is' if len(unknown) == 1 else 'are'} not on this cloud "
-                f"account, so {'its' if len(unknown) == 1 else 'their'} limits would not apply; the account "
-                f"has {', '.join(sorted(known)) or 'no devices'}"
+                f"inverters: {', '.join(unknown)} {verb} {not_here}, so {pronoun} limits would not apply; "
+                f"the account has {', '.join(sorted(known)) or 'no devices'}"
             )
 
     async def _runtime_loop(self) -> None:

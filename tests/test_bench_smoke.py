@@ -16,3 +16,10 @@ def test_the_fleet_benchmark_counts_exactly_the_requests_a_refresh_needs() -> No
     assert row.requests_per_cycle == 8  # three windows and one runtime read per inverter
     assert row.floor_seconds == 0.15  # ceil(8 / 3) x 50 ms
     assert row.messages_per_cycle >= 2 * 11  # the discovery configs of both inverters at least
+
+
+async def test_the_burst_benchmark_answers_every_command_and_ends_on_the_last() -> None:
+    from bench import burst
+
+    outcome = await burst.burst(50, "", "mosquitto defaults")
+    assert (outcome.results, outcome.last_held) == (50, True)

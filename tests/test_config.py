@@ -198,7 +198,9 @@ def test_an_unquoted_serial_that_yaml_reads_as_another_number_must_be_quoted(tmp
 @pytest.mark.parametrize("section", ["inverters:\n  default", "control"])
 def test_a_limit_that_is_not_a_number_is_refused(tmp_path: Path, section: str) -> None:
     """`true` would be read as 1 A by Python: refused, as is any non-integer."""
-    with pytest.raises(ConfigError, match=r"max_charge_current: Input should be a valid integer"):
+    with pytest.raises(
+        ConfigError, match=r"max_charge_current: must be a whole number of amperes, such as 100"
+    ):
         load_settings(write(tmp_path, GOOD + f"{section}:\n    max_charge_current: true\n"), environ={})
 
 

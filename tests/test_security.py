@@ -17,7 +17,7 @@ from bridge.daemon import run_bridge
 from bridge.errors import BrokerRefusedError
 from bridge.simulator import SimulatorState, run_simulator
 from tests.conftest import Broker
-from tests.harness import observing, unique_topics
+from tests.harness import observing, start_bridge_process, unique_topics
 
 SERIAL = "4512345600"
 BROKER_PASSWORD = "broker-Secret-2718"
@@ -270,3 +270,25 @@ async def test_nothing_the_bridge_publishes_holds_a_secret(password_broker: Brok
         assert cloud_secret not in published
         assert BROKER_PASSWORD not in published
         assert cloud_secret not in repr(settings) + str(settings)
+
+
+async def test_run_exits_1_when_the_broker_refuses_its_credentials(
+    password_broker: Broker, tmp_path: Path
+) -> None:
+    """Refused at start, the bridge does not retry forever behind a fed watchdog: it says why and exits 1."""
+    async with run_simulator(SimulatorState(inverter_count=1)) as simulator:
+        config = tmp_path / "config.yaml"
+        config.write_text(
+            f"cloud: {{base_url: '{simulator.base_url}', username: demo, password: demo}}\n"
+            f"mqtt: {{port: {password_broker.port}, username: bridge, password: wrong-{BROKER_PASSWORD}}}\n"
+        )
+        config.chmod(0o600)
+        bridge = await start_bridge_process(config)
+        _stdout, stderr = await asyncio.wait_for(bridge.communicate(), timeout=60)
+    assert bridge.returncode == 1
+    text = stderr.decode()
+    assert (
+        f"eg4-bridge: the MQTT broker at 127.0.0.1:{password_broker.port} refused the bridge's credentials "
+        "([code:135] Not authorized); check mqtt.username and mqtt.password\n"
+    ) in text
+    assert BROKER_PASSWORD not in text
