@@ -3,6 +3,7 @@ resident memory, and a description of the machine for the report."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import os
@@ -21,6 +22,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import aiomqtt
 import yaml
 
 from bridge.config import settings_from_mapping
@@ -184,6 +186,41 @@ def machine() -> Machine:
         python=platform.python_version(),
         versions=versions,
     )
+
+
+class RefreshProbe:
+    """Asks a running bridge for a full refresh, as any MQTT client may (`<base>/bridge/request/refresh`),
+    and counts the messages the bridge publishes until its answer arrives."""
+
+    def __init__(self, client: aiomqtt.Client, base_topic: str) -> None:
+        self._client = client
+        self._base = base_topic
+        self._transactions = itertools.count(1)
+
+    async def refresh(self) -> int:
+        """One full refresh; returns how many messages the bridge published for it."""
+        transaction = next(self._transactions)
+        await self._client.publish(
+            f"{self._base}/bridge/request/refresh", json.dumps({"transaction": transaction}), qos=1
+        )
+        messages = 0
+        async for message in self._client.messages:
+            if str(message.topic) == f"{self._base}/bridge/response/refresh":
+                if json.loads(bytes(message.payload)).get("transaction") == transaction:
+                    return messages
+            else:
+                messages += 1
+        raise RuntimeError("the broker connection ended before the refresh was answered")
+
+
+@asynccontextmanager
+async def refresh_probe(
+    port: int, base_topic: str, discovery_prefix: str = "homeassistant"
+) -> AsyncIterator[RefreshProbe]:
+    async with aiomqtt.Client("127.0.0.1", port, socket_options=NO_DELAY) as client:
+        for topic_filter in (f"{base_topic}/#", f"{discovery_prefix}/#"):
+            await client.subscribe(topic_filter, qos=1)
+        yield RefreshProbe(client, base_topic)
 
 
 @asynccontextmanager

@@ -13,7 +13,15 @@ import statistics
 import time
 from dataclasses import dataclass
 
-from bench.common import PASSWORD, USERNAME, Mosquitto, bridge_in_process, requests_served, simulator_process
+from bench.common import (
+    PASSWORD,
+    USERNAME,
+    Mosquitto,
+    bridge_in_process,
+    refresh_probe,
+    requests_served,
+    simulator_process,
+)
 
 CLOUD_LATENCY_MS = 50.0
 
@@ -54,6 +62,7 @@ def floor_seconds(inverters: int, concurrency: int) -> float:
 
 
 async def measure(base_url: str, broker_port: int, inverters: int, concurrency: int, cycles: int) -> FleetRow:
+    base_topic = f"benchfleet{inverters}x{concurrency}"
     config = {
         "cloud": {
             "base_url": base_url,
@@ -61,19 +70,18 @@ async def measure(base_url: str, broker_port: int, inverters: int, concurrency: 
             "password": PASSWORD,
             "concurrency": concurrency,
         },
-        "mqtt": {"port": broker_port, "base_topic": f"benchfleet{inverters}x{concurrency}"},
+        "mqtt": {"port": broker_port, "base_topic": base_topic},
         "polling": {"runtime_seconds": 3600, "parameters_seconds": 86400},
     }
     durations, cpu, requests, messages = [], [], [], []
-    async with bridge_in_process(config) as coordinator:
+    async with bridge_in_process(config), refresh_probe(broker_port, base_topic) as probe:
         for _ in range(cycles):
-            served, published = requests_served(base_url), coordinator.published
+            served = requests_served(base_url)
             started_wall, started_cpu = time.perf_counter(), time.process_time()
-            await coordinator.refresh_all()
+            messages.append(await probe.refresh())
             durations.append(time.perf_counter() - started_wall)
             cpu.append(time.process_time() - started_cpu)
             requests.append(requests_served(base_url) - served)
-            messages.append(coordinator.published - published)
     return FleetRow(
         inverters=inverters,
         concurrency=concurrency,

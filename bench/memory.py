@@ -66,10 +66,10 @@ async def soak(base_url: str, broker: Mosquitto, cycles: int, restarts: int) -> 
     samples: list[tuple[int, float]] = []
     commands = 0
     restart_every = max(1, cycles // (restarts + 1))
-    async with bridge_in_process(config) as coordinator:
+    async with bridge_in_process(config):
         samples.append((0, resident_mib()))
         for cycle in range(1, cycles + 1):
-            await coordinator.refresh_all()
+            await refresh_over_mqtt(broker.port)
             if cycle % 50 == 0:
                 commands += await send_command(broker.port, str(60 + cycle % 100))
             if cycle % restart_every == 0 and cycle < cycles:
@@ -79,6 +79,20 @@ async def soak(base_url: str, broker: Mosquitto, cycles: int, restarts: int) -> 
             if cycle % max(1, cycles // 20) == 0:
                 samples.append((cycle, resident_mib()))
     return SoakReport(cycles, commands, restarts, samples)
+
+
+async def refresh_over_mqtt(port: int) -> None:
+    """One full refresh, asked for on the bridge's request topic; waits out a broker restart."""
+    while True:
+        try:
+            async with aiomqtt.Client("127.0.0.1", port, socket_options=NO_DELAY) as client:
+                await client.subscribe("benchsoak/bridge/response/refresh", qos=1)
+                await client.publish("benchsoak/bridge/request/refresh", "", qos=1)
+                async with asyncio.timeout(60):
+                    await anext(aiter(client.messages))
+                return
+        except aiomqtt.MqttError:
+            await asyncio.sleep(0.2)
 
 
 async def send_command(port: int, value: str) -> int:

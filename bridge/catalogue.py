@@ -93,6 +93,9 @@ class Sensor:
     device_class: str | None
     state_class: str = "measurement"
     icon: str | None = None
+    #: Digits after the point in the published state: one number format per unit (amperes, like the
+    #: settings, are whole numbers; volts have tenths).
+    decimals: int = 0
 
 
 BATTERY_CHARGE_CURRENT: Final = WritableParameter(
@@ -129,7 +132,9 @@ WRITABLE_PARAMETERS: Final = (BATTERY_CHARGE_CURRENT, BATTERY_DISCHARGE_CURRENT)
 
 SENSORS: Final = (
     Sensor("soc", "SOC", "soc", "battery/soc", "%", "battery"),
-    Sensor("battery_voltage", "Battery Voltage", "battery_voltage", "battery/voltage", "V", "voltage"),
+    Sensor(
+        "battery_voltage", "Battery Voltage", "battery_voltage", "battery/voltage", "V", "voltage", decimals=1
+    ),
     Sensor("battery_power", "Battery Power", "battery_power", "battery/power", "W", "power"),
     Sensor(
         "battery_temperature",

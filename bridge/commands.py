@@ -84,36 +84,44 @@ def read_number(payload: bytes, parameter: WritableParameter) -> Decimal:
     raise ParameterValueError(f"{parameter.name} must be a number such as 80, got {text[:32]!r}")
 
 
-def result_payload(
-    command: Command,
-    *,
-    outcome: Outcome,
-    value: int | None,
-    error: str | None,
-    applied: Applied = False,
-    confirmed: bool = False,
-    attempts: int = 0,
-    found: int | None = None,
-) -> str:
+@dataclass(frozen=True, slots=True)
+class Result:
+    """What became of one command, as its `/result` message says it."""
+
+    outcome: Outcome
+    #: The value written (or sent, when its fate is unknown); `None` when nothing was sent.
+    value: int | None = None
+    #: Why not, in words: the bridge's own reason or the cloud's text; `None` when all went well.
+    error: str | None = None
+    applied: Applied = False
+    #: Read back after the write, holding the value.
+    confirmed: bool = False
+    #: Times the write went out, a replay after a new login included.
+    attempts: int = 0
+    #: On a follow-up: what the inverter was found holding.
+    found: int | None = None
+
+
+def result_payload(command: Command, result: Result) -> str:
     """The JSON answer to one command.
 
     `ok` is true only when the inverter was read back holding the value (`confirmed`); `applied` says
-    whether the value reached the inverter (`"unknown"` when the cloud never answered); `attempts` is how
-    many times the write was sent; `found`, on a follow-up, is what the inverter was found holding.
+    whether the value reached the inverter (`"unknown"` when the cloud never answered).
     """
+    error = result.error
     if error is not None and len(error) > MAX_ERROR_CHARS:
         error = error[:MAX_ERROR_CHARS] + "…"
     message: dict[str, object] = {
-        "ok": error is None and confirmed,
-        "outcome": outcome.value,
-        "value": value,
+        "ok": error is None and result.confirmed,
+        "outcome": result.outcome.value,
+        "value": result.value,
         "requested": command.requested,
         "error": error,
-        "applied": applied,
-        "confirmed": confirmed,
-        "attempts": attempts,
+        "applied": result.applied,
+        "confirmed": result.confirmed,
+        "attempts": result.attempts,
     }
-    if found is not None:
-        message["found"] = found
+    if result.found is not None:
+        message["found"] = result.found
     message["ts"] = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     return json.dumps(message, ensure_ascii=False)

@@ -71,8 +71,9 @@ async def run_bridge(
         metrics.watch(
             coordinator.command_outcomes,
             lambda: link.connections,
-            coordinator.last_good_refresh,
+            coordinator.poller.last_good_refresh,
             lambda: link.dropped,
+            lambda: coordinator.announcer.messages,
         )
         if settings.health.enabled:
             report = _health_reporter(settings, coordinator, link)
@@ -168,7 +169,7 @@ async def _watchdog(
     await announced.wait()  # until READY=1, systemd's start timeout is the guard
     while True:
         withheld = watchdog_withheld_because(
-            time.monotonic(), coordinator.last_cycle, stall_limit, link.disconnected_at
+            time.monotonic(), coordinator.poller.last_cycle, stall_limit, link.disconnected_at
         )
         if withheld is None:
             notifier.notify("WATCHDOG=1")
@@ -208,7 +209,7 @@ def _health_reporter(
         ready = coordinator.ready.is_set()
         if not ready:
             reasons.append("the first refresh has not finished")
-        newest = max(coordinator.last_good_refresh.values(), default=None)
+        newest = max(coordinator.poller.last_good_refresh.values(), default=None)
         age = None if newest is None else round(time.monotonic() - newest, 3)
         if ready and (age is None or age > stale_after):
             reasons.append(f"no inverter read successfully from the cloud in the last {stale_after:.0f} s")

@@ -46,9 +46,12 @@ class BridgeMetrics:
         connections: Callable[[], int],
         last_good_refresh: Mapping[str, float],
         dropped: Callable[[], int] = lambda: 0,
+        published: Callable[[], int] = lambda: 0,
     ) -> None:
         """Report what the coordinator and the link count, read afresh at every scrape."""
-        self.registry.register(_StateCollector(command_outcomes, connections, last_good_refresh, dropped))
+        self.registry.register(
+            _StateCollector(command_outcomes, connections, last_good_refresh, dropped, published)
+        )
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
@@ -61,11 +64,13 @@ class _StateCollector(Collector):
         connections: Callable[[], int],
         last_good_refresh: Mapping[str, float],
         dropped: Callable[[], int],
+        published: Callable[[], int],
     ) -> None:
         self._command_outcomes = command_outcomes
         self._connections = connections
         self._last_good_refresh = last_good_refresh
         self._dropped = dropped
+        self._published = published
 
     def collect(self) -> Iterable[Metric]:
         info = InfoMetricFamily("eg4_bridge", "The running bridge")
@@ -83,6 +88,12 @@ class _StateCollector(Collector):
         )
         dropped.add_metric([], self._dropped())
         yield dropped
+        published = CounterMetricFamily(
+            "eg4_bridge_mqtt_messages_published",
+            "MQTT messages handed to the broker link: states, discovery, results",
+        )
+        published.add_metric([], self._published())
+        yield published
         reconnects = CounterMetricFamily(
             "eg4_bridge_mqtt_reconnects", "Connections to the broker after the first"
         )

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bridge.cloud.models import InverterInfo
 from bridge.config import MqttSettings
+from bridge.devices import Device
 from bridge.mqtt.discovery import inverter_configs
 from bridge.mqtt.link import MqttLink
 from bridge.mqtt.outbox import Outbox, Outgoing
@@ -19,9 +19,7 @@ def fleet_messages(topics: Topics) -> list[Outgoing]:
     messages = []
     for index in range(FLEET):
         serial = f"{4512345600 + index:010d}"
-        inverter = InverterInfo.model_validate(
-            {"serialNum": serial, "deviceTypeText": "18KPV", "deviceType": 6}
-        )
+        inverter = Device(serial, "18KPV")
         for topic, config in inverter_configs(topics, inverter):
             messages.append(Outgoing(topic, "" if config is None else str(config), retain=True))
         messages.append(Outgoing(topics.availability(serial), "online", retain=True))

@@ -171,11 +171,14 @@ async def test_the_thermal_guard_refuses_raising_currents_on_a_hot_battery(broke
 
 
 async def test_the_bms_limits_are_published_as_sensors(broker: Broker) -> None:
+    """In whole amperes, as the current settings are: one number format per unit."""
     async with bridged(broker) as rig:
         observer, topics = rig.observer, rig.topics
         assert (
             await observer.wait_for_topic(topics.state(FIRST, "battery/bms_charge_current_limit"))
-        ).payload == "60.0"
+        ).payload == "60"
         assert (
             await observer.wait_for_topic(topics.state(FIRST, "battery/bms_discharge_current_limit"))
-        ).payload == "100.0"
+        ).payload == "100"
+        voltage = await observer.wait_for_topic(topics.state(FIRST, "battery/voltage"))
+        assert voltage.payload.count(".") == 1 and len(voltage.payload.split(".")[1]) == 1, "volts in tenths"

@@ -15,8 +15,8 @@ import pytest
 import yaml
 
 from bridge.catalogue import SENSORS, WRITABLE_PARAMETERS
-from bridge.cloud.models import InverterInfo
 from bridge.daemon import running_bridge
+from bridge.devices import Device
 from bridge.mqtt.discovery import inverter_configs
 from bridge.mqtt.topics import Topics
 from bridge.simulator import SimulatorState, run_simulator
@@ -30,9 +30,7 @@ EXAMPLE_SERIAL = "1234567890"
 
 def home_assistant_entity_ids() -> set[str]:
     """The entity ids Home Assistant derives from our discovery: device name, then entity name, slugified."""
-    inverter = InverterInfo.model_validate(
-        {"serialNum": EXAMPLE_SERIAL, "deviceTypeText": "18KPV", "deviceType": 6}
-    )
+    inverter = Device(EXAMPLE_SERIAL, "18KPV")
     ids = set()
     for topic, config in inverter_configs(Topics(), inverter):
         if config is None:

@@ -6,8 +6,8 @@ from typing import Any
 
 from bridge import PROJECT_URL, __version__
 from bridge.catalogue import SENSORS, WRITABLE_PARAMETERS, Sensor, WritableParameter
-from bridge.cloud.models import InverterInfo
 from bridge.config import InverterLimits
+from bridge.devices import Device
 from bridge.mqtt.topics import Topics
 
 MANUFACTURER = "EG4 Electronics"
@@ -17,7 +17,7 @@ ORIGIN = {"name": "eg4-mqtt-bridge", "sw_version": __version__, "support_url": P
 DiscoveryMessage = tuple[str, dict[str, Any] | None]
 
 
-def device_block(topics: Topics, inverter: InverterInfo) -> dict[str, Any]:
+def device_block(topics: Topics, inverter: Device) -> dict[str, Any]:
     """The device as Home Assistant shows it. Its name prefixes every entity id: `eg4_18kpv_<serial>_...`."""
     block: dict[str, Any] = {
         "identifiers": [topics.node_id(inverter.serial)],
@@ -31,7 +31,7 @@ def device_block(topics: Topics, inverter: InverterInfo) -> dict[str, Any]:
     return block
 
 
-def _common(topics: Topics, inverter: InverterInfo, key: str, name: str) -> dict[str, Any]:
+def _common(topics: Topics, inverter: Device, key: str, name: str) -> dict[str, Any]:
     return {
         "name": name,
         "unique_id": f"{topics.node_id(inverter.serial)}_{key}",
@@ -55,7 +55,7 @@ def _common(topics: Topics, inverter: InverterInfo, key: str, name: str) -> dict
 
 
 def number_config(
-    topics: Topics, inverter: InverterInfo, parameter: WritableParameter, *, maximum: int | None = None
+    topics: Topics, inverter: Device, parameter: WritableParameter, *, maximum: int | None = None
 ) -> DiscoveryMessage:
     config = _common(topics, inverter, parameter.key, parameter.name) | {
         "command_topic": topics.command(inverter.serial, parameter.topic_path),
@@ -73,9 +73,7 @@ def number_config(
     return topics.discovery("number", inverter.serial, parameter.key), config
 
 
-def read_only_config(
-    topics: Topics, inverter: InverterInfo, parameter: WritableParameter
-) -> DiscoveryMessage:
+def read_only_config(topics: Topics, inverter: Device, parameter: WritableParameter) -> DiscoveryMessage:
     """A writable parameter shown as a sensor: its value, and no way to send a command."""
     config = _common(topics, inverter, parameter.key, parameter.name) | {
         "state_topic": topics.state(inverter.serial, parameter.topic_path),
@@ -88,7 +86,7 @@ def read_only_config(
     return topics.discovery("sensor", inverter.serial, parameter.key), config
 
 
-def sensor_config(topics: Topics, inverter: InverterInfo, sensor: Sensor) -> DiscoveryMessage:
+def sensor_config(topics: Topics, inverter: Device, sensor: Sensor) -> DiscoveryMessage:
     config = _common(topics, inverter, sensor.key, sensor.name) | {
         "state_topic": topics.state(inverter.serial, sensor.topic_path),
         "state_class": sensor.state_class,
@@ -103,7 +101,7 @@ def sensor_config(topics: Topics, inverter: InverterInfo, sensor: Sensor) -> Dis
 
 
 def inverter_configs(
-    topics: Topics, inverter: InverterInfo, limits: InverterLimits | None = None
+    topics: Topics, inverter: Device, limits: InverterLimits | None = None
 ) -> list[DiscoveryMessage]:
     """Every entity of one inverter: a number per writable parameter (its `max` the configured limit), or,
     read-only, a sensor in its place with the number removed; and a sensor per runtime value."""

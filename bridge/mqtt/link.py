@@ -201,6 +201,7 @@ class MqttLink:
             await client.subscribe(command_filter, options=SubscribeOptions(qos=1, retainAsPublished=True))
         await client.subscribe(self._topics.birth, qos=1)
         await client.subscribe(self._topics.presence_request, qos=1)
+        await client.subscribe(self._topics.refresh_request, qos=1)
         await client.publish(self._topics.bridge_status, ONLINE, qos=1, retain=True)
         self._client = client
         self.connections += 1

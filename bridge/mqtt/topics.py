@@ -48,6 +48,15 @@ class Topics:
     def presence_answer(self) -> str:
         return f"{self.base}/bridge/presence/answer"
 
+    @property
+    def refresh_request(self) -> str:
+        """Where anyone may ask for every inverter to be read now; answered on `refresh_response`."""
+        return f"{self.base}/bridge/request/refresh"
+
+    @property
+    def refresh_response(self) -> str:
+        return f"{self.base}/bridge/response/refresh"
+
     def node_id(self, serial: str) -> str:
         """An inverter's id in Home Assistant: its device identifier and the start of its unique ids."""
         return f"{self.device_prefix}_{serial}"

@@ -1,0 +1,18 @@
+"""What an inverter is, as every side of the bridge knows it: the transports describe one, MQTT announces it.
+
+Plain data with no I/O, so that the MQTT side needs no transport's models.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Device:
+    """One inverter with battery settings."""
+
+    serial: str
+    model: str
+    #: The firmware code as the vendor writes it (`fAAB-2122`), when known.
+    firmware: str | None = None

@@ -1,0 +1,198 @@
+"""The poller: finds the account's inverters, then keeps their runtime values and settings fresh, and tells
+the announcer what changed. It also keeps each inverter's availability: offline on the first request that
+cannot reach the cloud, online again on the first that does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+from typing import Final
+
+import structlog
+
+from bridge.announcer import Announcer
+from bridge.catalogue import WRITABLE_PARAMETERS
+from bridge.cloud import CloudClient, InverterInfo, Runtime
+from bridge.config import Settings
+from bridge.devices import Device
+from bridge.errors import AuthenticationError, CloudError, TransientError, UnknownInverterError
+from bridge.writes import Clock
+
+log = structlog.get_logger(__name__)
+
+STARTUP_RETRY_SECONDS: Final = (5.0, 15.0, 60.0)
+#: A serial must be usable as one topic level and look like the cloud's: ten letters and digits.
+SERIAL: Final = re.compile(r"[A-Za-z0-9]{10}")
+#: While the cloud cannot be reached, runtime is read again this often (at most), so that availability
+#: comes back soon after the cloud does instead of a whole polling period later.
+UNREACHABLE_RETRY_SECONDS: Final = 10.0
+
+
+class Poller:
+    def __init__(self, cloud: CloudClient, announcer: Announcer, settings: Settings, clock: Clock) -> None:
+        self._cloud = cloud
+        self._announcer = announcer
+        self._settings = settings
+        self._polling = settings.polling
+        self._clock = clock
+        self._refresh_requested = asyncio.Event()
+        self._unreachable: set[str] = set()
+        #: The inverters with battery settings, by serial.
+        self.devices: dict[str, Device] = {}
+        #: Each inverter's settings as last read, by parameter key.
+        self.parameters: dict[str, dict[str, int]] = {}
+        self.runtime: dict[str, Runtime] = {}
+        #: When each inverter was last read without error (monotonic clock), for health and metrics.
+        self.last_good_refresh: dict[str, float] = {}
+        #: When the runtime loop last finished a cycle, failed reads included: the watchdog's heartbeat.
+        self.last_cycle = clock.now()
+
+    # -- discovery ------------------------------------------------------------------------------------
+
+    async def discover(self) -> None:
+        """Every inverter with battery settings on the account; the cloud is asked until it answers.
+        Refused credentials, and a config naming a serial the account does not have, end the bridge."""
+        attempt = 0
+        while True:
+            try:
+                found = await self._cloud.inverters()
+                break
+            except AuthenticationError:
+                raise
+            except CloudError as exc:
+                delay = STARTUP_RETRY_SECONDS[min(attempt, len(STARTUP_RETRY_SECONDS) - 1)]
+                attempt += 1
+                log.warning("cloud_unreachable_at_start", error=exc.message, retry_in=delay)
+                await self._clock.sleep(delay)
+        for info in found:
+            self._add(info)
+        self._refuse_unknown_configured_serials({info.serial for info in found})
+
+    def _add(self, info: InverterInfo) -> None:
+        if not SERIAL.fullmatch(info.serial):
+            # Never a topic level: `+`, `#` or `/` in it would publish where it must not, or fail.
+            log.error("device_serial_unusable_skipped", serial=info.serial[:40], model=info.model[:40])
+        elif info.has_battery_parameters:
+            self.devices[info.serial] = Device(info.serial, info.model, info.firmware)
+            self.parameters[info.serial] = {}
+        else:
+            log.info("device_without_battery_settings_skipped", serial=info.serial, model=info.model)
+
+    def _refuse_unknown_configured_serials(self, known: set[str]) -> None:
+        """Limits for a serial the account does not have would silently apply to nothing."""
+        unknown = sorted(
+            serial for serial in self._settings.inverters if serial != "default" and serial not in known
+        )
+        if unknown:
+            verb, pronoun = ("is", "its") if len(unknown) == 1 else ("are", "their")
+            not_here = "not on this cloud account"
+            raise UnknownInverterError(
+                f"inverters: {', '.join(unknown)} {verb} {not_here}, so {pronoun} limits would not apply; "
+                f"the account has {', '.join(sorted(known)) or 'no devices'}"
+            )
+
+    # -- the loops ------------------------------------------------------------------------------------
+
+    def start(self, tasks: asyncio.TaskGroup) -> None:
+        tasks.create_task(self._runtime_loop(), name="runtime-refresh")
+        tasks.create_task(self._parameter_loop(), name="parameter-refresh")
+
+    def request_refresh(self) -> None:
+        """Read every inverter's settings again soon (after a write: inverters in a parallel group share
+        settings); a burst of requests shares one refresh per `write_refresh_seconds`."""
+        self._refresh_requested.set()
+
+    async def refresh_everything(self) -> None:
+        """Every inverter's runtime values and settings, read together; changes published."""
+        await asyncio.gather(self._refresh_runtime(), self._refresh_parameters())
+
+    async def _runtime_loop(self) -> None:
+        while True:
+            period = self._polling.runtime_seconds
+            if self._unreachable:
+                period = min(period, UNREACHABLE_RETRY_SECONDS)
+            await self._clock.sleep(period)
+            await self._refresh_runtime()
+
+    async def _parameter_loop(self) -> None:
+        last_started = self._clock.now()
+        while True:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._polling.parameters_seconds):
+                    await self._refresh_requested.wait()
+            await self._clock.sleep(
+                max(0.0, last_started + self._polling.write_refresh_seconds - self._clock.now())
+            )
+            self._refresh_requested.clear()
+            last_started = self._clock.now()
+            await self._refresh_parameters()
+            self._announcer.discovery(self.devices.values())
+
+    # -- refreshes ------------------------------------------------------------------------------------
+
+    async def _refresh_runtime(self) -> None:
+        await asyncio.gather(*(self._refresh_runtime_of(serial) for serial in self.devices))
+        self.last_cycle = self._clock.now()
+
+    async def _refresh_runtime_of(self, serial: str) -> None:
+        try:
+            runtime = await self._cloud.get_runtime(serial)
+        except CloudError as exc:
+            log.warning("runtime_read_failed", serial=serial, error=exc.message)
+            self.cloud_failed(serial, exc)
+            self._announcer.availability(serial, False)
+            return
+        self._unreachable.discard(serial)
+        came_back = runtime.online and not self._announcer.online.get(serial, True)
+        self.runtime[serial] = runtime
+        if runtime.online:
+            self.last_good_refresh[serial] = self._clock.now()
+        self._announcer.availability(serial, runtime.online)
+        self._announcer.runtime(serial, runtime)
+        if came_back:
+            self.request_refresh()  # settings may have changed while it was away
+
+    async def _refresh_parameters(self) -> None:
+        online = self._announcer.online
+        await asyncio.gather(
+            *(self._refresh_parameters_of(serial) for serial in self.devices if online.get(serial, True))
+        )
+
+    async def _refresh_parameters_of(self, serial: str) -> None:
+        try:
+            read = await self._cloud.read_parameters(serial)
+        except CloudError as exc:
+            log.warning("parameter_read_failed", serial=serial, error=exc.message)
+            self.cloud_failed(serial, exc)
+            return
+        self.cloud_answered(serial)
+        for parameter in WRITABLE_PARAMETERS:
+            value = read.current(parameter)
+            if value is None:
+                log.warning("parameter_missing_or_invalid", serial=serial, param=parameter.hold_param)
+                continue
+            self.parameters[serial][parameter.key] = value
+            self._announcer.parameter(serial, parameter, value)
+
+    # -- availability ---------------------------------------------------------------------------------
+
+    def cloud_failed(self, serial: str, error: CloudError) -> None:
+        """A request about `serial` failed: when the cloud could not be reached, its values are stale now,
+        not at the next runtime poll."""
+        if isinstance(error, TransientError) and error.unreachable:
+            self._unreachable.add(serial)
+            self._announcer.availability(serial, False)
+
+    def cloud_answered(self, serial: str) -> None:
+        """A request about `serial` succeeded: available again at once, unless the cloud says it is lost."""
+        if serial in self._unreachable:
+            self._unreachable.discard(serial)
+            runtime = self.runtime.get(serial)
+            self._announcer.availability(serial, runtime is None or runtime.online)
+
+    def battery_temperature(self, serial: str) -> float | None:
+        """As last read, or `None` when unknown or offline."""
+        runtime = self.runtime.get(serial)
+        return runtime.battery_temperature if runtime is not None and runtime.online else None

@@ -1,0 +1,308 @@
+"""The write queue: one write at a time per inverter, spaced apart, the latest command for a setting winning,
+each write read back, and one result per command. A write whose fate is unknown is never sent again; it is
+read again later, and a late landing that undid a newer confirmed command is undone once.
+
+It knows no transport and no MQTT: it writes through a `Door`, waits on a `Clock`, and tells a `Listener`
+what happened. Tests give it fakes of all three.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import structlog
+
+from bridge.catalogue import WritableParameter
+from bridge.commands import Applied, Command, Outcome, Result
+from bridge.errors import (
+    CloudError,
+    MalformedResponseError,
+    OutcomeUnknownError,
+    ParameterValueError,
+    RefusedError,
+)
+from bridge.policy import Write
+
+log = structlog.get_logger(__name__)
+
+#: A setting of an inverter: its serial and the parameter's key.
+WriteKey = tuple[str, str]
+
+
+class Door(Protocol):
+    """The way to an inverter's settings (the cloud today), as the queue needs it."""
+
+    async def write(self, serial: str, parameter: WritableParameter, value: int) -> int:
+        """Write `value`; return how many times it was sent. Raises `CloudError` (a subclass says which
+        kind: refused, transient, unknown outcome)."""
+
+    async def read(self, serial: str, parameter: WritableParameter) -> int:
+        """The value the inverter holds now. Raises `CloudError` or `ParameterValueError`."""
+
+
+class Clock(Protocol):
+    def now(self) -> float: ...
+
+    async def sleep(self, seconds: float) -> None: ...
+
+
+class MonotonicClock:
+    """The real clock."""
+
+    def now(self) -> float:
+        return time.monotonic()
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+
+class Listener(Protocol):
+    """What the queue tells the rest of the bridge."""
+
+    def answer(self, command: Command, result: Result) -> None:
+        """Publish a command's result."""
+
+    def held(self, serial: str, parameter: WritableParameter, value: int) -> None:
+        """The inverter was read holding `value`: publish it."""
+
+    def written(self, serial: str) -> None:
+        """A write went through: the inverter's settings (and its parallel group's) may have changed."""
+
+    def cloud_answered(self, serial: str) -> None: ...
+
+    def cloud_failed(self, serial: str, error: CloudError) -> None: ...
+
+
+@dataclass(slots=True)
+class SettingHistory:
+    """What this bridge sent to one setting of one inverter, to recognise a late write that undid a newer
+    command: the sequence number of the latest send of each value that may have been applied, and the
+    newest confirmed command."""
+
+    maybe_applied: dict[int, int] = field(default_factory=dict)
+    confirmed: tuple[int, int, Command] | None = None  # sequence, value, command
+
+
+class WriteQueue:
+    def __init__(
+        self, door: Door, clock: Clock, listener: Listener, *, spacing: float, recheck_after: float
+    ) -> None:
+        self._door = door
+        self._clock = clock
+        self._listener = listener
+        self._spacing = spacing
+        self._recheck_after = recheck_after
+        self._pending: dict[WriteKey, tuple[Command, Write]] = {}
+        self._busy: set[WriteKey] = set()
+        self._gates: dict[str, asyncio.Lock] = {}
+        self._last_write: dict[str, float] = {}
+        self._history: dict[WriteKey, SettingHistory] = {}
+        self._sequence = itertools.count(1)
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._tasks: asyncio.TaskGroup | None = None
+
+    def start(self, tasks: asyncio.TaskGroup) -> None:
+        """Writes and rechecks run as tasks of `tasks`, and end with it."""
+        self._tasks = tasks
+
+    def submit(self, command: Command, write: Write) -> None:
+        """Queue a write, replacing (and answering) a command for the same setting still waiting."""
+        if self._tasks is None:
+            raise RuntimeError("WriteQueue.start() must be called first")
+        key = (command.serial, write.parameter.key)
+        superseded = self._pending.get(key)
+        if superseded is not None:
+            later = f"superseded by a later command ({command.requested})"
+            self._listener.answer(superseded[0], Result(Outcome.SUPERSEDED, error=later))
+        self._pending[key] = (command, write)
+        if key not in self._busy:
+            self._busy.add(key)
+            self._idle.clear()
+            self._tasks.create_task(self._write_in_turn(key), name=f"write-{key}")
+
+    def refuse_waiting(self, reason: str) -> None:
+        """Answer every command still waiting with `reason`, and forget them (at shutdown)."""
+        for command, _write in self._pending.values():
+            self._listener.answer(command, Result(Outcome.REFUSED, error=reason))
+        self._pending.clear()
+
+    async def wait_idle(self) -> None:
+        """Until no write is waiting or in flight."""
+        await self._idle.wait()
+
+    async def _write_in_turn(self, key: WriteKey) -> None:
+        """Write the latest command waiting for one setting until none waits."""
+        try:
+            while key in self._pending:
+                async with self._spaced(key[0]):
+                    waiting = self._pending.pop(key, None)
+                    if waiting is None:
+                        break
+                    await self._write(*waiting)
+        finally:
+            self._busy.discard(key)
+            if not self._busy:
+                self._idle.set()
+
+    @contextlib.asynccontextmanager
+    async def _spaced(self, serial: str) -> AsyncIterator[None]:
+        """One write at a time per inverter, `spacing` seconds after the previous one ended."""
+        async with self._gates.setdefault(serial, asyncio.Lock()):
+            previous = self._last_write.get(serial)
+            if previous is not None:
+                await self._clock.sleep(max(0.0, previous + self._spacing - self._clock.now()))
+            try:
+                yield
+            finally:
+                self._last_write[serial] = self._clock.now()
+
+    async def _write(self, command: Command, write: Write) -> None:
+        serial, parameter, value = command.serial, write.parameter, write.value
+        history = self._history.setdefault((serial, parameter.key), SettingHistory())
+        sequence = next(self._sequence)
+        try:
+            attempts = await self._door.write(serial, parameter, value)
+        except (OutcomeUnknownError, MalformedResponseError) as exc:
+            # It reached the cloud, and no answer says what became of it.
+            history.maybe_applied[value] = sequence
+            self._answer_unknown(command, write, sequence, exc)
+            return
+        except RefusedError as exc:
+            self._listener.answer(
+                command, Result(Outcome.FAILED, error=exc.server_text, attempts=exc.attempts)
+            )
+            return
+        except CloudError as exc:
+            self._listener.cloud_failed(serial, exc)
+            self._listener.answer(command, Result(Outcome.FAILED, error=exc.message, attempts=exc.attempts))
+            return
+        except asyncio.CancelledError:
+            history.maybe_applied[value] = sequence
+            stopped = "the bridge stopped before the cloud answered; it may have been applied"
+            self._listener.answer(
+                command, Result(Outcome.UNKNOWN, value=value, error=stopped, applied="unknown", attempts=1)
+            )
+            raise
+        history.maybe_applied[value] = sequence
+        self._listener.cloud_answered(serial)
+        self._listener.written(serial)
+        held = await self._read_back(serial, parameter)
+        if held == value:
+            history.confirmed = (sequence, value, command)
+            result = Result(Outcome.ACCEPTED, value=value, applied=True, confirmed=True, attempts=attempts)
+        elif held is None:
+            problem = (
+                "written, but reading it back failed; the next refresh will show what the inverter holds"
+            )
+            result = Result(Outcome.UNCONFIRMED, value=value, error=problem, applied=True, attempts=attempts)
+        else:
+            problem = f"the cloud accepted {value}, but the inverter holds {held}"
+            result = Result(Outcome.UNCONFIRMED, value=value, error=problem, applied=True, attempts=attempts)
+        self._listener.answer(command, result)
+
+    def _answer_unknown(self, command: Command, write: Write, sequence: int, error: CloudError) -> None:
+        """Say that the write's fate is unknown, and find it out once the cloud has had time to act."""
+        delay = self._recheck_after
+        why = (
+            f"{error.message}; the write may or may not have been applied, and was not sent again. "
+            f"The setting will be read again in {delay:g} s"
+        )
+        self._listener.answer(
+            command,
+            Result(Outcome.UNKNOWN, value=write.value, error=why, applied="unknown", attempts=error.attempts),
+        )
+        assert self._tasks is not None
+        self._tasks.create_task(self._recheck(command, write, sequence), name=f"recheck-{command.serial}")
+
+    async def _recheck(self, command: Command, write: Write, sequence: int) -> None:
+        """After a write of unknown fate: read the setting, publish it, and undo a late landing over a newer
+        confirmed command of this bridge, once. A value nobody sent through the bridge is left alone."""
+        await self._clock.sleep(self._recheck_after)
+        serial, parameter, value = command.serial, write.parameter, write.value
+        key = (serial, parameter.key)
+        held = await self._read_back(serial, parameter)
+        if held is None:
+            problem = (
+                f"reading {parameter.name} again failed, so whether {value} was applied is still unknown"
+            )
+            self._listener.answer(
+                command, Result(Outcome.RECHECKED, value=value, error=problem, applied="unknown")
+            )
+            return
+        history = self._history[key]
+        newest = history.confirmed
+        newer_written = newest is not None and newest[0] > sequence
+        if newest is not None and newer_written and held != newest[1]:
+            from_older = history.maybe_applied.get(held, newest[0]) < newest[0]
+            if from_older and key not in self._pending and key not in self._busy:
+                await self._reassert(parameter, held, newest[1], newest[2])
+                return
+        if held == value:
+            result = Result(Outcome.RECHECKED, value=value, applied=True, confirmed=True, found=held)
+        else:
+            applied: Applied = "unknown" if newer_written else False
+            later = " (a later command was written since)" if newer_written else ""
+            problem = f"the inverter holds {held}, not {value}{later}"
+            result = Result(Outcome.RECHECKED, value=value, error=problem, applied=applied, found=held)
+        self._listener.answer(command, result)
+
+    async def _reassert(self, parameter: WritableParameter, found: int, value: int, newest: Command) -> None:
+        """A late write of an older command undid `newest`: write its value again, once, and say so."""
+        serial = newest.serial
+        log.warning(
+            "late_write_undid_newer_command",
+            serial=serial,
+            param=parameter.hold_param,
+            found=found,
+            rewrite=value,
+        )
+        why = f"the inverter held {found} from an older command that landed late; {value} was written again"
+        async with self._spaced(serial):
+            try:
+                attempts = await self._door.write(serial, parameter, value)
+            except CloudError as exc:
+                applied: Applied = "unknown" if isinstance(exc, OutcomeUnknownError) else False
+                failure = f"{why}, but the write failed: {exc.message}"
+                self._listener.answer(
+                    newest,
+                    Result(
+                        Outcome.REASSERTED,
+                        value=value,
+                        error=failure,
+                        applied=applied,
+                        attempts=exc.attempts,
+                        found=found,
+                    ),
+                )
+                return
+            held = await self._read_back(serial, parameter)
+        confirmed = held == value
+        self._listener.answer(
+            newest,
+            Result(
+                Outcome.REASSERTED,
+                value=value,
+                error=None if confirmed else f"{why}, but reading it back gave {held}",
+                applied=True,
+                confirmed=confirmed,
+                attempts=attempts,
+                found=found,
+            ),
+        )
+
+    async def _read_back(self, serial: str, parameter: WritableParameter) -> int | None:
+        """What the inverter holds now, told to the listener; `None` if that is not known."""
+        try:
+            held = await self._door.read(serial, parameter)
+        except (CloudError, ParameterValueError) as exc:
+            log.warning("read_back_failed", serial=serial, param=parameter.hold_param, error=str(exc))
+            return None
+        self._listener.held(serial, parameter, held)
+        return held
