@@ -78,9 +78,7 @@ PROFILED = "\n".join(
         "tuple: 85.5 MiB (live Python objects 23.6 MiB; the rest is the first refresh's peak, which the "
         "allocator keeps) |",
         "",
-        "What remains: the p50 target (1.5x a floor of one MQTT round trip and one HTTP write) cannot be met",
-        "while every write is confirmed by reading it back, which costs one more HTTP round trip; against a",
-        "floor that includes that read, the bridge's ratio is in section 1. Memory at 1,000 inverters is",
+        "What remains: memory at 1,000 inverters is",
         "above 80 MB: about 52 MiB is the interpreter and its libraries before any inverter is known, and",
         "the first full refresh's peak is kept by the allocator. Rendering discovery from one template per",
         "model was tried (it kept 9 MiB fewer live objects) and reverted: resident memory did not move and",

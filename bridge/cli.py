@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bridge import __version__
-from bridge.config import Settings, file_warnings, load_settings
+from bridge.config import Settings, file_warnings, load_settings, settings_warnings
 from bridge.daemon import run_bridge, stop_on_signals
 from bridge.errors import (
     AnotherBridgeError,
@@ -33,76 +33,81 @@ EXIT_STATUS: dict[type[BridgeError], int] = {
     BrokerRefusedError: EXIT_REFUSED,
 }
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+HEALTH_URL = "http://127.0.0.1:9108/healthz"
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="eg4-bridge", description=__doc__)
+    # Every option says what it does and, where it has one, its default.
+    formatter = argparse.ArgumentDefaultsHelpFormatter
+    parser = argparse.ArgumentParser(prog="eg4-bridge", description=__doc__, formatter_class=formatter)
     parser.add_argument("--version", action="version", version=f"eg4-bridge {__version__}")
     parser.add_argument(
-        "--log-level", default=None, choices=LOG_LEVELS, type=str.upper, help="DEBUG, INFO, WARNING or ERROR"
+        "--log-level",
+        default=None,
+        choices=LOG_LEVELS,
+        type=str.upper,
+        help="how much to log; none given: the config's log_level, else INFO",
     )
     commands = parser.add_subparsers(dest="command", required=True)
     # Also accepted after the command (`eg4-bridge run --config c.yaml --log-level DEBUG`).
     level = argparse.ArgumentParser(add_help=False)
-    level.add_argument("--log-level", default=argparse.SUPPRESS, choices=LOG_LEVELS, type=str.upper)
+    level.add_argument(
+        "--log-level",
+        default=argparse.SUPPRESS,
+        choices=LOG_LEVELS,
+        type=str.upper,
+        help="how much to log (wins over the config's log_level)",
+    )
 
-    run = commands.add_parser("run", parents=[level], help="run the bridge daemon")
+    def command(name: str, summary: str) -> argparse.ArgumentParser:
+        return commands.add_parser(
+            name, parents=[level], help=summary, description=summary, formatter_class=formatter
+        )
+
+    run = command("run", "run the bridge daemon")
     run.add_argument("--config", type=Path, required=True, help="path to the YAML config file")
 
-    check = commands.add_parser(
-        "check-config", parents=[level], help="validate a config file; exit 0, or 2 listing problems"
-    )
-    check.add_argument("--config", type=Path, required=True)
+    check = command("check-config", "validate a config file; exit 0, or 2 listing problems")
+    check.add_argument("--config", type=Path, required=True, help="path to the YAML config file")
 
-    demo = commands.add_parser(
-        "demo", parents=[level], help="the bridge against the built-in simulator, on your broker"
-    )
-    demo.add_argument("--mqtt-host", default="127.0.0.1", help="the broker's host (default: %(default)s)")
-    demo.add_argument("--mqtt-port", type=int, default=1883, help="the broker's port (default: %(default)s)")
+    demo = command("demo", "the bridge against the built-in simulator, on your broker")
+    demo.add_argument("--mqtt-host", default="127.0.0.1", help="the broker's host")
+    demo.add_argument("--mqtt-port", type=int, default=1883, help="the broker's port")
     demo.add_argument(
         "--base-topic",
         default="eg4demo",
-        help="base topic, apart from a real bridge's `eg4` so that the demo never disturbs one "
-        "(default: %(default)s)",
+        help="base topic; apart from a real bridge's eg4, never disturbing one",
     )
+    demo.add_argument("--discovery-prefix", default="homeassistant", help="Home Assistant's discovery prefix")
+    demo.add_argument("--inverters", type=int, default=2, help="simulated inverters, 1 to 100")
+    demo.add_argument("--runtime-seconds", type=float, default=10.0, help="how often runtime values refresh")
     demo.add_argument(
-        "--discovery-prefix",
-        default="homeassistant",
-        help="Home Assistant's discovery prefix (default: %(default)s)",
-    )
-    demo.add_argument(
-        "--inverters", type=int, default=2, help="simulated inverters, 1 to 100 (default: %(default)s)"
-    )
-    demo.add_argument(
-        "--runtime-seconds",
-        type=float,
-        default=10.0,
-        help="how often runtime values refresh (default: %(default)s)",
-    )
-    demo.add_argument(
-        "--duration",
-        type=float,
-        default=None,
-        help="stop after this many seconds (default: run until Ctrl-C)",
+        "--duration", type=float, default=None, help="stop after this many seconds; none: at Ctrl-C"
     )
 
-    probe = commands.add_parser(
-        "healthcheck", parents=[level], help="exit 0 if /healthz says ok, else 1 (for containers)"
+    probe = command("healthcheck", "exit 0 if the bridge's /healthz says ok, else 1 (for containers)")
+    probe.add_argument(
+        "--config", type=Path, default=None, help="read health.host and health.port from this config file"
     )
-    probe.add_argument("--url", default="http://127.0.0.1:9108/healthz")
+    probe.add_argument(
+        "--url", default=None, help="ask this URL instead; none: from --config, else " + HEALTH_URL
+    )
 
-    sim = commands.add_parser(
-        "simulator", parents=[level], help="serve a simulated EG4 cloud for tests and demos"
-    )
-    sim.add_argument("--host", default="127.0.0.1")
-    sim.add_argument("--port", type=int, default=8085)
+    sim = command("simulator", "serve a simulated EG4 cloud for tests and demos")
+    sim.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    sim.add_argument("--port", type=int, default=8085, help="port to listen on")
     sim.add_argument("--inverters", type=int, default=2, help="how many inverters the plant has")
-    sim.add_argument("--username", default="demo")
-    sim.add_argument("--password", default="demo")
-    sim.add_argument("--latency-ms", type=float, default=0.0, help="added to every answer")
+    sim.add_argument("--username", default="demo", help="the account name it accepts")
+    sim.add_argument("--password", default="demo", help="the password it accepts")
+    sim.add_argument("--latency-ms", type=float, default=0.0, help="milliseconds added to every answer")
     sim.add_argument("--session-lifetime", type=float, default=7200.0, help="seconds a login stays valid")
-    sim.add_argument("--dataframe-timeout-rate", type=float, default=0.0, help="share of DATAFRAME_TIMEOUTs")
-    sim.add_argument("--http-500-rate", type=float, default=0.0, help="share of HTTP 500 answers")
+    sim.add_argument(
+        "--dataframe-timeout-rate",
+        type=float,
+        default=0.0,
+        help="share of requests answered DATAFRAME_TIMEOUT",
+    )
+    sim.add_argument("--http-500-rate", type=float, default=0.0, help="share of requests answered HTTP 500")
     sim.add_argument("--gridboss", action="store_true", help="add a GridBOSS to the plant")
     sim.add_argument("--parallel", action="store_true", help="put the inverters in one parallel group")
     return parser
@@ -115,7 +120,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "run":
         return _run(args.config, args.log_level)
     if args.command == "healthcheck":
-        return _healthcheck(args.url)
+        url = args.url or _health_url(args.config)
+        return EXIT_USAGE if url is None else _healthcheck(url)
     configure_logging(args.log_level or "INFO")
     if args.command == "demo":
         from bridge.demo import run_demo
@@ -131,7 +137,7 @@ def _load_or_report(path: Path) -> Settings | None:
         for problem in exc.problems:
             print(f"{path}: {problem}" if not problem.startswith(str(path)) else problem, file=sys.stderr)
         return None
-    for warning in file_warnings(path):
+    for warning in [*file_warnings(path), *settings_warnings(settings)]:
         print(f"warning: {warning}", file=sys.stderr)
     return settings
 
@@ -166,6 +172,19 @@ def _run(path: Path, log_level: str | None) -> int:
         print(f"eg4-bridge: {failure}", file=sys.stderr)
         return status
     return 0
+
+
+def _health_url(config: Path | None) -> str | None:
+    """`/healthz` where the config says the health endpoint listens (a container's HEALTHCHECK follows
+    health.port this way); the default address without a config."""
+    if config is None:
+        return HEALTH_URL
+    settings = _load_or_report(config)
+    if settings is None:
+        return None
+    health = settings.health
+    host = "127.0.0.1" if health.host in ("0.0.0.0", "", "::") else health.host
+    return f"http://{host}:{health.port}/healthz"
 
 
 def _healthcheck(url: str) -> int:

@@ -6,6 +6,7 @@ a printed or logged settings object shows `**********`.
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 import stat
@@ -22,6 +23,7 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -37,6 +39,10 @@ ENVIRONMENT: Final = {
     ("health", "enabled"): "EG4_HEALTH_ENABLED",
 }
 LOOPBACK_HOSTS: Final = frozenset({"localhost", "127.0.0.1", "::1"})
+#: The cloud asks clients to poll runtime no faster than this.
+CLOUD_MINIMUM_POLL_SECONDS: Final = 30.0
+#: The credentials config.example.yaml ships with.
+PLACEHOLDERS: Final = frozenset({"you@example.com", "change-me"})
 #: An inverter's serial as the cloud gives it, or `default` for every inverter not named.
 SERIAL_KEY: Final = re.compile(r"[A-Za-z0-9]{10}|default")
 
@@ -79,13 +85,15 @@ class CloudSettings(_Section):
             raise ValueError("must not be empty")
         return value
 
-    @model_validator(mode="after")
-    def _unverified_only_locally(self) -> CloudSettings:
+    @field_validator("verify_tls")
+    @classmethod
+    def _unverified_only_locally(cls, value: bool, info: ValidationInfo) -> bool:
         # Turning certificate checks off exposes the password to anyone on the path: only a simulator on
         # this machine may be spoken to that way.
-        if not self.verify_tls and urlsplit(self.base_url).hostname not in LOOPBACK_HOSTS:
-            raise ValueError("verify_tls: false is allowed only for a simulator on this machine (localhost)")
-        return self
+        base_url = info.data.get("base_url", "")
+        if not value and urlsplit(base_url).hostname not in LOOPBACK_HOSTS:
+            raise ValueError("false is allowed only for a simulator on this machine (localhost)")
+        return value
 
 
 class TlsSettings(_Section):
@@ -190,6 +198,11 @@ class Settings(_Section):
     control: ControlSettings = ControlSettings()
     #: Per-inverter limits by serial, and `default` for every inverter not named.
     inverters: dict[str, InverterLimits] = Field(default_factory=dict)
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _any_case(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
 
     @field_validator("inverters", mode="before")
     @classmethod
@@ -297,7 +310,8 @@ def settings_from_mapping(document: Mapping[str, Any], environ: Mapping[str, str
     try:
         return Settings.model_validate(merged)
     except ValidationError as exc:
-        raise ConfigError([_describe(error) for error in exc.errors()]) from None
+        used = {variable for variable in ENVIRONMENT.values() if environ.get(variable)}
+        raise ConfigError([_describe(error, used) for error in exc.errors()]) from None
 
 
 def _with_environment(document: Mapping[str, Any], environ: Mapping[str, str]) -> dict[str, Any]:
@@ -314,18 +328,52 @@ def _with_environment(document: Mapping[str, Any], environ: Mapping[str, str]) -
     return merged
 
 
-def _describe(error: Mapping[str, Any]) -> str:
-    key = ".".join(str(part) for part in error["loc"]) or "(top level)"
+def _describe(error: Mapping[str, Any], environment_used: set[str]) -> str:
+    location = tuple(error["loc"])
+    key = ".".join(str(part) for part in location) or "(top level)"
     kind = error["type"]
+    variable = _environment_variable(location)
     if kind == "missing":
-        variable = _environment_variable(error["loc"])
         if variable is None:
             return f"{key}: required"
         return f"{key}: required (in the file, or in the environment variable {variable})"
     if kind == "extra_forbidden":
-        return f"{key}: unknown key"
+        nearest = _nearest_key(location)
+        return f"{key}: unknown key" + (f"; did you mean {nearest}?" if nearest else "")
     message = str(error["msg"]).removeprefix("Value error, ")
+    if variable in environment_used:
+        # The value came from the environment, not the file: name where to correct it.
+        return f"{key} (from the environment variable {variable}): {message}"
     return f"{key}: {message}"
+
+
+def _nearest_key(location: tuple[Any, ...]) -> str | None:
+    """The known key an unknown one most resembles (`mqtt.hots` -> `mqtt.host`), if any is close."""
+    model: type[BaseModel] = Settings
+    for part in location[:-1]:
+        annotation = model.model_fields.get(str(part))
+        inner = getattr(annotation, "annotation", None)
+        if not (isinstance(inner, type) and issubclass(inner, BaseModel)):
+            return None
+        model = inner
+    close = difflib.get_close_matches(str(location[-1]), list(model.model_fields), n=1, cutoff=0.6)
+    return ".".join([*(str(part) for part in location[:-1]), close[0]]) if close else None
+
+
+def settings_warnings(settings: Settings) -> list[str]:
+    """Settings that work but are likely mistakes; `check-config` prints them and `run` logs them."""
+    warnings = []
+    if settings.polling.runtime_seconds < CLOUD_MINIMUM_POLL_SECONDS:
+        warnings.append(
+            f"polling.runtime_seconds is {settings.polling.runtime_seconds:g}: faster than the cloud allows "
+            f"(it asks for {CLOUD_MINIMUM_POLL_SECONDS:g} s or more); use such values only with the simulator"
+        )
+    cloud = settings.cloud
+    if cloud.username in PLACEHOLDERS or cloud.password.get_secret_value() in PLACEHOLDERS:
+        warnings.append(
+            "cloud.username or cloud.password is still the example's placeholder: put in your own account"
+        )
+    return warnings
 
 
 def _environment_variable(location: tuple[Any, ...]) -> str | None:

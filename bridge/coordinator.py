@@ -210,11 +210,11 @@ class Coordinator:
             error=result.error,
         )
 
-    def held(self, serial: str, parameter: WritableParameter, value: int) -> None:
+    def read_holding(self, serial: str, parameter: WritableParameter, value: int) -> None:
         self.poller.parameters.setdefault(serial, {})[parameter.key] = value
         self.announcer.parameter(serial, parameter, value, force=True)
 
-    def written(self, serial: str) -> None:
+    def wrote(self, serial: str) -> None:
         self.poller.request_refresh()
 
     def cloud_answered(self, serial: str) -> None:

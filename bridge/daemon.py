@@ -13,7 +13,7 @@ from typing import Any
 import structlog
 
 from bridge.cloud import CloudClient
-from bridge.config import Settings
+from bridge.config import Settings, settings_warnings
 from bridge.coordinator import Coordinator
 from bridge.health import HealthReport, serve_health
 from bridge.metrics import BridgeMetrics
@@ -26,7 +26,6 @@ log = structlog.get_logger(__name__)
 #: How long an in-flight write may take to finish at shutdown, and then how long MQTT gets to say goodbye.
 WRITE_GRACE_SECONDS = 10.0
 GOODBYE_SECONDS = 5.0
-CLOUD_MINIMUM_POLL_SECONDS = 30.0
 #: Slack for retries of a slow cloud, on top of the polling period, before the bridge counts as hung.
 RETRY_SLACK_SECONDS = 60.0
 #: A bridge cut off from its broker this long stops feeding systemd's watchdog, so that it shows as failed.
@@ -137,8 +136,8 @@ async def _stop_task(task: asyncio.Task[Any], attempts: int = 20) -> None:
 
 
 def _warn_about_risky_settings(settings: Settings) -> None:
-    if settings.polling.runtime_seconds < CLOUD_MINIMUM_POLL_SECONDS:
-        log.warning("polling_faster_than_the_cloud_allows", runtime_seconds=settings.polling.runtime_seconds)
+    for warning in settings_warnings(settings):
+        log.warning("risky_setting", warning=warning)
     if not settings.cloud.verify_tls:
         log.warning("cloud_tls_verification_disabled", base_url=settings.cloud.base_url)
 

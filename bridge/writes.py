@@ -68,10 +68,10 @@ class Listener(Protocol):
     def answer(self, command: Command, result: Result) -> None:
         """Publish a command's result."""
 
-    def held(self, serial: str, parameter: WritableParameter, value: int) -> None:
+    def read_holding(self, serial: str, parameter: WritableParameter, value: int) -> None:
         """The inverter was read holding `value`: publish it."""
 
-    def written(self, serial: str) -> None:
+    def wrote(self, serial: str) -> None:
         """A write went through: the inverter's settings (and its parallel group's) may have changed."""
 
     def cloud_answered(self, serial: str) -> None: ...
@@ -192,7 +192,7 @@ class WriteQueue:
             raise
         history.maybe_applied[value] = sequence
         self._listener.cloud_answered(serial)
-        self._listener.written(serial)
+        self._listener.wrote(serial)
         held = await self._read_back(serial, parameter)
         if held == value:
             history.confirmed = (sequence, value, command)
@@ -304,5 +304,5 @@ class WriteQueue:
         except (CloudError, ParameterValueError) as exc:
             log.warning("read_back_failed", serial=serial, param=parameter.hold_param, error=str(exc))
             return None
-        self._listener.held(serial, parameter, held)
+        self._listener.read_holding(serial, parameter, held)
         return held

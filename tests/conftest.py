@@ -14,8 +14,27 @@ import pytest
 
 from bridge.cloud import CloudClient, RetryPolicy
 from bridge.simulator import RunningSimulator, SimulatorState, run_simulator
+from tests.reliability import check_report
 
 FAST_RETRY = RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.05)
+UNIT_TESTS = Path(__file__).parent / "unit"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """tests/unit is `unit` (run alone: `pytest -m unit`, seconds); everything else is `e2e`."""
+    for item in items:
+        unit = UNIT_TESTS in Path(item.path).parents
+        item.add_marker(pytest.mark.unit if unit else pytest.mark.e2e)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """docs/RELIABILITY.md must say what this run observed, whichever order the tests ran in."""
+    if exitstatus != 0:
+        return
+    problem = check_report()
+    if problem is not None:
+        session.config.get_terminal_writer().line(f"\n{problem}", red=True)
+        session.exitstatus = 1
 
 
 @pytest.fixture

@@ -10,4 +10,5 @@ fi
 .venv/bin/ruff check bridge tests bench
 .venv/bin/ruff format --check bridge tests bench
 .venv/bin/mypy
-.venv/bin/pytest "$@"
+# In random order (pytest-randomly), with a timeout per test and a coverage gate on bridge/ (pyproject.toml).
+.venv/bin/pytest --cov --cov-report=term "$@"

@@ -6,11 +6,11 @@ import asyncio
 
 import pytest
 
+from bridge.catalogue import BATTERY_CHARGE_CURRENT, BATTERY_DISCHARGE_CURRENT
 from bridge.cloud import CloudClient
 from bridge.errors import (
     AuthenticationError,
     MalformedResponseError,
-    ParameterValueError,
     RefusedError,
     TransientError,
 )
@@ -155,15 +155,13 @@ async def test_a_read_where_every_window_fails_raises(
 
 
 async def test_write_then_read_back(cloud: CloudClient, simulator: RunningSimulator) -> None:
-    """A written value is held by the simulator and read back by both convenience getters."""
-    assert await cloud.set_battery_charge_current(INVERTER, 80.0) == 80
-    assert await cloud.set_battery_discharge_current(INVERTER, 120) == 120
+    """A written value is held by the simulator and read back, from its own register or a whole read."""
+    assert await cloud.write_parameter(INVERTER, "HOLD_LEAD_ACID_CHARGE_RATE", "80") == 1
+    assert await cloud.write_parameter(INVERTER, "HOLD_LEAD_ACID_DISCHARGE_RATE", "120") == 1
     assert simulator.state.value_of(INVERTER, "HOLD_LEAD_ACID_CHARGE_RATE") == "80"
-    assert await cloud.get_battery_charge_current(INVERTER) == 80
-    assert await cloud.get_battery_discharge_current(INVERTER) == 120
-    inverter = await cloud.get_inverter(INVERTER)
-    assert (inverter.battery_charge_current, inverter.battery_discharge_current) == (80, 120)
-    assert inverter.online
+    assert await cloud.read_window(INVERTER, 101, 1) == {"HOLD_LEAD_ACID_CHARGE_RATE": "80"}
+    read = await cloud.read_parameters(INVERTER)
+    assert (read.current(BATTERY_CHARGE_CURRENT), read.current(BATTERY_DISCHARGE_CURRENT)) == (80, 120)
     assert simulator.state.writes == [
         (INVERTER, "HOLD_LEAD_ACID_CHARGE_RATE", "80"),
         (INVERTER, "HOLD_LEAD_ACID_DISCHARGE_RATE", "120"),
@@ -197,15 +195,6 @@ async def test_refused_writes_carry_the_cloud_text_verbatim(
     assert simulator.state.writes == []
 
 
-@pytest.mark.parametrize("value", [251, -1, 80.5, float("nan"), float("inf")])
-async def test_convenience_setters_validate_before_anything_is_sent(
-    cloud: CloudClient, simulator: RunningSimulator, value: float
-) -> None:
-    with pytest.raises(ParameterValueError):
-        await cloud.set_battery_charge_current(INVERTER, value)
-    assert simulator.state.requests[WRITE] == 0
-
-
 @pytest.mark.parametrize("fault", ["dataframe_timeout", "http_500"])
 async def test_transient_errors_are_retried_then_succeed(
     cloud: CloudClient, simulator: RunningSimulator, fault: str
@@ -224,7 +213,7 @@ async def test_transient_errors_give_up_after_the_bounded_attempts(
     await cloud.login()
     simulator.state.faults.fail_next("dataframe_timeout", 10, endpoint="remoteSet/write")
     with pytest.raises(TransientError, match=r"DATAFRAME_TIMEOUT \(gave up after 3 attempts\)"):
-        await cloud.set_battery_charge_current(INVERTER, 80)
+        await cloud.write_parameter(INVERTER, "HOLD_LEAD_ACID_CHARGE_RATE", "80")
     assert simulator.state.requests[WRITE] == 3
     assert simulator.state.writes == []
 

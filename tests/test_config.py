@@ -151,7 +151,7 @@ def test_certificate_checks_may_be_turned_off_only_for_a_local_simulator(tmp_pat
     assert not load_settings(write(tmp_path, local), environ={}).cloud.verify_tls
     remote = local.replace("http://127.0.0.1:8085", "https://monitor.eg4electronics.com")
     with pytest.raises(
-        ConfigError, match="verify_tls: false is allowed only for a simulator on this machine"
+        ConfigError, match=r"^cloud\.verify_tls: false is allowed only for a simulator on this machine"
     ):
         load_settings(write(tmp_path, remote), environ={})
 
@@ -217,3 +217,58 @@ def test_limits_fall_back_from_the_inverter_to_default_to_control(tmp_path: Path
     assert (
         load_settings(write(tmp_path, GOOD), environ={}).limits_for("4512345600").max_charge_current is None
     )
+
+
+def test_an_environment_variables_bad_value_names_the_variable(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as refused:
+        load_settings(write(tmp_path, GOOD), environ={"EG4_HEALTH_ENABLED": "maybe"})
+    assert refused.value.problems == [
+        "health.enabled (from the environment variable EG4_HEALTH_ENABLED): Input should be a valid boolean, "
+        "unable to interpret input"
+    ]
+
+
+def test_an_unknown_key_suggests_the_nearest_known_one(tmp_path: Path) -> None:
+    text = GOOD.replace("  port: 1883", "  prot: 1883") + "control:\n  read_onyl: true\n  zzz: 1\n"
+    with pytest.raises(ConfigError) as refused:
+        load_settings(write(tmp_path, text), environ={})
+    assert sorted(refused.value.problems) == [
+        "control.read_onyl: unknown key; did you mean control.read_only?",
+        "control.zzz: unknown key",
+        "mqtt.prot: unknown key; did you mean mqtt.port?",
+    ]
+
+
+def test_the_log_level_is_read_in_any_case(tmp_path: Path) -> None:
+    assert load_settings(write(tmp_path, GOOD + "log_level: debug\n"), environ={}).log_level == "DEBUG"
+
+
+def test_check_config_warns_of_placeholders_and_polling_faster_than_the_cloud_allows(tmp_path: Path) -> None:
+    text = GOOD.replace("owner@example.com", "you@example.com").replace(
+        "runtime_seconds: 60", "runtime_seconds: 5"
+    )
+    path = write(tmp_path, text)
+    path.chmod(0o600)
+    done = check_config(path)
+    assert done.returncode == 0
+    assert done.stderr == (
+        "warning: polling.runtime_seconds is 5: faster than the cloud allows (it asks for 30 s or more); use "
+        "such values only with the simulator\n"
+        "warning: cloud.username or cloud.password is still the example's placeholder: put in your own account\n"
+    )
+
+
+def test_every_option_of_every_command_says_what_it_does() -> None:
+    from argparse import _SubParsersAction
+
+    from bridge.cli import _parser
+
+    parser = _parser()
+    commands = next(action for action in parser._actions if isinstance(action, _SubParsersAction))
+    for name, command in [("eg4-bridge", parser), *commands.choices.items()]:
+        for action in command._actions:
+            if action.dest != "help" and not isinstance(action, _SubParsersAction):
+                assert len(action.help or "") > 10, f"{name} {action.option_strings}"
+        text = command.format_help()
+        if name == "demo":
+            assert "(default: eg4demo)" in text, "defaults are shown"

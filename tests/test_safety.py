@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -181,4 +182,4 @@ async def test_the_bms_limits_are_published_as_sensors(broker: Broker) -> None:
             await observer.wait_for_topic(topics.state(FIRST, "battery/bms_discharge_current_limit"))
         ).payload == "100"
         voltage = await observer.wait_for_topic(topics.state(FIRST, "battery/voltage"))
-        assert voltage.payload.count(".") == 1 and len(voltage.payload.split(".")[1]) == 1, "volts in tenths"
+        assert re.fullmatch(r"\d+\.\d", voltage.payload), "volts in tenths"

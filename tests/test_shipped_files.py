@@ -155,20 +155,27 @@ def test_the_dockerfile_installs_as_the_readme_does_and_checks_health() -> None:
         for name in source.split():
             assert (ROOT / name).exists(), name
     assert re.search(r"^USER \w+$", dockerfile, flags=re.MULTILINE)
-    assert 'CMD ["eg4-bridge", "healthcheck", "--url", "http://127.0.0.1:9108/healthz"]' in dockerfile
+    assert 'CMD ["eg4-bridge", "healthcheck", "--config", "/config/config.yaml"]' in dockerfile
     assert "EG4_HEALTH_ENABLED=true" in dockerfile
     compose = yaml.safe_load((ROOT / "docker-compose.example.yaml").read_text())
     assert set(compose["services"]) == {"mosquitto", "eg4-bridge"}
 
 
-async def test_the_container_health_check_tells_a_live_bridge_from_a_dead_one(broker: Broker) -> None:
-    """`eg4-bridge healthcheck`, the container's HEALTHCHECK, exits 0 against a live bridge and 1 without one."""
+async def test_the_container_health_check_tells_a_live_bridge_from_a_dead_one(
+    broker: Broker, tmp_path: Path
+) -> None:
+    """`eg4-bridge healthcheck --config`, the container's HEALTHCHECK, follows the config's health.port:
+    exit 0 against a live bridge and 1 without one."""
     port = free_port()
-    url = f"http://127.0.0.1:{port}/healthz"
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        f"cloud: {{username: demo, password: demo}}\nhealth: {{enabled: true, host: 0.0.0.0, port: {port}}}\n"
+    )
+    config.chmod(0o600)
 
     def probe() -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "bridge.cli", "healthcheck", "--url", url],
+            [sys.executable, "-m", "bridge.cli", "healthcheck", "--config", str(config)],
             capture_output=True,
             text=True,
             timeout=60,
@@ -187,4 +194,5 @@ async def test_the_container_health_check_tells_a_live_bridge_from_a_dead_one(br
             assert json.loads(live.stdout)["status"] == "ok"
     dead = probe()
     assert dead.returncode == 1
+    assert f"http://127.0.0.1:{port}/healthz" in dead.stderr
     assert "Connection refused" in dead.stderr

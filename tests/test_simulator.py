@@ -76,3 +76,45 @@ def test_models_and_serials_are_realistic() -> None:
     models = [inverter.model for inverter in state.inverters.values()]
     assert models == ["18KPV", "FlexBOSS21", "12KPV", "18KPV", "Grid Boss"]
     assert all(len(serial) == 10 and serial.isdigit() for serial in state.inverters)
+
+
+async def test_every_answer_carries_every_field_a_real_one_does() -> None:
+    """Login, runtime online and offline: each simulated answer has at least the keys of the answer captured
+    from a real account (tests/fixtures), so a strict client such as pylxpweb's models accepts it."""
+    import json
+    from pathlib import Path
+
+    import aiohttp
+
+    from bridge.simulator import run_simulator
+
+    fixtures = Path(__file__).parent / "fixtures"
+
+    def keys(name: str) -> set[str]:
+        return set(json.loads((fixtures / name).read_text()))
+
+    state = SimulatorState(inverter_count=2, gridboss=True)
+    async with (
+        run_simulator(state) as simulator,
+        aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session,
+    ):
+
+        async def post(path: str, **form: str) -> dict[str, object]:
+            async with session.post(simulator.base_url + path, data=form) as answer:
+                payload: dict[str, object] = await answer.json()
+                return payload
+
+        login = await post("/WManage/api/login", account="demo", password="demo")
+        assert keys("login_answer.json") - set(login) == set()
+        online = await post("/WManage/api/inverter/getInverterRuntime", serialNum=SERIAL)
+        assert keys("runtime_answer.json") - set(online) == set()
+        state.set_offline(SERIAL)
+        offline = await post("/WManage/api/inverter/getInverterRuntime", serialNum=SERIAL)
+        assert keys("runtime_offline_answer.json") - set(offline) == set()
+        gridboss = await post(
+            "/WManage/web/maintain/remoteRead/read",
+            inverterSn="4812345602",
+            startRegister="2032",
+            pointNumber="127",
+        )
+        assert (gridboss["success"], gridboss["startRegister"]) == (True, 2032)

@@ -114,6 +114,13 @@ async def test_a_set_whose_result_topic_cannot_exist_is_not_carried_out_and_kill
     finally:
         async with observing(broker.port) as cleaner:
             await cleaner.publish(monster, b"", retain=True)
+    record(
+        "bad input",
+        "a /set whose /result topic would exceed 65,535 bytes",
+        2,
+        "sent live, then retained and replayed at a restart: neither carried out nor even refused (no "
+        "result could exist), the bridge stayed online, and the next command was confirmed each time",
+    )
 
 
 async def test_devices_whose_serial_cannot_be_a_topic_level_are_skipped_and_the_others_served(
@@ -135,6 +142,13 @@ async def test_devices_whose_serial_cannot_be_a_topic_level_are_skipped_and_the_
             for seen in rig.observer.messages
         }
         assert named == {"bridge", FIRST, SECOND, f"eg4_{FIRST}", f"eg4_{SECOND}"}
+    record(
+        "bad input",
+        "devices whose serial holds +, # or / or is not 10 letters and digits",
+        len(bad),
+        "each skipped with an error naming it; no topic was published for any of them; the two good "
+        "inverters were served and a command confirmed",
+    )
 
 
 class _BrokenHandler:
@@ -253,6 +267,13 @@ async def test_only_the_clouds_known_transient_codes_are_retried(broker: Broker)
         busy = await rig.command("82")
         assert (busy["outcome"], busy["attempts"]) == ("accepted", 2)
         assert rig.simulator.state.requests[WRITE] == 3
+    record(
+        "bad input",
+        "cloud refusals that hold TIMEOUT or BUSY",
+        2,
+        "PARAMETER_TIMEOUT_VALUE_INVALID sent once and answered failed with the cloud's words; DEVICE_BUSY, "
+        "a known transient code, sent again and confirmed (attempts: 2)",
+    )
 
 
 async def test_attempts_counts_a_replay_after_a_login_page(broker: Broker) -> None:
@@ -402,7 +423,15 @@ async def test_availability_follows_the_first_failed_and_the_first_good_request(
                 recovered = await command(observer, topics, "88")
                 assert recovered["ok"] is True
                 await observer.wait_count(availability, 3, within=5)
-    assert [seen.payload for seen in observer.on(availability)] == ["online", "offline", "online"]
+    transitions = [seen.payload for seen in observer.on(availability)]
+    assert transitions == ["online", "offline", "online"]
+    record(
+        "fault",
+        "cloud unreachable with polls a minute apart",
+        len(transitions) - 1,
+        "the failed write (connection refused, retried, nothing sent) marked the inverter offline at once; "
+        "the first confirmed write after the cloud returned marked it online; neither waited for a poll",
+    )
 
 
 async def test_emptying_a_retained_set_is_not_a_command(broker: Broker) -> None:

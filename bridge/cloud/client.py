@@ -21,15 +21,10 @@ import aiohttp
 import structlog
 
 from bridge.catalogue import (
-    BATTERY_CHARGE_CURRENT,
-    BATTERY_DISCHARGE_CURRENT,
     PARAMETER_WINDOWS,
-    WritableParameter,
-    window_of,
 )
 from bridge.cloud.models import (
     Account,
-    Inverter,
     InverterInfo,
     ParameterRead,
     ParameterValue,
@@ -247,35 +242,6 @@ class CloudClient:
         names = tuple(window)
         return self._layouts.setdefault(names, names), tuple(window.values())
 
-    async def get_inverter(self, serial: str) -> Inverter:
-        """One inverter with its runtime values and parameters, both current limits among them."""
-        info = next((i for i in await self.inverters() if i.serial == serial), None)
-        if info is None:
-            raise RefusedError(f"no inverter {serial} on this account", serial=serial)
-        runtime = await self.get_runtime(serial)
-        parameters = await self.read_parameters(serial) if info.has_battery_parameters else None
-        return Inverter(info=info, runtime=runtime, parameters=parameters)
-
-    async def get_battery_charge_current(self, serial: str) -> int:
-        """The battery charge current limit the inverter holds, in A."""
-        return await self._read_one(serial, BATTERY_CHARGE_CURRENT)
-
-    async def get_battery_discharge_current(self, serial: str) -> int:
-        """The battery discharge current limit the inverter holds, in A."""
-        return await self._read_one(serial, BATTERY_DISCHARGE_CURRENT)
-
-    async def _read_one(self, serial: str, parameter: WritableParameter) -> int:
-        start, count = window_of(parameter.register)
-        values = await self.read_window(serial, start, count)
-        if parameter.hold_param not in values:
-            raise MalformedResponseError(
-                f"the cloud's answer for {serial} lacks {parameter.hold_param}", serial=serial
-            )
-        try:
-            return parameter.parse_cloud_value(values[parameter.hold_param])
-        except ValueError as exc:
-            raise MalformedResponseError(str(exc), serial=serial) from exc
-
     # -- writes --------------------------------------------------------------------------------------
 
     async def write_parameter(self, serial: str, hold_param: str, value_text: str) -> int:
@@ -299,19 +265,6 @@ class CloudClient:
             "parameter_written", serial=serial, param=hold_param, value=value_text, attempts=answer.attempts
         )
         return answer.attempts
-
-    async def set_battery_charge_current(self, serial: str, amperes: float) -> int:
-        """Validate, then write the battery charge current limit; returns the integer written."""
-        return await self._write_validated(serial, BATTERY_CHARGE_CURRENT, amperes)
-
-    async def set_battery_discharge_current(self, serial: str, amperes: float) -> int:
-        """Validate, then write the battery discharge current limit; returns the integer written."""
-        return await self._write_validated(serial, BATTERY_DISCHARGE_CURRENT, amperes)
-
-    async def _write_validated(self, serial: str, parameter: WritableParameter, value: float) -> int:
-        amperes = parameter.validate(value)
-        await self.write_parameter(serial, parameter.hold_param, str(amperes))
-        return amperes
 
     # -- transport -----------------------------------------------------------------------------------
 

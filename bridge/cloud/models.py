@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from bridge.catalogue import BATTERY_CHARGE_CURRENT, BATTERY_DISCHARGE_CURRENT, WritableParameter
+from bridge.catalogue import WritableParameter
 from bridge.errors import MalformedResponseError, ParameterValueError
 
 GRIDBOSS_DEVICE_TYPE = 9
@@ -139,30 +139,6 @@ class ParameterRead(_CloudModel):
             return parameter.parse_cloud_value(raw)
         except ParameterValueError:
             return None
-
-
-class Inverter(_CloudModel):
-    """An inverter with everything the cloud told us of it: identity, runtime values, both current limits."""
-
-    info: InverterInfo
-    runtime: Runtime | None = None
-    parameters: ParameterRead | None = None
-
-    @property
-    def serial(self) -> str:
-        return self.info.serial
-
-    @property
-    def online(self) -> bool:
-        return self.runtime.online if self.runtime is not None else not self.info.lost
-
-    @property
-    def battery_charge_current(self) -> int | None:
-        return self.parameters.current(BATTERY_CHARGE_CURRENT) if self.parameters else None
-
-    @property
-    def battery_discharge_current(self) -> int | None:
-        return self.parameters.current(BATTERY_DISCHARGE_CURRENT) if self.parameters else None
 
 
 def parse_account(payload: Mapping[str, Any]) -> Account:

@@ -25,10 +25,11 @@ DEFAULT_LIMIT: Final = 20_000
 class Outbox:
     """The messages to send, oldest first.
 
-    A retained message replaces the one waiting for the same topic, in its place: the broker would keep only
-    the latest anyway, so nothing retained is ever lost, and their number is bounded by the number of topics
-    (a thousand inverters' discovery and states fit whatever the limit). Other messages (command results)
-    are kept up to `limit`; beyond it the oldest is dropped, and counted.
+    A retained message replaces the one waiting for the same topic and takes its place at the back, so that
+    messages leave in the order they were last published (discovery before the states that follow it): the
+    broker would keep only the latest anyway, so nothing retained is ever lost, and their number is bounded
+    by the number of topics (a thousand inverters' discovery and states fit whatever the limit). Other
+    messages (command results) are kept up to `limit`; beyond it the oldest is dropped, and counted.
     """
 
     def __init__(self, limit: int = DEFAULT_LIMIT) -> None:
@@ -46,7 +47,7 @@ class Outbox:
     def put(self, message: Outgoing) -> Outgoing | None:
         """Queue `message`; returns the message dropped to make room, if one was."""
         if message.retain:
-            earlier = self._waiting.get(message.topic)
+            earlier = self._waiting.pop(message.topic, None)
             if earlier is not None and earlier.qos > message.qos:
                 message = replace(message, qos=earlier.qos)  # a repetition keeps the stronger guarantee
             self._waiting[message.topic] = message

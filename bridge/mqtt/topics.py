@@ -7,6 +7,8 @@ from typing import Final
 
 ONLINE: Final = "online"
 OFFLINE: Final = "offline"
+#: How many levels below the base topic a `/set` may stand and still be answered (`eg4/<sn>/a/b/set` is 3).
+COMMAND_DEPTH: Final = 8
 #: MQTT's limit on a topic name: its UTF-8 length is a two-byte field.
 MAX_TOPIC_BYTES: Final = 65_535
 
@@ -68,14 +70,10 @@ class Topics:
 
     @property
     def command_filters(self) -> tuple[str, ...]:
-        """Every `/set` under the base topic, at any depth, so that each gets an answer; none of them
-        matches a topic the bridge publishes itself (those never end in `/set` and are at most four deep)."""
-        return (
-            f"{self.base}/+/set",
-            f"{self.base}/+/+/set",
-            f"{self.base}/+/+/+/set",
-            f"{self.base}/+/+/+/+/+/#",
-        )
+        """Every `/set` topic from one to `COMMAND_DEPTH` levels below the base, so that each gets an
+        answer, even a mistyped one; nothing else (the bridge's own states and results never end in
+        `/set`)."""
+        return tuple(f"{self.base}/{'+/' * depth}set" for depth in range(1, COMMAND_DEPTH + 1))
 
     def availability(self, serial: str) -> str:
         return f"{self.base}/{serial}/availability"

@@ -190,6 +190,8 @@ def _login_answer(state: SimulatorState) -> dict[str, Any]:
         "tempUnitText": "\u2103",
         "dateFormat": "YYYY_MM_DD_SLASH",
         "firewallNotificationEnable": "false",
+        # The device last looked at in the web portal.
+        "userVisitRecord": _visit_record(state),
         "userCreateDate": "2025-05-05 19:55:50",
         "userCreatedDays": 200,
         "techInfo": {"techInfoType1": "PHONE_NUMBER", "techInfo1": "", "techInfoCount": 1},
@@ -203,6 +205,24 @@ def _login_answer(state: SimulatorState) -> dict[str, Any]:
                 "parallelGroups": groups,
             }
         ],
+    }
+
+
+def _visit_record(state: SimulatorState) -> dict[str, Any]:
+    first = next(iter(state.inverters.values()))
+    return {
+        "plantId": state.plant_id,
+        "serialNum": first.serial,
+        "phase": 1,
+        "phaseValue": 1,
+        "deviceType": first.device_type,
+        "deviceTypeValue": first.device_type,
+        "subDeviceTypeValue": -1,
+        "dtc": 1,
+        "dtcValue": 1,
+        "powerRating": 6,
+        "batteryType": "LITHIUM",
+        "protocolVersion": 5,
     }
 
 
@@ -249,7 +269,11 @@ async def _runtime(request: web.Request) -> web.Response:
 
 
 def _runtime_answer(inverter: SimInverter) -> dict[str, Any]:
+    """Every field a real runtime answer carries (the captured samples), with the simulated values in the
+    ones the bridge reads; the rest hold plausible fixed values of the real answer's types."""
     powers = inverter.powers
+    pv = powers["ppv"]
+    strings = (pv * 6 // 10, pv - pv * 6 // 10, 0)  # PV power split over the three strings
     answer: dict[str, Any] = {
         "success": True,
         "serialNum": inverter.serial,
@@ -258,14 +282,54 @@ def _runtime_answer(inverter: SimInverter) -> dict[str, Any]:
         "lost": inverter.lost,
         "hasRuntimeData": True,
         "statusText": "offline" if inverter.lost else "normal",
+        "batShared": False,
+        "isParallelEnabled": False,
+        "allowGenExercise": False,
         "batteryType": "LITHIUM",
+        "batParallelNum": "3",
+        "batCapacity": "840",
+        "model": 624320,
+        "modelText": "0x986C0",
         "serverTime": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
         "deviceTime": time.strftime("%Y-%m-%d %H:%M:%S"),
         "status": 32,
-        "vpv1": 3800 if powers["ppv"] else 0,
-        "ppv": powers["ppv"],
+        "vpv1": 3800 if strings[0] else 0,
+        "vpv2": 3650 if strings[1] else 0,
+        "vpv3": 0,
+        "remainTime": 0,
+        "ppv1": strings[0],
+        "ppv2": strings[1],
+        "ppv3": strings[2],
+        "ppv": pv,
         "vacr": 2411,
+        "vacs": 2405,
+        "vact": 0,
         "fac": 5998,
+        "pf": "1",
+        "vepsr": 2410,
+        "vepss": 2404,
+        "vepst": 0,
+        "feps": 5998,
+        "seps": 0,
+        "vBus1": 3700,
+        "vBus2": 3230,
+        "batteryColor": "green",
+        "_12KAcCoupleInverterFlow": False,
+        "_12KAcCoupleInverterData": False,
+        "acCouplePower": 0,
+        "hasEpsOverloadRecoveryTime": False,
+        "_12KUsingGenerator": False,
+        "genVolt": 0,
+        "genFreq": 0,
+        "genPower": 0,
+        "consumptionPower114": powers["consumptionPower"],
+        "pEpsL1N": 0,
+        "pEpsL2N": 0,
+        "haspEpsLNValue": True,
+        "genDryContact": "OFF",
+        "directions": {"inverterArrowDir": "toInverter" if powers["pCharge"] else "fromInverter"},
+        "hasUnclosedQuickChargeTask": False,
+        "hasUnclosedQuickDischargeTask": False,
         "pToGrid": powers["pToGrid"],
         "pToUser": powers["pToUser"],
         "tinner": 39,
@@ -292,6 +356,16 @@ def _runtime_answer(inverter: SimInverter) -> dict[str, Any]:
     if inverter.lost:
         for key in OFFLINE_OMITS:
             answer.pop(key, None)
+        # What a real offline answer carries beside the usual fields.
+        answer |= {
+            "bmsBatCurrent": 0,
+            "deviceTimeText": time.strftime("%Y-%m-%d"),
+            "lowVoltProtect": False,
+            "pLoad170": 0,
+            "pvStringNumber": 3,
+            "unclosedQuickChargeTaskId": 0,
+            "unclosedQuickChargeTaskStatus": "NONE",
+        }
     return answer
 
 
@@ -305,10 +379,14 @@ async def _remote_read(request: web.Request) -> web.Response:
         count = int(str(form.get("pointNumber", "")))
     except ValueError:
         return _refusal("PARAM_ERROR")
-    if inverter.lost or not inverter.has_battery_parameters:
+    if inverter.lost:
         return _refusal(DATAFRAME_TIMEOUT)  # nothing on the other end answers the cloud
     if not start >= 0 or not 0 < count <= 127:
         return _refusal("PARAM_ERROR")
+    if not inverter.has_battery_parameters:
+        # A GridBOSS answers with its own window (from register 2032), holding no battery settings.
+        midbox = {"success": True, "inverterSn": inverter.serial, "deviceType": inverter.device_type}
+        return _json(midbox | {"startRegister": start, "pointNumber": count, "valueFrame": ""})
     values = _state(request).read_window(inverter.serial, start, count)
     header: dict[str, Any] = {
         "success": True,

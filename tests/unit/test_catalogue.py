@@ -100,3 +100,29 @@ def test_lookups_by_topic_path_and_window() -> None:
     assert window_of(300) == (240, 127)
     with pytest.raises(ValueError, match="outside every read window"):
         window_of(400)
+
+
+def test_every_register_lies_in_exactly_one_window_at_its_edges() -> None:
+    assert window_of(0) == (0, 127)
+    assert window_of(126) == (0, 127)
+    assert window_of(127) == (127, 127)
+    assert window_of(253) == (127, 127)
+    assert window_of(254) == (240, 127)
+    assert window_of(366) == (240, 127)
+    with pytest.raises(ValueError, match="register 367 lies outside every read window"):
+        window_of(367)
+
+
+@pytest.mark.parametrize("raw", ["abc", [80], None, True])
+def test_a_cloud_value_that_is_no_number_is_named_in_the_refusal(raw: object) -> None:
+    with pytest.raises(ParameterValueError) as refused:
+        BATTERY_CHARGE_CURRENT.parse_cloud_value(raw)
+    assert str(refused.value) == f"HOLD_LEAD_ACID_CHARGE_RATE from the cloud is not a number: {raw!r}"
+
+
+def test_a_decimal_that_is_not_finite_is_refused_by_name() -> None:
+    from decimal import Decimal
+
+    with pytest.raises(ParameterValueError) as refused:
+        BATTERY_CHARGE_CURRENT.validate(Decimal("NaN"))
+    assert str(refused.value) == "Battery Charge Current must be a finite number, got NaN"

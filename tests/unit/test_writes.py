@@ -1,0 +1,273 @@
+"""The write queue, with a fake clock, a scripted inverter and a recording listener: latest wins, spacing,
+read-back, one result per command, and what happens when a write's fate is unknown."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import pytest
+
+from bridge.catalogue import BATTERY_CHARGE_CURRENT, BATTERY_DISCHARGE_CURRENT, WritableParameter
+from bridge.commands import Command, Outcome, Result
+from bridge.errors import OutcomeUnknownError, RefusedError, TransientError
+from bridge.policy import Write
+from bridge.writes import WriteQueue
+from tests.unit.fakes import FakeClock, FakeDoor, RecordingListener, settle
+
+SERIAL = "4512345600"
+CHARGE = BATTERY_CHARGE_CURRENT.key
+
+
+def command(value: int, parameter: WritableParameter = BATTERY_CHARGE_CURRENT) -> tuple[Command, Write]:
+    topic = f"eg4/{SERIAL}/{parameter.topic_path}/set"
+    return Command(topic, SERIAL, parameter.topic_path, str(value).encode(), False), Write(parameter, value)
+
+
+@dataclass
+class Rig:
+    queue: WriteQueue
+    door: FakeDoor
+    clock: FakeClock
+    listener: RecordingListener
+
+    async def send(self, value: int, parameter: WritableParameter = BATTERY_CHARGE_CURRENT) -> None:
+        self.queue.submit(*command(value, parameter))
+        await settle()
+
+    def last(self) -> Result:
+        return self.listener.results[-1][1]
+
+
+@asynccontextmanager
+async def rig(*, spacing: float = 0.0, recheck_after: float = 15.0) -> AsyncIterator[Rig]:
+    door = FakeDoor(held={CHARGE: 25, BATTERY_DISCHARGE_CURRENT.key: 250})
+    clock, listener = FakeClock(), RecordingListener()
+    queue = WriteQueue(door, clock, listener, spacing=spacing, recheck_after=recheck_after)
+    async with asyncio.TaskGroup() as tasks:
+        queue.start(tasks)
+        yield Rig(queue, door, clock, listener)
+        await clock.advance(3600)  # let every recheck run before the group ends
+
+
+async def test_a_write_read_back_holding_the_value_is_accepted_and_its_value_published() -> None:
+    async with rig() as r:
+        await r.send(80)
+    assert r.listener.results[0][1] == Result(
+        Outcome.ACCEPTED, value=80, applied=True, confirmed=True, attempts=1
+    )
+    assert r.listener.held == [(SERIAL, CHARGE, 80)]
+    assert (r.listener.written, r.listener.answered) == ([SERIAL], [SERIAL])
+
+
+async def test_a_failed_read_back_is_never_counted_as_confirmed() -> None:
+    async with rig() as r:
+        r.door.failing_reads = 1
+        await r.send(80)
+    assert r.last() == Result(
+        Outcome.UNCONFIRMED,
+        value=80,
+        error="written, but reading it back failed; the next refresh will show what the inverter holds",
+        applied=True,
+        confirmed=False,
+        attempts=1,
+    )
+    assert r.listener.held == []
+
+
+async def test_a_value_read_back_that_differs_from_request_and_old_state_is_published() -> None:
+    """The inverter keeps 25 although the cloud said yes, then shows 95 (its firmware's own clamp): the
+    state must show what the inverter really holds."""
+    async with rig() as r:
+        r.door.on_write = ["ignore"]
+        r.door.held[CHARGE] = 95
+        await r.send(80)
+    assert r.last().outcome is Outcome.UNCONFIRMED
+    assert r.last().error == "the cloud accepted 80, but the inverter holds 95"
+    assert r.listener.held == [(SERIAL, CHARGE, 95)]
+
+
+async def test_a_refusal_passes_the_clouds_words_and_nothing_is_applied() -> None:
+    async with rig() as r:
+        refusal = RefusedError("REMOTE_SET_ERROR", serial=SERIAL)
+        r.door.on_write = [refusal]
+        await r.send(80)
+    assert r.last() == Result(Outcome.FAILED, error="REMOTE_SET_ERROR", attempts=1)
+    assert r.door.held[CHARGE] == 25
+
+
+async def test_an_unreachable_cloud_is_reported_and_nothing_applied() -> None:
+    async with rig() as r:
+        unreachable = TransientError(
+            "cannot reach the cloud at example: connection refused", maybe_delivered=False
+        )
+        unreachable.attempts = 4
+        r.door.on_write = [unreachable]
+        await r.send(80)
+    assert r.last() == Result(
+        Outcome.FAILED, error="cannot reach the cloud at example: connection refused", attempts=4
+    )
+    assert r.listener.failed == [(SERIAL, unreachable)]
+
+
+async def test_the_latest_command_waiting_wins_and_the_replaced_ones_are_told() -> None:
+    async with rig(spacing=3.0) as r:
+        await r.send(60)  # written at once
+        await r.send(70)  # waits for the spacing
+        await r.send(80)  # replaces 70
+        await r.clock.advance(3.0)
+    assert r.listener.outcomes() == [("accepted", "60"), ("superseded", "70"), ("accepted", "80")]
+    assert r.listener.results[1][1].error == "superseded by a later command (80)"
+    assert r.door.sent == [60, 80]
+
+
+async def test_writes_to_one_inverter_are_spaced_apart() -> None:
+    async with rig(spacing=3.0) as r:
+        await r.send(60)
+        await r.send(100, BATTERY_DISCHARGE_CURRENT)
+        assert r.door.sent == [60], "the second write waits for the spacing"
+        await r.clock.advance(2.9)
+        assert r.door.sent == [60]
+        await r.clock.advance(0.1)
+        assert r.door.sent == [60, 100]
+    assert r.clock.slept[0] == pytest.approx(3.0)
+
+
+async def test_waiting_commands_are_refused_at_shutdown() -> None:
+    async with rig(spacing=3.0) as r:
+        await r.send(60)
+        await r.send(70)
+        r.queue.refuse_waiting("the bridge is shutting down; nothing was written")
+        await r.clock.advance(3.0)
+    assert r.listener.outcomes() == [("accepted", "60"), ("refused", "70")]
+    assert r.door.sent == [60]
+
+
+def unknown() -> OutcomeUnknownError:
+    error = OutcomeUnknownError("no answer from the cloud within 30 s", serial=SERIAL)
+    error.attempts = 1
+    return error
+
+
+async def test_an_unknown_outcome_is_said_never_resent_and_rechecked_later() -> None:
+    async with rig() as r:
+        r.door.on_write = [unknown()]
+        await r.send(200)
+        assert r.last() == Result(
+            Outcome.UNKNOWN,
+            value=200,
+            error="no answer from the cloud within 30 s; the write may or may not have been applied, and was "
+            "not sent again. The setting will be read again in 15 s",
+            applied="unknown",
+            attempts=1,
+        )
+        assert r.door.sent == [200]
+        await r.clock.advance(14.9)
+        assert len(r.listener.results) == 1, "not rechecked before the cloud has had its time"
+        await r.clock.advance(0.1)
+    assert r.last() == Result(
+        Outcome.RECHECKED, value=200, error="the inverter holds 25, not 200", applied=False, found=25
+    )
+    assert r.door.sent == [200]
+
+
+async def test_an_unknown_write_found_applied_is_confirmed_by_its_recheck() -> None:
+    async with rig() as r:
+        r.door.on_write = [unknown()]
+        await r.send(200)
+        r.door.held[CHARGE] = 200  # it landed after all
+        await r.clock.advance(15)
+    assert r.last() == Result(Outcome.RECHECKED, value=200, applied=True, confirmed=True, found=200)
+
+
+async def test_a_late_landing_over_a_newer_confirmed_command_is_undone_once() -> None:
+    async with rig() as r:
+        r.door.on_write = [unknown()]
+        await r.send(200)
+        await r.send(20)
+        r.door.held[CHARGE] = 200  # the first write lands late, over the confirmed 20
+        await r.clock.advance(15)
+    assert r.listener.outcomes() == [("unknown", "200"), ("accepted", "20"), ("reasserted", "20")]
+    assert r.last() == Result(
+        Outcome.REASSERTED, value=20, applied=True, confirmed=True, attempts=1, found=200
+    )
+    assert r.door.sent == [200, 20, 20]
+    assert r.door.held[CHARGE] == 20
+
+
+async def test_a_value_nobody_sent_through_the_bridge_is_never_overwritten() -> None:
+    async with rig() as r:
+        r.door.on_write = [unknown()]
+        await r.send(200)
+        await r.send(20)
+        r.door.held[CHARGE] = 90  # changed in the vendor's app
+        await r.clock.advance(15)
+    assert r.last() == Result(
+        Outcome.RECHECKED,
+        value=200,
+        error="the inverter holds 90, not 200 (a later command was written since)",
+        applied="unknown",
+        found=90,
+    )
+    assert r.door.sent == [200, 20]
+
+
+async def test_no_undoing_while_a_newer_command_is_on_its_way() -> None:
+    """At the recheck a newer command is waiting: it will settle the setting, so nothing is written again."""
+    async with rig(spacing=20.0, recheck_after=30.0) as r:
+        r.door.on_write = [unknown()]
+        await r.send(200)  # t=0
+        await r.clock.advance(20)
+        await r.send(20)  # t=20, at once
+        await r.send(30)  # waits until t=40
+        r.door.held[CHARGE] = 200
+        await r.clock.advance(10)  # t=30: the recheck of 200, while 30 waits
+        assert r.listener.outcomes()[-1] == ("rechecked", "200")
+        await r.clock.advance(10)
+    assert r.door.sent == [200, 20, 30]
+
+
+async def test_a_failed_recheck_says_the_outcome_is_still_unknown() -> None:
+    async with rig() as r:
+        r.door.on_write = [unknown()]
+        await r.send(200)
+        r.door.failing_reads = 1
+        await r.clock.advance(15)
+    assert r.last() == Result(
+        Outcome.RECHECKED,
+        value=200,
+        error="reading Battery Charge Current again failed, so whether 200 was applied is still unknown",
+        applied="unknown",
+    )
+
+
+async def test_a_write_cut_short_by_shutdown_says_it_may_have_been_applied() -> None:
+    door = FakeDoor(held={CHARGE: 25})
+    listener = RecordingListener()
+    never = asyncio.Event()
+
+    async def hang(serial: str, parameter: WritableParameter, value: int) -> int:
+        await never.wait()
+        return 1
+
+    door.write = hang  # type: ignore[method-assign]
+    queue = WriteQueue(door, FakeClock(), listener, spacing=0, recheck_after=15)
+
+    async def stop_mid_write() -> None:
+        async with asyncio.TaskGroup() as tasks:
+            queue.start(tasks)
+            queue.submit(*command(80))
+            await settle()
+            raise RuntimeError("the bridge stops")
+
+    with pytest.raises(ExceptionGroup):
+        await stop_mid_write()
+    assert listener.results[0][1] == Result(
+        Outcome.UNKNOWN,
+        value=80,
+        error="the bridge stopped before the cloud answered; it may have been applied",
+        applied="unknown",
+        attempts=1,
+    )
