@@ -1,0 +1,43 @@
+"""Checked against code nobody here wrote: pylxpweb, the field's Python client, with its strict models, reads
+the simulator as it reads the real cloud. It needs Python 3.12 or newer in a virtual environment of its own
+(bench/.venv-pylxpweb, made on first use); without such a Python the test is skipped, saying so."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from bench.pylxpweb_compare import ensure_venv
+from bridge.simulator import SimulatorState, run_simulator
+
+BENCH = Path(__file__).parent.parent / "bench"
+
+
+async def test_pylxpweb_accepts_the_simulators_runtime_answers() -> None:
+    import asyncio
+
+    python = await asyncio.to_thread(ensure_venv)
+    if python is None:
+        pytest.skip("no Python 3.12 or newer here for pylxpweb's virtual environment")
+    state = SimulatorState(inverter_count=3)
+    serials = list(state.inverters)
+    async with run_simulator(state) as simulator:
+        # pylxpweb speaks to `localhost`: aiohttp's cookie jar drops cookies set by a bare IP address.
+        base_url = simulator.base_url.replace("127.0.0.1", "localhost")
+        done = await asyncio.to_thread(
+            subprocess.run,
+            [str(python), str(BENCH / "pylxpweb_runtime.py"), base_url, ",".join(serials)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    assert done.returncode == 0, done.stderr[-2000:]
+    read = json.loads(done.stdout.strip().splitlines()[-1])
+    assert set(read) == set(serials)
+    for serial in serials:
+        assert 0 <= read[serial]["soc"] <= 100
+        assert read[serial]["vBat"] > 0
