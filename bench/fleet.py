@@ -1,8 +1,9 @@
 """Fleet refresh: how long one full refresh of N inverters takes against a cloud answering in 50 ms.
 
-A full refresh is three parameter windows and one runtime read per inverter, so with at most C requests
-in flight the floor is ceil(4 * N / C) * 50 ms. The bridge runs in this process (its CPU time is what
-`time.process_time` counts); the simulator runs in its own process and counts the requests it served.
+A full refresh is one runtime read, three parameter windows and one energy read per inverter, so with at
+most C requests in flight the floor is ceil(5 * N / C) * 50 ms. The bridge runs in this process (its CPU
+time is what `time.process_time` counts); the simulator runs in its own process and counts the requests it
+served.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from bench.common import (
 )
 
 CLOUD_LATENCY_MS = 50.0
+#: Runtime, the three parameter windows and the energy counters.
+REQUESTS_PER_INVERTER = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +48,8 @@ class FleetRow:
         return (
             f"| {self.inverters} | {self.concurrency} | {self.cycles} | {self.cycle_seconds:.3f} | "
             f"{self.floor_seconds:.3f} | **{self.over_floor:.3f}x** | {self.requests_per_cycle:.0f} | "
-            f"{4 * self.inverters} | {self.messages_per_cycle:.0f} | {self.cpu_seconds_per_cycle:.3f} | "
+            f"{REQUESTS_PER_INVERTER * self.inverters} | {self.messages_per_cycle:.0f} | "
+            f"{self.cpu_seconds_per_cycle:.3f} | "
             f"{100 * self.cpu_seconds_per_cycle / self.cycle_seconds:.1f} % |"
         )
 
@@ -58,7 +62,7 @@ HEADER = (
 
 
 def floor_seconds(inverters: int, concurrency: int) -> float:
-    return math.ceil(4 * inverters / concurrency) * CLOUD_LATENCY_MS / 1000
+    return math.ceil(REQUESTS_PER_INVERTER * inverters / concurrency) * CLOUD_LATENCY_MS / 1000
 
 
 async def measure(base_url: str, broker_port: int, inverters: int, concurrency: int, cycles: int) -> FleetRow:

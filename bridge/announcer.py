@@ -10,12 +10,12 @@ from typing import Protocol
 
 import structlog
 
-from bridge.catalogue import SENSORS, WRITABLE_PARAMETERS, Sensor, WritableParameter
-from bridge.cloud import Runtime
+from bridge.catalogue import ENERGY_SENSORS, SENSORS, Sensor, Setting, setting_by_key
+from bridge.cloud import Energy, Runtime
 from bridge.commands import Command, Result, result_payload
 from bridge.config import Settings
 from bridge.devices import Device
-from bridge.mqtt.discovery import inverter_configs
+from bridge.mqtt.discovery import MIGRATE, device_config, first_release_topics
 from bridge.mqtt.topics import OFFLINE, ONLINE, Topics
 
 log = structlog.get_logger(__name__)
@@ -25,6 +25,17 @@ class Publisher(Protocol):
     def publish(self, topic: str, payload: str, *, retain: bool, qos: int = 1) -> None: ...
 
 
+class Fleet(Protocol):
+    """What the announcer says again on every announcement: the poller's cache."""
+
+    devices: dict[str, Device]
+    parameters: dict[str, dict[str, str]]
+    runtime: dict[str, Runtime]
+    energy: dict[str, Energy]
+
+    def settings_of(self, serial: str) -> list[Setting]: ...
+
+
 class Announcer:
     def __init__(self, topics: Topics, settings: Settings) -> None:
         self._topics = topics
@@ -32,8 +43,9 @@ class Announcer:
         self._publisher: Publisher | None = None
         self._said: dict[str, str] = {}  # retained topic -> the payload last published there
         self._online: dict[str, bool] = {}
-        self._discovery: dict[str, list[tuple[str, str]]] = {}
+        self._discovery: dict[str, tuple[tuple[str, ...], str]] = {}  # serial -> (setting keys, config)
         self._announced = False
+        self._migrated = False
         #: Messages handed to the link, for metrics.
         self.messages = 0
 
@@ -59,10 +71,8 @@ class Announcer:
             self._said[topic] = payload
             self._publish(topic, payload, retain=True)
 
-    def parameter(
-        self, serial: str, parameter: WritableParameter, value: int, *, force: bool = False
-    ) -> None:
-        self.state(serial, parameter.topic_path, str(value), force=force)
+    def parameter(self, serial: str, setting: Setting, value: str, *, force: bool = False) -> None:
+        self.state(serial, setting.topic_path, setting.state(value), force=force)
 
     def availability(self, serial: str, online: bool) -> None:
         """Said when it changes."""
@@ -74,8 +84,15 @@ class Announcer:
     def runtime(self, serial: str, runtime: Runtime | None, *, force: bool = False) -> None:
         if runtime is None or not runtime.online:
             return  # offline: keep the last values, availability says they are stale
-        for sensor in SENSORS:
-            value = getattr(runtime, sensor.field)
+        self._readings(serial, runtime, SENSORS, force=force)
+
+    def energy(self, serial: str, energy: Energy | None, *, force: bool = False) -> None:
+        if energy is not None:
+            self._readings(serial, energy, ENERGY_SENSORS, force=force)
+
+    def _readings(self, serial: str, source: object, sensors: Iterable[Sensor], *, force: bool) -> None:
+        for sensor in sensors:
+            value = getattr(source, sensor.field)
             if value is not None:
                 self.state(serial, sensor.topic_path, format_reading(sensor, value), force=force)
 
@@ -88,44 +105,54 @@ class Announcer:
         """An answer to a request on one of the bridge's own topics; never retained."""
         self._publish(topic, payload, retain=False, always=True)
 
-    def announce(
-        self, devices: Iterable[Device], parameters: dict[str, dict[str, int]], runtime: dict[str, Runtime]
-    ) -> None:
-        """The first announcement, and again after a reconnect or Home Assistant's birth: discovery with
-        removals, then availability and every cached state, whether or not it changed."""
+    def announce(self, fleet: Fleet) -> None:
+        """The first announcement, and again after a reconnect or Home Assistant's birth: discovery, then
+        availability and every cached state, whether or not it changed."""
         self._announced = True
-        devices = list(devices)
-        self.discovery(devices, with_removals=True)
-        for device in devices:
-            serial = device.serial
+        self.discovery(fleet, again=True)
+        for serial in fleet.devices:
             if serial in self._online:
                 online = self._online[serial]
                 self._publish(self._topics.availability(serial), ONLINE if online else OFFLINE, retain=True)
-            for parameter in WRITABLE_PARAMETERS:
-                value = parameters.get(serial, {}).get(parameter.key)
-                if value is not None:
-                    self.parameter(serial, parameter, value, force=True)
-            self.runtime(serial, runtime.get(serial), force=True)
+            for key, value in fleet.parameters.get(serial, {}).items():
+                setting = setting_by_key(key)
+                if setting is not None:
+                    self.parameter(serial, setting, value, force=True)
+            self.runtime(serial, fleet.runtime.get(serial), force=True)
+            self.energy(serial, fleet.energy.get(serial), force=True)
 
-    def discovery(self, devices: Iterable[Device], *, with_removals: bool = False) -> None:
-        """Every entity's config. On start, on connect and to a restarted Home Assistant: with removals
-        (a number replaced by a read-only sensor, or back), at QoS 1. After a refresh the same configs are
-        said again at QoS 0: a lost repetition is repeated at the next refresh, and acknowledging
-        thirteen messages per inverter per refresh was most of the bridge's CPU (bench/fleet.py)."""
-        qos = 1 if with_removals else 0
-        for device in devices:
-            for topic, payload in self._discovery_of(device):
-                if payload or with_removals:
-                    self._publish(topic, payload, retain=True, qos=qos)
+    def discovery(self, fleet: Fleet, *, again: bool = False) -> None:
+        """Each inverter's one config. On start, on connect and to a restarted Home Assistant (`again`) at
+        QoS 1; after each refresh said again at QoS 0 (a lost repetition is repeated at the next one), or
+        at QoS 1 when it changed (the settings the model offers became known). The first announcement
+        migrates the first release's per-entity configs."""
+        migrate = not self._migrated
+        self._migrated = True
+        for serial, device in fleet.devices.items():
+            settings = fleet.settings_of(serial)
+            keys = tuple(setting.key for setting in settings)
+            cached = self._discovery.get(serial)
+            changed = cached is None or cached[0] != keys
+            if cached is None or changed:
+                limits = self._settings.limits_for(serial)
+                cached = (keys, _json(device_config(self._topics, device, settings, limits)[1]))
+                self._discovery[serial] = cached
+            if migrate:
+                self._migrate(serial, cached[1])
+            else:
+                qos = 1 if again or changed else 0
+                self._publish(self._topics.device_discovery(serial), cached[1], retain=True, qos=qos)
 
-    def _discovery_of(self, device: Device) -> list[tuple[str, str]]:
-        """An inverter's discovery messages, rendered once: they change only with the config."""
-        rendered = self._discovery.get(device.serial)
-        if rendered is None:
-            configs = inverter_configs(self._topics, device, self._settings.limits_for(device.serial))
-            rendered = [(topic, "" if config is None else _json(config)) for topic, config in configs]
-            self._discovery[device.serial] = rendered
-        return rendered
+    def _migrate(self, serial: str, config: str) -> None:
+        """Per-entity configs to one device config without losing entity ids: tell Home Assistant each old
+        config is migrating (not retained, so the broker keeps nothing of it), announce the device, then
+        empty the old topics."""
+        old = first_release_topics(self._topics, serial)
+        for topic in old:
+            self._publish(topic, _json(MIGRATE), retain=False)
+        self._publish(self._topics.device_discovery(serial), config, retain=True)
+        for topic in old:
+            self._publish(topic, "", retain=True)
 
 
 def format_reading(sensor: Sensor, value: float) -> str:
@@ -137,3 +164,6 @@ def format_reading(sensor: Sensor, value: float) -> str:
 
 def _json(config: object) -> str:
     return json.dumps(config, separators=(",", ":"), ensure_ascii=False)
+
+
+__all__ = ["Announcer", "Fleet", "Publisher", "format_reading"]

@@ -1,14 +1,24 @@
-"""What each parameter and sensor is: the single table read by validation, MQTT topics and discovery.
+"""What each setting and sensor is: the single table read by validation, MQTT topics, discovery and the
+transports. Plain data, no I/O.
 
-Plain data, no I/O. The cloud client uses it to validate before anything is sent, the coordinator to route
-`/set` topics, and the discovery builder to describe entities to Home Assistant.
+A setting is one of three kinds, each with its own payload rule and way to the inverter:
+
+- a number (`HOLD_*`, written with `remoteSet/write` as text in the cloud's units, rounded to its step);
+- a switch (`FUNC_*`, written with `remoteSet/functionControl`);
+- a time window (four `HOLD_*` hour and minute parameters, written one after another).
+
+Every value travels inside the bridge as its canonical text (`80`, `7.5`, `ON`, `01:00-05:00`), which is
+also what the state topic says; `json_value` is how a result message shows it.
 """
 
 from __future__ import annotations
 
 import math
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from enum import StrEnum
 from typing import Final
 
 from bridge.errors import ParameterValueError
@@ -16,52 +26,112 @@ from bridge.errors import ParameterValueError
 #: The three register windows that together cover every holding register (0-366).
 PARAMETER_WINDOWS: Final = ((0, 127), (127, 127), (240, 127))
 
+#: A value as the cloud gives it: `HOLD_*` text, `FUNC_*` booleans, a few integers.
+CloudValue = str | bool | int | float
+#: How a result message shows a value: a number, a switch's state, a window's text.
+JsonValue = int | float | bool | str
+
+MAX_PAYLOAD_BYTES: Final = 64
+#: ASCII digits only: `\d` and Decimal would also take other scripts' digits, such as "߀" (N'Ko zero).
+NUMBER: Final = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+NOT_FINITE: Final = frozenset({"nan", "inf", "infinity"})
+SWITCH_WORDS: Final = {"on": True, "true": True, "1": True, "off": False, "false": False, "0": False}
+WINDOW: Final = re.compile(r"([0-9]{1,2}):([0-9]{2})-([0-9]{1,2}):([0-9]{2})")
+
+
+class Risk(StrEnum):
+    """Everyday settings are on by default; the others only when `control.expose` names them."""
+
+    EVERYDAY = "everyday"
+    #: Can take a home off the grid or off its backup, or changes a protection (voltages, off-grid SOC).
+    PROTECTION = "protection"
+
+
+def payload_text(payload: bytes, unit_hint: str) -> str:
+    """The payload as stripped text, or `ParameterValueError` saying why not."""
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise ParameterValueError(f"payload too long ({len(payload)} bytes; at most {MAX_PAYLOAD_BYTES})")
+    try:
+        text = payload.decode("utf-8").strip()
+    except UnicodeDecodeError as exc:
+        raise ParameterValueError("payload is not UTF-8 text") from exc
+    if not text:
+        raise ParameterValueError(f"empty payload: send {unit_hint}")
+    return text
+
 
 @dataclass(frozen=True, slots=True)
-class WritableParameter:
-    """A holding register the bridge can read and write, with everything needed to expose it."""
+class NumberSetting:
+    """A `HOLD_*` number in the cloud's units, written as text, rounded to its step."""
 
     key: str
     name: str
+    topic_path: str
     hold_param: str
     register: int
-    topic_path: str
-    minimum: int
-    maximum: int
-    step: int
+    minimum: Decimal
+    maximum: Decimal
+    step: Decimal
     unit: str
+    device_class: str | None
     icon: str
-    device_class: str
-    #: The per-inverter config key that may lower `maximum` (`inverters.<serial>.max_charge_current`).
-    limit_setting: str
+    risk: Risk = Risk.EVERYDAY
+    #: The older per-inverter config key that may lower `maximum` (`max_charge_current`), if any.
+    limit_setting: str | None = None
 
-    def validate(self, value: float | Decimal, *, maximum: int | None = None) -> int:
-        """Return the integer to write, or raise `ParameterValueError` naming the parameter and range.
+    @property
+    def component(self) -> str:
+        return "number"
 
-        The documented rule: round to the nearest step, refuse when that differs from the input by more
-        than 0.01, refuse outside the range. Decimal arithmetic keeps `80.01` exactly 0.01 away from 80.
+    @property
+    def cloud_names(self) -> tuple[str, ...]:
+        return (self.hold_param,)
+
+    @property
+    def registers(self) -> tuple[int, ...]:
+        return (self.register,)
+
+    @property
+    def whole(self) -> bool:
+        return self.step == 1
+
+    def parse(self, payload: bytes, maximum: Decimal | None = None) -> str:
+        """The canonical text a `/set` payload asks for, or `ParameterValueError` saying why not."""
+        return self.canonical(self.validate(read_number(payload, self), maximum=maximum))
+
+    def validate(self, value: float | Decimal, *, maximum: Decimal | int | None = None) -> Decimal:
+        """The value to write, or `ParameterValueError` naming the setting and range.
+
+        The documented rule: round to the nearest step, refuse when that is further than 0.01 of a step
+        from the input, refuse outside the range. Decimal arithmetic keeps `80.01` exactly 0.01 away from 80.
         """
-        upper = self.maximum if maximum is None else min(self.maximum, maximum)
+        upper = self.maximum if maximum is None else min(self.maximum, Decimal(maximum))
         exact = _as_decimal(value, self)
-        if exact.adjusted() > 6:  # far out of any range; also keeps int() away from huge exponents
+        if exact.adjusted() > 6:  # far out of any range; also keeps quantize() away from huge exponents
             raise ParameterValueError(
                 f"{self.name} must be between {self.minimum} and {upper} {self.unit}, got {value}"
             )
-        nearest = int(exact.to_integral_value())
-        if abs(exact - nearest) > Decimal("0.01"):
+        nearest = (exact / self.step).to_integral_value() * self.step
+        if abs(exact - nearest) > self.step / 100:
+            grain = (
+                f"a whole number of {self.unit}" if self.whole else f"a multiple of {self.step} {self.unit}"
+            )
             raise ParameterValueError(
-                f"{self.name} must be a whole number of {self.unit} between {self.minimum} and {upper}, "
-                f"got {value}"
+                f"{self.name} must be {grain} between {self.minimum} and {upper}, got {value}"
             )
         if not self.minimum <= nearest <= upper:
             configured = " (the limit set in the bridge's config)" if upper < self.maximum else ""
             raise ParameterValueError(
                 f"{self.name} must be between {self.minimum} and {upper} {self.unit}{configured}, got {value}"
             )
-        return nearest
+        return nearest.quantize(self.step) if not self.whole else nearest.quantize(Decimal(1))
 
-    def parse_cloud_value(self, raw: object) -> int:
-        """Turn the cloud's text (`"200"`) into the integer it stands for, refusing anything else."""
+    def canonical(self, value: Decimal) -> str:
+        value = value.copy_abs() if value.is_zero() else value  # never "-0"
+        return format(value.quantize(self.step), "f")
+
+    def parse_cloud_value(self, raw: object) -> Decimal:
+        """The cloud's text (`"200"`, `"7.5"`) as the value it stands for, refusing anything else."""
         if isinstance(raw, bool) or not isinstance(raw, str | int | float):
             raise ParameterValueError(f"{self.hold_param} from the cloud is not a number: {raw!r}")
         try:
@@ -69,21 +139,309 @@ class WritableParameter:
         except InvalidOperation as exc:
             raise ParameterValueError(f"{self.hold_param} from the cloud is not a number: {raw!r}") from exc
 
+    def from_cloud(self, values: Mapping[str, CloudValue]) -> str:
+        """The canonical text of what the inverter holds; `KeyError` or `ParameterValueError` if unknown."""
+        return self.canonical(self.parse_cloud_value(values[self.hold_param]))
 
-def _as_decimal(value: float | Decimal, parameter: WritableParameter) -> Decimal:
+    def json_value(self, canonical: str) -> JsonValue:
+        number = Decimal(canonical)
+        return int(number) if number == number.to_integral_value() else float(number)
+
+    def state(self, canonical: str) -> str:
+        return canonical
+
+    def unit_hint(self) -> str:
+        return f"a number of {self.unit}, such as {self.example()}"
+
+    def example(self) -> str:
+        return "80" if self.whole and self.maximum >= 80 else self.canonical(self.maximum / 2)
+
+
+@dataclass(frozen=True, slots=True)
+class SwitchSetting:
+    """A `FUNC_*` flag, written with `functionControl`; its state is `ON` or `OFF`."""
+
+    key: str
+    name: str
+    topic_path: str
+    func_param: str
+    register: int
+    icon: str
+    risk: Risk = Risk.EVERYDAY
+
+    @property
+    def component(self) -> str:
+        return "switch"
+
+    @property
+    def cloud_names(self) -> tuple[str, ...]:
+        return (self.func_param,)
+
+    @property
+    def registers(self) -> tuple[int, ...]:
+        return (self.register,)
+
+    def parse(self, payload: bytes, maximum: Decimal | None = None) -> str:
+        text = payload_text(payload, self.unit_hint())
+        on = SWITCH_WORDS.get(text.lower())
+        if on is None:
+            raise ParameterValueError(f"{self.name} takes ON or OFF (or true/false, 1/0), got {text[:32]!r}")
+        return "ON" if on else "OFF"
+
+    def from_cloud(self, values: Mapping[str, CloudValue]) -> str:
+        raw = values[self.func_param]
+        if not isinstance(raw, bool):
+            raise ParameterValueError(f"{self.func_param} from the cloud is not true or false: {raw!r}")
+        return "ON" if raw else "OFF"
+
+    def json_value(self, canonical: str) -> JsonValue:
+        return canonical == "ON"
+
+    def state(self, canonical: str) -> str:
+        return canonical
+
+    def unit_hint(self) -> str:
+        return "ON or OFF"
+
+
+@dataclass(frozen=True, slots=True)
+class WindowSetting:
+    """A daily time window: four `HOLD_*` parameters (start hour and minute, end hour and minute), written
+    one after another; its state is `HH:MM-HH:MM`."""
+
+    key: str
+    name: str
+    topic_path: str
+    #: `HOLD_AC_CHARGE` with `suffix` "" (the first window), "_1" or "_2".
+    prefix: str
+    suffix: str
+    start_register: int
+    icon: str
+    risk: Risk = Risk.EVERYDAY
+
+    @property
+    def component(self) -> str:
+        return "text"
+
+    @property
+    def cloud_names(self) -> tuple[str, str, str, str]:
+        """Start hour, start minute, end hour, end minute: the order they are written in."""
+        return tuple(  # type: ignore[return-value]
+            f"{self.prefix}_{edge}_{part}{self.suffix}"
+            for edge in ("START", "END")
+            for part in ("HOUR", "MINUTE")
+        )
+
+    @property
+    def registers(self) -> tuple[int, ...]:
+        return (self.start_register, self.start_register + 1)
+
+    def parse(self, payload: bytes, maximum: Decimal | None = None) -> str:
+        text = payload_text(payload, self.unit_hint())
+        match = WINDOW.fullmatch(text)
+        if match is None:
+            raise ParameterValueError(
+                f"{self.name} takes a window as HH:MM-HH:MM, such as 01:00-05:00, got {text[:32]!r}"
+            )
+        return self._window(*(int(part) for part in match.groups()))
+
+    def _window(self, start_hour: int, start_minute: int, end_hour: int, end_minute: int) -> str:
+        if not (
+            0 <= start_hour <= 23
+            and 0 <= end_hour <= 23
+            and 0 <= start_minute <= 59
+            and 0 <= end_minute <= 59
+        ):
+            raise ParameterValueError(f"{self.name}: hours run from 00 to 23 and minutes from 00 to 59")
+        return f"{start_hour:02d}:{start_minute:02d}-{end_hour:02d}:{end_minute:02d}"
+
+    def parts(self, canonical: str) -> tuple[int, int, int, int]:
+        match = WINDOW.fullmatch(canonical)
+        assert match is not None
+        start_hour, start_minute, end_hour, end_minute = (int(part) for part in match.groups())
+        return start_hour, start_minute, end_hour, end_minute
+
+    def from_cloud(self, values: Mapping[str, CloudValue]) -> str:
+        numbers = []
+        for name in self.cloud_names:
+            raw = values[name]
+            if isinstance(raw, bool) or not str(raw).strip().isdigit():
+                raise ParameterValueError(f"{name} from the cloud is not an hour or minute: {raw!r}")
+            numbers.append(int(str(raw)))
+        return self._window(*numbers)
+
+    def json_value(self, canonical: str) -> JsonValue:
+        return canonical
+
+    def state(self, canonical: str) -> str:
+        return canonical
+
+    def unit_hint(self) -> str:
+        return "a window as HH:MM-HH:MM, such as 01:00-05:00"
+
+
+Setting = NumberSetting | SwitchSetting | WindowSetting
+
+
+def read_number(payload: bytes, setting: NumberSetting) -> Decimal:
+    """The number in a payload (`80`, `80.0`, a JSON number), or `ParameterValueError` saying why not."""
+    text = payload_text(payload, setting.unit_hint())
+    if NUMBER.fullmatch(text):
+        return Decimal(text)
+    if text.lower().lstrip("+-") in NOT_FINITE:
+        raise ParameterValueError(f"{setting.name} must be a finite number, got {text}")
+    raise ParameterValueError(
+        f"{setting.name} must be a number such as {setting.example()}, got {text[:32]!r}"
+    )
+
+
+def _as_decimal(value: float | Decimal, setting: NumberSetting) -> Decimal:
     if isinstance(value, bool):
-        raise ParameterValueError(f"{parameter.name} must be a number, got {value!r}")
+        raise ParameterValueError(f"{setting.name} must be a number, got {value!r}")
     if isinstance(value, float) and not math.isfinite(value):
-        raise ParameterValueError(f"{parameter.name} must be a finite number, got {value}")
+        raise ParameterValueError(f"{setting.name} must be a finite number, got {value}")
     exact = value if isinstance(value, Decimal) else Decimal(repr(value))
     if not exact.is_finite():
-        raise ParameterValueError(f"{parameter.name} must be a finite number, got {value}")
+        raise ParameterValueError(f"{setting.name} must be a finite number, got {value}")
     return exact
+
+
+def _number(
+    topic_path: str,
+    name: str,
+    hold_param: str,
+    register: int,
+    bounds: tuple[str, str, str],
+    unit: str,
+    device_class: str | None,
+    icon: str,
+    risk: Risk = Risk.EVERYDAY,
+    limit_setting: str | None = None,
+) -> NumberSetting:
+    low, high, step = (Decimal(bound) for bound in bounds)
+    return NumberSetting(
+        topic_path.replace("/", "_"), name, topic_path, hold_param, register, low, high, step, unit, device_class, icon, risk,
+        limit_setting,
+    )  # fmt: skip
+
+
+def _windows(
+    group: str, label: str, prefix: str, first_register: int, icon: str
+) -> tuple[WindowSetting, ...]:
+    """The three windows of one schedule: unsuffixed, `_1`, `_2` in the cloud; window_1..3 on MQTT."""
+    return tuple(
+        WindowSetting(
+            key=f"{group}_window_{number}",
+            name=f"{label} Window {number}",
+            topic_path=f"{group}/window_{number}",
+            prefix=prefix,
+            suffix=suffix,
+            start_register=first_register + 2 * (number - 1),
+            icon=icon,
+        )
+        for number, suffix in ((1, ""), (2, "_1"), (3, "_2"))
+    )
+
+
+BATTERY_CHARGE_CURRENT: Final = _number(
+    "battery/charge_current", "Battery Charge Current", "HOLD_LEAD_ACID_CHARGE_RATE", 101, ("0", "250", "1"), "A",
+    "current", "mdi:battery-plus", limit_setting="max_charge_current",
+)  # fmt: skip
+BATTERY_DISCHARGE_CURRENT: Final = _number(
+    "battery/discharge_current", "Battery Discharge Current", "HOLD_LEAD_ACID_DISCHARGE_RATE", 102, ("0", "250", "1"),
+    "A", "current", "mdi:battery-minus", limit_setting="max_discharge_current",
+)  # fmt: skip
+
+#: Every setting the bridge can read and write, in the order the README's table lists them. A setting is
+#: offered for an inverter only when its model's parameters include every name the setting reads.
+SETTINGS: Final[tuple[Setting, ...]] = (
+    BATTERY_CHARGE_CURRENT,
+    BATTERY_DISCHARGE_CURRENT,
+    _number("battery/discharge_cutoff_soc", "On-grid Discharge Cut-off SOC", "HOLD_DISCHG_CUT_OFF_SOC_EOD", 105,
+            ("10", "90", "1"), "%", "battery", "mdi:battery-arrow-down"),
+    _number("battery/system_charge_soc_limit", "System Charge SOC Limit", "HOLD_SYSTEM_CHARGE_SOC_LIMIT", 227,
+            ("10", "101", "1"), "%", "battery", "mdi:battery-charging-100"),
+    SwitchSetting("battery_charge_last", "Charge Battery Last", "battery/charge_last", "FUNC_CHARGE_LAST", 110,
+                  "mdi:battery-clock"),
+    SwitchSetting("battery_backup", "Battery Backup", "battery/backup", "FUNC_BATTERY_BACKUP_CTRL", 233,
+                  "mdi:battery-lock"),
+    SwitchSetting("ac_charge_enabled", "AC Charge", "ac_charge/enabled", "FUNC_AC_CHARGE", 21,
+                  "mdi:transmission-tower-import"),
+    _number("ac_charge/power", "AC Charge Power", "HOLD_AC_CHARGE_POWER_CMD", 66, ("0", "15", "0.1"), "kW", "power",
+            "mdi:transmission-tower-import"),
+    _number("ac_charge/soc_limit", "AC Charge SOC Limit", "HOLD_AC_CHARGE_SOC_LIMIT", 67, ("0", "101", "1"), "%",
+            "battery", "mdi:battery-charging-high"),
+    *_windows("ac_charge", "AC Charge", "HOLD_AC_CHARGE", 68, "mdi:clock-outline"),
+    SwitchSetting("forced_charge_enabled", "Forced Charge", "forced_charge/enabled", "FUNC_FORCED_CHG_EN", 21,
+                  "mdi:battery-charging"),
+    _number("forced_charge/power", "Forced Charge Power", "HOLD_FORCED_CHG_POWER_CMD", 74, ("0", "25.5", "0.1"), "kW",
+            "power", "mdi:battery-charging"),
+    _number("forced_charge/soc_limit", "Forced Charge SOC Limit", "HOLD_FORCED_CHG_SOC_LIMIT", 75, ("0", "100", "1"),
+            "%", "battery", "mdi:battery-charging-high"),
+    *_windows("forced_charge", "Forced Charge", "HOLD_FORCED_CHARGE", 76, "mdi:clock-outline"),
+    SwitchSetting("forced_discharge_enabled", "Forced Discharge", "forced_discharge/enabled", "FUNC_FORCED_DISCHG_EN",
+                  21, "mdi:battery-arrow-down"),
+    _number("forced_discharge/power", "Forced Discharge Power", "HOLD_FORCED_DISCHG_POWER_CMD", 82,
+            ("0", "25.5", "0.1"), "kW", "power", "mdi:battery-arrow-down"),
+    _number("forced_discharge/soc_limit", "Forced Discharge SOC Limit", "HOLD_FORCED_DISCHG_SOC_LIMIT", 83,
+            ("0", "100", "1"), "%", "battery", "mdi:battery-low"),
+    *_windows("forced_discharge", "Forced Discharge", "HOLD_FORCED_DISCHARGE", 84, "mdi:clock-outline"),
+    SwitchSetting("grid_export_enabled", "Grid Sell-back", "grid/export_enabled", "FUNC_FEED_IN_GRID_EN", 21,
+                  "mdi:transmission-tower-export"),
+    _number("grid/export_power_percent", "Grid Export Power", "HOLD_FEED_IN_GRID_POWER_PERCENT", 103,
+            ("0", "100", "1"), "%", None, "mdi:transmission-tower-export"),
+    SwitchSetting("grid_peak_shaving", "Grid Peak Shaving", "grid/peak_shaving", "FUNC_GRID_PEAK_SHAVING", 179,
+                  "mdi:chart-bell-curve"),
+    _number("grid/peak_shaving_power", "Grid Peak Shaving Power", "_12K_HOLD_GRID_PEAK_SHAVING_POWER", 206,
+            ("0", "25.5", "0.1"), "kW", "power", "mdi:chart-bell-curve"),
+    # Protection: only when `control.expose` names them.
+    _number("battery/off_grid_cutoff_soc", "Off-grid Discharge Cut-off SOC", "HOLD_SOC_LOW_LIMIT_EPS_DISCHG", 125,
+            ("0", "100", "1"), "%", "battery", "mdi:battery-alert", Risk.PROTECTION),
+    _number("battery/system_charge_volt_limit", "System Charge Voltage Limit", "HOLD_SYSTEM_CHARGE_VOLT_LIMIT", 228,
+            ("40", "64", "0.1"), "V", "voltage", "mdi:flash-triangle", Risk.PROTECTION),
+    SwitchSetting("battery_charge_by_voltage", "Charge Control by Voltage", "battery/charge_by_voltage",
+                  "FUNC_BAT_CHARGE_CONTROL", 179, "mdi:flash", Risk.PROTECTION),
+    SwitchSetting("battery_discharge_by_voltage", "Discharge Control by Voltage", "battery/discharge_by_voltage",
+                  "FUNC_BAT_DISCHARGE_CONTROL", 179, "mdi:flash", Risk.PROTECTION),
+    SwitchSetting("eps_enabled", "Backup Output (EPS)", "eps/enabled", "FUNC_EPS_EN", 21, "mdi:power-plug-battery",
+                  Risk.PROTECTION),
+    SwitchSetting("grid_off_grid", "Go Off-grid", "grid/off_grid", "FUNC_GO_TO_OFFGRID", 110,
+                  "mdi:transmission-tower-off", Risk.PROTECTION),
+)  # fmt: skip
+
+#: The settings of the first release, whose per-entity discovery topics are migrated (`migrate_discovery`).
+WRITABLE_PARAMETERS: Final = (BATTERY_CHARGE_CURRENT, BATTERY_DISCHARGE_CURRENT)
+#: Kept for the code that speaks of the battery currents only.
+WritableParameter = NumberSetting
+
+
+def setting_by_topic_path(topic_path: str) -> Setting | None:
+    """The setting published under `topic_path` (`ac_charge/window_1`), if any."""
+    return _BY_TOPIC_PATH.get(topic_path)
+
+
+def setting_by_key(key: str) -> Setting | None:
+    return _BY_KEY.get(key)
+
+
+parameter_by_topic_path = setting_by_topic_path
+
+_BY_TOPIC_PATH: Final = {setting.topic_path: setting for setting in SETTINGS}
+_BY_KEY: Final = {setting.key: setting for setting in SETTINGS}
+
+
+def window_of(register: int) -> tuple[int, int]:
+    """The first of the three read windows that holds `register`."""
+    for start, count in PARAMETER_WINDOWS:
+        if start <= register < start + count:
+            return start, count
+    raise ValueError(f"register {register} lies outside every read window")
 
 
 @dataclass(frozen=True, slots=True)
 class Sensor:
-    """A runtime value published read-only; `field` names the attribute of `bridge.cloud.models.Runtime`."""
+    """A runtime value published read-only; `field` names the attribute of `bridge.cloud.models.Runtime`
+    (or of `Energy`, for the energy counters)."""
 
     key: str
     name: str
@@ -94,86 +452,64 @@ class Sensor:
     state_class: str = "measurement"
     icon: str | None = None
     #: Digits after the point in the published state: one number format per unit (amperes, like the
-    #: settings, are whole numbers; volts have tenths).
+    #: settings, are whole numbers; volts, hertz and kWh have tenths or hundredths).
     decimals: int = 0
+    #: Shown among the device's diagnostics in Home Assistant rather than its main values.
+    diagnostic: bool = False
 
 
-BATTERY_CHARGE_CURRENT: Final = WritableParameter(
-    key="battery_charge_current",
-    name="Battery Charge Current",
-    hold_param="HOLD_LEAD_ACID_CHARGE_RATE",
-    register=101,
-    topic_path="battery/charge_current",
-    minimum=0,
-    maximum=250,
-    step=1,
-    unit="A",
-    icon="mdi:battery-plus",
-    device_class="current",
-    limit_setting="max_charge_current",
-)
+def _energy(key: str, name: str, field: str) -> Sensor:
+    return Sensor(key, name, field, f"energy/{key.removeprefix('energy_')}", "kWh", "energy", "total_increasing",
+                  decimals=1)  # fmt: skip
 
-BATTERY_DISCHARGE_CURRENT: Final = WritableParameter(
-    key="battery_discharge_current",
-    name="Battery Discharge Current",
-    hold_param="HOLD_LEAD_ACID_DISCHARGE_RATE",
-    register=102,
-    topic_path="battery/discharge_current",
-    minimum=0,
-    maximum=250,
-    step=1,
-    unit="A",
-    icon="mdi:battery-minus",
-    device_class="current",
-    limit_setting="max_discharge_current",
-)
-
-WRITABLE_PARAMETERS: Final = (BATTERY_CHARGE_CURRENT, BATTERY_DISCHARGE_CURRENT)
 
 SENSORS: Final = (
     Sensor("soc", "SOC", "soc", "battery/soc", "%", "battery"),
-    Sensor(
-        "battery_voltage", "Battery Voltage", "battery_voltage", "battery/voltage", "V", "voltage", decimals=1
-    ),
+    Sensor("battery_voltage", "Battery Voltage", "battery_voltage", "battery/voltage", "V", "voltage", decimals=1),
     Sensor("battery_power", "Battery Power", "battery_power", "battery/power", "W", "power"),
-    Sensor(
-        "battery_temperature",
-        "Battery Temperature",
-        "battery_temperature",
-        "battery/temperature",
-        "°C",
-        "temperature",
-    ),
-    Sensor(
-        "bms_charge_current_limit",
-        "BMS Charge Current Limit",
-        "bms_charge_current_limit",
-        "battery/bms_charge_current_limit",
-        "A",
-        "current",
-    ),
-    Sensor(
-        "bms_discharge_current_limit",
-        "BMS Discharge Current Limit",
-        "bms_discharge_current_limit",
-        "battery/bms_discharge_current_limit",
-        "A",
-        "current",
-    ),
+    Sensor("battery_temperature", "Battery Temperature", "battery_temperature", "battery/temperature", "°C",
+           "temperature"),
+    Sensor("bms_charge_current_limit", "BMS Charge Current Limit", "bms_charge_current_limit",
+           "battery/bms_charge_current_limit", "A", "current"),
+    Sensor("bms_discharge_current_limit", "BMS Discharge Current Limit", "bms_discharge_current_limit",
+           "battery/bms_discharge_current_limit", "A", "current"),
     Sensor("pv_power", "PV Power", "pv_power", "pv/power", "W", "power"),
+    Sensor("pv1_power", "PV1 Power", "pv1_power", "pv/1/power", "W", "power"),
+    Sensor("pv2_power", "PV2 Power", "pv2_power", "pv/2/power", "W", "power"),
+    Sensor("pv3_power", "PV3 Power", "pv3_power", "pv/3/power", "W", "power"),
+    Sensor("pv1_voltage", "PV1 Voltage", "pv1_voltage", "pv/1/voltage", "V", "voltage", decimals=1),
+    Sensor("pv2_voltage", "PV2 Voltage", "pv2_voltage", "pv/2/voltage", "V", "voltage", decimals=1),
+    Sensor("pv3_voltage", "PV3 Voltage", "pv3_voltage", "pv/3/voltage", "V", "voltage", decimals=1),
     Sensor("grid_import_power", "Grid Import Power", "grid_import_power", "grid/import_power", "W", "power"),
     Sensor("grid_export_power", "Grid Export Power", "grid_export_power", "grid/export_power", "W", "power"),
+    Sensor("grid_voltage", "Grid Voltage", "grid_voltage", "grid/voltage", "V", "voltage", decimals=1),
+    Sensor("grid_frequency", "Grid Frequency", "grid_frequency", "grid/frequency", "Hz", "frequency", decimals=2),
+    Sensor("load_power", "Load Power", "load_power", "load/power", "W", "power"),
+    Sensor("eps_power", "EPS Power", "eps_power", "eps/power", "W", "power"),
+    Sensor("inverter_temperature", "Inverter Temperature", "inverter_temperature", "inverter/temperature", "°C",
+           "temperature", diagnostic=True),
+    Sensor("radiator1_temperature", "Radiator 1 Temperature", "radiator1_temperature", "inverter/radiator1_temperature",
+           "°C", "temperature", diagnostic=True),
+    Sensor("radiator2_temperature", "Radiator 2 Temperature", "radiator2_temperature", "inverter/radiator2_temperature",
+           "°C", "temperature", diagnostic=True),
+)  # fmt: skip
+
+#: Energy counters, from the energy answer the bridge reads with the settings.
+ENERGY_SENSORS: Final = (
+    _energy("energy_pv_today", "PV Energy Today", "pv_today"),
+    _energy("energy_pv_total", "PV Energy Total", "pv_total"),
+    _energy("energy_charge_today", "Battery Charge Energy Today", "charge_today"),
+    _energy("energy_charge_total", "Battery Charge Energy Total", "charge_total"),
+    _energy("energy_discharge_today", "Battery Discharge Energy Today", "discharge_today"),
+    _energy("energy_discharge_total", "Battery Discharge Energy Total", "discharge_total"),
+    _energy("energy_import_today", "Grid Import Energy Today", "import_today"),
+    _energy("energy_import_total", "Grid Import Energy Total", "import_total"),
+    _energy("energy_export_today", "Grid Export Energy Today", "export_today"),
+    _energy("energy_export_total", "Grid Export Energy Total", "export_total"),
+    _energy("energy_load_today", "Load Energy Today", "load_today"),
+    _energy("energy_load_total", "Load Energy Total", "load_total"),
 )
-
-
-def parameter_by_topic_path(topic_path: str) -> WritableParameter | None:
-    """The writable parameter published under `topic_path` (`battery/charge_current`), if any."""
-    return next((p for p in WRITABLE_PARAMETERS if p.topic_path == topic_path), None)
-
-
-def window_of(register: int) -> tuple[int, int]:
-    """The first of the three read windows that holds `register`."""
-    for start, count in PARAMETER_WINDOWS:
-        if start <= register < start + count:
-            return start, count
-    raise ValueError(f"register {register} lies outside every read window")
+#: The sensors of the first release, whose per-entity discovery topics are migrated.
+FIRST_RELEASE_SENSORS: Final = ("soc", "battery_voltage", "battery_power", "battery_temperature",
+                                "bms_charge_current_limit", "bms_discharge_current_limit", "pv_power",
+                                "grid_import_power", "grid_export_power")  # fmt: skip

@@ -3,23 +3,17 @@
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal
 from enum import StrEnum
 from typing import Final, Literal
 
-from bridge.catalogue import WritableParameter
-from bridge.errors import ParameterValueError
+from bridge.catalogue import MAX_PAYLOAD_BYTES, JsonValue, read_number
 
-#: Longer payloads are refused unread: no number we accept needs more.
-MAX_PAYLOAD_BYTES: Final = 64
+__all__ = ["MAX_PAYLOAD_BYTES", "Command", "Outcome", "Result", "read_number", "result_payload"]
+
 #: How much of a payload a result echoes in `requested`.
 REQUESTED_ECHO_CHARS: Final = 64
-#: ASCII digits only: `\d` and Decimal would also take other scripts' digits, such as "߀" (N'Ko zero).
-NUMBER: Final = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
-NOT_FINITE: Final = frozenset({"nan", "inf", "infinity"})
 #: A result's `error` is cut to this many characters.
 MAX_ERROR_CHARS: Final = 300
 
@@ -67,30 +61,13 @@ class Command:
         return text if len(text) <= REQUESTED_ECHO_CHARS else text[:REQUESTED_ECHO_CHARS] + "…"
 
 
-def read_number(payload: bytes, parameter: WritableParameter) -> Decimal:
-    """The number in a payload (`80`, `80.0`, a JSON number), or `ParameterValueError` saying why not."""
-    if len(payload) > MAX_PAYLOAD_BYTES:
-        raise ParameterValueError(f"payload too long ({len(payload)} bytes; at most {MAX_PAYLOAD_BYTES})")
-    try:
-        text = payload.decode("utf-8").strip()
-    except UnicodeDecodeError as exc:
-        raise ParameterValueError("payload is not UTF-8 text") from exc
-    if not text:
-        raise ParameterValueError(f"empty payload: send a number of {parameter.unit}, such as 80")
-    if NUMBER.fullmatch(text):
-        return Decimal(text)
-    if text.lower().lstrip("+-") in NOT_FINITE:
-        raise ParameterValueError(f"{parameter.name} must be a finite number, got {text}")
-    raise ParameterValueError(f"{parameter.name} must be a number such as 80, got {text[:32]!r}")
-
-
 @dataclass(frozen=True, slots=True)
 class Result:
     """What became of one command, as its `/result` message says it."""
 
     outcome: Outcome
     #: The value written (or sent, when its fate is unknown); `None` when nothing was sent.
-    value: int | None = None
+    value: JsonValue | None = None
     #: Why not, in words: the bridge's own reason or the cloud's text; `None` when all went well.
     error: str | None = None
     applied: Applied = False
@@ -99,7 +76,7 @@ class Result:
     #: Times the write went out, a replay after a new login included.
     attempts: int = 0
     #: On a follow-up: what the inverter was found holding.
-    found: int | None = None
+    found: JsonValue | None = None
 
 
 def result_payload(command: Command, result: Result) -> str:

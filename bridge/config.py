@@ -11,6 +11,7 @@ import os
 import re
 import stat
 from collections.abc import Mapping
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Final
 from urllib.parse import urlsplit
@@ -28,6 +29,7 @@ from pydantic import (
     model_validator,
 )
 
+from bridge.catalogue import SETTINGS, NumberSetting, Risk, setting_by_key
 from bridge.errors import ConfigError
 
 #: Environment variables that fill (and take precedence over) the file's secrets.
@@ -179,14 +181,71 @@ class ControlSettings(_Section):
     max_discharge_current: Amperes | None = Field(default=None, ge=0, le=250)
     #: After a write whose fate is unknown (no answer in time), the setting is read again this much later.
     recheck_after_unknown_seconds: float = Field(default=15.0, gt=0, le=600)
+    #: Protection settings (voltages, off-grid, backup output) the bridge may write and announce, by key,
+    #: or `protection` for all of them. None by default.
+    expose: tuple[str, ...] = ()
+
+    @field_validator("expose")
+    @classmethod
+    def _protection_settings(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        protection = {setting.key for setting in SETTINGS if setting.risk is Risk.PROTECTION}
+        unknown = [key for key in value if key not in protection and key != "protection"]
+        if unknown:
+            raise ValueError(
+                f"{', '.join(unknown)}: not a protection setting; these are: "
+                f"{', '.join(sorted(protection))}, or protection for all"
+            )
+        return value
+
+    @property
+    def exposed(self) -> frozenset[str]:
+        """The keys of the protection settings opted in to."""
+        everything = "protection" in self.expose
+        return frozenset(
+            setting.key
+            for setting in SETTINGS
+            if setting.risk is Risk.PROTECTION and (everything or setting.key in self.expose)
+        )
+
+
+class SettingLimit(_Section):
+    """The most the bridge will write to one setting, in the setting's own unit."""
+
+    max: Decimal = Field(allow_inf_nan=False)
+
+    @field_validator("max", mode="before")
+    @classmethod
+    def _a_number(cls, value: object) -> object:
+        if isinstance(value, bool) or not isinstance(value, int | float | str):
+            raise ValueError("must be a number in the setting's unit, such as 5.5")
+        return value
 
 
 class InverterLimits(_Section):
-    """Limits for one inverter (or, under the key `default`, for all): amperes the bridge will write."""
+    """Limits for one inverter (or, under the key `default`, for all): what the bridge will write."""
 
     max_charge_current: Amperes | None = Field(default=None, ge=0, le=250)
     max_discharge_current: Amperes | None = Field(default=None, ge=0, le=250)
     read_only: bool | None = None
+    #: Any other setting's limit, by its key: `limits: {ac_charge_power: {max: 5}}`.
+    limits: dict[str, SettingLimit] = Field(default_factory=dict)
+
+    @field_validator("limits")
+    @classmethod
+    def _known_settings(cls, value: dict[str, SettingLimit]) -> dict[str, SettingLimit]:
+        for key in value:
+            setting = setting_by_key(key)
+            if not isinstance(setting, NumberSetting):
+                raise ValueError(f"{key} is not a number setting (the README's topic table lists each key)")
+        return value
+
+    def maximum_for(self, setting: object) -> Decimal | None:
+        """The most the bridge will write to `setting`, or `None` for the setting's own range."""
+        legacy = getattr(setting, "limit_setting", None)
+        if legacy is not None and getattr(self, legacy) is not None:
+            return Decimal(getattr(self, legacy))
+        limit = self.limits.get(str(getattr(setting, "key", "")))
+        return None if limit is None else limit.max
 
 
 class Settings(_Section):
@@ -227,6 +286,7 @@ class Settings(_Section):
         own = self.inverters.get(serial, InverterLimits())
         control = self.control
         return InverterLimits(
+            limits=default.limits | own.limits,
             max_charge_current=_first_set(
                 own.max_charge_current, default.max_charge_current, control.max_charge_current
             ),

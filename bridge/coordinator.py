@@ -15,12 +15,12 @@ from collections import Counter
 import structlog
 
 from bridge.announcer import Announcer, Publisher
-from bridge.catalogue import WritableParameter
+from bridge.catalogue import Setting, SwitchSetting, WindowSetting
 from bridge.cloud import CloudClient
 from bridge.commands import Command, Outcome, Result
 from bridge.config import Settings
 from bridge.devices import Device
-from bridge.errors import CloudError, MalformedResponseError, ParameterValueError
+from bridge.errors import CloudError, ParameterValueError, RefusedError
 from bridge.mqtt.topics import Topics, topic_is_publishable
 from bridge.policy import Situation, decide
 from bridge.poller import Poller
@@ -42,20 +42,40 @@ def _transaction_of(payload: bytes) -> object:
 
 
 class CloudDoor:
-    """The write queue's way to the inverter's settings, through the cloud."""
+    """The write queue's way to the inverter's settings, through the cloud: each kind of setting by its
+    own endpoint."""
 
     def __init__(self, cloud: CloudClient) -> None:
         self._cloud = cloud
 
-    async def write(self, serial: str, parameter: WritableParameter, value: int) -> int:
-        return await self._cloud.write_parameter(serial, parameter.hold_param, str(value))
+    async def write(self, serial: str, setting: Setting, value: str) -> int:
+        if isinstance(setting, SwitchSetting):
+            return await self._cloud.function_control(serial, setting.func_param, value == "ON")
+        if isinstance(setting, WindowSetting):
+            return await self._write_window(serial, setting, value)
+        return await self._cloud.write_parameter(serial, setting.hold_param, value)
 
-    async def read(self, serial: str, parameter: WritableParameter) -> int:
-        # Only the parameter's own register: the cloud reads any window, and one register is cheap.
-        values = await self._cloud.read_window(serial, parameter.register, 1)
-        if parameter.hold_param not in values:
-            raise MalformedResponseError(f"the answer lacks {parameter.hold_param}", serial=serial)
-        return parameter.parse_cloud_value(values[parameter.hold_param])
+    async def _write_window(self, serial: str, setting: WindowSetting, value: str) -> int:
+        """Start hour, start minute, end hour, end minute, in that order; the first refusal ends it, and
+        says how much of the window was written before it."""
+        sent = 0
+        for written, (name, number) in enumerate(zip(setting.cloud_names, setting.parts(value), strict=True)):
+            try:
+                sent += await self._cloud.write_parameter(serial, name, f"{number:02d}")
+            except CloudError as exc:
+                exc.attempts += sent
+                if written and isinstance(exc, RefusedError):
+                    exc.server_text = (
+                        f"{exc.server_text} (after {written} of the window's 4 values were written)"
+                    )
+                raise
+        return sent
+
+    async def read(self, serial: str, setting: Setting) -> str:
+        # Only the setting's own registers: the cloud reads any window, and a few registers are cheap.
+        first, last = min(setting.registers), max(setting.registers)
+        values = await self._cloud.read_window(serial, first, last - first + 1)
+        return setting.from_cloud(values)
 
 
 class Coordinator:
@@ -101,14 +121,13 @@ class Coordinator:
             self._tasks = tasks
             self._writes.start(tasks)
             await poller.refresh_everything()
-            self.announcer.announce(poller.devices.values(), poller.parameters, poller.runtime)
+            self.announcer.announce(poller)
             self.ready.set()
             log.info("bridge_ready", inverters=len(poller.devices))
             poller.start(tasks)
 
     def _announce_again(self) -> None:
-        poller = self.poller
-        self.announcer.announce(poller.devices.values(), poller.parameters, poller.runtime)
+        self.announcer.announce(self.poller)
 
     # -- MQTT events --------------------------------------------------------------------------------
 
@@ -155,7 +174,7 @@ class Coordinator:
     async def _refresh_and_respond(self, transaction: object) -> None:
         started = time.perf_counter()
         await self.poller.refresh_everything()
-        self.announcer.discovery(self.poller.devices.values())
+        self.announcer.discovery(self.poller)
         offline = sorted(serial for serial, online in self.announcer.online.items() if not online)
         answer: dict[str, object] = {
             "status": "ok",
@@ -187,6 +206,8 @@ class Coordinator:
             limits=self._settings.limits_for(serial),
             held=poller.parameters.get(serial, {}),
             battery_temperature=poller.battery_temperature(serial),
+            offered=poller.offered.get(serial),
+            exposed=self._settings.control.exposed,
         )
 
     async def shutdown(self, grace_seconds: float) -> None:
@@ -210,9 +231,9 @@ class Coordinator:
             error=result.error,
         )
 
-    def read_holding(self, serial: str, parameter: WritableParameter, value: int) -> None:
-        self.poller.parameters.setdefault(serial, {})[parameter.key] = value
-        self.announcer.parameter(serial, parameter, value, force=True)
+    def read_holding(self, serial: str, setting: Setting, value: str) -> None:
+        self.poller.parameters.setdefault(serial, {})[setting.key] = value
+        self.announcer.parameter(serial, setting, value, force=True)
 
     def wrote(self, serial: str) -> None:
         self.poller.request_refresh()

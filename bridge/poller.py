@@ -13,8 +13,9 @@ from typing import Final
 import structlog
 
 from bridge.announcer import Announcer
-from bridge.catalogue import WRITABLE_PARAMETERS
+from bridge.catalogue import SETTINGS, Risk, Setting
 from bridge.cloud import CloudClient, InverterInfo, Runtime
+from bridge.cloud.models import Energy
 from bridge.config import Settings
 from bridge.devices import Device
 from bridge.errors import AuthenticationError, CloudError, TransientError, UnknownInverterError
@@ -41,9 +42,13 @@ class Poller:
         self._unreachable: set[str] = set()
         #: The inverters with battery settings, by serial.
         self.devices: dict[str, Device] = {}
-        #: Each inverter's settings as last read, by parameter key.
-        self.parameters: dict[str, dict[str, int]] = {}
+        #: Each inverter's settings as last read (canonical text), by setting key.
+        self.parameters: dict[str, dict[str, str]] = {}
+        #: The keys of the settings each inverter's model has, once its settings were read.
+        self.offered: dict[str, frozenset[str]] = {}
         self.runtime: dict[str, Runtime] = {}
+        self.energy: dict[str, Energy] = {}
+        self._exposed = settings.control.exposed
         #: When each inverter was last read without error (monotonic clock), for health and metrics.
         self.last_good_refresh: dict[str, float] = {}
         #: When the runtime loop last finished a cycle, failed reads included: the watchdog's heartbeat.
@@ -108,6 +113,17 @@ class Poller:
         """Every inverter's runtime values and settings, read together; changes published."""
         await asyncio.gather(self._refresh_runtime(), self._refresh_parameters())
 
+    def settings_of(self, serial: str) -> list[Setting]:
+        """The settings announced and written for an inverter: those its model has (all, before its
+        settings were first read), everyday ones and the protection ones `control.expose` names."""
+        offered = self.offered.get(serial)
+        return [
+            setting
+            for setting in SETTINGS
+            if (offered is None or setting.key in offered)
+            and (setting.risk is Risk.EVERYDAY or setting.key in self._exposed)
+        ]
+
     async def _runtime_loop(self) -> None:
         while True:
             period = self._polling.runtime_seconds
@@ -128,7 +144,7 @@ class Poller:
             self._refresh_requested.clear()
             last_started = self._clock.now()
             await self._refresh_parameters()
-            self._announcer.discovery(self.devices.values())
+            self._announcer.discovery(self)
 
     # -- refreshes ------------------------------------------------------------------------------------
 
@@ -168,13 +184,29 @@ class Poller:
             self.cloud_failed(serial, exc)
             return
         self.cloud_answered(serial)
-        for parameter in WRITABLE_PARAMETERS:
-            value = read.current(parameter)
-            if value is None:
-                log.warning("parameter_missing_or_invalid", serial=serial, param=parameter.hold_param)
+        offered = frozenset(setting.key for setting in SETTINGS if read.has(setting))
+        if read.complete or serial not in self.offered:
+            self.offered[serial] = offered
+        for setting in SETTINGS:
+            if setting.key not in offered:
                 continue
-            self.parameters[serial][parameter.key] = value
-            self._announcer.parameter(serial, parameter, value)
+            value = read.current(setting)
+            if value is None:
+                log.warning("parameter_missing_or_invalid", serial=serial, setting=setting.key)
+                continue
+            self.parameters[serial][setting.key] = value
+            self._announcer.parameter(serial, setting, value)
+        await self._refresh_energy_of(serial)
+
+    async def _refresh_energy_of(self, serial: str) -> None:
+        """The energy counters, read with the settings: they change slowly, and the cloud is shared."""
+        try:
+            energy = await self._cloud.get_energy(serial)
+        except CloudError as exc:
+            log.warning("energy_read_failed", serial=serial, error=exc.message)
+            return
+        self.energy[serial] = energy
+        self._announcer.energy(serial, energy)
 
     # -- availability ---------------------------------------------------------------------------------
 

@@ -18,7 +18,7 @@ from typing import Protocol
 
 import structlog
 
-from bridge.catalogue import WritableParameter
+from bridge.catalogue import Setting
 from bridge.commands import Applied, Command, Outcome, Result
 from bridge.errors import (
     CloudError,
@@ -31,19 +31,19 @@ from bridge.policy import Write
 
 log = structlog.get_logger(__name__)
 
-#: A setting of an inverter: its serial and the parameter's key.
+#: A setting of an inverter: its serial and the setting's key.
 WriteKey = tuple[str, str]
 
 
 class Door(Protocol):
     """The way to an inverter's settings (the cloud today), as the queue needs it."""
 
-    async def write(self, serial: str, parameter: WritableParameter, value: int) -> int:
-        """Write `value`; return how many times it was sent. Raises `CloudError` (a subclass says which
-        kind: refused, transient, unknown outcome)."""
+    async def write(self, serial: str, setting: Setting, value: str) -> int:
+        """Write `value` (canonical text); return how many times a request went out. Raises `CloudError`
+        (a subclass says which kind: refused, transient, unknown outcome)."""
 
-    async def read(self, serial: str, parameter: WritableParameter) -> int:
-        """The value the inverter holds now. Raises `CloudError` or `ParameterValueError`."""
+    async def read(self, serial: str, setting: Setting) -> str:
+        """What the inverter holds now, as canonical text. Raises `CloudError` or `ParameterValueError`."""
 
 
 class Clock(Protocol):
@@ -68,7 +68,7 @@ class Listener(Protocol):
     def answer(self, command: Command, result: Result) -> None:
         """Publish a command's result."""
 
-    def read_holding(self, serial: str, parameter: WritableParameter, value: int) -> None:
+    def read_holding(self, serial: str, setting: Setting, value: str) -> None:
         """The inverter was read holding `value`: publish it."""
 
     def wrote(self, serial: str) -> None:
@@ -85,8 +85,8 @@ class SettingHistory:
     command: the sequence number of the latest send of each value that may have been applied, and the
     newest confirmed command."""
 
-    maybe_applied: dict[int, int] = field(default_factory=dict)
-    confirmed: tuple[int, int, Command] | None = None  # sequence, value, command
+    maybe_applied: dict[str, int] = field(default_factory=dict)
+    confirmed: tuple[int, str, Command] | None = None  # sequence, value, command
 
 
 class WriteQueue:
@@ -116,7 +116,7 @@ class WriteQueue:
         """Queue a write, replacing (and answering) a command for the same setting still waiting."""
         if self._tasks is None:
             raise RuntimeError("WriteQueue.start() must be called first")
-        key = (command.serial, write.parameter.key)
+        key = (command.serial, write.setting.key)
         superseded = self._pending.get(key)
         if superseded is not None:
             later = f"superseded by a later command ({command.requested})"
@@ -164,11 +164,12 @@ class WriteQueue:
                 self._last_write[serial] = self._clock.now()
 
     async def _write(self, command: Command, write: Write) -> None:
-        serial, parameter, value = command.serial, write.parameter, write.value
-        history = self._history.setdefault((serial, parameter.key), SettingHistory())
+        serial, setting, value = command.serial, write.setting, write.value
+        shown = setting.json_value(value)
+        history = self._history.setdefault((serial, setting.key), SettingHistory())
         sequence = next(self._sequence)
         try:
-            attempts = await self._door.write(serial, parameter, value)
+            attempts = await self._door.write(serial, setting, value)
         except (OutcomeUnknownError, MalformedResponseError) as exc:
             # It reached the cloud, and no answer says what became of it.
             history.maybe_applied[value] = sequence
@@ -186,25 +187,23 @@ class WriteQueue:
         except asyncio.CancelledError:
             history.maybe_applied[value] = sequence
             stopped = "the bridge stopped before the cloud answered; it may have been applied"
-            self._listener.answer(
-                command, Result(Outcome.UNKNOWN, value=value, error=stopped, applied="unknown", attempts=1)
-            )
+            unknown = Result(Outcome.UNKNOWN, value=shown, error=stopped, applied="unknown", attempts=1)
+            self._listener.answer(command, unknown)
             raise
         history.maybe_applied[value] = sequence
         self._listener.cloud_answered(serial)
         self._listener.wrote(serial)
-        held = await self._read_back(serial, parameter)
+        held = await self._read_back(serial, setting)
         if held == value:
             history.confirmed = (sequence, value, command)
-            result = Result(Outcome.ACCEPTED, value=value, applied=True, confirmed=True, attempts=attempts)
-        elif held is None:
+            result = Result(Outcome.ACCEPTED, value=shown, applied=True, confirmed=True, attempts=attempts)
+        else:
             problem = (
                 "written, but reading it back failed; the next refresh will show what the inverter holds"
+                if held is None
+                else f"the cloud accepted {value}, but the inverter holds {held}"
             )
-            result = Result(Outcome.UNCONFIRMED, value=value, error=problem, applied=True, attempts=attempts)
-        else:
-            problem = f"the cloud accepted {value}, but the inverter holds {held}"
-            result = Result(Outcome.UNCONFIRMED, value=value, error=problem, applied=True, attempts=attempts)
+            result = Result(Outcome.UNCONFIRMED, value=shown, error=problem, applied=True, attempts=attempts)
         self._listener.answer(command, result)
 
     def _answer_unknown(self, command: Command, write: Write, sequence: int, error: CloudError) -> None:
@@ -214,10 +213,9 @@ class WriteQueue:
             f"{error.message}; the write may or may not have been applied, and was not sent again. "
             f"The setting will be read again in {delay:g} s"
         )
-        self._listener.answer(
-            command,
-            Result(Outcome.UNKNOWN, value=write.value, error=why, applied="unknown", attempts=error.attempts),
-        )
+        shown = write.setting.json_value(write.value)
+        unknown = Result(Outcome.UNKNOWN, value=shown, error=why, applied="unknown", attempts=error.attempts)
+        self._listener.answer(command, unknown)
         assert self._tasks is not None
         self._tasks.create_task(self._recheck(command, write, sequence), name=f"recheck-{command.serial}")
 
@@ -225,15 +223,14 @@ class WriteQueue:
         """After a write of unknown fate: read the setting, publish it, and undo a late landing over a newer
         confirmed command of this bridge, once. A value nobody sent through the bridge is left alone."""
         await self._clock.sleep(self._recheck_after)
-        serial, parameter, value = command.serial, write.parameter, write.value
-        key = (serial, parameter.key)
-        held = await self._read_back(serial, parameter)
+        serial, setting, value = command.serial, write.setting, write.value
+        shown = setting.json_value(value)
+        key = (serial, setting.key)
+        held = await self._read_back(serial, setting)
         if held is None:
-            problem = (
-                f"reading {parameter.name} again failed, so whether {value} was applied is still unknown"
-            )
+            problem = f"reading {setting.name} again failed, so whether {value} was applied is still unknown"
             self._listener.answer(
-                command, Result(Outcome.RECHECKED, value=value, error=problem, applied="unknown")
+                command, Result(Outcome.RECHECKED, value=shown, error=problem, applied="unknown")
             )
             return
         history = self._history[key]
@@ -242,67 +239,62 @@ class WriteQueue:
         if newest is not None and newer_written and held != newest[1]:
             from_older = history.maybe_applied.get(held, newest[0]) < newest[0]
             if from_older and key not in self._pending and key not in self._busy:
-                await self._reassert(parameter, held, newest[1], newest[2])
+                await self._reassert(setting, held, newest[1], newest[2])
                 return
+        found = setting.json_value(held)
         if held == value:
-            result = Result(Outcome.RECHECKED, value=value, applied=True, confirmed=True, found=held)
+            result = Result(Outcome.RECHECKED, value=shown, applied=True, confirmed=True, found=found)
         else:
             applied: Applied = "unknown" if newer_written else False
             later = " (a later command was written since)" if newer_written else ""
             problem = f"the inverter holds {held}, not {value}{later}"
-            result = Result(Outcome.RECHECKED, value=value, error=problem, applied=applied, found=held)
+            result = Result(Outcome.RECHECKED, value=shown, error=problem, applied=applied, found=found)
         self._listener.answer(command, result)
 
-    async def _reassert(self, parameter: WritableParameter, found: int, value: int, newest: Command) -> None:
+    async def _reassert(self, setting: Setting, found: str, value: str, newest: Command) -> None:
         """A late write of an older command undid `newest`: write its value again, once, and say so."""
         serial = newest.serial
         log.warning(
-            "late_write_undid_newer_command",
-            serial=serial,
-            param=parameter.hold_param,
-            found=found,
-            rewrite=value,
+            "late_write_undid_newer_command", serial=serial, setting=setting.key, found=found, rewrite=value
         )
         why = f"the inverter held {found} from an older command that landed late; {value} was written again"
+        shown, was = setting.json_value(value), setting.json_value(found)
         async with self._spaced(serial):
             try:
-                attempts = await self._door.write(serial, parameter, value)
+                attempts = await self._door.write(serial, setting, value)
             except CloudError as exc:
                 applied: Applied = "unknown" if isinstance(exc, OutcomeUnknownError) else False
                 failure = f"{why}, but the write failed: {exc.message}"
-                self._listener.answer(
-                    newest,
-                    Result(
-                        Outcome.REASSERTED,
-                        value=value,
-                        error=failure,
-                        applied=applied,
-                        attempts=exc.attempts,
-                        found=found,
-                    ),
+                failed = Result(
+                    Outcome.REASSERTED,
+                    value=shown,
+                    error=failure,
+                    applied=applied,
+                    attempts=exc.attempts,
+                    found=was,
                 )
+                self._listener.answer(newest, failed)
                 return
-            held = await self._read_back(serial, parameter)
+            held = await self._read_back(serial, setting)
         confirmed = held == value
-        self._listener.answer(
-            newest,
-            Result(
-                Outcome.REASSERTED,
-                value=value,
-                error=None if confirmed else f"{why}, but reading it back gave {held}",
-                applied=True,
-                confirmed=confirmed,
-                attempts=attempts,
-                found=found,
-            ),
+        error = None if confirmed else f"{why}, but reading it back gave {held}"
+        result = Result(
+            Outcome.REASSERTED,
+            value=shown,
+            error=error,
+            applied=True,
+            confirmed=confirmed,
+            attempts=attempts,
+            found=was,
         )
+        self._listener.answer(newest, result)
 
-    async def _read_back(self, serial: str, parameter: WritableParameter) -> int | None:
+    async def _read_back(self, serial: str, setting: Setting) -> str | None:
         """What the inverter holds now, told to the listener; `None` if that is not known."""
         try:
-            held = await self._door.read(serial, parameter)
-        except (CloudError, ParameterValueError) as exc:
-            log.warning("read_back_failed", serial=serial, param=parameter.hold_param, error=str(exc))
+            held = await self._door.read(serial, setting)
+        except (CloudError, KeyError, ParameterValueError) as exc:
+            log.warning("read_back_failed", serial=serial, setting=setting.key, error=str(exc))
             return None
-        self._listener.read_holding(serial, parameter, held)
+        self._listener.read_holding(serial, setting, held)
         return held

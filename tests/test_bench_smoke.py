@@ -13,9 +13,9 @@ def test_the_latency_benchmark_measures_every_command_and_its_floor() -> None:
 
 def test_the_fleet_benchmark_counts_exactly_the_requests_a_refresh_needs() -> None:
     (row,) = fleet.run(((2, 3, 1),))
-    assert row.requests_per_cycle == 8  # three windows and one runtime read per inverter
-    assert row.floor_seconds == 0.15  # ceil(8 / 3) x 50 ms
-    assert row.messages_per_cycle >= 2 * 11  # the discovery configs of both inverters at least
+    assert row.requests_per_cycle == 10  # runtime, three windows and the energy counters per inverter
+    assert row.floor_seconds == 0.2  # ceil(10 / 3) x 50 ms
+    assert row.messages_per_cycle >= 2  # the device config of both inverters at least
 
 
 async def test_the_burst_benchmark_answers_every_command_and_ends_on_the_last() -> None:

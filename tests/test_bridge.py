@@ -177,7 +177,7 @@ async def test_unknown_serial_and_unknown_parameter_are_refused(rig: Rig) -> Non
     assert gridboss["error"] == "unknown inverter 4812345602"
     unknown_parameter = await rig.command(FIRST, "battery/soc", "80")
     assert unknown_parameter["error"] == (
-        "unknown parameter battery/soc; writable: battery/charge_current, battery/discharge_current"
+        f"unknown setting battery/soc: not one the bridge writes on {FIRST} (see the README's topic table)"
     )
     assert rig.simulator.state.writes == []
 
@@ -238,10 +238,11 @@ async def test_a_burst_of_writes_causes_one_refresh_of_every_inverter(broker: Br
 
 
 async def test_discovery_configs_field_by_field(rig: Rig) -> None:
-    prefix = rig.topics.discovery_prefix
-    seen = await rig.observer.wait_for_topic(f"{prefix}/number/eg4_{FIRST}/battery_charge_current/config")
+    """One retained device config per inverter carries every entity (`cmps`) and the origin."""
+    seen = await rig.observer.wait_for_topic(f"{rig.topics.discovery_prefix}/device/eg4_{FIRST}/config")
     base = rig.topics.base
-    device = {
+    config = seen.json()
+    assert config["device"] == {
         "identifiers": [f"eg4_{FIRST}"],
         "name": f"EG4 18KPV {FIRST}",
         "manufacturer": "EG4 Electronics",
@@ -249,7 +250,7 @@ async def test_discovery_configs_field_by_field(rig: Rig) -> None:
         "serial_number": FIRST,
         "sw_version": "fAAB-2122",
     }
-    availability = [
+    assert config["availability"] == [
         {"topic": f"{base}/bridge/status", "payload_available": "online", "payload_not_available": "offline"},
         {
             "topic": f"{base}/{FIRST}/availability",
@@ -257,7 +258,15 @@ async def test_discovery_configs_field_by_field(rig: Rig) -> None:
             "payload_not_available": "offline",
         },
     ]
-    assert seen.json() == {
+    assert (config["availability_mode"], config["qos"]) == ("all", 1)
+    assert config["origin"] == {
+        "name": "eg4-mqtt-bridge",
+        "sw_version": __version__,
+        "support_url": PROJECT_URL,
+    }
+    components = config["cmps"]
+    assert components["battery_charge_current"] == {
+        "platform": "number",
         "name": "Battery Charge Current",
         "unique_id": f"eg4_{FIRST}_battery_charge_current",
         "command_topic": f"{base}/{FIRST}/battery/charge_current/set",
@@ -270,41 +279,75 @@ async def test_discovery_configs_field_by_field(rig: Rig) -> None:
         "device_class": "current",
         "icon": "mdi:battery-plus",
         "entity_category": "config",
-        "availability": availability,
-        "availability_mode": "all",
-        "device": device,
-        "origin": {"name": "eg4-mqtt-bridge", "sw_version": __version__, "support_url": PROJECT_URL},
-        "qos": 1,
         "retain": False,
     }
-    discharge = await rig.observer.wait_for_topic(
-        f"{prefix}/number/eg4_{FIRST}/battery_discharge_current/config"
+    assert components["ac_charge_power"] | {"unique_id": None} == {
+        "platform": "number",
+        "name": "AC Charge Power",
+        "unique_id": None,
+        "command_topic": f"{base}/{FIRST}/ac_charge/power/set",
+        "state_topic": f"{base}/{FIRST}/ac_charge/power/state",
+        "min": 0,
+        "max": 15,
+        "step": 0.1,
+        "mode": "box",
+        "unit_of_measurement": "kW",
+        "device_class": "power",
+        "icon": "mdi:transmission-tower-import",
+        "entity_category": "config",
+        "retain": False,
+    }
+    switch = components["ac_charge_enabled"]
+    assert (switch["platform"], switch["payload_on"], switch["state_off"]) == ("switch", "ON", "OFF")
+    window = components["ac_charge_window_1"]
+    assert (window["platform"], window["pattern"], window["command_topic"]) == (
+        "text",
+        "^[0-9]{1,2}:[0-9]{2}-[0-9]{1,2}:[0-9]{2}$",
+        f"{base}/{FIRST}/ac_charge/window_1/set",
     )
-    assert discharge.json()["name"] == "Battery Discharge Current"
-    assert discharge.json()["icon"] == "mdi:battery-minus"
-    soc = (await rig.observer.wait_for_topic(f"{prefix}/sensor/eg4_{FIRST}/soc/config")).json()
-    assert (soc["name"], soc["device_class"], soc["unit_of_measurement"], soc["state_class"]) == (
-        "SOC",
+    soc = components["soc"]
+    assert (soc["platform"], soc["device_class"], soc["unit_of_measurement"], soc["state_class"]) == (
+        "sensor",
         "battery",
         "%",
         "measurement",
     )
-    assert soc["state_topic"] == f"{base}/{FIRST}/battery/soc/state"
-    assert soc["availability"] == availability
-    assert soc["device"] == device
-    temperature = await rig.observer.wait_for_topic(f"{prefix}/sensor/eg4_{FIRST}/battery_temperature/config")
-    assert temperature.json()["unit_of_measurement"] == "°C"
+    assert components["energy_pv_total"]["state_class"] == "total_increasing"
+    assert "eps_enabled" not in components, "a protection setting is announced only when exposed"
+
+
+async def test_the_first_release_entities_are_migrated_keeping_their_ids(rig: Rig, broker: Broker) -> None:
+    """Per-entity configs of the first release: migrate_discovery (not retained), then the device config
+    with the same unique ids, then the old topics emptied, in that order."""
+    prefix = rig.topics.discovery_prefix
+    old = f"{prefix}/number/eg4_{FIRST}/battery_charge_current/config"
+    device = f"{prefix}/device/eg4_{FIRST}/config"
+    await rig.observer.wait_for(lambda seen: seen.topic == old and seen.payload == "")
+    order = [seen for seen in rig.observer.messages if seen.topic in (old, device)]
+    assert [(seen.topic, seen.payload if seen.topic == old else "config") for seen in order[:3]] == [
+        (old, '{"migrate_discovery":true}'),
+        (device, "config"),
+        (old, ""),
+    ]
+    assert (
+        order[1].json()["cmps"]["battery_charge_current"]["unique_id"]
+        == f"eg4_{FIRST}_battery_charge_current"
+    )
+    async with observing(broker.port, old, device) as late:  # what the broker keeps: the device config only
+        assert (await late.wait_for_topic(device)).retain
+        await asyncio.sleep(0.3)
+        assert late.on(old) == []
 
 
 async def test_discovery_is_retained(rig: Rig, broker: Broker) -> None:
-    topic = f"{rig.topics.discovery_prefix}/number/eg4_{FIRST}/battery_charge_current/config"
+    topic = f"{rig.topics.discovery_prefix}/device/eg4_{FIRST}/config"
     await rig.observer.wait_for_topic(topic)
     async with observing(broker.port, topic) as late:
         assert (await late.wait_for_topic(topic)).retain
 
 
 async def test_home_assistant_birth_resends_discovery_then_states(rig: Rig) -> None:
-    config_topic = f"{rig.topics.discovery_prefix}/number/eg4_{FIRST}/battery_charge_current/config"
+    config_topic = f"{rig.topics.discovery_prefix}/device/eg4_{FIRST}/config"
     state_topic = rig.topics.state(FIRST, CHARGE)
     await rig.observer.wait_for_topic(state_topic)
     configs, states = len(rig.observer.on(config_topic)), len(rig.observer.on(state_topic))

@@ -161,7 +161,7 @@ async def test_write_then_read_back(cloud: CloudClient, simulator: RunningSimula
     assert simulator.state.value_of(INVERTER, "HOLD_LEAD_ACID_CHARGE_RATE") == "80"
     assert await cloud.read_window(INVERTER, 101, 1) == {"HOLD_LEAD_ACID_CHARGE_RATE": "80"}
     read = await cloud.read_parameters(INVERTER)
-    assert (read.current(BATTERY_CHARGE_CURRENT), read.current(BATTERY_DISCHARGE_CURRENT)) == (80, 120)
+    assert (read.current(BATTERY_CHARGE_CURRENT), read.current(BATTERY_DISCHARGE_CURRENT)) == ("80", "120")
     assert simulator.state.writes == [
         (INVERTER, "HOLD_LEAD_ACID_CHARGE_RATE", "80"),
         (INVERTER, "HOLD_LEAD_ACID_DISCHARGE_RATE", "120"),

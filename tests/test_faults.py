@@ -283,7 +283,7 @@ async def test_slow_cloud_while_home_assistant_starts(broker: Broker) -> None:
     discovery from the cache at once, not after a cloud round trip."""
     births = 3
     topics = unique_topics()
-    config_topic = f"{topics.discovery_prefix}/number/eg4_{FIRST}/battery_charge_current/config"
+    config_topic = f"{topics.discovery_prefix}/device/eg4_{FIRST}/config"
     async with (
         run_simulator(SimulatorState(inverter_count=1)) as simulator,
         observing(broker.port, f"{topics.base}/#", f"{topics.discovery_prefix}/#") as observer,

@@ -49,25 +49,36 @@ async def bridged(broker: Broker, **settings: Any) -> AsyncIterator[Controlled]:
         yield Controlled(simulator, observer, topics)
 
 
-def discovery(observer: Observer, prefix: str, component: str, serial: str, key: str) -> Any:
-    seen = observer.on(f"{prefix}/{component}/eg4_{serial}/{key}/config")
-    return json.loads(seen[-1].payload) if seen and seen[-1].payload else None
+def component(observer: Observer, prefix: str, serial: str, key: str) -> Any:
+    """One entity of the inverter's last device config."""
+    seen = observer.on(f"{prefix}/device/eg4_{serial}/config")
+    return json.loads(seen[-1].payload)["cmps"].get(key) if seen else None
 
 
 async def test_configured_limits_are_enforced_and_shown_as_the_discovery_max(broker: Broker) -> None:
-    """inverters.<serial> and inverters.default lower the maximum; discovery offers only what is allowed."""
-    limits = {FIRST: {"max_charge_current": 100}, "default": {"max_discharge_current": 120}}
+    """inverters.<serial> and inverters.default lower the maximum; discovery offers only what is allowed;
+    any number setting takes a limit under `limits`."""
+    limits = {
+        FIRST: {"max_charge_current": 100, "limits": {"ac_charge_power": {"max": 5.5}}},
+        "default": {"max_discharge_current": 120},
+    }
     async with bridged(broker, inverters=limits) as rig:
         simulator, observer, command = rig.simulator, rig.observer, rig.command
         prefix = rig.topics.discovery_prefix
-        await observer.wait_for_topic(f"{prefix}/number/eg4_{SECOND}/battery_discharge_current/config")
-        assert discovery(observer, prefix, "number", FIRST, "battery_charge_current")["max"] == 100
-        assert discovery(observer, prefix, "number", FIRST, "battery_discharge_current")["max"] == 120
-        assert discovery(observer, prefix, "number", SECOND, "battery_charge_current")["max"] == 250
-        assert discovery(observer, prefix, "number", SECOND, "battery_discharge_current")["max"] == 120
+        await observer.wait_for_topic(f"{prefix}/device/eg4_{SECOND}/config")
+        assert component(observer, prefix, FIRST, "battery_charge_current")["max"] == 100
+        assert component(observer, prefix, FIRST, "battery_discharge_current")["max"] == 120
+        assert component(observer, prefix, FIRST, "ac_charge_power")["max"] == 5.5
+        assert component(observer, prefix, SECOND, "battery_charge_current")["max"] == 250
+        assert component(observer, prefix, SECOND, "battery_discharge_current")["max"] == 120
+        assert component(observer, prefix, SECOND, "ac_charge_power")["max"] == 15
         refused = await command(FIRST, CHARGE, "101")
         assert refused["error"] == (
             "Battery Charge Current must be between 0 and 100 A (the limit set in the bridge's config), got 101"
+        )
+        power = await command(FIRST, "ac_charge/power", "5.6")
+        assert power["error"] == (
+            "AC Charge Power must be between 0 and 5.5 kW (the limit set in the bridge's config), got 5.6"
         )
         assert (await command(FIRST, CHARGE, "100"))["ok"] is True
         assert (await command(SECOND, DISCHARGE, "121"))["ok"] is False
@@ -76,21 +87,17 @@ async def test_configured_limits_are_enforced_and_shown_as_the_discovery_max(bro
 
 
 async def test_read_only_mode_shows_values_but_offers_and_takes_no_commands(broker: Broker) -> None:
-    """Globally read-only: numbers removed from discovery, currents as sensors, every /set refused."""
+    """Globally read-only: every setting a sensor in discovery, no command topic anywhere, every /set refused."""
     async with bridged(broker, control={"read_only": True}) as rig:
         simulator, observer, command = rig.simulator, rig.observer, rig.command
         topics = rig.topics
         prefix = topics.discovery_prefix
-        sensor = await observer.wait_for_topic(f"{prefix}/sensor/eg4_{FIRST}/battery_charge_current/config")
-        assert "command_topic" not in sensor.json()
-        assert sensor.json()["state_topic"] == topics.state(FIRST, CHARGE)
-        cleared = await observer.wait_for_topic(f"{prefix}/number/eg4_{FIRST}/battery_charge_current/config")
-        assert cleared.payload == ""
-        assert all(
-            "command_topic" not in json.loads(seen.payload)
-            for seen in observer.messages
-            if seen.topic.startswith(prefix) and seen.payload
-        )
+        await observer.wait_for_topic(f"{prefix}/device/eg4_{FIRST}/config")
+        sensor = component(observer, prefix, FIRST, "battery_charge_current")
+        assert sensor["platform"] == "sensor"
+        assert sensor["state_topic"] == topics.state(FIRST, CHARGE)
+        configs = [seen.json() for seen in observer.on(f"{prefix}/device/eg4_{FIRST}/config")]
+        assert all("command_topic" not in entity for config in configs for entity in config["cmps"].values())
         await observer.wait_for_topic(topics.state(FIRST, CHARGE), "25")
         for serial in (FIRST, SECOND):
             result = await command(serial, CHARGE, "80")
@@ -102,8 +109,10 @@ async def test_read_only_for_one_inverter(broker: Broker) -> None:
     async with bridged(broker, inverters={SECOND: {"read_only": True}}) as rig:
         simulator, observer, command = rig.simulator, rig.observer, rig.command
         prefix = rig.topics.discovery_prefix
-        await observer.wait_for_topic(f"{prefix}/sensor/eg4_{SECOND}/battery_charge_current/config")
-        assert discovery(observer, prefix, "number", FIRST, "battery_charge_current")["command_topic"]
+        await observer.wait_for_topic(f"{prefix}/device/eg4_{SECOND}/config")
+        await observer.wait_for_topic(f"{prefix}/device/eg4_{FIRST}/config")
+        assert component(observer, prefix, SECOND, "battery_charge_current")["platform"] == "sensor"
+        assert component(observer, prefix, FIRST, "battery_charge_current")["command_topic"]
         assert (await command(SECOND, CHARGE, "80"))["ok"] is False
         assert (await command(FIRST, CHARGE, "80"))["ok"] is True
         assert simulator.state.writes == [(FIRST, HOLD_CHARGE, "80")]

@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 import yaml
 
-from bridge.catalogue import SENSORS, WRITABLE_PARAMETERS
+from bridge.catalogue import SENSORS, SETTINGS
 from bridge.daemon import running_bridge
 from bridge.devices import Device
-from bridge.mqtt.discovery import inverter_configs
+from bridge.mqtt.discovery import device_config
 from bridge.mqtt.topics import Topics
 from bridge.simulator import SimulatorState, run_simulator
 from tests.conftest import Broker, free_port
@@ -32,12 +32,11 @@ def home_assistant_entity_ids() -> set[str]:
     """The entity ids Home Assistant derives from our discovery: device name, then entity name, slugified."""
     inverter = Device(EXAMPLE_SERIAL, "18KPV")
     ids = set()
-    for topic, config in inverter_configs(Topics(), inverter):
-        if config is None:
-            continue
-        component = topic.split("/")[1]
-        slug = re.sub(r"[^a-z0-9]+", "_", f"{config['device']['name']} {config['name']}".lower()).strip("_")
-        ids.add(f"{component}.{slug}")
+    _topic, config = device_config(Topics(), inverter, SETTINGS)
+    assert config is not None
+    for component in config["cmps"].values():
+        name = f"{config['device']['name']} {component['name']}"
+        ids.add(f"{component['platform']}.{re.sub(r'[^a-z0-9]+', '_', name.lower()).strip('_')}")
     return ids
 
 
@@ -53,19 +52,23 @@ def entity_ids_in(node: Any) -> list[str]:
     return []
 
 
-@pytest.mark.parametrize("name", ["prevent-throttling", "time-of-use", "weather-based"])
+@pytest.mark.parametrize("name", ["prevent-throttling", "time-of-use", "weather-based", "cloudy-tomorrow"])
 def test_documented_automations_use_the_entities_the_bridge_announces(name: str) -> None:
     automations = yaml.safe_load((DOCS / "automations" / f"{name}.yaml").read_text())
     assert isinstance(automations, list)
     assert all({"alias", "trigger", "action"} <= set(automation) for automation in automations)
-    used = [entity for entity in entity_ids_in(automations) if entity.startswith(("number.", "sensor."))]
+    used = [
+        entity
+        for entity in entity_ids_in(automations)
+        if entity.startswith(("number.", "sensor.", "switch.", "text."))
+    ]
     assert used, "an automation that steers nothing"
     assert set(used) <= home_assistant_entity_ids()
 
 
 def test_the_readme_automations_use_announced_entities() -> None:
     readme = (ROOT / "README.md").read_text()
-    used = set(re.findall(r"\b(?:number|sensor)\.eg4_[a-z0-9_]+", readme))
+    used = set(re.findall(r"\b(?:number|sensor|switch|text)\.eg4_[a-z0-9_]+", readme))
     assert used
     assert used <= home_assistant_entity_ids()
 
@@ -80,22 +83,27 @@ def test_the_node_red_flow_is_importable_and_speaks_our_topics() -> None:
         if "broker" in node and node["type"] != "mqtt-broker":
             assert node["broker"] in ids
     topics = Topics()
-    (sender,) = [node for node in flow if node["type"] == "mqtt out"]
-    assert sender["topic"] == topics.command(EXAMPLE_SERIAL, "battery/charge_current")
-    assert sender["retain"] == "false"
+    senders = [node for node in flow if node["type"] == "mqtt out"]
+    assert {node["topic"] for node in senders} == {
+        topics.command(EXAMPLE_SERIAL, path)
+        for path in ("battery/charge_current", "ac_charge/window_1", "ac_charge/enabled")
+    }
+    assert {node["retain"] for node in senders} == {"false"}
     listened = {node["topic"] for node in flow if node["type"] == "mqtt in"}
     assert listened == {
         topics.state(EXAMPLE_SERIAL, "battery/charge_current"),
-        f"eg4/{EXAMPLE_SERIAL}/battery/+/result",
+        f"eg4/{EXAMPLE_SERIAL}/+/+/result",
     }
+    injected = {node["payload"] for node in flow if node["type"] == "inject"}
+    assert {"01:00-05:00", "ON", "OFF"} <= injected, "a time window and a switch, in the payloads they take"
 
 
 def test_the_openhab_things_speak_our_topics() -> None:
     topics = Topics()
     known = {topics.availability(EXAMPLE_SERIAL)}
-    for parameter in WRITABLE_PARAMETERS:
+    for setting in SETTINGS:
         known |= {
-            f(EXAMPLE_SERIAL, parameter.topic_path) for f in (topics.state, topics.command, topics.result)
+            f(EXAMPLE_SERIAL, setting.topic_path) for f in (topics.state, topics.command, topics.result)
         }
     known |= {topics.state(EXAMPLE_SERIAL, sensor.topic_path) for sensor in SENSORS}
     things = (DOCS / "openhab" / "eg4.things").read_text()
@@ -196,3 +204,11 @@ async def test_the_container_health_check_tells_a_live_bridge_from_a_dead_one(
     assert dead.returncode == 1
     assert f"http://127.0.0.1:{port}/healthz" in dead.stderr
     assert "Connection refused" in dead.stderr
+
+
+def test_the_readme_tables_are_the_catalogue() -> None:
+    """The settings and sensors tables say exactly what the catalogue holds (`python -m bridge.tables --write`)."""
+    from bridge.tables import with_tables
+
+    readme = (ROOT / "README.md").read_text()
+    assert with_tables(readme) == readme

@@ -25,11 +25,13 @@ from bridge.catalogue import (
 )
 from bridge.cloud.models import (
     Account,
+    Energy,
     InverterInfo,
     ParameterRead,
     ParameterValue,
     Runtime,
     parse_account,
+    parse_energy,
     parse_runtime,
 )
 from bridge.errors import (
@@ -48,6 +50,8 @@ LOGIN_PATH: Final = "/WManage/api/login"
 RUNTIME_PATH: Final = "/WManage/api/inverter/getInverterRuntime"
 READ_PATH: Final = "/WManage/web/maintain/remoteRead/read"
 WRITE_PATH: Final = "/WManage/web/maintain/remoteSet/write"
+FUNCTION_PATH: Final = "/WManage/web/maintain/remoteSet/functionControl"
+ENERGY_PATH: Final = "/WManage/api/inverter/getInverterEnergyInfo"
 
 #: Texts of `success: false` answers that may pass if asked again a little later, matched exactly:
 #: `PARAMETER_TIMEOUT_VALUE_INVALID` holds "TIMEOUT" but is a refusal of the value.
@@ -186,6 +190,11 @@ class CloudClient:
         payload = await self._request(RUNTIME_PATH, {"serialNum": serial}, serial=serial)
         return parse_runtime(payload, serial)
 
+    async def get_energy(self, serial: str) -> Energy:
+        """Today's and lifetime energy counters of one inverter, in kWh."""
+        payload = await self._request(ENERGY_PATH, {"serialNum": serial}, serial=serial)
+        return parse_energy(payload, serial)
+
     async def read_window(self, serial: str, start: int, count: int) -> dict[str, ParameterValue]:
         """The parameters whose registers lie in one window, as the cloud gives them."""
         form = {
@@ -264,6 +273,20 @@ class CloudClient:
         log.info(
             "parameter_written", serial=serial, param=hold_param, value=value_text, attempts=answer.attempts
         )
+        return answer.attempts
+
+    async def function_control(self, serial: str, func_param: str, enable: bool) -> int:
+        """Turn one `FUNC_*` function on or off; returns how many times it was sent. Sent again only after
+        a fault that certainly kept it from the cloud, as a write is."""
+        form = {
+            "inverterSn": serial,
+            "functionParam": func_param,
+            "enable": "true" if enable else "false",
+            "clientType": "WEB",
+            "remoteSetType": "NORMAL",
+        }
+        answer = await self._request_counted(FUNCTION_PATH, form, serial=serial, replayable=False)
+        log.info("function_set", serial=serial, param=func_param, enable=enable, attempts=answer.attempts)
         return answer.attempts
 
     # -- transport -----------------------------------------------------------------------------------

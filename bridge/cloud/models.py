@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from bridge.catalogue import WritableParameter
+from bridge.catalogue import Setting
 from bridge.errors import MalformedResponseError, ParameterValueError
 
 GRIDBOSS_DEVICE_TYPE = 9
@@ -93,13 +93,38 @@ class Runtime(_CloudModel):
     bms_charge_current_limit: float | None = Field(default=None, alias="maxChgCurrValue")
     bms_discharge_current_limit: float | None = Field(default=None, alias="maxDischgCurrValue")
     firmware: str | None = Field(default=None, alias="fwCode")
+    pv1_power: int | None = Field(default=None, alias="ppv1")
+    pv2_power: int | None = Field(default=None, alias="ppv2")
+    pv3_power: int | None = Field(default=None, alias="ppv3")
+    pv1_voltage: float | None = Field(default=None, alias="vpv1")
+    pv2_voltage: float | None = Field(default=None, alias="vpv2")
+    pv3_voltage: float | None = Field(default=None, alias="vpv3")
+    grid_voltage: float | None = Field(default=None, alias="vacr")
+    grid_frequency: float | None = Field(default=None, alias="fac")
+    load_power: int | None = Field(default=None, alias="consumptionPower")
+    eps_power: int | None = Field(default=None, alias="peps")
+    inverter_temperature: int | None = Field(default=None, alias="tinner")
+    radiator1_temperature: int | None = Field(default=None, alias="tradiator1")
+    radiator2_temperature: int | None = Field(default=None, alias="tradiator2")
 
     @field_validator(
-        "battery_voltage", "bms_charge_current_limit", "bms_discharge_current_limit", mode="after"
+        "battery_voltage",
+        "bms_charge_current_limit",
+        "bms_discharge_current_limit",
+        "pv1_voltage",
+        "pv2_voltage",
+        "pv3_voltage",
+        "grid_voltage",
+        mode="after",
     )
     @classmethod
     def _tenths(cls, value: float | None) -> float | None:
         return None if value is None else round(value / 10, 1)
+
+    @field_validator("grid_frequency", mode="after")
+    @classmethod
+    def _hundredths(cls, value: float | None) -> float | None:
+        return None if value is None else round(value / 100, 2)
 
     @field_validator("battery_temperature", mode="after")
     @classmethod
@@ -130,15 +155,55 @@ class ParameterRead(_CloudModel):
     complete: bool
     failed_windows: tuple[int, ...] = ()
 
-    def current(self, parameter: WritableParameter) -> int | None:
-        """The parameter's value as an integer, or `None` when missing or not a valid value."""
-        raw = self.values.get(parameter.hold_param)
-        if raw is None:
-            return None
+    def current(self, setting: Setting) -> str | None:
+        """The setting's value as its canonical text, or `None` when missing or not a valid value."""
         try:
-            return parameter.parse_cloud_value(raw)
-        except ParameterValueError:
+            return setting.from_cloud(self.values)
+        except (KeyError, ParameterValueError):
             return None
+
+    def has(self, setting: Setting) -> bool:
+        """Whether this inverter's model has the setting: every parameter it reads is in the answer."""
+        return all(name in self.values for name in setting.cloud_names)
+
+
+class Energy(_CloudModel):
+    """Energy counters of one inverter, in kWh (the cloud gives tenths)."""
+
+    serial: str = Field(alias="serialNum")
+    pv_today: float | None = Field(default=None, alias="todayYielding")
+    pv_total: float | None = Field(default=None, alias="totalYielding")
+    charge_today: float | None = Field(default=None, alias="todayCharging")
+    charge_total: float | None = Field(default=None, alias="totalCharging")
+    discharge_today: float | None = Field(default=None, alias="todayDischarging")
+    discharge_total: float | None = Field(default=None, alias="totalDischarging")
+    import_today: float | None = Field(default=None, alias="todayImport")
+    import_total: float | None = Field(default=None, alias="totalImport")
+    export_today: float | None = Field(default=None, alias="todayExport")
+    export_total: float | None = Field(default=None, alias="totalExport")
+    load_today: float | None = Field(default=None, alias="todayUsage")
+    load_total: float | None = Field(default=None, alias="totalUsage")
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _tenths(cls, value: object) -> object:
+        return (
+            round(value / 10, 1) if isinstance(value, int | float) and not isinstance(value, bool) else value
+        )
+
+
+def parse_energy(payload: Mapping[str, Any], serial: str) -> Energy:
+    try:
+        energy = Energy.model_validate(payload)
+    except ValidationError as exc:
+        raise MalformedResponseError(
+            f"energy answer has unexpected fields: {_first_problem(exc)}", serial=serial
+        ) from exc
+    if energy.serial != serial:
+        raise MalformedResponseError(
+            f"energy answer is for {energy.serial}, but {serial} was asked for", serial=serial
+        )
+    return energy
 
 
 def parse_account(payload: Mapping[str, Any]) -> Account:

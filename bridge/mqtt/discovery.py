@@ -1,19 +1,37 @@
-"""Home Assistant MQTT discovery payloads, built from the catalogue. Plain functions, no I/O."""
+"""Home Assistant MQTT discovery, built from the catalogue. Plain functions, no I/O.
+
+One retained device-based config per inverter (`<prefix>/device/eg4_<sn>/config`) carries every entity of
+it (`cmps`) and the `origin`. The first release announced one config per entity; those topics are migrated
+(`migrate_discovery`, then emptied) so that Home Assistant keeps every entity id and its history.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, Final
 
 from bridge import PROJECT_URL, __version__
-from bridge.catalogue import SENSORS, WRITABLE_PARAMETERS, Sensor, WritableParameter
+from bridge.catalogue import (
+    ENERGY_SENSORS,
+    FIRST_RELEASE_SENSORS,
+    SENSORS,
+    WRITABLE_PARAMETERS,
+    NumberSetting,
+    Sensor,
+    Setting,
+    SwitchSetting,
+    WindowSetting,
+)
 from bridge.config import InverterLimits
 from bridge.devices import Device
-from bridge.mqtt.topics import Topics
+from bridge.mqtt.topics import OFFLINE, ONLINE, Topics
 
-MANUFACTURER = "EG4 Electronics"
-ORIGIN = {"name": "eg4-mqtt-bridge", "sw_version": __version__, "support_url": PROJECT_URL}
+MANUFACTURER: Final = "EG4 Electronics"
+ORIGIN: Final = {"name": "eg4-mqtt-bridge", "sw_version": __version__, "support_url": PROJECT_URL}
+#: What a window's text entity accepts: HH:MM-HH:MM.
+WINDOW_PATTERN: Final = r"^[0-9]{1,2}:[0-9]{2}-[0-9]{1,2}:[0-9]{2}$"
 
-#: A config topic and its payload; `None` clears a retained config, removing the entity.
+#: A config topic and its payload; `None` clears a retained config.
 DiscoveryMessage = tuple[str, dict[str, Any] | None]
 
 
@@ -31,90 +49,123 @@ def device_block(topics: Topics, inverter: Device) -> dict[str, Any]:
     return block
 
 
-def _common(topics: Topics, inverter: Device, key: str, name: str) -> dict[str, Any]:
-    return {
-        "name": name,
-        "unique_id": f"{topics.node_id(inverter.serial)}_{key}",
-        "availability": [
-            {
-                "topic": topics.bridge_status,
-                "payload_available": "online",
-                "payload_not_available": "offline",
-            },
-            {
-                "topic": topics.availability(inverter.serial),
-                "payload_available": "online",
-                "payload_not_available": "offline",
-            },
-        ],
-        "availability_mode": "all",
-        "device": device_block(topics, inverter),
-        "origin": ORIGIN,
-        "qos": 1,
-    }
+def _entity(topics: Topics, inverter: Device, platform: str, key: str, name: str) -> dict[str, Any]:
+    return {"platform": platform, "name": name, "unique_id": f"{topics.node_id(inverter.serial)}_{key}"}
 
 
-def number_config(
-    topics: Topics, inverter: Device, parameter: WritableParameter, *, maximum: int | None = None
-) -> DiscoveryMessage:
-    config = _common(topics, inverter, parameter.key, parameter.name) | {
-        "command_topic": topics.command(inverter.serial, parameter.topic_path),
-        "state_topic": topics.state(inverter.serial, parameter.topic_path),
-        "min": parameter.minimum,
-        "max": parameter.maximum if maximum is None else maximum,
-        "step": parameter.step,
-        "mode": "box",
-        "unit_of_measurement": parameter.unit,
-        "device_class": parameter.device_class,
-        "icon": parameter.icon,
+def setting_component(
+    topics: Topics, inverter: Device, setting: Setting, limits: InverterLimits, *, read_only: bool
+) -> dict[str, Any]:
+    """A setting as a control (number, switch, text), or read-only as a sensor showing its value."""
+    serial = inverter.serial
+    state_topic = topics.state(serial, setting.topic_path)
+    if read_only:
+        sensor = _entity(topics, inverter, "sensor", setting.key, setting.name) | {
+            "state_topic": state_topic,
+            "icon": setting.icon,
+            "entity_category": "diagnostic",
+        }
+        if isinstance(setting, NumberSetting):
+            sensor |= {"unit_of_measurement": setting.unit, "state_class": "measurement"}
+            if setting.device_class is not None:
+                sensor["device_class"] = setting.device_class
+        return sensor
+    control = _entity(topics, inverter, setting.component, setting.key, setting.name) | {
+        "state_topic": state_topic,
+        "command_topic": topics.command(serial, setting.topic_path),
+        "icon": setting.icon,
         "entity_category": "config",
         "retain": False,
     }
-    return topics.discovery("number", inverter.serial, parameter.key), config
+    if isinstance(setting, NumberSetting):
+        maximum = limits.maximum_for(setting)
+        upper = setting.maximum if maximum is None else min(setting.maximum, maximum)
+        control |= {
+            "min": _number(setting.minimum),
+            "max": _number(upper),
+            "step": _number(setting.step),
+            "mode": "box",
+            "unit_of_measurement": setting.unit,
+        }
+        if setting.device_class is not None:
+            control["device_class"] = setting.device_class
+    elif isinstance(setting, SwitchSetting):
+        control |= {"payload_on": "ON", "payload_off": "OFF", "state_on": "ON", "state_off": "OFF"}
+    elif isinstance(setting, WindowSetting):
+        control |= {"pattern": WINDOW_PATTERN, "min": 9, "max": 11}
+    return control
 
 
-def read_only_config(topics: Topics, inverter: Device, parameter: WritableParameter) -> DiscoveryMessage:
-    """A writable parameter shown as a sensor: its value, and no way to send a command."""
-    config = _common(topics, inverter, parameter.key, parameter.name) | {
-        "state_topic": topics.state(inverter.serial, parameter.topic_path),
-        "unit_of_measurement": parameter.unit,
-        "device_class": parameter.device_class,
-        "state_class": "measurement",
-        "icon": parameter.icon,
-        "entity_category": "diagnostic",
-    }
-    return topics.discovery("sensor", inverter.serial, parameter.key), config
+def _number(value: object) -> int | float:
+    number = float(str(value))
+    return int(number) if number.is_integer() else number
 
 
-def sensor_config(topics: Topics, inverter: Device, sensor: Sensor) -> DiscoveryMessage:
-    config = _common(topics, inverter, sensor.key, sensor.name) | {
+def sensor_component(topics: Topics, inverter: Device, sensor: Sensor) -> dict[str, Any]:
+    component = _entity(topics, inverter, "sensor", sensor.key, sensor.name) | {
         "state_topic": topics.state(inverter.serial, sensor.topic_path),
         "state_class": sensor.state_class,
     }
     if sensor.unit is not None:
-        config["unit_of_measurement"] = sensor.unit
+        component["unit_of_measurement"] = sensor.unit
     if sensor.device_class is not None:
-        config["device_class"] = sensor.device_class
+        component["device_class"] = sensor.device_class
     if sensor.icon is not None:
-        config["icon"] = sensor.icon
-    return topics.discovery("sensor", inverter.serial, sensor.key), config
+        component["icon"] = sensor.icon
+    if sensor.decimals:
+        component["suggested_display_precision"] = sensor.decimals
+    if sensor.diagnostic:
+        component["entity_category"] = "diagnostic"
+    return component
 
 
-def inverter_configs(
-    topics: Topics, inverter: Device, limits: InverterLimits | None = None
-) -> list[DiscoveryMessage]:
-    """Every entity of one inverter: a number per writable parameter (its `max` the configured limit), or,
-    read-only, a sensor in its place with the number removed; and a sensor per runtime value."""
+def device_config(
+    topics: Topics,
+    inverter: Device,
+    settings: Iterable[Setting],
+    limits: InverterLimits | None = None,
+    *,
+    energy: bool = True,
+) -> DiscoveryMessage:
+    """The one config of an inverter: every offered setting (a control, or a sensor when read-only), every
+    runtime sensor and, when the cloud gives them, the energy counters."""
     limits = limits or InverterLimits()
-    controls: list[DiscoveryMessage] = []
-    for parameter in WRITABLE_PARAMETERS:
-        number_topic, number = number_config(
-            topics, inverter, parameter, maximum=getattr(limits, parameter.limit_setting)
+    components: dict[str, dict[str, Any]] = {}
+    for setting in settings:
+        components[setting.key] = setting_component(
+            topics, inverter, setting, limits, read_only=bool(limits.read_only)
         )
-        sensor_topic, sensor = read_only_config(topics, inverter, parameter)
-        if limits.read_only:
-            controls += [(number_topic, None), (sensor_topic, sensor)]
-        else:
-            controls += [(sensor_topic, None), (number_topic, number)]
-    sensors = [sensor_config(topics, inverter, sensor) for sensor in SENSORS]
-    return controls + sensors
+    for sensor in (*SENSORS, *(ENERGY_SENSORS if energy else ())):
+        components[sensor.key] = sensor_component(topics, inverter, sensor)
+    config = {
+        "device": device_block(topics, inverter),
+        "origin": ORIGIN,
+        "cmps": components,
+        "availability": [
+            {"topic": topics.bridge_status, "payload_available": ONLINE, "payload_not_available": OFFLINE},
+            {
+                "topic": topics.availability(inverter.serial),
+                "payload_available": ONLINE,
+                "payload_not_available": OFFLINE,
+            },
+        ],
+        "availability_mode": "all",
+        "qos": 1,
+    }
+    return topics.device_discovery(inverter.serial), config
+
+
+def first_release_topics(topics: Topics, serial: str) -> list[str]:
+    """The per-entity config topics the first release announced: a number and a read-only sensor for each
+    battery current, and a sensor for each runtime value."""
+    found = []
+    for parameter in WRITABLE_PARAMETERS:
+        found += [
+            topics.discovery("number", serial, parameter.key),
+            topics.discovery("sensor", serial, parameter.key),
+        ]
+    found += [topics.discovery("sensor", serial, key) for key in FIRST_RELEASE_SENSORS]
+    return found
+
+
+MIGRATE: Final = {"migrate_discovery": True}

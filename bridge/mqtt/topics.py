@@ -87,7 +87,12 @@ class Topics:
     def result(self, serial: str, topic_path: str) -> str:
         return f"{self.base}/{serial}/{topic_path}/result"
 
+    def device_discovery(self, serial: str) -> str:
+        """The one retained config that announces an inverter and every entity of it to Home Assistant."""
+        return f"{self.discovery_prefix}/device/{self.node_id(serial)}/config"
+
     def discovery(self, component: str, serial: str, key: str) -> str:
+        """A per-entity config topic, as the first release used them (now only migrated away from)."""
         return f"{self.discovery_prefix}/{component}/{self.node_id(serial)}/{key}/config"
 
     def parse_command(self, topic: str) -> CommandTopic | None:

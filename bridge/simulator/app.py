@@ -56,6 +56,10 @@ def create_app(state: SimulatorState) -> web.Application:
     app.router.add_post("/WManage/api/inverter/getInverterRuntime", _authenticated(_runtime))
     app.router.add_post("/WManage/web/maintain/remoteRead/read", _authenticated(_remote_read))
     app.router.add_post("/WManage/web/maintain/remoteSet/write", _authenticated(_remote_write))
+    app.router.add_post("/WManage/web/maintain/remoteSet/functionControl", _authenticated(_function_control))
+    app.router.add_post("/WManage/web/maintain/remoteSet/bitParamControl", _authenticated(_bit_param_control))
+    app.router.add_post("/WManage/web/maintain/remoteSet/writeTime", _authenticated(_write_time))
+    app.router.add_post("/WManage/api/inverter/getInverterEnergyInfo", _authenticated(_energy))
     app.router.add_post("/WManage/web/config/plant/list/viewer", _authenticated(_plant_list))
     app.router.add_post("/WManage/web/config/plant/list", _authenticated(_plant_list))
     app.router.add_post("/WManage/api/inverterOverview/list", _authenticated(_inverter_overview))
@@ -437,6 +441,86 @@ async def _remote_write(request: web.Request) -> web.Response:
         faults.login_page_after_write -= 1
         return web.Response(text=LOGIN_PAGE, content_type="text/html")
     return _refusal(refusal) if refusal else _json({"success": True})
+
+
+async def _remote_set(request: web.Request) -> tuple[SimInverter, Any] | web.Response:
+    """The inverter a `remoteSet/*` request is for, with its form; or the answer that refuses it."""
+    form = await request.post()
+    inverter = _known_inverter(request, str(form.get("inverterSn", "")))
+    if inverter is None:
+        return _refusal("apiBlocked")
+    if form.get("clientType") != "WEB" or form.get("remoteSetType") != "NORMAL":
+        return _refusal("PARAM_ERROR")
+    if inverter.lost:
+        return _refusal(DATAFRAME_TIMEOUT)
+    return inverter, form
+
+
+def _answer(refusal: str | None) -> web.Response:
+    return _refusal(refusal) if refusal else _json({"success": True})
+
+
+async def _function_control(request: web.Request) -> web.Response:
+    checked = await _remote_set(request)
+    if isinstance(checked, web.Response):
+        return checked
+    inverter, form = checked
+    enable = str(form.get("enable", ""))
+    if enable not in ("true", "false"):
+        return _refusal("PARAM_ERROR")
+    state = _state(request)
+    return _answer(state.set_function(inverter.serial, str(form.get("functionParam", "")), enable == "true"))
+
+
+async def _bit_param_control(request: web.Request) -> web.Response:
+    checked = await _remote_set(request)
+    if isinstance(checked, web.Response):
+        return checked
+    inverter, form = checked
+    try:
+        value = int(str(form.get("value", "")))
+    except ValueError:
+        return _refusal("PARAM_ERROR")
+    return _answer(_state(request).set_bits(inverter.serial, str(form.get("bitParam", "")), value))
+
+
+async def _write_time(request: web.Request) -> web.Response:
+    checked = await _remote_set(request)
+    if isinstance(checked, web.Response):
+        return checked
+    inverter, form = checked
+    try:
+        hour, minute = int(str(form.get("hour", ""))), int(str(form.get("minute", "")))
+    except ValueError:
+        return _refusal("PARAM_ERROR")
+    return _answer(_state(request).write_time(inverter.serial, str(form.get("timeParam", "")), hour, minute))
+
+
+async def _energy(request: web.Request) -> web.Response:
+    form = await request.post()
+    inverter = _known_inverter(request, str(form.get("serialNum", "")))
+    if inverter is None:
+        return _refusal("apiBlocked")
+    inverter.advance(time.monotonic())
+    return _json(_energy_answer(inverter))
+
+
+def _energy_answer(inverter: SimInverter) -> dict[str, Any]:
+    """Counters in tenths of kWh, growing with the simulated powers, each with its text twin."""
+    counters = inverter.energy_tenths()
+    answer: dict[str, Any] = {
+        "success": True,
+        "serialNum": inverter.serial,
+        "fwCode": "fAAB-2122",
+        "powerRatingText": "12kW",
+        "lost": inverter.lost,
+        "hasRuntimeData": True,
+        "soc": round(inverter.soc),
+    }
+    for name, tenths in counters.items():
+        answer[name] = tenths
+        answer[f"{name}Text"] = f"{tenths / 10:.1f}"
+    return answer
 
 
 async def _plant_list(request: web.Request) -> web.Response:

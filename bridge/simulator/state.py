@@ -35,8 +35,23 @@ DEVICE_LIMITS: Final[dict[str, tuple[Decimal, Decimal, Decimal]]] = {
     "HOLD_FORCED_DISCHG_POWER_CMD": (Decimal(0), Decimal("25.5"), Decimal("0.1")),
     "_12K_HOLD_GRID_PEAK_SHAVING_POWER": (Decimal(0), Decimal("25.5"), Decimal("0.1")),
     "HOLD_SYSTEM_CHARGE_VOLT_LIMIT": (Decimal(40), Decimal(64), Decimal("0.1")),
+    "HOLD_FORCED_CHG_POWER_CMD": (Decimal(0), Decimal("25.5"), Decimal("0.1")),
+    "HOLD_FORCED_CHG_SOC_LIMIT": (Decimal(0), Decimal(100), Decimal(1)),
+    "HOLD_FORCED_DISCHG_SOC_LIMIT": (Decimal(0), Decimal(100), Decimal(1)),
+    "HOLD_FEED_IN_GRID_POWER_PERCENT": (Decimal(0), Decimal(100), Decimal(1)),
 }
+#: Schedule boundaries: hours 0-23 and minutes 0-59, which the cloud stores as two digits.
+CLOCK_PARTS: Final = {"_HOUR": 23, "_MINUTE": 59}
 REMOTE_SET_ERROR: Final = "REMOTE_SET_ERROR"
+#: Lifetime energy before the simulation began, in kWh, by the energy answer's name for it.
+ENERGY_HISTORY_KWH: Final = {
+    "Yielding": 12_840.5,
+    "Charging": 4_210.2,
+    "Discharging": 3_980.7,
+    "Import": 2_305.1,
+    "Export": 6_120.9,
+    "Usage": 9_002.4,
+}
 DATAFRAME_TIMEOUT: Final = "DATAFRAME_TIMEOUT"
 
 #: The kinds of fault a test can queue with `Faults.fail_next`.
@@ -76,6 +91,17 @@ class SimInverter:
     battery_temperature: int = 24
     last_update: float = field(default_factory=time.monotonic)
     powers: dict[str, int] = field(default_factory=dict)
+    #: Energy since the simulator started, in Wh, by the energy answer's name for it (`Yielding`, ...).
+    energy_wh: dict[str, float] = field(default_factory=dict)
+
+    def energy_tenths(self) -> dict[str, int]:
+        """The energy answer's counters in tenths of kWh: today's since start, totals on top of a history."""
+        counters = {}
+        for name, history_kwh in ENERGY_HISTORY_KWH.items():
+            today = self.energy_wh.get(name, 0.0) / 100  # Wh to tenths of kWh
+            counters[f"today{name}"] = round(today)
+            counters[f"total{name}"] = round(history_kwh * 10 + today)
+        return counters
 
     @property
     def has_battery_parameters(self) -> bool:
@@ -103,6 +129,15 @@ class SimInverter:
         self.soc = min(
             100.0, max(0.0, self.soc + (charge - discharge) * elapsed / 3600 / self.capacity_wh * 100)
         )
+        for name, watts in (
+            ("Yielding", pv),
+            ("Charging", charge),
+            ("Discharging", discharge),
+            ("Import", max(0.0, -surplus - discharge)),
+            ("Export", max(0.0, surplus - charge)),
+            ("Usage", load),
+        ):
+            self.energy_wh[name] = self.energy_wh.get(name, 0.0) + watts * elapsed / 3600
         self.powers = {
             "ppv": round(pv),
             "pCharge": round(charge),
@@ -253,6 +288,38 @@ class SimulatorState:
         self.writes.append((serial, hold_param, stored))
         return None
 
+    def set_function(self, serial: str, func_param: str, enable: bool) -> str | None:
+        """Turn a `FUNC_*` function on or off; the refusal text, or `None` when it now holds."""
+        inverter = self.inverters[serial]
+        if not func_param.startswith("FUNC_") or func_param not in inverter.registers:
+            return REMOTE_SET_ERROR
+        inverter.values[func_param] = enable
+        self.writes.append((serial, func_param, "true" if enable else "false"))
+        return None
+
+    def set_bits(self, serial: str, bit_param: str, value: int) -> str | None:
+        """A multi-valued `BIT_*` field."""
+        inverter = self.inverters[serial]
+        if not bit_param.startswith("BIT_") or bit_param not in inverter.registers or not 0 <= value <= 15:
+            return REMOTE_SET_ERROR
+        inverter.values[bit_param] = value
+        self.writes.append((serial, bit_param, str(value)))
+        return None
+
+    def write_time(self, serial: str, time_param: str, hour: int, minute: int) -> str | None:
+        """One schedule boundary (`HOLD_OFF_GRID_START_TIME_1`), its hour and minute at once."""
+        base, _, suffix = time_param.partition("_TIME")
+        names = (f"{base}_HOUR{suffix}", f"{base}_MINUTE{suffix}")
+        inverter = self.inverters[serial]
+        if not all(name in inverter.registers for name in names) or not (
+            0 <= hour <= 23 and 0 <= minute <= 59
+        ):
+            return REMOTE_SET_ERROR
+        for name, number in zip(names, (hour, minute), strict=True):
+            inverter.values[name] = f"{number:02d}"
+            self.writes.append((serial, name, f"{number:02d}"))
+        return None
+
 
 def _is_holding(name: str) -> bool:
     return "HOLD_" in name and not name.startswith("HOLD_MODEL") and name != "HOLD_SERIAL_NUM"
@@ -266,6 +333,10 @@ def _normalise(hold_param: str, value_text: str) -> str | None:
         return None
     if not value.is_finite():
         return None
+    for part, highest in CLOCK_PARTS.items():
+        if part in hold_param:
+            whole = value == value.to_integral_value() and 0 <= value <= highest
+            return f"{int(value):02d}" if whole else None
     limits = DEVICE_LIMITS.get(hold_param)
     if limits is None:
         return format(value.normalize(), "f")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 
-from bridge.catalogue import WritableParameter
+from bridge.catalogue import Setting
 from bridge.commands import Command, Result
 from bridge.errors import CloudError, TransientError
 
@@ -53,31 +53,31 @@ class FakeDoor:
     (an exception to raise, or "ignore": the cloud says yes but the inverter keeps its value), then applies;
     each read fails while `failing_reads` lasts."""
 
-    held: dict[str, int] = field(default_factory=dict)
+    held: dict[str, str] = field(default_factory=dict)
     on_write: list[BaseException | str] = field(default_factory=list)
     failing_reads: int = 0
-    sent: list[int] = field(default_factory=list)
+    sent: list[str] = field(default_factory=list)
 
-    async def write(self, serial: str, parameter: WritableParameter, value: int) -> int:
+    async def write(self, serial: str, setting: Setting, value: str) -> int:
         self.sent.append(value)
         behaviour = self.on_write.pop(0) if self.on_write else "apply"
         if isinstance(behaviour, BaseException):
             raise behaviour
         if behaviour == "apply":
-            self.held[parameter.key] = value
+            self.held[setting.key] = value
         return 1
 
-    async def read(self, serial: str, parameter: WritableParameter) -> int:
+    async def read(self, serial: str, setting: Setting) -> str:
         if self.failing_reads > 0:
             self.failing_reads -= 1
             raise TransientError("no answer from the cloud within 30 s")
-        return self.held[parameter.key]
+        return self.held[setting.key]
 
 
 @dataclass
 class RecordingListener:
     results: list[tuple[Command, Result]] = field(default_factory=list)
-    held: list[tuple[str, str, int]] = field(default_factory=list)
+    held: list[tuple[str, str, str]] = field(default_factory=list)
     written: list[str] = field(default_factory=list)
     answered: list[str] = field(default_factory=list)
     failed: list[tuple[str, CloudError]] = field(default_factory=list)
@@ -85,8 +85,8 @@ class RecordingListener:
     def answer(self, command: Command, result: Result) -> None:
         self.results.append((command, result))
 
-    def read_holding(self, serial: str, parameter: WritableParameter, value: int) -> None:
-        self.held.append((serial, parameter.key, value))
+    def read_holding(self, serial: str, setting: Setting, value: str) -> None:
+        self.held.append((serial, setting.key, value))
 
     def wrote(self, serial: str) -> None:
         self.written.append(serial)

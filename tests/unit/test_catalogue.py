@@ -74,7 +74,7 @@ def test_cloud_values_that_are_not_valid_currents_are_refused(raw: object) -> No
 def test_catalogue_rows_match_the_documented_table() -> None:
     """The first two rows: registers, holdParams, topic paths, ranges, icons."""
     rows = {
-        (p.hold_param, p.register, p.topic_path, p.minimum, p.maximum, p.step, p.unit, p.icon)
+        (p.hold_param, p.register, p.topic_path, int(p.minimum), int(p.maximum), int(p.step), p.unit, p.icon)
         for p in WRITABLE_PARAMETERS
     }
     assert rows == {

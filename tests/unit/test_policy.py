@@ -16,7 +16,7 @@ from bridge.policy import Situation, Write, decide
 SERIAL = "4512345600"
 GUARD_OFF = ThermalGuardSettings()
 GUARD = ThermalGuardSettings(enabled=True, max_temperature=45, derated_current=50)
-READY = Situation(ready=True, stopping=False, known_inverter=True, held={"battery_charge_current": 100})
+READY = Situation(ready=True, stopping=False, known_inverter=True, held={"battery_charge_current": "100"})
 
 
 def command(payload: bytes | str, path: str = "battery/charge_current", *, retained: bool = False) -> Command:
@@ -33,14 +33,14 @@ def refusal(
 
 
 def test_a_valid_command_becomes_the_write_it_asks_for() -> None:
-    assert decide(command("80"), READY, GUARD_OFF) == Write(BATTERY_CHARGE_CURRENT, 80)
+    assert decide(command("80"), READY, GUARD_OFF) == Write(BATTERY_CHARGE_CURRENT, "80")
     discharge = decide(command("120", "battery/discharge_current"), READY, GUARD_OFF)
-    assert discharge == Write(BATTERY_DISCHARGE_CURRENT, 120)
+    assert discharge == Write(BATTERY_DISCHARGE_CURRENT, "120")
 
 
 @pytest.mark.parametrize(("payload", "value"), [("80.01", 80), ("79.99", 80), ("80.004", 80), ("0.01", 0)])
 def test_within_one_hundredth_of_a_whole_number_is_that_number(payload: str, value: int) -> None:
-    assert decide(command(payload), READY, GUARD_OFF).value == value
+    assert decide(command(payload), READY, GUARD_OFF).value == str(value)
 
 
 @pytest.mark.parametrize("payload", ["80.011", "80.012", "80.015", "79.988", "80.5"])
@@ -70,7 +70,7 @@ def test_the_order_of_refusals() -> None:
     with pytest.raises(ParameterValueError) as unknown:
         decide(command("80", "battery/soc"), READY, GUARD_OFF)
     assert str(unknown.value) == (
-        "unknown parameter battery/soc; writable: battery/charge_current, battery/discharge_current"
+        f"unknown setting battery/soc: not one the bridge writes on {SERIAL} (see the README's topic table)"
     )
 
 
@@ -82,11 +82,11 @@ def test_read_only_and_limits() -> None:
     limited = Situation(
         ready=True, stopping=False, known_inverter=True, limits=InverterLimits(max_charge_current=100)
     )
-    assert decide(command("100"), limited, GUARD_OFF).value == 100
+    assert decide(command("100"), limited, GUARD_OFF).value == "100"
     assert refusal("101", limited) == (
         "Battery Charge Current must be between 0 and 100 A (the limit set in the bridge's config), got 101"
     )
-    assert decide(command("200", "battery/discharge_current"), limited, GUARD_OFF).value == 200
+    assert decide(command("200", "battery/discharge_current"), limited, GUARD_OFF).value == "200"
 
 
 def situation(temperature: float | None, held: int | None = 100) -> Situation:
@@ -94,7 +94,7 @@ def situation(temperature: float | None, held: int | None = 100) -> Situation:
         ready=True,
         stopping=False,
         known_inverter=True,
-        held={} if held is None else {"battery_charge_current": held},
+        held={} if held is None else {"battery_charge_current": str(held)},
         battery_temperature=temperature,
     )
 
@@ -104,16 +104,16 @@ def test_the_thermal_guard() -> None:
     assert refusal("120", hot, GUARD) == (
         "thermal guard: the battery is at 46 °C, above 45 °C, so Battery Charge Current may not be raised above 50 A"
     )
-    assert decide(command("120"), cool, GUARD).value == 120, "at the threshold is not above it"
-    assert decide(command("50"), hot, GUARD).value == 50, "up to the derated current is allowed"
-    assert decide(command("90"), hot, GUARD).value == 90, "lowering from 100 is allowed"
-    assert decide(command("100"), hot, GUARD).value == 100, "keeping what is held is allowed"
+    assert decide(command("120"), cool, GUARD).value == "120", "at the threshold is not above it"
+    assert decide(command("50"), hot, GUARD).value == "50", "up to the derated current is allowed"
+    assert decide(command("90"), hot, GUARD).value == "90", "lowering from 100 is allowed"
+    assert decide(command("100"), hot, GUARD).value == "100", "keeping what is held is allowed"
     assert refusal("101", hot, GUARD).startswith("thermal guard: the battery is at 46 °C")
     assert refusal("60", situation(None, held=25), GUARD) == (
         "thermal guard: the battery temperature is unknown, so Battery Charge Current may not be raised above 50 A"
     )
     assert refusal("60", situation(46, held=None), GUARD).startswith("thermal guard")
-    assert decide(command("120"), hot, GUARD_OFF).value == 120, "off unless enabled"
+    assert decide(command("120"), hot, GUARD_OFF).value == "120", "off unless enabled"
 
 
 # -- the payload rule ------------------------------------------------------------------------------------
@@ -216,7 +216,7 @@ def test_the_exact_words_of_each_refusal() -> None:
     with pytest.raises(ParameterValueError) as no_path:
         decide(command("80", ""), READY, GUARD_OFF)
     assert str(no_path.value) == (
-        "unknown parameter (none); writable: battery/charge_current, battery/discharge_current"
+        f"unknown setting (none): not one the bridge writes on {SERIAL} (see the README's topic table)"
     )
     assert refusal("abc") == "Battery Charge Current must be a number such as 80, got 'abc'"
     assert refusal("") == "empty payload: send a number of A, such as 80"
@@ -231,7 +231,7 @@ def test_a_long_bad_payload_is_quoted_up_to_32_characters() -> None:
 
 
 def test_the_derated_current_itself_may_be_set_while_hot() -> None:
-    assert decide(command("50"), situation(46, held=25), GUARD).value == 50
+    assert decide(command("50"), situation(46, held=25), GUARD).value == "50"
     assert refusal("51", situation(46, held=25), GUARD).startswith("thermal guard")
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from bridge.catalogue import BATTERY_CHARGE_CURRENT, BATTERY_DISCHARGE_CURRENT, WritableParameter
+from bridge.catalogue import BATTERY_CHARGE_CURRENT, BATTERY_DISCHARGE_CURRENT, Setting, WritableParameter
 from bridge.commands import Command, Outcome, Result
 from bridge.errors import OutcomeUnknownError, RefusedError, TransientError
 from bridge.policy import Write
@@ -23,7 +23,9 @@ CHARGE = BATTERY_CHARGE_CURRENT.key
 
 def command(value: int, parameter: WritableParameter = BATTERY_CHARGE_CURRENT) -> tuple[Command, Write]:
     topic = f"eg4/{SERIAL}/{parameter.topic_path}/set"
-    return Command(topic, SERIAL, parameter.topic_path, str(value).encode(), False), Write(parameter, value)
+    return Command(topic, SERIAL, parameter.topic_path, str(value).encode(), False), Write(
+        parameter, str(value)
+    )
 
 
 @dataclass
@@ -43,7 +45,7 @@ class Rig:
 
 @asynccontextmanager
 async def rig(*, spacing: float = 0.0, recheck_after: float = 15.0) -> AsyncIterator[Rig]:
-    door = FakeDoor(held={CHARGE: 25, BATTERY_DISCHARGE_CURRENT.key: 250})
+    door = FakeDoor(held={CHARGE: "25", BATTERY_DISCHARGE_CURRENT.key: "250"})
     clock, listener = FakeClock(), RecordingListener()
     queue = WriteQueue(door, clock, listener, spacing=spacing, recheck_after=recheck_after)
     async with asyncio.TaskGroup() as tasks:
@@ -58,7 +60,7 @@ async def test_a_write_read_back_holding_the_value_is_accepted_and_its_value_pub
     assert r.listener.results[0][1] == Result(
         Outcome.ACCEPTED, value=80, applied=True, confirmed=True, attempts=1
     )
-    assert r.listener.held == [(SERIAL, CHARGE, 80)]
+    assert r.listener.held == [(SERIAL, CHARGE, "80")]
     assert (r.listener.written, r.listener.answered) == ([SERIAL], [SERIAL])
 
 
@@ -82,11 +84,11 @@ async def test_a_value_read_back_that_differs_from_request_and_old_state_is_publ
     state must show what the inverter really holds."""
     async with rig() as r:
         r.door.on_write = ["ignore"]
-        r.door.held[CHARGE] = 95
+        r.door.held[CHARGE] = "95"
         await r.send(80)
     assert r.last().outcome is Outcome.UNCONFIRMED
     assert r.last().error == "the cloud accepted 80, but the inverter holds 95"
-    assert r.listener.held == [(SERIAL, CHARGE, 95)]
+    assert r.listener.held == [(SERIAL, CHARGE, "95")]
 
 
 async def test_a_refusal_passes_the_clouds_words_and_nothing_is_applied() -> None:
@@ -95,7 +97,7 @@ async def test_a_refusal_passes_the_clouds_words_and_nothing_is_applied() -> Non
         r.door.on_write = [refusal]
         await r.send(80)
     assert r.last() == Result(Outcome.FAILED, error="REMOTE_SET_ERROR", attempts=1)
-    assert r.door.held[CHARGE] == 25
+    assert r.door.held[CHARGE] == "25"
 
 
 async def test_an_unreachable_cloud_is_reported_and_nothing_applied() -> None:
@@ -120,18 +122,18 @@ async def test_the_latest_command_waiting_wins_and_the_replaced_ones_are_told() 
         await r.clock.advance(3.0)
     assert r.listener.outcomes() == [("accepted", "60"), ("superseded", "70"), ("accepted", "80")]
     assert r.listener.results[1][1].error == "superseded by a later command (80)"
-    assert r.door.sent == [60, 80]
+    assert r.door.sent == ["60", "80"]
 
 
 async def test_writes_to_one_inverter_are_spaced_apart() -> None:
     async with rig(spacing=3.0) as r:
         await r.send(60)
         await r.send(100, BATTERY_DISCHARGE_CURRENT)
-        assert r.door.sent == [60], "the second write waits for the spacing"
+        assert r.door.sent == ["60"], "the second write waits for the spacing"
         await r.clock.advance(2.9)
-        assert r.door.sent == [60]
+        assert r.door.sent == ["60"]
         await r.clock.advance(0.1)
-        assert r.door.sent == [60, 100]
+        assert r.door.sent == ["60", "100"]
     assert r.clock.slept[0] == pytest.approx(3.0)
 
 
@@ -142,7 +144,7 @@ async def test_waiting_commands_are_refused_at_shutdown() -> None:
         r.queue.refuse_waiting("the bridge is shutting down; nothing was written")
         await r.clock.advance(3.0)
     assert r.listener.outcomes() == [("accepted", "60"), ("refused", "70")]
-    assert r.door.sent == [60]
+    assert r.door.sent == ["60"]
 
 
 def unknown() -> OutcomeUnknownError:
@@ -163,21 +165,21 @@ async def test_an_unknown_outcome_is_said_never_resent_and_rechecked_later() -> 
             applied="unknown",
             attempts=1,
         )
-        assert r.door.sent == [200]
+        assert r.door.sent == ["200"]
         await r.clock.advance(14.9)
         assert len(r.listener.results) == 1, "not rechecked before the cloud has had its time"
         await r.clock.advance(0.1)
     assert r.last() == Result(
         Outcome.RECHECKED, value=200, error="the inverter holds 25, not 200", applied=False, found=25
     )
-    assert r.door.sent == [200]
+    assert r.door.sent == ["200"]
 
 
 async def test_an_unknown_write_found_applied_is_confirmed_by_its_recheck() -> None:
     async with rig() as r:
         r.door.on_write = [unknown()]
         await r.send(200)
-        r.door.held[CHARGE] = 200  # it landed after all
+        r.door.held[CHARGE] = "200"  # it landed after all
         await r.clock.advance(15)
     assert r.last() == Result(Outcome.RECHECKED, value=200, applied=True, confirmed=True, found=200)
 
@@ -187,14 +189,14 @@ async def test_a_late_landing_over_a_newer_confirmed_command_is_undone_once() ->
         r.door.on_write = [unknown()]
         await r.send(200)
         await r.send(20)
-        r.door.held[CHARGE] = 200  # the first write lands late, over the confirmed 20
+        r.door.held[CHARGE] = "200"  # the first write lands late, over the confirmed 20
         await r.clock.advance(15)
     assert r.listener.outcomes() == [("unknown", "200"), ("accepted", "20"), ("reasserted", "20")]
     assert r.last() == Result(
         Outcome.REASSERTED, value=20, applied=True, confirmed=True, attempts=1, found=200
     )
-    assert r.door.sent == [200, 20, 20]
-    assert r.door.held[CHARGE] == 20
+    assert r.door.sent == ["200", "20", "20"]
+    assert r.door.held[CHARGE] == "20"
 
 
 async def test_a_value_nobody_sent_through_the_bridge_is_never_overwritten() -> None:
@@ -202,7 +204,7 @@ async def test_a_value_nobody_sent_through_the_bridge_is_never_overwritten() -> 
         r.door.on_write = [unknown()]
         await r.send(200)
         await r.send(20)
-        r.door.held[CHARGE] = 90  # changed in the vendor's app
+        r.door.held[CHARGE] = "90"  # changed in the vendor's app
         await r.clock.advance(15)
     assert r.last() == Result(
         Outcome.RECHECKED,
@@ -211,7 +213,7 @@ async def test_a_value_nobody_sent_through_the_bridge_is_never_overwritten() -> 
         applied="unknown",
         found=90,
     )
-    assert r.door.sent == [200, 20]
+    assert r.door.sent == ["200", "20"]
 
 
 async def test_no_undoing_while_a_newer_command_is_on_its_way() -> None:
@@ -222,11 +224,11 @@ async def test_no_undoing_while_a_newer_command_is_on_its_way() -> None:
         await r.clock.advance(20)
         await r.send(20)  # t=20, at once
         await r.send(30)  # waits until t=40
-        r.door.held[CHARGE] = 200
+        r.door.held[CHARGE] = "200"
         await r.clock.advance(10)  # t=30: the recheck of 200, while 30 waits
         assert r.listener.outcomes()[-1] == ("rechecked", "200")
         await r.clock.advance(10)
-    assert r.door.sent == [200, 20, 30]
+    assert r.door.sent == ["200", "20", "30"]
 
 
 async def test_a_failed_recheck_says_the_outcome_is_still_unknown() -> None:
@@ -244,11 +246,11 @@ async def test_a_failed_recheck_says_the_outcome_is_still_unknown() -> None:
 
 
 async def test_a_write_cut_short_by_shutdown_says_it_may_have_been_applied() -> None:
-    door = FakeDoor(held={CHARGE: 25})
+    door = FakeDoor(held={CHARGE: "25"})
     listener = RecordingListener()
     never = asyncio.Event()
 
-    async def hang(serial: str, parameter: WritableParameter, value: int) -> int:
+    async def hang(serial: str, setting: Setting, value: str) -> int:
         await never.wait()
         return 1
 
