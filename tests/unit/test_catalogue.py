@@ -126,3 +126,284 @@ def test_a_decimal_that_is_not_finite_is_refused_by_name() -> None:
     with pytest.raises(ParameterValueError) as refused:
         BATTERY_CHARGE_CURRENT.validate(Decimal("NaN"))
     assert str(refused.value) == "Battery Charge Current must be a finite number, got NaN"
+
+
+# -- the whole inverter ------------------------------------------------------------------------------------
+
+import json  # noqa: E402
+from decimal import Decimal  # noqa: E402
+from importlib import resources  # noqa: E402
+
+from bridge.catalogue import (  # noqa: E402
+    ENERGY_SENSORS,
+    SETTINGS,
+    NumberSetting,
+    Risk,
+    SwitchSetting,
+    WindowSetting,
+    setting_by_key,
+    setting_by_topic_path,
+)
+from bridge.cloud.models import Energy  # noqa: E402
+
+AC_CHARGE = setting_by_topic_path("ac_charge/enabled")
+WINDOW = setting_by_topic_path("ac_charge/window_2")
+POWER = setting_by_topic_path("ac_charge/power")
+
+
+def register_map(family: str) -> dict[str, int]:
+    text = resources.files("bridge.simulator").joinpath(f"data/registers_{family}.json").read_text("utf-8")
+    return {name: entry[0] for name, entry in json.loads(text).items()}
+
+
+@pytest.mark.parametrize("family", ["12KPV", "FlexBOSS21"])
+def test_every_setting_reads_names_a_real_register_map_holds_at_its_registers(family: str) -> None:
+    """Both real inverters' maps have every parameter a setting reads, at the registers the setting
+    reads back."""
+    registers = register_map(family)
+    for setting in SETTINGS:
+        assert all(name in registers for name in setting.cloud_names), setting.key
+        assert {registers[name] for name in setting.cloud_names} == set(setting.registers), setting.key
+
+
+#: The cloud's writable parameters that matter first, as the API reference gives them.
+DOCUMENTED = {
+    "HOLD_LEAD_ACID_CHARGE_RATE": (101, "0", "250", "1", "A"),
+    "HOLD_LEAD_ACID_DISCHARGE_RATE": (102, "0", "250", "1", "A"),
+    "HOLD_SYSTEM_CHARGE_SOC_LIMIT": (227, "10", "101", "1", "%"),
+    "HOLD_AC_CHARGE_POWER_CMD": (66, "0", "15", "0.1", "kW"),
+    "HOLD_AC_CHARGE_SOC_LIMIT": (67, "0", "101", "1", "%"),
+    "HOLD_DISCHG_CUT_OFF_SOC_EOD": (105, "10", "90", "1", "%"),
+    "HOLD_SOC_LOW_LIMIT_EPS_DISCHG": (125, "0", "100", "1", "%"),
+    "HOLD_FORCED_DISCHG_POWER_CMD": (82, "0", "25.5", "0.1", "kW"),
+    "_12K_HOLD_GRID_PEAK_SHAVING_POWER": (206, "0", "25.5", "0.1", "kW"),
+    "HOLD_SYSTEM_CHARGE_VOLT_LIMIT": (228, "40", "64", "0.1", "V"),
+}
+
+
+def test_the_documented_parameters_have_their_documented_ranges() -> None:
+    numbers = {s.hold_param: s for s in SETTINGS if isinstance(s, NumberSetting)}
+    for hold_param, (register, low, high, step, unit) in DOCUMENTED.items():
+        setting = numbers[hold_param]
+        assert (setting.register, setting.minimum, setting.maximum, setting.step, setting.unit) == (
+            register,
+            Decimal(low),
+            Decimal(high),
+            Decimal(step),
+            unit,
+        )
+
+
+def test_every_setting_is_found_by_its_key_and_topic_and_named_alike() -> None:
+    for setting in SETTINGS:
+        assert setting.key == setting.topic_path.replace("/", "_")
+        assert setting_by_key(setting.key) is setting
+        assert setting_by_topic_path(setting.topic_path) is setting
+    assert setting_by_key("nothing") is None
+    protection = {s.key for s in SETTINGS if s.risk is Risk.PROTECTION}
+    assert protection == {
+        "battery_off_grid_cutoff_soc",
+        "battery_system_charge_volt_limit",
+        "battery_charge_by_voltage",
+        "battery_discharge_by_voltage",
+        "eps_enabled",
+        "grid_off_grid",
+    }
+
+
+def test_windows_are_numbered_as_the_cloud_suffixes_them() -> None:
+    windows = [s for s in SETTINGS if isinstance(s, WindowSetting)]
+    assert [(w.key, w.prefix, w.suffix, w.name) for w in windows[:3]] == [
+        ("ac_charge_window_1", "HOLD_AC_CHARGE", "", "AC Charge Window 1"),
+        ("ac_charge_window_2", "HOLD_AC_CHARGE", "_1", "AC Charge Window 2"),
+        ("ac_charge_window_3", "HOLD_AC_CHARGE", "_2", "AC Charge Window 3"),
+    ]
+    assert {w.icon for w in windows} == {"mdi:clock-outline"}
+    assert [w.topic_path for w in windows[3:6]] == [f"forced_charge/window_{n}" for n in (1, 2, 3)]
+
+
+def test_energy_counters_are_cumulative_kwh_of_the_energy_answer() -> None:
+    for sensor in ENERGY_SENSORS:
+        assert sensor.key == "energy_" + sensor.topic_path.removeprefix("energy/")
+        assert sensor.field in Energy.model_fields
+        assert sensor.key.endswith(sensor.field)
+        assert (sensor.unit, sensor.device_class, sensor.state_class, sensor.decimals) == (
+            "kWh",
+            "energy",
+            "total_increasing",
+            1,
+        )
+        assert sensor.name.startswith(("PV", "Battery", "Grid", "Load"))
+        assert sensor.name.endswith(("Today", "Total"))
+    assert len({sensor.field for sensor in ENERGY_SENSORS}) == 12
+
+
+@pytest.mark.parametrize(
+    ("payload", "canonical"),
+    [
+        (b"ON", "ON"),
+        (b"on", "ON"),
+        (b" true ", "ON"),
+        (b"1", "ON"),
+        (b"OFF", "OFF"),
+        (b"False", "OFF"),
+        (b"0", "OFF"),
+    ],
+)
+def test_a_switch_takes_on_off_true_false_one_zero(payload: bytes, canonical: str) -> None:
+    assert isinstance(AC_CHARGE, SwitchSetting)
+    assert AC_CHARGE.parse(payload) == canonical
+    assert AC_CHARGE.state(canonical) == canonical
+    assert AC_CHARGE.json_value(canonical) is (canonical == "ON")
+
+
+@pytest.mark.parametrize(
+    ("payload", "reason"),
+    [
+        (b"yes", "AC Charge takes ON or OFF (or true/false, 1/0), got 'yes'"),
+        (b"2", "AC Charge takes ON or OFF (or true/false, 1/0), got '2'"),
+        (b"", "empty payload: send ON or OFF"),
+        (b"\xff", "payload is not UTF-8 text"),
+        (b"O" * 65, "payload too long (65 bytes; at most 64)"),
+    ],
+)
+def test_a_switch_refuses_anything_else_saying_why(payload: bytes, reason: str) -> None:
+    assert isinstance(AC_CHARGE, SwitchSetting)
+    with pytest.raises(ParameterValueError) as refused:
+        AC_CHARGE.parse(payload)
+    assert str(refused.value) == reason
+
+
+def test_a_switch_reads_the_clouds_boolean_only() -> None:
+    assert isinstance(AC_CHARGE, SwitchSetting)
+    assert AC_CHARGE.from_cloud({"FUNC_AC_CHARGE": True}) == "ON"
+    assert AC_CHARGE.from_cloud({"FUNC_AC_CHARGE": False}) == "OFF"
+    with pytest.raises(
+        ParameterValueError, match=r"^FUNC_AC_CHARGE from the cloud is not true or false: 'true'$"
+    ):
+        AC_CHARGE.from_cloud({"FUNC_AC_CHARGE": "true"})
+    with pytest.raises(KeyError):
+        AC_CHARGE.from_cloud({})
+
+
+@pytest.mark.parametrize(
+    ("payload", "canonical"),
+    [
+        (b"01:00-05:00", "01:00-05:00"),
+        (b"1:00-5:30", "01:00-05:30"),
+        (b" 23:59-00:00 ", "23:59-00:00"),
+        (b"0:00-0:00", "00:00-00:00"),
+    ],
+)
+def test_a_window_is_hh_mm_dash_hh_mm(payload: bytes, canonical: str) -> None:
+    assert isinstance(WINDOW, WindowSetting)
+    assert WINDOW.parse(payload) == canonical
+    assert WINDOW.json_value(canonical) == canonical
+    assert WINDOW.state(canonical) == canonical
+
+
+@pytest.mark.parametrize(
+    ("payload", "reason"),
+    [
+        (b"24:00-05:00", "AC Charge Window 2: hours run from 00 to 23 and minutes from 00 to 59"),
+        (b"01:00-23:60", "AC Charge Window 2: hours run from 00 to 23 and minutes from 00 to 59"),
+        (
+            b"01:00-05:5",
+            "AC Charge Window 2 takes a window as HH:MM-HH:MM, such as 01:00-05:00, got '01:00-05:5'",
+        ),
+        (b"01:00", "AC Charge Window 2 takes a window as HH:MM-HH:MM, such as 01:00-05:00, got '01:00'"),
+        (b"", "empty payload: send a window as HH:MM-HH:MM, such as 01:00-05:00"),
+    ],
+)
+def test_a_window_refuses_anything_else_saying_why(payload: bytes, reason: str) -> None:
+    assert isinstance(WINDOW, WindowSetting)
+    with pytest.raises(ParameterValueError) as refused:
+        WINDOW.parse(payload)
+    assert str(refused.value) == reason
+
+
+def test_a_window_reads_and_splits_the_clouds_four_values() -> None:
+    assert isinstance(WINDOW, WindowSetting)
+    held = {
+        "HOLD_AC_CHARGE_START_HOUR_1": "00",
+        "HOLD_AC_CHARGE_START_MINUTE_1": "01",
+        "HOLD_AC_CHARGE_END_HOUR_1": "6",
+        "HOLD_AC_CHARGE_END_MINUTE_1": "45",
+    }
+    assert WINDOW.from_cloud(held) == "00:01-06:45"
+    assert WINDOW.parts("00:01-06:45") == (0, 1, 6, 45)
+    assert WINDOW.parts("23:59-12:30") == (23, 59, 12, 30)
+    with pytest.raises(
+        ParameterValueError, match=r"^HOLD_AC_CHARGE_END_HOUR_1 from the cloud is not an hour or minute: 'x'$"
+    ):
+        WINDOW.from_cloud(held | {"HOLD_AC_CHARGE_END_HOUR_1": "x"})
+    with pytest.raises(ParameterValueError, match="not an hour or minute: True"):
+        WINDOW.from_cloud(held | {"HOLD_AC_CHARGE_END_HOUR_1": True})
+    with pytest.raises(ParameterValueError, match="hours run from 00 to 23"):
+        WINDOW.from_cloud(held | {"HOLD_AC_CHARGE_END_HOUR_1": "24"})
+
+
+def test_a_number_with_tenths_rounds_to_its_step_within_a_hundredth_of_it() -> None:
+    assert isinstance(POWER, NumberSetting)
+    assert POWER.parse(b"5.5") == "5.5"
+    assert POWER.parse(b"5.501") == "5.5"
+    assert POWER.parse(b"12") == "12.0"
+    assert POWER.parse(b"-0.0001") == "0.0"
+    assert POWER.parse(b"5.5", Decimal("5.5")) == "5.5"
+    with pytest.raises(ParameterValueError) as refused:
+        POWER.parse(b"5.502")
+    assert str(refused.value) == "AC Charge Power must be a multiple of 0.1 kW between 0 and 15, got 5.502"
+    with pytest.raises(ParameterValueError) as limited:
+        POWER.parse(b"5.6", Decimal("5.5"))
+    assert (
+        str(limited.value)
+        == "AC Charge Power must be between 0 and 5.5 kW (the limit set in the bridge's config), got 5.6"
+    )
+    with pytest.raises(ParameterValueError) as word:
+        POWER.parse(b"fast")
+    assert str(word.value) == "AC Charge Power must be a number such as 7.5, got 'fast'"
+    assert (POWER.json_value("5.5"), POWER.json_value("12.0")) == (5.5, 12)
+    assert isinstance(POWER.json_value("12.0"), int)
+    assert POWER.from_cloud({"HOLD_AC_CHARGE_POWER_CMD": "7.5"}) == "7.5"
+    assert POWER.state("7.5") == "7.5"
+    assert BATTERY_CHARGE_CURRENT.parse(b"-0") == "0"
+    assert BATTERY_CHARGE_CURRENT.example() == "80"
+    assert BATTERY_CHARGE_CURRENT.json_value("80") == 80
+    assert isinstance(BATTERY_CHARGE_CURRENT.json_value("80"), int)
+    forced = setting_by_topic_path("forced_charge/power")
+    assert isinstance(forced, NumberSetting)
+    assert forced.example() == "12.8"
+
+
+@pytest.mark.parametrize(
+    ("payload", "accepted"),
+    [
+        (b"23:00-23:59", True),
+        (b"00:59-00:00", True),
+        (b"24:00-01:00", False),
+        (b"01:00-24:00", False),
+        (b"01:60-02:00", False),
+        (b"01:00-02:60", False),
+    ],
+)
+def test_a_window_at_the_edges_of_the_clock(payload: bytes, accepted: bool) -> None:
+    assert isinstance(WINDOW, WindowSetting)
+    if accepted:
+        assert WINDOW.parse(payload) == payload.decode()
+    else:
+        with pytest.raises(ParameterValueError, match="hours run from 00 to 23 and minutes from 00 to 59"):
+            WINDOW.parse(payload)
+
+
+def test_long_refused_payloads_are_quoted_up_to_32_characters() -> None:
+    assert isinstance(AC_CHARGE, SwitchSetting)
+    assert isinstance(WINDOW, WindowSetting)
+    text = "x" * 40
+    with pytest.raises(ParameterValueError) as switch:
+        AC_CHARGE.parse(text.encode())
+    assert str(switch.value) == f"AC Charge takes ON or OFF (or true/false, 1/0), got {'x' * 32!r}"
+    with pytest.raises(ParameterValueError) as window:
+        WINDOW.parse(text.encode())
+    assert str(window.value) == (
+        f"AC Charge Window 2 takes a window as HH:MM-HH:MM, such as 01:00-05:00, got {'x' * 32!r}"
+    )

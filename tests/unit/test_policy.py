@@ -241,3 +241,43 @@ def test_a_result_keeps_an_error_of_exactly_the_limit_and_writes_text_unescaped(
     text = result_payload(command("é"), Result(Outcome.REFUSED, error="ü"))
     assert '"requested": "é"' in text
     assert '"error": "ü"' in text
+
+
+def test_a_setting_the_model_lacks_is_unknown_once_its_settings_were_read() -> None:
+    from bridge.catalogue import setting_by_topic_path
+
+    window = command("01:00-05:00", "ac_charge/window_1")
+    before_any_read = Situation(ready=True, stopping=False, known_inverter=True, offered=None)
+    written = decide(window, before_any_read, GUARD_OFF)
+    assert (written.setting, written.value) == (setting_by_topic_path("ac_charge/window_1"), "01:00-05:00")
+    lacking = Situation(
+        ready=True, stopping=False, known_inverter=True, offered=frozenset({"battery_charge_current"})
+    )
+    with pytest.raises(
+        ParameterValueError, match=r"^unknown setting ac_charge/window_1: not one the bridge writes"
+    ):
+        decide(window, lacking, GUARD_OFF)
+    assert decide(command("80"), lacking, GUARD_OFF).value == "80"
+
+
+def test_a_protection_setting_only_when_exposed() -> None:
+    eps = command("OFF", "eps/enabled")
+    with pytest.raises(ParameterValueError) as refused:
+        decide(eps, READY, GUARD_OFF)
+    assert str(refused.value) == (
+        "Backup Output (EPS) changes a protection: the bridge writes it only when control.expose names eps_enabled"
+    )
+    exposed = Situation(ready=True, stopping=False, known_inverter=True, exposed=frozenset({"eps_enabled"}))
+    assert decide(eps, exposed, GUARD_OFF).value == "OFF"
+    other = Situation(ready=True, stopping=False, known_inverter=True, exposed=frozenset({"grid_off_grid"}))
+    with pytest.raises(ParameterValueError, match="changes a protection"):
+        decide(eps, other, GUARD_OFF)
+
+
+def test_the_thermal_guard_concerns_the_battery_currents_only() -> None:
+    guard = ThermalGuardSettings(enabled=True, max_temperature=45, derated_current=5)
+    hot = situation(60, held=None)
+    assert decide(command("10", "ac_charge/power"), hot, guard).value == "10.0"
+    assert decide(command("ON", "ac_charge/enabled"), hot, guard).value == "ON"
+    with pytest.raises(ParameterValueError, match="thermal guard"):
+        decide(command("10"), hot, guard)
