@@ -220,7 +220,11 @@ async def refresh_probe(
     async with aiomqtt.Client("127.0.0.1", port, socket_options=NO_DELAY) as client:
         for topic_filter in (f"{base_topic}/#", f"{discovery_prefix}/#"):
             await client.subscribe(topic_filter, qos=1)
-        yield RefreshProbe(client, base_topic)
+        probe = RefreshProbe(client, base_topic)
+        # The subscription brings every retained message the bridge published before: one refresh, not
+        # counted, lets them go by.
+        await probe.refresh()
+        yield probe
 
 
 @asynccontextmanager

@@ -82,16 +82,17 @@ async def soak(base_url: str, broker: Mosquitto, cycles: int, restarts: int) -> 
 
 
 async def refresh_over_mqtt(port: int) -> None:
-    """One full refresh, asked for on the bridge's request topic; waits out a broker restart."""
+    """One full refresh, asked for on the bridge's request topic; waits out a broker restart, after which
+    a request can reach the broker before the bridge is back (and is then asked again)."""
     while True:
         try:
             async with aiomqtt.Client("127.0.0.1", port, socket_options=NO_DELAY) as client:
                 await client.subscribe("benchsoak/bridge/response/refresh", qos=1)
                 await client.publish("benchsoak/bridge/request/refresh", "", qos=1)
-                async with asyncio.timeout(60):
+                async with asyncio.timeout(10):
                     await anext(aiter(client.messages))
                 return
-        except aiomqtt.MqttError:
+        except (aiomqtt.MqttError, TimeoutError):
             await asyncio.sleep(0.2)
 
 

@@ -10,6 +10,7 @@ from typing import Protocol
 
 import structlog
 
+from bridge import __version__
 from bridge.catalogue import ENERGY_SENSORS, SENSORS, Sensor, Setting, setting_by_key
 from bridge.cloud import Energy, Runtime
 from bridge.commands import Command, Result, result_payload
@@ -100,6 +101,45 @@ class Announcer:
         self._publish(
             self._topics.result_for(command.topic), result_payload(command, result), retain=False, always=True
         )
+
+    def last_command(self, serial: str, command: Command, result: Result) -> None:
+        """The inverter's last command, for its diagnostic sensor: the outcome as state, the result and the
+        setting's path as attributes (retained, so Home Assistant shows it after a restart)."""
+        attributes = json.loads(result_payload(command, result)) | {"setting": command.topic_path}
+        self._publish(
+            self._topics.last_command_attributes(serial), _json(attributes), retain=True, always=True
+        )
+        self._publish(self._topics.last_command(serial), result.outcome.value, retain=True, always=True)
+
+    def bridge_info(self, fleet: Fleet, cloud_host: str) -> None:
+        """Retained `<base>/bridge/info`: version, inverters with their settings and limits, the door to them;
+        nothing secret (no account, no password)."""
+        inverters = []
+        for serial, device in fleet.devices.items():
+            limits = self._settings.limits_for(serial)
+            maxima = {
+                setting.key: str(maximum)
+                for setting in fleet.settings_of(serial)
+                if (maximum := limits.maximum_for(setting)) is not None
+            }
+            inverters.append(
+                {
+                    "serial": serial,
+                    "model": device.model,
+                    "firmware": device.firmware,
+                    "transport": "cloud",
+                    "settings": len(fleet.settings_of(serial)),
+                    "read_only": bool(limits.read_only),
+                    "limits": maxima,
+                }
+            )
+        info = {
+            "version": __version__,
+            "cloud": cloud_host,
+            "exposed": sorted(self._settings.control.exposed),
+            "inverters": inverters,
+        }
+        self._publish(self._topics.bridge_info, _json(info), retain=True)
 
     def response(self, topic: str, payload: str) -> None:
         """An answer to a request on one of the bridge's own topics; never retained."""

@@ -10,7 +10,9 @@ import asyncio
 import contextlib
 import json
 import time
-from collections import Counter
+from collections import Counter, deque
+from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 import structlog
 
@@ -24,6 +26,7 @@ from bridge.errors import CloudError, ParameterValueError, RefusedError
 from bridge.mqtt.topics import Topics, topic_is_publishable
 from bridge.policy import Situation, decide
 from bridge.poller import Poller
+from bridge.status_page import CommandStatus
 from bridge.writes import Clock, MonotonicClock, WriteQueue
 
 log = structlog.get_logger(__name__)
@@ -87,6 +90,7 @@ class Coordinator:
         clock = clock or MonotonicClock()
         self._topics = topics
         self._settings = settings
+        self._cloud_host = urlsplit(settings.cloud.base_url).hostname or ""
         self.announcer = Announcer(topics, settings)
         self.poller = Poller(cloud, self.announcer, settings, clock)
         control = settings.control
@@ -103,6 +107,8 @@ class Coordinator:
         self.ready = asyncio.Event()
         #: Commands by outcome, for metrics.
         self.command_outcomes: Counter[str] = Counter()
+        #: The last 50 results, for the status page.
+        self.recent_commands: deque[CommandStatus] = deque(maxlen=50)
 
     def attach(self, publisher: Publisher) -> None:
         self.announcer.attach(publisher)
@@ -121,13 +127,14 @@ class Coordinator:
             self._tasks = tasks
             self._writes.start(tasks)
             await poller.refresh_everything()
-            self.announcer.announce(poller)
+            self._announce_again()
             self.ready.set()
             log.info("bridge_ready", inverters=len(poller.devices))
             poller.start(tasks)
 
     def _announce_again(self) -> None:
         self.announcer.announce(self.poller)
+        self.announcer.bridge_info(self.poller, self._cloud_host)
 
     # -- MQTT events --------------------------------------------------------------------------------
 
@@ -223,6 +230,14 @@ class Coordinator:
     def answer(self, command: Command, result: Result) -> None:
         self.command_outcomes[result.outcome] += 1
         self.announcer.result(command, result)
+        when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        self.recent_commands.append(
+            CommandStatus(
+                when, command.serial, command.topic_path, command.requested, result.outcome, result.error
+            )
+        )
+        if command.serial in self.poller.devices:
+            self.announcer.last_command(command.serial, command, result)
         log.info(
             "command_answered",
             serial=command.serial,

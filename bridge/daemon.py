@@ -12,6 +12,7 @@ from typing import Any
 
 import structlog
 
+from bridge import __version__
 from bridge.cloud import CloudClient
 from bridge.config import Settings, settings_warnings
 from bridge.coordinator import Coordinator
@@ -19,6 +20,7 @@ from bridge.health import HealthReport, serve_health
 from bridge.metrics import BridgeMetrics
 from bridge.mqtt.link import MqttLink
 from bridge.mqtt.topics import Topics
+from bridge.status_page import InverterStatus, Status
 from bridge.systemd import Notifier
 
 log = structlog.get_logger(__name__)
@@ -76,8 +78,9 @@ async def run_bridge(
         )
         if settings.health.enabled:
             report = _health_reporter(settings, coordinator, link)
+            status = _status_reporter(settings, coordinator, link, metrics)
             port = await stack.enter_async_context(
-                serve_health(settings.health.host, settings.health.port, report, metrics)
+                serve_health(settings.health.host, settings.health.port, report, metrics, status)
             )
             log.info("health_endpoint_listening", host=settings.health.host, port=port)
 
@@ -215,6 +218,50 @@ def _health_reporter(
         return HealthReport(not reasons, connected, ready, age, reasons)
 
     return report
+
+
+def _status_reporter(
+    settings: Settings, coordinator: Coordinator, link: MqttLink, metrics: BridgeMetrics
+) -> Callable[[], Status]:
+    def status() -> Status:
+        poller = coordinator.poller
+        now = time.monotonic()
+        inverters = []
+        for serial, device in poller.devices.items():
+            limits = settings.limits_for(serial)
+            held = poller.parameters.get(serial, {})
+            rows = []
+            for setting in poller.settings_of(serial):
+                maximum = limits.maximum_for(setting)
+                value = held.get(setting.key)
+                rows.append(
+                    (
+                        setting.name,
+                        "" if value is None else setting.state(value),
+                        "" if maximum is None else f"≤ {maximum}",
+                    )
+                )
+            refreshed = poller.last_good_refresh.get(serial)
+            inverters.append(
+                InverterStatus(
+                    serial,
+                    device.model,
+                    coordinator.announcer.online.get(serial),
+                    None if refreshed is None else now - refreshed,
+                    "cloud",
+                    rows,
+                )
+            )
+        return Status(
+            version=__version__,
+            broker=f"{settings.mqtt.host}:{settings.mqtt.port}",
+            broker_connected=link.connected.is_set(),
+            cloud_requests_per_minute=metrics.requests_per_minute(),
+            inverters=inverters,
+            commands=tuple(coordinator.recent_commands),
+        )
+
+    return status
 
 
 @dataclass

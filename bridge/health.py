@@ -12,6 +12,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from bridge.metrics import BridgeMetrics
+from bridge.status_page import Status, render
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +25,7 @@ class HealthReport:
 
 
 REPORT_KEY: Final[web.AppKey[Callable[[], HealthReport]]] = web.AppKey("report")
+STATUS_KEY: Final[web.AppKey[Callable[[], Status]]] = web.AppKey("status")
 METRICS_KEY: Final = web.AppKey("metrics", BridgeMetrics)
 
 
@@ -35,6 +37,10 @@ async def _healthz(request: web.Request) -> web.Response:
     )
 
 
+async def _status(request: web.Request) -> web.Response:
+    return web.Response(text=render(request.app[STATUS_KEY]()), content_type="text/html", charset="utf-8")
+
+
 async def _metrics(request: web.Request) -> web.Response:
     body = request.app[METRICS_KEY].exposition()
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
@@ -42,12 +48,20 @@ async def _metrics(request: web.Request) -> web.Response:
 
 @asynccontextmanager
 async def serve_health(
-    host: str, port: int, report: Callable[[], HealthReport], metrics: BridgeMetrics
+    host: str,
+    port: int,
+    report: Callable[[], HealthReport],
+    metrics: BridgeMetrics,
+    status: Callable[[], Status] | None = None,
 ) -> AsyncIterator[int]:
-    """Serve `/healthz` and `/metrics` until the block ends; yields the bound port."""
+    """Serve `/healthz`, `/metrics` and (given `status`) the status page at `/` until the block ends;
+    yields the bound port."""
     app = web.Application()
     app[REPORT_KEY] = report
     app[METRICS_KEY] = metrics
+    if status is not None:
+        app[STATUS_KEY] = status
+        app.router.add_get("/", _status)
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/metrics", _metrics)
     runner = web.AppRunner(app, access_log=None)

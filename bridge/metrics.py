@@ -7,6 +7,7 @@ Counts the coordinator and the link keep themselves are read at scrape time by a
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
@@ -22,6 +23,7 @@ LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 class BridgeMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
+        self._recent: deque[float] = deque(maxlen=100_000)
         self._requests = Counter(
             "eg4_bridge_cloud_requests",
             "Requests to the cloud, by endpoint and outcome",
@@ -39,6 +41,12 @@ class BridgeMetrics:
     def observe_request(self, endpoint: str, outcome: str, seconds: float) -> None:
         self._requests.labels(endpoint, outcome).inc()
         self._latency.labels(endpoint).observe(seconds)
+        self._recent.append(time.monotonic())
+
+    def requests_per_minute(self) -> float:
+        """Cloud requests in the last minute."""
+        since = time.monotonic() - 60
+        return float(sum(1 for when in self._recent if when >= since))
 
     def watch(
         self,

@@ -177,6 +177,10 @@ class Poller:
         )
 
     async def _refresh_parameters_of(self, serial: str) -> None:
+        # The energy counters are read beside the settings, not after them: one round trip less.
+        await asyncio.gather(self._refresh_settings_of(serial), self._refresh_energy_of(serial))
+
+    async def _refresh_settings_of(self, serial: str) -> None:
         try:
             read = await self._cloud.read_parameters(serial)
         except CloudError as exc:
@@ -196,7 +200,6 @@ class Poller:
                 continue
             self.parameters[serial][setting.key] = value
             self._announcer.parameter(serial, setting, value)
-        await self._refresh_energy_of(serial)
 
     async def _refresh_energy_of(self, serial: str) -> None:
         """The energy counters, read with the settings: they change slowly, and the cloud is shared."""

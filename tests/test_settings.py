@@ -169,6 +169,8 @@ async def test_device_discovery_validates_for_each_model(broker: Broker, serial:
                 assert (component["payload_on"], component["payload_off"]) == ("ON", "OFF")
             elif platform == "text":
                 assert component["pattern"].startswith("^")
+            elif key == "last_command":
+                assert (platform, component["entity_category"]) == ("sensor", "diagnostic")
             else:
                 assert platform == "sensor"
                 assert component["state_class"] in ("measurement", "total_increasing")
@@ -206,3 +208,65 @@ async def test_one_discovery_message_per_inverter_per_refresh(broker: Broker) ->
             seen.payload in ("", json.dumps({"migrate_discovery": True}, separators=(",", ":")))
             for seen in per_entity
         )
+
+
+async def test_a_refused_command_shows_on_the_inverters_last_command_sensor(broker: Broker) -> None:
+    """Home Assistant accepts 42.5 in its box; the bridge refuses it; the diagnostic sensor says so."""
+    async with rigged(broker) as rig:
+        sensor = rig.device(PV18K)["cmps"]["last_command"]
+        assert (sensor["platform"], sensor["entity_category"]) == ("sensor", "diagnostic")
+        assert sensor["state_topic"] == f"{rig.topics.base}/{PV18K}/last_command/state"
+        await rig.command(PV18K, "battery/charge_current", "42.5")
+        state = await rig.observer.wait_for_topic(f"{rig.topics.base}/{PV18K}/last_command/state", "refused")
+        attributes = await rig.observer.wait_for_topic(sensor["json_attributes_topic"])
+        assert attributes.json()["error"] == (
+            "Battery Charge Current must be a whole number of A between 0 and 250, got 42.5"
+        )
+        assert (attributes.json()["setting"], attributes.json()["requested"]) == (
+            "battery/charge_current",
+            "42.5",
+        )
+        await rig.command(PV18K, "battery/charge_current", "42")
+        await rig.observer.wait_for_topic(state.topic, "accepted")
+
+
+async def test_the_bridge_says_what_it_serves_on_its_info_topic_and_no_secret(broker: Broker) -> None:
+    async with rigged(broker, inverters={PV18K: {"limits": {"ac_charge_power": {"max": 5}}}}) as rig:
+        seen = await rig.observer.wait_for_topic(f"{rig.topics.base}/bridge/info")
+        info = seen.json()
+        assert info["version"]
+        assert info["cloud"] == "127.0.0.1"
+        serials = [inverter["serial"] for inverter in info["inverters"]]
+        assert serials == [PV18K, FLEXBOSS]
+        first = info["inverters"][0]
+        assert (first["model"], first["transport"], first["read_only"]) == ("18KPV", "cloud", False)
+        assert first["limits"] == {"ac_charge_power": "5"}
+        assert "demo" not in seen.payload, "neither the account nor its password"
+
+
+async def test_the_status_page_shows_inverters_settings_and_the_last_commands(broker: Broker) -> None:
+    """Server-rendered, reloading itself, readable on a phone, relative links (Home Assistant's ingress),
+    and every value escaped: a command's payload is whatever anyone published."""
+    import aiohttp
+
+    from tests.conftest import free_port
+
+    port = free_port()
+    async with rigged(broker, health={"enabled": True, "port": port}) as rig:
+        await rig.command(PV18K, "ac_charge/power", "<script>x</script>")
+        await rig.command(PV18K, "ac_charge/power", "6")
+        async with aiohttp.ClientSession() as http, http.get(f"http://127.0.0.1:{port}/") as answer:
+            assert answer.status == 200
+            assert answer.content_type == "text/html"
+            page = await answer.text()
+    assert '<meta http-equiv="refresh" content="10">' in page
+    assert '<meta name="viewport" content="width=device-width,initial-scale=1">' in page
+    assert f"18KPV {PV18K}" in page
+    assert f"FlexBOSS21 {FLEXBOSS}" in page
+    assert "<td>AC Charge Power</td><td>6.0</td>" in page
+    assert "connected" in page
+    assert "&lt;script&gt;x&lt;/script&gt;" in page
+    assert "<script>" not in page
+    assert 'href="/' not in page, "relative links only, for the ingress"
+    assert 'src="/' not in page
+    assert page.index("<td>6</td>") < page.index("&lt;script&gt;"), "the newest command first"

@@ -118,3 +118,43 @@ async def test_every_answer_carries_every_field_a_real_one_does() -> None:
             pointNumber="127",
         )
         assert (gridboss["success"], gridboss["startRegister"]) == (True, 2032)
+
+
+def test_the_simulators_other_writes_keep_the_register_map_consistent() -> None:
+    """functionControl sets a FUNC_ flag, bitParamControl a BIT_ field, writeTime an hour and a minute at
+    once, and schedule writes store two digits, as the real cloud does; names a model lacks are refused."""
+    state = SimulatorState(inverter_count=1)
+    values = state.inverters[SERIAL].values
+    assert state.set_function(SERIAL, "FUNC_AC_CHARGE", False) is None
+    assert values["FUNC_AC_CHARGE"] is False
+    assert state.set_function(SERIAL, "FUNC_NOT_A_FUNCTION", True) == "REMOTE_SET_ERROR"
+    assert state.set_function(SERIAL, "HOLD_AC_CHARGE_POWER_CMD", True) == "REMOTE_SET_ERROR"
+    assert state.set_bits(SERIAL, "BIT_AC_CHARGE_TYPE", 2) is None
+    assert values["BIT_AC_CHARGE_TYPE"] == 2
+    assert state.set_bits(SERIAL, "BIT_AC_CHARGE_TYPE", 16) == "REMOTE_SET_ERROR"
+    assert state.write_time(SERIAL, "HOLD_OFF_GRID_START_TIME_1", 7, 5) is None
+    assert (values["HOLD_OFF_GRID_START_HOUR_1"], values["HOLD_OFF_GRID_START_MINUTE_1"]) == ("07", "05")
+    assert state.write_time(SERIAL, "HOLD_OFF_GRID_START_TIME_1", 24, 0) == "REMOTE_SET_ERROR"
+    assert state.write_time(SERIAL, "HOLD_NOWHERE_TIME_1", 1, 0) == "REMOTE_SET_ERROR"
+    assert state.write(SERIAL, "HOLD_AC_CHARGE_START_HOUR_1", "3") is None
+    assert values["HOLD_AC_CHARGE_START_HOUR_1"] == "03"
+    assert state.write(SERIAL, "HOLD_AC_CHARGE_START_MINUTE_1", "60") == "REMOTE_SET_ERROR"
+    assert state.write(SERIAL, "HOLD_AC_CHARGE_START_HOUR_1", "2.5") == "REMOTE_SET_ERROR"
+
+
+def test_energy_counters_grow_with_the_simulated_powers() -> None:
+    state = SimulatorState(inverter_count=1)
+    inverter = state.inverters[SERIAL]
+    inverter.pv_peak_w = 40_000
+    inverter.last_update = 1800.0
+    inverter.advance(1800.001)
+    before = inverter.energy_tenths()
+    inverter.advance(1800.0 + 3600)
+    after = inverter.energy_tenths()
+    assert after["todayYielding"] > before["todayYielding"]
+    assert after["totalYielding"] - after["todayYielding"] == 128_405  # the history before, in tenths of kWh
+    assert set(after) == {
+        f"{period}{name}"
+        for period in ("today", "total")
+        for name in ("Yielding", "Charging", "Discharging", "Import", "Export", "Usage")
+    }

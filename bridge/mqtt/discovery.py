@@ -137,6 +137,14 @@ def device_config(
         )
     for sensor in (*SENSORS, *(ENERGY_SENSORS if energy else ())):
         components[sensor.key] = sensor_component(topics, inverter, sensor)
+    components["last_command"] = _entity(topics, inverter, "sensor", "last_command", "Last Command") | {
+        # A refused command shows here: Home Assistant accepts any value its control allows, and only
+        # the bridge knows whether the inverter took it.
+        "state_topic": topics.last_command(inverter.serial),
+        "json_attributes_topic": topics.last_command_attributes(inverter.serial),
+        "icon": "mdi:console-line",
+        "entity_category": "diagnostic",
+    }
     config = {
         "device": device_block(topics, inverter),
         "origin": ORIGIN,

@@ -1,0 +1,214 @@
+"""The Home Assistant add-on: its config follows the add-on schema rules, and its start script turns the
+user's options and the Supervisor's MQTT service (a fake Supervisor over real HTTP) into a bridge config."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from aiohttp import web
+
+from bridge import __version__
+from bridge.addon import AddonError, write_config
+from bridge.config import load_settings
+from tests.conftest import free_port
+
+ROOT = Path(__file__).parent.parent
+ADDON = ROOT / "eg4_mqtt_bridge"
+TOKEN = "supervisor-token-123"
+BROKER = {"host": "core-mosquitto", "port": 1883, "ssl": False, "protocol": "3.1.1", "username": "addons",
+          "password": "broker-secret-9", "addon": "core_mosquitto"}  # fmt: skip
+OPTIONS = {
+    "cloud_username": "owner@example.org",
+    "cloud_password": "cloud-secret-7",
+    "cloud_base_url": "https://monitor.eg4electronics.com",
+    "read_only": False,
+    "max_charge_current": 150,
+    "max_discharge_current": 200,
+    "runtime_seconds": 60,
+    "parameters_seconds": 300,
+    "log_level": "INFO",
+}
+
+
+class FakeSupervisor:
+    """The Supervisor's `/services/mqtt`, answering only with the right token; it counts the requests."""
+
+    def __init__(self, service: dict[str, Any] | None) -> None:
+        self.service = service
+        self.requests = 0
+
+    async def mqtt(self, request: web.Request) -> web.Response:
+        self.requests += 1
+        if request.headers.get("Authorization") != f"Bearer {TOKEN}":
+            return web.json_response({"result": "error", "message": "Unauthorized"}, status=401)
+        if self.service is None:
+            return web.json_response({"result": "error", "message": "Service not enabled"}, status=400)
+        return web.json_response({"result": "ok", "data": self.service})
+
+
+@asynccontextmanager
+async def supervisor(service: dict[str, Any] | None) -> AsyncIterator[tuple[FakeSupervisor, str]]:
+    fake = FakeSupervisor(service)
+    app = web.Application()
+    app.router.add_get("/services/mqtt", fake.mqtt)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        yield fake, f"http://127.0.0.1:{port}/services/mqtt"
+    finally:
+        await runner.cleanup()
+
+
+async def start(
+    tmp_path: Path, options: dict[str, Any], service: dict[str, Any] | None, token: str | None = TOKEN
+) -> tuple[dict[str, Any], int]:
+    import asyncio
+
+    options_path, config_path = tmp_path / "options.json", tmp_path / "config.yaml"
+    options_path.write_text(json.dumps(options))
+    async with supervisor(service) as (fake, url):
+        await asyncio.to_thread(write_config, options_path, config_path, url, token)
+    config: dict[str, Any] = yaml.safe_load(config_path.read_text())
+    assert config_path.stat().st_mode & 0o777 == 0o600
+    return config, fake.requests
+
+
+async def test_with_the_mosquitto_add_on_the_user_enters_nothing_about_mqtt(tmp_path: Path) -> None:
+    config, asked = await start(tmp_path, OPTIONS, BROKER)
+    assert asked == 1
+    assert config["mqtt"] == {
+        "base_topic": "eg4",
+        "host": "core-mosquitto",
+        "port": 1883,
+        "username": "addons",
+        "password": "broker-secret-9",
+    }
+    assert config["health"] == {"enabled": True, "host": "0.0.0.0", "port": 9108}
+    settings = load_settings(tmp_path / "config.yaml", environ={})
+    assert settings.limits_for("4512345600").max_charge_current == 150
+    assert settings.cloud.password.get_secret_value() == "cloud-secret-7"
+
+
+async def test_a_broker_in_the_options_wins_and_the_supervisor_is_not_asked(tmp_path: Path) -> None:
+    options = OPTIONS | {
+        "mqtt_host": "192.0.2.10",
+        "mqtt_port": 8883,
+        "mqtt_username": "me",
+        "mqtt_password": "pw",
+    }
+    config, asked = await start(tmp_path, options, BROKER)
+    assert asked == 0
+    assert (config["mqtt"]["host"], config["mqtt"]["port"], config["mqtt"]["username"]) == (
+        "192.0.2.10",
+        8883,
+        "me",
+    )
+
+
+@pytest.mark.parametrize(
+    ("options", "service", "token", "problem"),
+    [
+        (
+            OPTIONS,
+            None,
+            TOKEN,
+            "the Supervisor has none (HTTP 400): install the Mosquitto add-on, or fill in mqtt_host",
+        ),
+        (
+            OPTIONS,
+            BROKER,
+            None,
+            "no broker in the options, and no SUPERVISOR_TOKEN to ask the Supervisor for one",
+        ),
+        (OPTIONS, BROKER, "wrong", "the Supervisor has none (HTTP 401)"),
+        (
+            OPTIONS | {"cloud_username": ""},
+            BROKER,
+            TOKEN,
+            "the options cannot be used: cloud.username: String should have at least 1 character",
+        ),
+        (
+            OPTIONS | {"max_charge_current": 300},
+            BROKER,
+            TOKEN,
+            "the options cannot be used: control.max_charge_current: Input should be less than or equal to 250",
+        ),
+    ],
+)
+async def test_options_that_cannot_work_are_refused_saying_why(
+    tmp_path: Path, options: dict[str, Any], service: dict[str, Any] | None, token: str | None, problem: str
+) -> None:
+    with pytest.raises(AddonError) as refused:
+        await start(tmp_path, options, service, token)
+    assert problem in str(refused.value)
+    assert "cloud-secret-7" not in str(refused.value)
+    assert not (tmp_path / "config.yaml").exists()
+
+
+def test_the_start_script_exits_2_with_a_sentence_when_it_cannot_start(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "bridge.addon"], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 2
+    assert done.stderr.startswith("eg4-bridge add-on: /data/options.json cannot be read")
+
+
+#: The types an add-on option's schema may take (Home Assistant's add-on configuration rules).
+SCHEMA_TYPE = re.compile(
+    r"^(str|bool|email|url|password|port|int|float|device|int\(-?\d*,-?\d*\)|float\([-\d.]*,[-\d.]*\)"
+    r"|match\(.+\)|list\([^()]+\))\??$"
+)
+
+
+def test_the_add_on_config_follows_the_add_on_rules() -> None:
+    config = yaml.safe_load((ADDON / "config.yaml").read_text())
+    for key in ("name", "version", "slug", "description", "arch"):
+        assert config[key], key
+    assert re.fullmatch(r"[a-z0-9_]+", config["slug"])
+    assert config["version"] == __version__, "the add-on's version is the bridge's"
+    assert set(config["arch"]) == {"amd64", "aarch64"}
+    build = yaml.safe_load((ADDON / "build.yaml").read_text())
+    assert set(build["build_from"]) == set(config["arch"])
+    assert all(image.startswith("ghcr.io/home-assistant/") for image in build["build_from"].values())
+    assert config["services"] == ["mqtt:need"]
+    assert (config["ingress"], config["ingress_port"]) == (True, 9108)
+    schema, options = config["schema"], config["options"]
+    assert set(options) <= set(schema)
+    for key, kind in schema.items():
+        assert SCHEMA_TYPE.match(str(kind)), f"{key}: {kind}"
+        if not str(kind).endswith("?"):
+            assert key in options, f"{key} is required, so it needs a default"
+    assert schema["cloud_password"] == "password"
+    assert schema["mqtt_password"] == "password?"
+    for name in ("DOCS.md", "CHANGELOG.md", "icon.png", "Dockerfile"):
+        assert (ADDON / name).is_file(), name
+    assert (ADDON / "icon.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    repository = yaml.safe_load((ROOT / "repository.yaml").read_text())
+    assert repository["name"]
+
+
+def test_the_add_on_image_builds_where_a_docker_daemon_runs() -> None:
+    docker = shutil.which("docker")
+    if (
+        docker is None
+        or subprocess.run([docker, "info"], capture_output=True, check=False, timeout=30).returncode
+    ):
+        pytest.skip("no Docker daemon here to build the add-on's image (the docker client alone cannot)")
+    done = subprocess.run(
+        [docker, "build", "--build-arg", "BUILD_FROM=ghcr.io/home-assistant/amd64-base-python:3.12-alpine3.20",
+         "--build-arg", f"BUILD_VERSION={__version__}", str(ADDON)],
+        capture_output=True, text=True, timeout=900, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
