@@ -423,7 +423,8 @@ def _nearest_key(location: tuple[Any, ...]) -> str | None:
 def settings_warnings(settings: Settings) -> list[str]:
     """Settings that work but are likely mistakes; `check-config` prints them and `run` logs them."""
     warnings = []
-    if settings.polling.runtime_seconds < CLOUD_MINIMUM_POLL_SECONDS:
+    simulator = urlsplit(settings.cloud.base_url).hostname in LOOPBACK_HOSTS
+    if settings.polling.runtime_seconds < CLOUD_MINIMUM_POLL_SECONDS and not simulator:
         warnings.append(
             f"polling.runtime_seconds is {settings.polling.runtime_seconds:g}: faster than the cloud allows "
             f"(it asks for {CLOUD_MINIMUM_POLL_SECONDS:g} s or more); use such values only with the simulator"

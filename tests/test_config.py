@@ -272,3 +272,14 @@ def test_every_option_of_every_command_says_what_it_does() -> None:
         text = command.format_help()
         if name == "demo":
             assert "(default: eg4demo)" in text, "defaults are shown"
+
+
+def test_fast_polling_of_a_simulator_on_this_machine_is_no_mistake() -> None:
+    from bridge.config import settings_from_mapping, settings_warnings
+
+    local = settings_from_mapping(
+        {"cloud": {"base_url": "http://127.0.0.1:8085", "username": "demo", "password": "demo"},
+         "polling": {"runtime_seconds": 1}},
+        environ={},
+    )  # fmt: skip
+    assert settings_warnings(local) == []
