@@ -41,3 +41,50 @@ async def test_pylxpweb_accepts_the_simulators_runtime_answers() -> None:
     for serial in serials:
         assert 0 <= read[serial]["soc"] <= 100
         assert read[serial]["vBat"] > 0
+
+
+async def test_pylxpweb_and_the_codec_agree_on_dongle_frames_both_ways() -> None:
+    """The frames pylxpweb builds are byte for byte the codec's and decode to the same fields; the replies
+    the codec builds pass pylxpweb's checks and give the same values."""
+    import asyncio
+
+    from bridge.local.frames import (
+        ModbusFunction,
+        decode,
+        read_reply,
+        read_request,
+        write_multiple_request,
+        write_single_request,
+    )
+
+    python = await asyncio.to_thread(ensure_venv)
+    if python is None:
+        pytest.skip("no Python 3.12 or newer here for pylxpweb's virtual environment")
+    dongle, inverter = "BA12345678", "4512345600"
+    replies = [
+        (3, 101, 2, read_reply(dongle, inverter, ModbusFunction.READ_HOLDING, 101, [80, 120])),
+        (4, 40, 3, read_reply(dongle, inverter, ModbusFunction.READ_INPUT, 40, [0, 515, 65535])),
+    ]
+    stdin = "\n".join(f"{f}:{r}:{c}:{raw.hex()}" for f, r, c, raw in replies)
+    done = await asyncio.to_thread(
+        subprocess.run,
+        [str(python), str(BENCH / "pylxpweb_frames.py"), dongle, inverter],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    theirs = json.loads(done.stdout.strip().splitlines()[-1])
+    ours = {
+        "read_holding": read_request(dongle, inverter, ModbusFunction.READ_HOLDING, 101, 2),
+        "read_input": read_request(dongle, inverter, ModbusFunction.READ_INPUT, 40, 40),
+        "write_single": write_single_request(dongle, inverter, 101, 80),
+        "write_multiple": write_multiple_request(dongle, inverter, 68, [1, 0, 5, 30]),
+    }
+    for name, frame in ours.items():
+        assert theirs["built"][name] == frame.hex(), name
+        decoded = decode(bytes.fromhex(theirs["built"][name]))
+        assert (decoded.dongle_serial, decoded.inverter_serial) == (dongle, inverter)
+    assert theirs["parsed"] == [[80, 120], [0, 515, 65535]]
