@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -193,17 +193,26 @@ class Energy(_CloudModel):
 
 
 def parse_energy(payload: Mapping[str, Any], serial: str) -> Energy:
+    """An energy answer as `Energy`, refused when it is for another inverter."""
+    return _parse_for(Energy, "energy", payload, serial)
+
+
+_Answered = TypeVar("_Answered", Runtime, Energy)
+
+
+def _parse_for(model: type[_Answered], what: str, payload: Mapping[str, Any], serial: str) -> _Answered:
+    """One inverter's answer as `model`; malformed, or for another inverter than asked: refused."""
     try:
-        energy = Energy.model_validate(payload)
+        parsed = model.model_validate({"serialNum": serial, **payload})
     except ValidationError as exc:
         raise MalformedResponseError(
-            f"energy answer has unexpected fields: {_first_problem(exc)}", serial=serial
+            f"{what} answer for {serial} has unexpected fields: {_first_problem(exc)}", serial=serial
         ) from exc
-    if energy.serial != serial:
+    if parsed.serial != serial:
         raise MalformedResponseError(
-            f"energy answer is for {energy.serial}, but {serial} was asked for", serial=serial
+            f"{what} answer is for {parsed.serial}, but {serial} was asked for", serial=serial
         )
-    return energy
+    return parsed
 
 
 def parse_account(payload: Mapping[str, Any]) -> Account:
@@ -233,17 +242,7 @@ def _tag_plant(plant: Plant) -> Plant:
 
 def parse_runtime(payload: Mapping[str, Any], serial: str) -> Runtime:
     """A runtime answer as `Runtime`. An offline inverter (fields missing) is a valid answer."""
-    try:
-        runtime = Runtime.model_validate({"serialNum": serial, **payload})
-    except ValidationError as exc:
-        raise MalformedResponseError(
-            f"runtime answer for {serial} has unexpected fields: {_first_problem(exc)}", serial=serial
-        ) from exc
-    if runtime.serial != serial:
-        raise MalformedResponseError(
-            f"runtime answer is for {runtime.serial}, but {serial} was asked for", serial=serial
-        )
-    return runtime
+    return _parse_for(Runtime, "runtime", payload, serial)
 
 
 def _first_problem(exc: ValidationError) -> str:

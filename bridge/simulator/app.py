@@ -272,19 +272,25 @@ async def _runtime(request: web.Request) -> web.Response:
     return _json(_runtime_answer(inverter))
 
 
-def _runtime_answer(inverter: SimInverter) -> dict[str, Any]:
-    """Every field a real runtime answer carries (the captured samples), with the simulated values in the
-    ones the bridge reads; the rest hold plausible fixed values of the real answer's types."""
-    powers = inverter.powers
-    pv = powers["ppv"]
-    strings = (pv * 6 // 10, pv - pv * 6 // 10, 0)  # PV power split over the three strings
-    answer: dict[str, Any] = {
+def _device_header(inverter: SimInverter) -> dict[str, Any]:
+    """What every answer about one inverter starts with."""
+    return {
         "success": True,
         "serialNum": inverter.serial,
         "fwCode": "fAAB-2122",
         "powerRatingText": "12kW",
         "lost": inverter.lost,
         "hasRuntimeData": True,
+    }
+
+
+def _runtime_answer(inverter: SimInverter) -> dict[str, Any]:
+    """Every field a real runtime answer carries (the captured samples), with the simulated values in the
+    ones the bridge reads; the rest hold plausible fixed values of the real answer's types."""
+    powers = inverter.powers
+    pv = powers["ppv"]
+    strings = (pv * 6 // 10, pv - pv * 6 // 10, 0)  # PV power split over the three strings
+    answer = _device_header(inverter) | {
         "statusText": "offline" if inverter.lost else "normal",
         "batShared": False,
         "isParallelEnabled": False,
@@ -508,15 +514,7 @@ async def _energy(request: web.Request) -> web.Response:
 def _energy_answer(inverter: SimInverter) -> dict[str, Any]:
     """Counters in tenths of kWh, growing with the simulated powers, each with its text twin."""
     counters = inverter.energy_tenths()
-    answer: dict[str, Any] = {
-        "success": True,
-        "serialNum": inverter.serial,
-        "fwCode": "fAAB-2122",
-        "powerRatingText": "12kW",
-        "lost": inverter.lost,
-        "hasRuntimeData": True,
-        "soc": round(inverter.soc),
-    }
+    answer = _device_header(inverter) | {"soc": round(inverter.soc)}
     for name, tenths in counters.items():
         answer[name] = tenths
         answer[f"{name}Text"] = f"{tenths / 10:.1f}"
