@@ -280,7 +280,60 @@ class WindowSetting:
         return "a window as HH:MM-HH:MM, such as 01:00-05:00"
 
 
-Setting = NumberSetting | SwitchSetting | WindowSetting
+@dataclass(frozen=True, slots=True)
+class SelectSetting:
+    """A multi-valued `BIT_*` field, written with `bitParamControl`; its state is the option's name, the
+    option's position in `options` is the value the inverter holds."""
+
+    key: str
+    name: str
+    topic_path: str
+    bit_param: str
+    register: int
+    options: tuple[str, ...]
+    icon: str
+    risk: Risk = Risk.EVERYDAY
+
+    @property
+    def component(self) -> str:
+        return "select"
+
+    @property
+    def cloud_names(self) -> tuple[str, ...]:
+        return (self.bit_param,)
+
+    @property
+    def registers(self) -> tuple[int, ...]:
+        return (self.register,)
+
+    def parse(self, payload: bytes, maximum: Decimal | None = None) -> str:
+        text = payload_text(payload, self.unit_hint())
+        chosen = next((option for option in self.options if option == text.lower()), None)
+        if chosen is None:
+            raise ParameterValueError(f"{self.name} takes {self.unit_hint()}, got {text[:32]!r}")
+        return chosen
+
+    def value_of(self, canonical: str) -> int:
+        """What the inverter holds for an option."""
+        return self.options.index(canonical)
+
+    def from_cloud(self, values: Mapping[str, CloudValue]) -> str:
+        raw = values[self.bit_param]
+        if isinstance(raw, bool) or not str(raw).strip().isdigit() or int(str(raw)) >= len(self.options):
+            raise ParameterValueError(f"{self.bit_param} from the cloud is not one of its options: {raw!r}")
+        return self.options[int(str(raw))]
+
+    def json_value(self, canonical: str) -> JsonValue:
+        return canonical
+
+    def state(self, canonical: str) -> str:
+        return canonical
+
+    def unit_hint(self) -> str:
+        return "one of " + ", ".join(self.options)
+
+
+Setting = NumberSetting | SwitchSetting | WindowSetting | SelectSetting
 
 
 def read_number(payload: bytes, setting: NumberSetting) -> Decimal:
@@ -380,6 +433,8 @@ SETTINGS: Final[tuple[Setting, ...]] = (
     _number("ac_charge/soc_limit", "AC Charge SOC Limit", "HOLD_AC_CHARGE_SOC_LIMIT", 67, ("0", "101", "1"), "%",
             "battery", "mdi:battery-charging-high"),
     *_windows("ac_charge", "AC Charge", "HOLD_AC_CHARGE", 68, "mdi:clock-outline"),
+    SelectSetting("ac_charge_type", "AC Charge Type", "ac_charge/type", "BIT_AC_CHARGE_TYPE", 120,
+                  ("time", "soc_volt", "time_and_soc_volt"), "mdi:format-list-bulleted"),
     SwitchSetting("forced_charge_enabled", "Forced Charge", "forced_charge/enabled", "FUNC_FORCED_CHG_EN", 21,
                   "mdi:battery-charging"),
     _number("forced_charge/power", "Forced Charge Power", "HOLD_FORCED_CHG_POWER_CMD", 74, ("0", "25.5", "0.1"), "kW",

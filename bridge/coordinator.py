@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import structlog
 
 from bridge.announcer import Announcer, Publisher
-from bridge.catalogue import Setting, SwitchSetting, WindowSetting
+from bridge.catalogue import SelectSetting, Setting, SwitchSetting, WindowSetting
 from bridge.cloud import CloudClient
 from bridge.commands import Command, Outcome, Result
 from bridge.config import Settings
@@ -56,6 +56,8 @@ class CloudDoor:
             return await self._cloud.function_control(serial, setting.func_param, value == "ON")
         if isinstance(setting, WindowSetting):
             return await self._write_window(serial, setting, value)
+        if isinstance(setting, SelectSetting):
+            return await self._cloud.bit_param_control(serial, setting.bit_param, setting.value_of(value))
         return await self._cloud.write_parameter(serial, setting.hold_param, value)
 
     async def _write_window(self, serial: str, setting: WindowSetting, value: str) -> int:

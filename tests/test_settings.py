@@ -159,8 +159,13 @@ async def test_device_discovery_validates_for_each_model(broker: Broker, serial:
         for key, component in components.items():
             platform = component["platform"]
             assert component["unique_id"] == f"eg4_{serial}_{key}"
+            if platform == "button":
+                assert component["command_topic"] == f"{rig.topics.base}/bridge/request/refresh"
+                continue
             assert component["state_topic"].startswith(f"{rig.topics.base}/{serial}/")
-            if platform == "number":
+            if platform == "select":
+                assert component["options"] == ["time", "soc_volt", "time_and_soc_volt"]
+            elif platform == "number":
                 assert component["min"] < component["max"]
                 assert component["step"] > 0
                 assert component["unit_of_measurement"]
@@ -270,3 +275,28 @@ async def test_the_status_page_shows_inverters_settings_and_the_last_commands(br
     assert 'href="/' not in page, "relative links only, for the ingress"
     assert 'src="/' not in page
     assert page.index("<td>6</td>") < page.index("&lt;script&gt;"), "the newest command first"
+
+
+async def test_a_select_is_written_through_bit_param_control_and_confirmed(broker: Broker) -> None:
+    async with rigged(broker) as rig:
+        await rig.state(PV18K, "ac_charge/type", "time")
+        result = await rig.command(PV18K, "ac_charge/type", "SOC_VOLT")
+        assert (result["outcome"], result["value"], result["confirmed"]) == ("accepted", "soc_volt", True)
+        assert rig.inverter(PV18K).values["BIT_AC_CHARGE_TYPE"] == 1
+        await rig.state(PV18K, "ac_charge/type", "soc_volt")
+        refused = await rig.command(PV18K, "ac_charge/type", "sometimes")
+        assert (
+            refused["error"]
+            == "AC Charge Type takes one of time, soc_volt, time_and_soc_volt, got 'sometimes'"
+        )
+    assert rig.simulator.state.requests["/WManage/web/maintain/remoteSet/bitParamControl"] == 1
+
+
+async def test_the_refresh_button_reads_every_inverter_now(broker: Broker) -> None:
+    async with rigged(broker) as rig:
+        button = rig.device(PV18K)["cmps"]["refresh"]
+        reads = rig.simulator.state.requests["/WManage/web/maintain/remoteRead/read"]
+        await rig.observer.publish(button["command_topic"], button["payload_press"])
+        answer = await rig.observer.wait_for_topic(f"{rig.topics.base}/bridge/response/refresh")
+        assert (answer.json()["status"], answer.json()["inverters"]) == ("ok", 2)
+        assert rig.simulator.state.requests["/WManage/web/maintain/remoteRead/read"] == reads + 6

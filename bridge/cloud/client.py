@@ -51,6 +51,7 @@ RUNTIME_PATH: Final = "/WManage/api/inverter/getInverterRuntime"
 READ_PATH: Final = "/WManage/web/maintain/remoteRead/read"
 WRITE_PATH: Final = "/WManage/web/maintain/remoteSet/write"
 FUNCTION_PATH: Final = "/WManage/web/maintain/remoteSet/functionControl"
+BIT_PATH: Final = "/WManage/web/maintain/remoteSet/bitParamControl"
 ENERGY_PATH: Final = "/WManage/api/inverter/getInverterEnergyInfo"
 
 #: Texts of `success: false` answers that may pass if asked again a little later, matched exactly:
@@ -287,6 +288,19 @@ class CloudClient:
         }
         answer = await self._request_counted(FUNCTION_PATH, form, serial=serial, replayable=False)
         log.info("function_set", serial=serial, param=func_param, enable=enable, attempts=answer.attempts)
+        return answer.attempts
+
+    async def bit_param_control(self, serial: str, bit_param: str, value: int) -> int:
+        """Set one multi-valued `BIT_*` field; returns how many times it was sent (as a write is)."""
+        form = {
+            "inverterSn": serial,
+            "bitParam": bit_param,
+            "value": str(value),
+            "clientType": "WEB",
+            "remoteSetType": "NORMAL",
+        }
+        answer = await self._request_counted(BIT_PATH, form, serial=serial, replayable=False)
+        log.info("bit_param_set", serial=serial, param=bit_param, value=value, attempts=answer.attempts)
         return answer.attempts
 
     # -- transport -----------------------------------------------------------------------------------

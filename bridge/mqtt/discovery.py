@@ -17,6 +17,7 @@ from bridge.catalogue import (
     SENSORS,
     WRITABLE_PARAMETERS,
     NumberSetting,
+    SelectSetting,
     Sensor,
     Setting,
     SwitchSetting,
@@ -93,6 +94,8 @@ def setting_component(
         control |= {"payload_on": "ON", "payload_off": "OFF", "state_on": "ON", "state_off": "OFF"}
     elif isinstance(setting, WindowSetting):
         control |= {"pattern": WINDOW_PATTERN, "min": 9, "max": 11}
+    elif isinstance(setting, SelectSetting):
+        control |= {"options": list(setting.options)}
     return control
 
 
@@ -137,6 +140,13 @@ def device_config(
         )
     for sensor in (*SENSORS, *(ENERGY_SENSORS if energy else ())):
         components[sensor.key] = sensor_component(topics, inverter, sensor)
+    components["refresh"] = _entity(topics, inverter, "button", "refresh", "Refresh Now") | {
+        # Reads every inverter again; the answer comes on the bridge's refresh response topic.
+        "command_topic": topics.refresh_request,
+        "payload_press": "{}",
+        "icon": "mdi:refresh",
+        "entity_category": "diagnostic",
+    }
     components["last_command"] = _entity(topics, inverter, "sensor", "last_command", "Last Command") | {
         # A refused command shows here: Home Assistant accepts any value its control allows, and only
         # the bridge knows whether the inverter took it.

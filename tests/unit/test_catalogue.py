@@ -407,3 +407,30 @@ def test_long_refused_payloads_are_quoted_up_to_32_characters() -> None:
     assert str(window.value) == (
         f"AC Charge Window 2 takes a window as HH:MM-HH:MM, such as 01:00-05:00, got {'x' * 32!r}"
     )
+
+
+def test_a_select_takes_its_options_by_name_and_reads_their_position() -> None:
+    from bridge.catalogue import SelectSetting
+
+    select = setting_by_topic_path("ac_charge/type")
+    assert isinstance(select, SelectSetting)
+    assert select.parse(b"Time_And_SOC_Volt") == "time_and_soc_volt"
+    assert select.value_of("soc_volt") == 1
+    assert select.from_cloud({"BIT_AC_CHARGE_TYPE": 2}) == "time_and_soc_volt"
+    assert select.from_cloud({"BIT_AC_CHARGE_TYPE": "0"}) == "time"
+    assert (select.json_value("time"), select.state("time")) == ("time", "time")
+    for raw in (3, True, "x"):
+        with pytest.raises(
+            ParameterValueError, match="BIT_AC_CHARGE_TYPE from the cloud is not one of its options"
+        ):
+            select.from_cloud({"BIT_AC_CHARGE_TYPE": raw})
+    with pytest.raises(ParameterValueError) as refused:
+        select.parse(b"soon" * 10)
+    assert (
+        str(refused.value)
+        == f"AC Charge Type takes one of time, soc_volt, time_and_soc_volt, got {('soon' * 8)!r}"
+    )
+    with pytest.raises(
+        ParameterValueError, match=r"^empty payload: send one of time, soc_volt, time_and_soc_volt$"
+    ):
+        select.parse(b"")
