@@ -468,6 +468,9 @@ SETTINGS: Final[tuple[Setting, ...]] = (
                   "FUNC_BAT_DISCHARGE_CONTROL", 179, "mdi:flash", Risk.PROTECTION),
     SwitchSetting("eps_enabled", "Backup Output (EPS)", "eps/enabled", "FUNC_EPS_EN", 21, "mdi:power-plug-battery",
                   Risk.PROTECTION),
+    # The operating mode: the flag holds true for normal operation, false for standby (the inverter off).
+    SwitchSetting("inverter_normal_mode", "Normal Operation (off: standby)", "inverter/normal_mode",
+                  "FUNC_SET_TO_STANDBY", 21, "mdi:power", Risk.PROTECTION),
     SwitchSetting("grid_off_grid", "Go Off-grid", "grid/off_grid", "FUNC_GO_TO_OFFGRID", 110,
                   "mdi:transmission-tower-off", Risk.PROTECTION),
 )  # fmt: skip

@@ -97,7 +97,12 @@ async def test_read_only_mode_shows_values_but_offers_and_takes_no_commands(brok
         assert sensor["platform"] == "sensor"
         assert sensor["state_topic"] == topics.state(FIRST, CHARGE)
         configs = [seen.json() for seen in observer.on(f"{prefix}/device/eg4_{FIRST}/config")]
-        assert all("command_topic" not in entity for config in configs for entity in config["cmps"].values())
+        commands = [
+            entity for config in configs for entity in config["cmps"].values() if "command_topic" in entity
+        ]
+        assert [entity["platform"] for entity in commands] == ["button"] * len(configs), (
+            "only Refresh Now, which reads and writes nothing to the inverter"
+        )
         await observer.wait_for_topic(topics.state(FIRST, CHARGE), "25")
         for serial in (FIRST, SECOND):
             result = await command(serial, CHARGE, "80")

@@ -208,6 +208,7 @@ def test_every_setting_is_found_by_its_key_and_topic_and_named_alike() -> None:
         "battery_discharge_by_voltage",
         "eps_enabled",
         "grid_off_grid",
+        "inverter_normal_mode",
     }
 
 
