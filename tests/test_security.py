@@ -18,6 +18,7 @@ from bridge.errors import BrokerRefusedError
 from bridge.simulator import SimulatorState, run_simulator
 from tests.conftest import Broker
 from tests.harness import observing, start_bridge_process, unique_topics
+from tests.reliability import record
 
 SERIAL = "4512345600"
 BROKER_PASSWORD = "broker-Secret-2718"
@@ -292,3 +293,9 @@ async def test_run_exits_1_when_the_broker_refuses_its_credentials(
         "([code:135] Not authorized); check mqtt.username and mqtt.password\n"
     ) in text
     assert BROKER_PASSWORD not in text
+    record(
+        "fault",
+        "broker credentials refused at start",
+        1,
+        "run exited 1 naming the broker and the broker's refusal; the password was not printed",
+    )

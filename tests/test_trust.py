@@ -177,6 +177,12 @@ async def test_a_link_that_dies_unexpectedly_leaves_offline_not_online(broker: B
         retained = await late.wait_for_topic(topics.bridge_status)
         assert (retained.payload, retained.retain) == ("offline", True)
         await late.publish(topics.bridge_status, b"", retain=True)
+    record(
+        "fault",
+        "the broker link ending on an unexpected error",
+        1,
+        "the error ended the link, and the retained status said offline: nothing was left saying online",
+    )
 
 
 # -- 2. a late write never undoes a newer command; a result never says "nothing written" when it may be --
@@ -327,6 +333,12 @@ async def test_run_refuses_limits_for_a_serial_the_account_does_not_have(
         "eg4-bridge: inverters: 4512345699 is not on this cloud account, so its limits would not apply; "
         "the account has 4512345600, 4512345601\n"
     ) in stderr
+    record(
+        "bad input",
+        "limits for a serial the account does not have",
+        1,
+        "run exited 2 naming the serial and the account's serials; no write request reached the cloud",
+    )
 
 
 async def test_a_default_limit_for_every_inverter_is_applied(broker: Broker) -> None:
@@ -398,6 +410,12 @@ async def test_a_login_refused_for_another_reason_ends_run_with_the_clouds_words
         )
     assert status == 1
     assert "eg4-bridge: the cloud refused the login: ACCOUNT_LOCKED\n" in stderr
+    record(
+        "fault",
+        "a login refused for another reason than the password",
+        1,
+        "run exited 1 at once with the cloud's words (ACCOUNT_LOCKED) instead of retrying forever",
+    )
 
 
 async def test_availability_follows_the_first_failed_and_the_first_good_request(broker: Broker) -> None:
@@ -442,3 +460,9 @@ async def test_emptying_a_retained_set_is_not_a_command(broker: Broker) -> None:
         assert rig.results() == []
         assert (await rig.command("89"))["ok"] is True
         assert len(rig.results()) == 1
+    record(
+        "bad input",
+        "an emptied retained /set",
+        1,
+        "no result and nothing written; the next command was answered once and confirmed",
+    )
