@@ -16,6 +16,23 @@ from bridge.simulator import SimulatorState, run_simulator
 BENCH = Path(__file__).parent.parent / "bench"
 
 
+async def in_pylxpweb(
+    python: Path, script: str, *arguments: str, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """One of bench/'s pylxpweb scripts, run by pylxpweb's own interpreter."""
+    import asyncio
+
+    return await asyncio.to_thread(
+        subprocess.run,
+        [str(python), str(BENCH / script), *arguments],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
 async def test_pylxpweb_accepts_the_simulators_runtime_answers() -> None:
     import asyncio
 
@@ -27,14 +44,7 @@ async def test_pylxpweb_accepts_the_simulators_runtime_answers() -> None:
     async with run_simulator(state) as simulator:
         # pylxpweb speaks to `localhost`: aiohttp's cookie jar drops cookies set by a bare IP address.
         base_url = simulator.base_url.replace("127.0.0.1", "localhost")
-        done = await asyncio.to_thread(
-            subprocess.run,
-            [str(python), str(BENCH / "pylxpweb_runtime.py"), base_url, ",".join(serials)],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+        done = await in_pylxpweb(python, "pylxpweb_runtime.py", base_url, ",".join(serials))
     assert done.returncode == 0, done.stderr[-2000:]
     read = json.loads(done.stdout.strip().splitlines()[-1])
     assert set(read) == set(serials)
@@ -66,15 +76,7 @@ async def test_pylxpweb_and_the_codec_agree_on_dongle_frames_both_ways() -> None
         (4, 40, 3, read_reply(dongle, inverter, ModbusFunction.READ_INPUT, 40, [0, 515, 65535])),
     ]
     stdin = "\n".join(f"{f}:{r}:{c}:{raw.hex()}" for f, r, c, raw in replies)
-    done = await asyncio.to_thread(
-        subprocess.run,
-        [str(python), str(BENCH / "pylxpweb_frames.py"), dongle, inverter],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = await in_pylxpweb(python, "pylxpweb_frames.py", dongle, inverter, stdin=stdin)
     assert done.returncode == 0, done.stderr[-2000:]
     theirs = json.loads(done.stdout.strip().splitlines()[-1])
     ours = {
