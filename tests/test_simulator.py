@@ -158,3 +158,55 @@ def test_energy_counters_grow_with_the_simulated_powers() -> None:
         for period in ("today", "total")
         for name in ("Yielding", "Charging", "Discharging", "Import", "Export", "Usage")
     }
+
+
+async def test_the_remote_set_endpoints_check_their_form_over_http() -> None:
+    """functionControl, bitParamControl and writeTime answer as the cloud does: success once applied,
+    PARAM_ERROR for a malformed field or a missing clientType, DATAFRAME_TIMEOUT while the inverter is lost."""
+    import aiohttp
+
+    from bridge.simulator import run_simulator
+
+    state = SimulatorState(inverter_count=1)
+    base = {"inverterSn": SERIAL, "clientType": "WEB", "remoteSetType": "NORMAL"}
+    async with (
+        run_simulator(state) as simulator,
+        aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session,
+    ):
+        await session.post(
+            simulator.base_url + "/WManage/api/login", data={"account": "demo", "password": "demo"}
+        )
+
+        async def post(endpoint: str, **form: str) -> object:
+            async with session.post(
+                f"{simulator.base_url}/WManage/web/maintain/remoteSet/{endpoint}", data=form
+            ) as r:
+                return (await r.json()).get("msg", "ok")
+
+        assert (
+            await post("writeTime", **base, timeParam="HOLD_OFF_GRID_END_TIME_2", hour="6", minute="30")
+            == "ok"
+        )
+        assert state.value_of(SERIAL, "HOLD_OFF_GRID_END_HOUR_2") == "06"
+        assert await post(
+            "writeTime", **base, timeParam="HOLD_OFF_GRID_END_TIME_2", hour="x", minute="0"
+        ) == ("PARAM_ERROR")
+        assert (
+            await post("functionControl", **base, functionParam="FUNC_EPS_EN", enable="maybe")
+            == "PARAM_ERROR"
+        )
+        assert await post("functionControl", **base, functionParam="FUNC_EPS_EN", enable="false") == "ok"
+        assert await post("bitParamControl", **base, bitParam="BIT_AC_CHARGE_TYPE", value="9") == "ok"
+        assert (
+            await post("bitParamControl", **base, bitParam="BIT_AC_CHARGE_TYPE", value="99")
+            == "REMOTE_SET_ERROR"
+        )
+        assert await post("bitParamControl", inverterSn=SERIAL, bitParam="BIT_AC_CHARGE_TYPE", value="1") == (
+            "PARAM_ERROR"
+        )
+        state.set_offline(SERIAL)
+        assert (
+            await post("functionControl", **base, functionParam="FUNC_EPS_EN", enable="true")
+            == "DATAFRAME_TIMEOUT"
+        )
+    assert state.value_of(SERIAL, "FUNC_EPS_EN") is False

@@ -449,57 +449,53 @@ async def _remote_write(request: web.Request) -> web.Response:
     return _refusal(refusal) if refusal else _json({"success": True})
 
 
-async def _remote_set(request: web.Request) -> tuple[SimInverter, Any] | web.Response:
-    """The inverter a `remoteSet/*` request is for, with its form; or the answer that refuses it."""
-    form = await request.post()
-    inverter = _known_inverter(request, str(form.get("inverterSn", "")))
-    if inverter is None:
-        return _refusal("apiBlocked")
-    if form.get("clientType") != "WEB" or form.get("remoteSetType") != "NORMAL":
-        return _refusal("PARAM_ERROR")
-    if inverter.lost:
-        return _refusal(DATAFRAME_TIMEOUT)
-    return inverter, form
+#: How a `remoteSet/*` endpoint applies its form to the state: the refusal text, or `None` once it holds;
+#: a malformed field raises `ValueError`.
+_Apply = Callable[[SimulatorState, str, Any], str | None]
 
 
-def _answer(refusal: str | None) -> web.Response:
-    return _refusal(refusal) if refusal else _json({"success": True})
+def _remote_set(apply: _Apply) -> Handler:
+    """A `remoteSet/*` endpoint: the inverter and the documented form checked, then `apply`."""
+
+    async def handle(request: web.Request) -> web.Response:
+        form = await request.post()
+        inverter = _known_inverter(request, str(form.get("inverterSn", "")))
+        if inverter is None:
+            return _refusal("apiBlocked")
+        if form.get("clientType") != "WEB" or form.get("remoteSetType") != "NORMAL":
+            return _refusal("PARAM_ERROR")
+        if inverter.lost:
+            return _refusal(DATAFRAME_TIMEOUT)
+        try:
+            refusal = apply(_state(request), inverter.serial, form)
+        except ValueError:
+            return _refusal("PARAM_ERROR")
+        return _refusal(refusal) if refusal else _json({"success": True})
+
+    return handle
 
 
-async def _function_control(request: web.Request) -> web.Response:
-    checked = await _remote_set(request)
-    if isinstance(checked, web.Response):
-        return checked
-    inverter, form = checked
-    enable = str(form.get("enable", ""))
+def _switch(enable: str) -> bool:
     if enable not in ("true", "false"):
-        return _refusal("PARAM_ERROR")
-    state = _state(request)
-    return _answer(state.set_function(inverter.serial, str(form.get("functionParam", "")), enable == "true"))
+        raise ValueError(f"enable is {enable!r}")
+    return enable == "true"
 
 
-async def _bit_param_control(request: web.Request) -> web.Response:
-    checked = await _remote_set(request)
-    if isinstance(checked, web.Response):
-        return checked
-    inverter, form = checked
-    try:
-        value = int(str(form.get("value", "")))
-    except ValueError:
-        return _refusal("PARAM_ERROR")
-    return _answer(_state(request).set_bits(inverter.serial, str(form.get("bitParam", "")), value))
-
-
-async def _write_time(request: web.Request) -> web.Response:
-    checked = await _remote_set(request)
-    if isinstance(checked, web.Response):
-        return checked
-    inverter, form = checked
-    try:
-        hour, minute = int(str(form.get("hour", ""))), int(str(form.get("minute", "")))
-    except ValueError:
-        return _refusal("PARAM_ERROR")
-    return _answer(_state(request).write_time(inverter.serial, str(form.get("timeParam", "")), hour, minute))
+_function_control = _remote_set(
+    lambda state, serial, form: state.set_function(
+        serial, str(form.get("functionParam", "")), _switch(str(form.get("enable", "")))
+    )
+)
+_bit_param_control = _remote_set(
+    lambda state, serial, form: state.set_bits(
+        serial, str(form.get("bitParam", "")), int(str(form.get("value")))
+    )
+)
+_write_time = _remote_set(
+    lambda state, serial, form: state.write_time(
+        serial, str(form.get("timeParam", "")), int(str(form.get("hour"))), int(str(form.get("minute")))
+    )
+)
 
 
 async def _energy(request: web.Request) -> web.Response:
