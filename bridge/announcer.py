@@ -127,7 +127,9 @@ class Announcer:
                     "serial": serial,
                     "model": device.model,
                     "firmware": device.firmware,
-                    "transport": "cloud",
+                    "transport": self._settings.transport_of(serial)
+                    if serial in self._settings.dongles
+                    else "cloud",
                     "settings": len(fleet.settings_of(serial)),
                     "read_only": bool(limits.read_only),
                     "limits": maxima,

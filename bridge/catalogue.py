@@ -143,6 +143,10 @@ class NumberSetting:
         """The canonical text of what the inverter holds; `KeyError` or `ParameterValueError` if unknown."""
         return self.canonical(self.parse_cloud_value(values[self.hold_param]))
 
+    def to_cloud(self, canonical: str) -> dict[str, CloudValue]:
+        """The cloud's parameters and values that hold `canonical` (the inverse of `from_cloud`)."""
+        return {self.hold_param: canonical}
+
     def json_value(self, canonical: str) -> JsonValue:
         number = Decimal(canonical)
         return int(number) if number == number.to_integral_value() else float(number)
@@ -193,6 +197,9 @@ class SwitchSetting:
         if not isinstance(raw, bool):
             raise ParameterValueError(f"{self.func_param} from the cloud is not true or false: {raw!r}")
         return "ON" if raw else "OFF"
+
+    def to_cloud(self, canonical: str) -> dict[str, CloudValue]:
+        return {self.func_param: canonical == "ON"}
 
     def json_value(self, canonical: str) -> JsonValue:
         return canonical == "ON"
@@ -270,6 +277,12 @@ class WindowSetting:
             numbers.append(int(str(raw)))
         return self._window(*numbers)
 
+    def to_cloud(self, canonical: str) -> dict[str, CloudValue]:
+        return {
+            name: f"{number:02d}"
+            for name, number in zip(self.cloud_names, self.parts(canonical), strict=True)
+        }
+
     def json_value(self, canonical: str) -> JsonValue:
         return canonical
 
@@ -322,6 +335,9 @@ class SelectSetting:
         if isinstance(raw, bool) or not str(raw).strip().isdigit() or int(str(raw)) >= len(self.options):
             raise ParameterValueError(f"{self.bit_param} from the cloud is not one of its options: {raw!r}")
         return self.options[int(str(raw))]
+
+    def to_cloud(self, canonical: str) -> dict[str, CloudValue]:
+        return {self.bit_param: self.value_of(canonical)}
 
     def json_value(self, canonical: str) -> JsonValue:
         return canonical

@@ -96,6 +96,12 @@ def _parser() -> argparse.ArgumentParser:
     sim = command("simulator", "serve a simulated EG4 cloud for tests and demos")
     sim.add_argument("--host", default="127.0.0.1", help="address to listen on")
     sim.add_argument("--port", type=int, default=8085, help="port to listen on")
+    sim.add_argument(
+        "--dongle-port",
+        type=int,
+        default=None,
+        help="also serve every inverter's WiFi dongle (the local protocol) on this TCP port; none: not",
+    )
     sim.add_argument("--inverters", type=int, default=2, help="how many inverters the plant has")
     sim.add_argument("--username", default="demo", help="the account name it accepts")
     sim.add_argument("--password", default="demo", help="the password it accepts")
@@ -146,9 +152,8 @@ def _check_config(path: Path) -> int:
     settings = _load_or_report(path)
     if settings is None:
         return EXIT_USAGE
-    print(
-        f"{path}: valid (cloud {settings.cloud.base_url}, broker {settings.mqtt.host}:{settings.mqtt.port})"
-    )
+    way_in = "no cloud, dongles only" if settings.cloud is None else f"cloud {settings.cloud.base_url}"
+    print(f"{path}: valid ({way_in}, broker {settings.mqtt.host}:{settings.mqtt.port})")
     return 0
 
 
@@ -223,9 +228,11 @@ def _run_simulator(args: argparse.Namespace) -> int:
     )
 
     async def serve() -> None:
-        async with run_simulator(state, args.host, args.port) as running:
+        async with run_simulator(state, args.host, args.port, dongle_port=args.dongle_port) as running:
             devices = len(state.inverters)
             print(f"simulated EG4 cloud at {running.base_url} with {devices} devices", flush=True)
+            if running.dongle_port is not None:
+                print(f"simulated dongles at {args.host}:{running.dongle_port}", flush=True)
             await asyncio.Event().wait()
 
     with contextlib.suppress(KeyboardInterrupt):

@@ -77,6 +77,8 @@ class Result:
     attempts: int = 0
     #: On a follow-up: what the inverter was found holding.
     found: JsonValue | None = None
+    #: Which way the write went: `cloud` or `local` (the dongle); `None` when nothing was sent.
+    via: str | None = None
 
 
 def result_payload(command: Command, result: Result) -> str:
@@ -100,5 +102,7 @@ def result_payload(command: Command, result: Result) -> str:
     }
     if result.found is not None:
         message["found"] = result.found
+    if result.via is not None:
+        message["via"] = result.via
     message["ts"] = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     return json.dumps(message, ensure_ascii=False)

@@ -13,7 +13,7 @@ import stat
 from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any, Final
+from typing import Annotated, Any, Final, Literal
 from urllib.parse import urlsplit
 
 import yaml
@@ -208,6 +208,24 @@ class ControlSettings(_Section):
         )
 
 
+#: How the bridge reaches an inverter: the vendor's cloud, the inverter's WiFi dongle on the local network,
+#: or the dongle first and the cloud when the dongle does not answer.
+Transport = Literal["cloud", "local", "hybrid"]
+
+
+class DongleSettings(_Section):
+    """The inverter's WiFi dongle on the local network (docs/LOCAL.md says how to find these)."""
+
+    host: str = Field(min_length=1)
+    port: int = Field(default=8000, ge=1, le=65535)
+    #: The dongle's own serial (10 letters and digits, on its label), not the inverter's.
+    serial: str = Field(pattern=r"^[A-Za-z0-9]{10}$")
+    #: How long a request waits for the dongle's answer; with `hybrid`, then the cloud is asked.
+    timeout_seconds: float = Field(default=3.0, gt=0, le=60)
+    #: Echo the dongle's heartbeats, as the cloud does: some inverters stop answering a dongle with no cloud.
+    answer_heartbeats: bool = False
+
+
 class SettingLimit(_Section):
     """The most the bridge will write to one setting, in the setting's own unit."""
 
@@ -229,6 +247,9 @@ class InverterLimits(_Section):
     read_only: bool | None = None
     #: Any other setting's limit, by its key: `limits: {ac_charge_power: {max: 5}}`.
     limits: dict[str, SettingLimit] = Field(default_factory=dict)
+    #: This inverter's way in; none: the top-level `transport`.
+    transport: Transport | None = None
+    dongle: DongleSettings | None = None
 
     @field_validator("limits")
     @classmethod
@@ -249,7 +270,10 @@ class InverterLimits(_Section):
 
 
 class Settings(_Section):
-    cloud: CloudSettings
+    #: The vendor's cloud account; may be left out only when every inverter is reached through its dongle.
+    cloud: CloudSettings | None = None
+    #: How inverters are reached unless `inverters.<serial>.transport` says otherwise.
+    transport: Transport = "cloud"
     mqtt: MqttSettings = MqttSettings()
     polling: PollingSettings = PollingSettings()
     health: HealthSettings = HealthSettings()
@@ -279,6 +303,43 @@ class Settings(_Section):
                 "(as on the inverter's label and in the cloud), or `default`"
             )
         return value
+
+    @model_validator(mode="after")
+    def _ways_in(self) -> Settings:
+        for serial, own in self.inverters.items():
+            if serial == "default":
+                if own.dongle is not None:
+                    raise ValueError("inverters.default.dongle: a dongle belongs to one inverter, by serial")
+                continue
+            if self.transport_of(serial) != "cloud" and own.dongle is None:
+                raise ValueError(
+                    f"inverters.{serial}.dongle: transport {self.transport_of(serial)} needs the dongle's "
+                    "host and serial (dongle: {host: 192.168.1.50, serial: BA12345678})"
+                )
+        named = [serial for serial in self.inverters if serial != "default"]
+        if self.cloud is None and not (
+            named and all(self.transport_of(serial) == "local" for serial in named)
+        ):
+            raise ValueError(
+                "cloud: required, unless every inverter is named under inverters with transport: local "
+                "and its dongle"
+            )
+        return self
+
+    def transport_of(self, serial: str) -> Transport:
+        own = self.inverters.get(serial)
+        default = self.inverters.get("default")
+        chosen: Transport = _first_set(own and own.transport, default and default.transport, self.transport)
+        return chosen
+
+    @property
+    def dongles(self) -> dict[str, DongleSettings]:
+        """The inverters reached through a dongle (`local` or `hybrid`), by serial."""
+        return {
+            serial: own.dongle
+            for serial, own in self.inverters.items()
+            if own.dongle is not None and self.transport_of(serial) != "cloud"
+        }
 
     def limits_for(self, serial: str) -> InverterLimits:
         """The inverter's own limits, each unset one taken from `default`."""
@@ -401,6 +462,8 @@ def _describe(error: Mapping[str, Any], environment_used: set[str]) -> str:
         nearest = _nearest_key(location)
         return f"{key}: unknown key" + (f"; did you mean {nearest}?" if nearest else "")
     message = str(error["msg"]).removeprefix("Value error, ")
+    if not location:
+        return message  # a rule over several sections: the message names them
     if variable in environment_used:
         # The value came from the environment, not the file: name where to correct it.
         return f"{key} (from the environment variable {variable}): {message}"
@@ -422,14 +485,16 @@ def _nearest_key(location: tuple[Any, ...]) -> str | None:
 
 def settings_warnings(settings: Settings) -> list[str]:
     """Settings that work but are likely mistakes; `check-config` prints them and `run` logs them."""
-    warnings = []
-    simulator = urlsplit(settings.cloud.base_url).hostname in LOOPBACK_HOSTS
+    warnings: list[str] = []
+    cloud = settings.cloud
+    if cloud is None:
+        return warnings
+    simulator = urlsplit(cloud.base_url).hostname in LOOPBACK_HOSTS
     if settings.polling.runtime_seconds < CLOUD_MINIMUM_POLL_SECONDS and not simulator:
         warnings.append(
             f"polling.runtime_seconds is {settings.polling.runtime_seconds:g}: faster than the cloud allows "
             f"(it asks for {CLOUD_MINIMUM_POLL_SECONDS:g} s or more); use such values only with the simulator"
         )
-    cloud = settings.cloud
     if cloud.username in PLACEHOLDERS or cloud.password.get_secret_value() in PLACEHOLDERS:
         warnings.append(
             "cloud.username or cloud.password is still the example's placeholder: put in your own account"

@@ -17,16 +17,17 @@ from urllib.parse import urlsplit
 import structlog
 
 from bridge.announcer import Announcer, Publisher
-from bridge.catalogue import SelectSetting, Setting, SwitchSetting, WindowSetting
+from bridge.catalogue import Setting
 from bridge.cloud import CloudClient
 from bridge.commands import Command, Outcome, Result
 from bridge.config import Settings
 from bridge.devices import Device
-from bridge.errors import CloudError, ParameterValueError, RefusedError
+from bridge.errors import CloudError, ParameterValueError
 from bridge.mqtt.topics import Topics, topic_is_publishable
 from bridge.policy import Situation, decide
 from bridge.poller import Poller
 from bridge.status_page import CommandStatus
+from bridge.transport import Transports
 from bridge.writes import Clock, MonotonicClock, WriteQueue
 
 log = structlog.get_logger(__name__)
@@ -44,60 +45,22 @@ def _transaction_of(payload: bytes) -> object:
     return transaction if isinstance(transaction, str | int) and len(str(transaction)) <= 64 else None
 
 
-class CloudDoor:
-    """The write queue's way to the inverter's settings, through the cloud: each kind of setting by its
-    own endpoint."""
-
-    def __init__(self, cloud: CloudClient) -> None:
-        self._cloud = cloud
-
-    async def write(self, serial: str, setting: Setting, value: str) -> int:
-        if isinstance(setting, SwitchSetting):
-            return await self._cloud.function_control(serial, setting.func_param, value == "ON")
-        if isinstance(setting, WindowSetting):
-            return await self._write_window(serial, setting, value)
-        if isinstance(setting, SelectSetting):
-            return await self._cloud.bit_param_control(serial, setting.bit_param, setting.value_of(value))
-        return await self._cloud.write_parameter(serial, setting.hold_param, value)
-
-    async def _write_window(self, serial: str, setting: WindowSetting, value: str) -> int:
-        """Start hour, start minute, end hour, end minute, in that order; the first refusal ends it, and
-        says how much of the window was written before it."""
-        sent = 0
-        for written, (name, number) in enumerate(zip(setting.cloud_names, setting.parts(value), strict=True)):
-            try:
-                sent += await self._cloud.write_parameter(serial, name, f"{number:02d}")
-            except CloudError as exc:
-                exc.attempts += sent
-                if written and isinstance(exc, RefusedError):
-                    exc.server_text = (
-                        f"{exc.server_text} (after {written} of the window's 4 values were written)"
-                    )
-                raise
-        return sent
-
-    async def read(self, serial: str, setting: Setting) -> str:
-        # Only the setting's own registers: the cloud reads any window, and a few registers are cheap.
-        first, last = min(setting.registers), max(setting.registers)
-        values = await self._cloud.read_window(serial, first, last - first + 1)
-        return setting.from_cloud(values)
-
-
 class Coordinator:
     """Keeps every inverter's values published, and turns commands into validated, confirmed writes."""
 
     def __init__(
-        self, cloud: CloudClient, topics: Topics, settings: Settings, *, clock: Clock | None = None
+        self, cloud: CloudClient | None, topics: Topics, settings: Settings, *, clock: Clock | None = None
     ) -> None:
         clock = clock or MonotonicClock()
         self._topics = topics
         self._settings = settings
-        self._cloud_host = urlsplit(settings.cloud.base_url).hostname or ""
+        self._cloud_host = "" if settings.cloud is None else urlsplit(settings.cloud.base_url).hostname or ""
         self.announcer = Announcer(topics, settings)
-        self.poller = Poller(cloud, self.announcer, settings, clock)
+        self.transports = Transports(cloud, settings, clock)
+        self.poller = Poller(self.transports, self.announcer, settings, clock)
         control = settings.control
         self._writes = WriteQueue(
-            CloudDoor(cloud),
+            self.transports,
             clock,
             self,
             spacing=control.min_write_interval_seconds,

@@ -49,18 +49,24 @@ async def run_bridge(
     _warn_about_risky_settings(settings)
     metrics = BridgeMetrics()
     async with AsyncExitStack() as stack:
-        cloud = await stack.enter_async_context(
-            CloudClient(
-                settings.cloud.base_url,
-                settings.cloud.username,
-                settings.cloud.password.get_secret_value(),
-                concurrency=settings.cloud.concurrency,
-                request_timeout=settings.cloud.request_timeout,
-                verify_tls=settings.cloud.verify_tls,
-                observe_request=metrics.observe_request,
+        account = settings.cloud
+        cloud = (
+            None
+            if account is None
+            else await stack.enter_async_context(
+                CloudClient(
+                    account.base_url,
+                    account.username,
+                    account.password.get_secret_value(),
+                    concurrency=account.concurrency,
+                    request_timeout=account.request_timeout,
+                    verify_tls=account.verify_tls,
+                    observe_request=metrics.observe_request,
+                )
             )
         )
         coordinator = Coordinator(cloud, topics, settings)
+        stack.push_async_callback(coordinator.transports.close)
         link = MqttLink(
             settings.mqtt,
             topics,
@@ -141,13 +147,15 @@ async def _stop_task(task: asyncio.Task[Any], attempts: int = 20) -> None:
 def _warn_about_risky_settings(settings: Settings) -> None:
     for warning in settings_warnings(settings):
         log.warning("risky_setting", warning=warning)
-    if not settings.cloud.verify_tls:
+    if settings.cloud is not None and not settings.cloud.verify_tls:
         log.warning("cloud_tls_verification_disabled", base_url=settings.cloud.base_url)
 
 
 def _stall_limit(settings: Settings) -> float:
     """Seconds without a finished runtime cycle after which the bridge counts as hung."""
-    return 2 * settings.polling.runtime_seconds + 4 * settings.cloud.request_timeout + RETRY_SLACK_SECONDS
+    cloud_timeout = 0.0 if settings.cloud is None else settings.cloud.request_timeout
+    dongle_timeout = max((dongle.timeout_seconds for dongle in settings.dongles.values()), default=0.0)
+    return 2 * settings.polling.runtime_seconds + 4 * (cloud_timeout + dongle_timeout) + RETRY_SLACK_SECONDS
 
 
 async def _when_ready(
@@ -248,7 +256,7 @@ def _status_reporter(
                     device.model,
                     coordinator.announcer.online.get(serial),
                     None if refreshed is None else now - refreshed,
-                    "cloud",
+                    coordinator.transports.way_of(serial),
                     rows,
                 )
             )

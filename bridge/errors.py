@@ -22,6 +22,8 @@ class CloudError(BridgeError):
         self.serial = serial
         #: How many times the request was sent before this error was final.
         self.attempts = 1
+        #: Which way the request went (`cloud` or `local`), once a transport has said.
+        self.via: str | None = None
 
 
 class AuthenticationError(CloudError):

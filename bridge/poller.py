@@ -14,11 +14,12 @@ import structlog
 
 from bridge.announcer import Announcer
 from bridge.catalogue import SETTINGS, Risk, Setting
-from bridge.cloud import CloudClient, InverterInfo, Runtime
+from bridge.cloud import InverterInfo, Runtime
 from bridge.cloud.models import Energy
 from bridge.config import Settings
 from bridge.devices import Device
 from bridge.errors import AuthenticationError, CloudError, TransientError, UnknownInverterError
+from bridge.transport import Source
 from bridge.writes import Clock
 
 log = structlog.get_logger(__name__)
@@ -32,7 +33,7 @@ UNREACHABLE_RETRY_SECONDS: Final = 10.0
 
 
 class Poller:
-    def __init__(self, cloud: CloudClient, announcer: Announcer, settings: Settings, clock: Clock) -> None:
+    def __init__(self, cloud: Source, announcer: Announcer, settings: Settings, clock: Clock) -> None:
         self._cloud = cloud
         self._announcer = announcer
         self._settings = settings

@@ -56,6 +56,14 @@ tr{display:block;border-bottom:1px solid #ddd;padding:.3rem 0}thead{display:none
 """
 
 
+#: How each transport is said on the page.
+WAYS: Final = {
+    "cloud": "through the cloud",
+    "local": "through its dongle",
+    "hybrid": "through its dongle, the cloud when the dongle does not answer",
+}
+
+
 def _state(good: bool | None, yes: str, no: str) -> str:
     if good is None:
         return '<span class="meta">unknown</span>'
@@ -74,7 +82,7 @@ def _inverter(inverter: InverterStatus) -> str:
     return (
         f"<h2>{escape(inverter.model)} {escape(inverter.serial)}</h2>"
         f"<p>{_state(inverter.online, 'online', 'offline')} · last read {_age(inverter.refreshed_ago)} · "
-        f"through the {escape(inverter.transport)}</p>"
+        f"{escape(WAYS.get(inverter.transport, inverter.transport))}</p>"
         f"<table><thead><tr><th>setting</th><th>value</th><th>limit</th></tr></thead><tbody>{rows}</tbody></table>"
     )
 

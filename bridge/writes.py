@@ -35,12 +35,20 @@ log = structlog.get_logger(__name__)
 WriteKey = tuple[str, str]
 
 
-class Door(Protocol):
-    """The way to an inverter's settings (the cloud today), as the queue needs it."""
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """How a write went out: how many times a request was sent, and which way (`cloud` or `local`)."""
 
-    async def write(self, serial: str, setting: Setting, value: str) -> int:
-        """Write `value` (canonical text); return how many times a request went out. Raises `CloudError`
-        (a subclass says which kind: refused, transient, unknown outcome)."""
+    attempts: int
+    via: str
+
+
+class Door(Protocol):
+    """The way to an inverter's settings (the cloud, its dongle, or both), as the queue needs it."""
+
+    async def write(self, serial: str, setting: Setting, value: str) -> Delivery:
+        """Write `value` (canonical text). Raises `CloudError` (a subclass says which kind: refused,
+        transient, unknown outcome; its `via` says which way it failed, when known)."""
 
     async def read(self, serial: str, setting: Setting) -> str:
         """What the inverter holds now, as canonical text. Raises `CloudError` or `ParameterValueError`."""
@@ -169,20 +177,20 @@ class WriteQueue:
         history = self._history.setdefault((serial, setting.key), SettingHistory())
         sequence = next(self._sequence)
         try:
-            attempts = await self._door.write(serial, setting, value)
+            delivery = await self._door.write(serial, setting, value)
         except (OutcomeUnknownError, MalformedResponseError) as exc:
             # It reached the cloud, and no answer says what became of it.
             history.maybe_applied[value] = sequence
             self._answer_unknown(command, write, sequence, exc)
             return
         except RefusedError as exc:
-            self._listener.answer(
-                command, Result(Outcome.FAILED, error=exc.server_text, attempts=exc.attempts)
-            )
+            failed = Result(Outcome.FAILED, error=exc.server_text, attempts=exc.attempts, via=exc.via)
+            self._listener.answer(command, failed)
             return
         except CloudError as exc:
             self._listener.cloud_failed(serial, exc)
-            self._listener.answer(command, Result(Outcome.FAILED, error=exc.message, attempts=exc.attempts))
+            failed = Result(Outcome.FAILED, error=exc.message, attempts=exc.attempts, via=exc.via)
+            self._listener.answer(command, failed)
             return
         except asyncio.CancelledError:
             history.maybe_applied[value] = sequence
@@ -194,16 +202,21 @@ class WriteQueue:
         self._listener.cloud_answered(serial)
         self._listener.wrote(serial)
         held = await self._read_back(serial, setting)
+        attempts, via = delivery.attempts, delivery.via
         if held == value:
             history.confirmed = (sequence, value, command)
-            result = Result(Outcome.ACCEPTED, value=shown, applied=True, confirmed=True, attempts=attempts)
+            result = Result(
+                Outcome.ACCEPTED, value=shown, applied=True, confirmed=True, attempts=attempts, via=via
+            )
         else:
             problem = (
                 "written, but reading it back failed; the next refresh will show what the inverter holds"
                 if held is None
                 else f"the cloud accepted {value}, but the inverter holds {held}"
             )
-            result = Result(Outcome.UNCONFIRMED, value=shown, error=problem, applied=True, attempts=attempts)
+            result = Result(
+                Outcome.UNCONFIRMED, value=shown, error=problem, applied=True, attempts=attempts, via=via
+            )
         self._listener.answer(command, result)
 
     def _answer_unknown(self, command: Command, write: Write, sequence: int, error: CloudError) -> None:
@@ -214,7 +227,9 @@ class WriteQueue:
             f"The setting will be read again in {delay:g} s"
         )
         shown = write.setting.json_value(write.value)
-        unknown = Result(Outcome.UNKNOWN, value=shown, error=why, applied="unknown", attempts=error.attempts)
+        unknown = Result(
+            Outcome.UNKNOWN, value=shown, error=why, applied="unknown", attempts=error.attempts, via=error.via
+        )
         self._listener.answer(command, unknown)
         assert self._tasks is not None
         self._tasks.create_task(self._recheck(command, write, sequence), name=f"recheck-{command.serial}")
@@ -261,7 +276,7 @@ class WriteQueue:
         shown, was = setting.json_value(value), setting.json_value(found)
         async with self._spaced(serial):
             try:
-                attempts = await self._door.write(serial, setting, value)
+                delivery = await self._door.write(serial, setting, value)
             except CloudError as exc:
                 applied: Applied = "unknown" if isinstance(exc, OutcomeUnknownError) else False
                 failure = f"{why}, but the write failed: {exc.message}"
@@ -272,6 +287,7 @@ class WriteQueue:
                     applied=applied,
                     attempts=exc.attempts,
                     found=was,
+                    via=exc.via,
                 )
                 self._listener.answer(newest, failed)
                 return
@@ -284,8 +300,9 @@ class WriteQueue:
             error=error,
             applied=True,
             confirmed=confirmed,
-            attempts=attempts,
+            attempts=delivery.attempts,
             found=was,
+            via=delivery.via,
         )
         self._listener.answer(newest, result)
 

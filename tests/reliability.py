@@ -49,6 +49,9 @@ EXPECTED = (
     "an emptied retained /set",
     "malformed cloud answers: HTML, truncated JSON, wrong types, missing keys, huge bodies",
     "config files: wrong types, unknown keys, missing sections, world-readable secrets",
+    "hybrid transport with the dongle silent",
+    "dongle connection dropped mid-write",
+    "heartbeats, misrouted replies and exception replies from the dongle",
 )
 
 RECORDED: dict[str, Trial] = {}

@@ -98,6 +98,7 @@ async def test_with_the_mosquitto_add_on_the_user_enters_nothing_about_mqtt(tmp_
     assert config["health"] == {"enabled": True, "host": "0.0.0.0", "port": 9108}
     settings = load_settings(tmp_path / "config.yaml", environ={})
     assert settings.limits_for("4512345600").max_charge_current == 150
+    assert settings.cloud is not None
     assert settings.cloud.password.get_secret_value() == "cloud-secret-7"
 
 

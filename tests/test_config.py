@@ -53,6 +53,7 @@ def test_the_example_config_is_valid(tmp_path: Path) -> None:
 
 def test_a_good_file_passes_and_keeps_the_password_secret(tmp_path: Path) -> None:
     settings = load_settings(write(tmp_path, GOOD), environ={})
+    assert settings.cloud is not None
     assert settings.cloud.password.get_secret_value() == "hunter2-secret"
     assert "hunter2-secret" not in repr(settings)
     assert settings.mqtt.base_topic == "eg4"
@@ -116,6 +117,7 @@ def test_passwords_can_come_from_the_environment(tmp_path: Path) -> None:
     settings = load_settings(
         write(tmp_path, text), environ={"EG4_CLOUD_PASSWORD": "from-env", "EG4_MQTT_PASSWORD": "mqtt-env"}
     )
+    assert settings.cloud is not None
     assert settings.cloud.password.get_secret_value() == "from-env"
     assert settings.mqtt.password is not None
     assert settings.mqtt.password.get_secret_value() == "mqtt-env"
@@ -148,7 +150,9 @@ def test_certificate_checks_may_be_turned_off_only_for_a_local_simulator(tmp_pat
     local = (
         "cloud:\n  base_url: http://127.0.0.1:8085\n  username: demo\n  password: demo\n  verify_tls: false\n"
     )
-    assert not load_settings(write(tmp_path, local), environ={}).cloud.verify_tls
+    local_cloud = load_settings(write(tmp_path, local), environ={}).cloud
+    assert local_cloud is not None
+    assert not local_cloud.verify_tls
     remote = local.replace("http://127.0.0.1:8085", "https://monitor.eg4electronics.com")
     with pytest.raises(
         ConfigError, match=r"^cloud\.verify_tls: false is allowed only for a simulator on this machine"

@@ -90,3 +90,34 @@ async def test_pylxpweb_and_the_codec_agree_on_dongle_frames_both_ways() -> None
         decoded = decode(bytes.fromhex(theirs["built"][name]))
         assert (decoded.dongle_serial, decoded.inverter_serial) == (dongle, inverter)
     assert theirs["parsed"] == [[80, 120], [0, 515, 65535]]
+
+
+async def test_pylxpweb_reads_and_writes_the_charge_current_through_the_simulated_dongle() -> None:
+    import asyncio
+
+    python = await asyncio.to_thread(ensure_venv)
+    if python is None:
+        pytest.skip("no Python 3.12 or newer here for pylxpweb's virtual environment")
+    state = SimulatorState(inverter_count=2)
+    serial = "4512345601"
+    async with run_simulator(state, dongle_port=0) as running:
+        assert running.dongle_port is not None
+        state.inverters[serial].values["HOLD_LEAD_ACID_CHARGE_RATE"] = "61"  # as if set in the app
+        done = await in_pylxpweb(
+            python,
+            "pylxpweb_dongle.py",
+            "127.0.0.1",
+            str(running.dongle_port),
+            state.dongle_serial(serial),
+            serial,
+            "77",
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        seen = json.loads(done.stdout)
+        # pylxpweb's runtime read sees the same battery the cloud's runtime answer shows.
+        soc = round(state.inverters[serial].soc)
+    assert (seen["before"], seen["written"], seen["after"]) == (61, True, 77)
+    assert state.value_of(serial, "HOLD_LEAD_ACID_CHARGE_RATE") == "77"  # seen through the cloud's door
+    assert state.writes_by_door == {"local": 1}
+    assert abs(seen["battery_soc"] - soc) <= 1
+    assert 40 < seen["battery_voltage"] < 60

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from bridge.simulator.app import create_app
+from bridge.simulator.dongle import SimulatedDongles, serve_dongles
 from bridge.simulator.state import FAULT_KINDS, Faults, SimInverter, SimulatorState
 
 
@@ -16,20 +17,27 @@ from bridge.simulator.state import FAULT_KINDS, Faults, SimInverter, SimulatorSt
 class RunningSimulator:
     state: SimulatorState
     base_url: str
+    #: The port of the simulated dongles, when they were asked for.
+    dongle_port: int | None = None
 
 
 @asynccontextmanager
 async def run_simulator(
-    state: SimulatorState, host: str = "127.0.0.1", port: int = 0
+    state: SimulatorState, host: str = "127.0.0.1", port: int = 0, *, dongle_port: int | None = None
 ) -> AsyncIterator[RunningSimulator]:
-    """Serve `state` over HTTP until the block ends; `port=0` picks a free port."""
+    """Serve `state` over HTTP until the block ends; `port=0` picks a free port. With `dongle_port`, the
+    dongles' local protocol is served on that port too (`0`: a free one), on the same state."""
     runner = web.AppRunner(create_app(state), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()
     try:
-        bound_port = runner.addresses[0][1]
-        yield RunningSimulator(state=state, base_url=f"http://{host}:{bound_port}")
+        base_url = f"http://{host}:{runner.addresses[0][1]}"
+        if dongle_port is None:
+            yield RunningSimulator(state=state, base_url=base_url)
+        else:
+            async with serve_dongles(SimulatedDongles(state), host, dongle_port) as bound:
+                yield RunningSimulator(state=state, base_url=base_url, dongle_port=bound)
     finally:
         await runner.cleanup()
 

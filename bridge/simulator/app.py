@@ -64,6 +64,8 @@ def create_app(state: SimulatorState) -> web.Application:
     app.router.add_post("/WManage/web/config/plant/list", _authenticated(_plant_list))
     app.router.add_post("/WManage/api/inverterOverview/list", _authenticated(_inverter_overview))
     app.router.add_get("/_sim/stats", _stats)
+    app.router.add_get("/_sim/devices", _devices)
+    app.router.add_post("/_sim/dongle_faults", _set_dongle_faults)
     app.router.add_post("/_sim/faults", _set_faults)
     app.router.add_post("/_sim/expire", _expire)
     app.router.add_post("/_sim/offline", _offline)
@@ -269,7 +271,7 @@ async def _runtime(request: web.Request) -> web.Response:
     if inverter is None:
         return _refusal("apiBlocked")
     inverter.advance(time.monotonic())
-    return _json(_runtime_answer(inverter))
+    return _json(runtime_answer(inverter))
 
 
 def _device_header(inverter: SimInverter) -> dict[str, Any]:
@@ -284,7 +286,7 @@ def _device_header(inverter: SimInverter) -> dict[str, Any]:
     }
 
 
-def _runtime_answer(inverter: SimInverter) -> dict[str, Any]:
+def runtime_answer(inverter: SimInverter) -> dict[str, Any]:
     """Every field a real runtime answer carries (the captured samples), with the simulated values in the
     ones the bridge reads; the rest hold plausible fixed values of the real answer's types."""
     powers = inverter.powers
@@ -504,10 +506,10 @@ async def _energy(request: web.Request) -> web.Response:
     if inverter is None:
         return _refusal("apiBlocked")
     inverter.advance(time.monotonic())
-    return _json(_energy_answer(inverter))
+    return _json(energy_answer(inverter))
 
 
-def _energy_answer(inverter: SimInverter) -> dict[str, Any]:
+def energy_answer(inverter: SimInverter) -> dict[str, Any]:
     """Counters in tenths of kWh, growing with the simulated powers, each with its text twin."""
     counters = inverter.energy_tenths()
     answer = _device_header(inverter) | {"soc": round(inverter.soc)}
@@ -591,8 +593,36 @@ async def _stats(request: web.Request) -> web.Response:
             "requests": dict(state.requests),
             "writes": [list(write) for write in state.writes],
             "peak_in_flight": state.peak_in_flight,
+            "writes_by_door": {"cloud": 0, "local": 0} | dict(state.writes_by_door),
+            "write_doors": list(state.write_doors),
         }
     )
+
+
+async def _devices(request: web.Request) -> web.Response:
+    """Each simulated device's serial, its dongle's serial and its model."""
+    state = _state(request)
+    return _json(
+        {
+            "devices": [
+                {"serial": serial, "dongle_serial": state.dongle_serial(serial), "model": inverter.model}
+                for serial, inverter in state.inverters.items()
+            ]
+        }
+    )
+
+
+async def _set_dongle_faults(request: web.Request) -> web.Response:
+    faults = _state(request).dongle_faults
+    try:
+        body = await request.json()
+        faults.silent = bool(body.get("silent", faults.silent))
+        faults.latency_ms = float(body.get("latency_ms", faults.latency_ms))
+        for kind, count in dict(body.get("next", {})).items():
+            faults.queue(kind, int(count))
+    except (ValueError, TypeError, AttributeError) as exc:
+        return web.json_response({"error": f"bad dongle fault: {exc}"}, status=400)
+    return _json({"success": True})
 
 
 async def _set_faults(request: web.Request) -> web.Response:

@@ -201,6 +201,28 @@ class Faults:
         return None
 
 
+DONGLE_FAULT_KINDS: Final = ("silence", "drop_mid_write", "misrouted_reply", "heartbeat_first", "exception")
+
+
+@dataclass
+class DongleFaults:
+    silent: bool = False
+    latency_ms: float = 0.0
+    queued: list[str] = field(default_factory=list)
+
+    def queue(self, kind: str, count: int = 1) -> None:
+        if kind not in DONGLE_FAULT_KINDS:
+            raise ValueError(f"unknown dongle fault {kind!r}; known: {', '.join(DONGLE_FAULT_KINDS)}")
+        self.queued.extend([kind] * count)
+
+    def take(self, *, write: bool) -> str | None:
+        for index, kind in enumerate(self.queued):
+            if kind != "drop_mid_write" or write:
+                del self.queued[index]
+                return kind
+        return None
+
+
 @dataclass
 class SimulatorState:
     """Everything the simulated cloud knows. Tests and benchmarks read and steer it directly or over HTTP."""
@@ -215,6 +237,8 @@ class SimulatorState:
     plant_id: int = 4100
     plant_name: str = "Simulated Solar Station"
     faults: Faults = field(default_factory=Faults)
+    #: Faults of the simulated dongles (`bridge.simulator.dongle`).
+    dongle_faults: DongleFaults = field(default_factory=DongleFaults)
     requests: Counter[str] = field(default_factory=Counter)
     writes: list[tuple[str, str, str]] = field(default_factory=list)
     #: When each write request arrived (monotonic), applied or not.
@@ -223,6 +247,10 @@ class SimulatorState:
     sessions: dict[str, float] = field(default_factory=dict)
     in_flight: int = 0
     peak_in_flight: int = 0
+    #: Values written, by the door they came through: `cloud` (HTTP) or `local` (the dongle's port).
+    writes_by_door: Counter[str] = field(default_factory=Counter)
+    #: The door of each value in `writes`, in the same order.
+    write_doors: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
@@ -265,6 +293,15 @@ class SimulatorState:
     def set_offline(self, serial: str, lost: bool = True) -> None:
         self.inverters[serial].lost = lost
 
+    def dongle_serial(self, serial: str) -> str:
+        """The serial of the WiFi dongle on an inverter: two letters and the inverter's last eight digits."""
+        return f"BA{serial[-8:]}"
+
+    def _record(self, serial: str, name: str, stored: str, door: str) -> None:
+        self.writes.append((serial, name, stored))
+        self.write_doors.append(door)
+        self.writes_by_door[door] += 1
+
     def value_of(self, serial: str, name: str) -> str | bool | int | None:
         return self.inverters[serial].values.get(name)
 
@@ -276,7 +313,7 @@ class SimulatorState:
             if start <= register < start + count
         }
 
-    def write(self, serial: str, hold_param: str, value_text: str) -> str | None:
+    def write(self, serial: str, hold_param: str, value_text: str, door: str = "cloud") -> str | None:
         """Apply a write; returns the refusal text, or `None` when the value is now held."""
         inverter = self.inverters[serial]
         if hold_param not in inverter.registers or not _is_holding(hold_param):
@@ -285,16 +322,16 @@ class SimulatorState:
         if stored is None:
             return REMOTE_SET_ERROR
         inverter.values[hold_param] = stored
-        self.writes.append((serial, hold_param, stored))
+        self._record(serial, hold_param, stored, door)
         return None
 
-    def set_function(self, serial: str, func_param: str, enable: bool) -> str | None:
+    def set_function(self, serial: str, func_param: str, enable: bool, door: str = "cloud") -> str | None:
         """Turn a `FUNC_*` function on or off; the refusal text, or `None` when it now holds."""
         inverter = self.inverters[serial]
         if not func_param.startswith("FUNC_") or func_param not in inverter.registers:
             return REMOTE_SET_ERROR
         inverter.values[func_param] = enable
-        self.writes.append((serial, func_param, "true" if enable else "false"))
+        self._record(serial, func_param, "true" if enable else "false", door)
         return None
 
     def set_bits(self, serial: str, bit_param: str, value: int) -> str | None:
@@ -303,7 +340,7 @@ class SimulatorState:
         if not bit_param.startswith("BIT_") or bit_param not in inverter.registers or not 0 <= value <= 15:
             return REMOTE_SET_ERROR
         inverter.values[bit_param] = value
-        self.writes.append((serial, bit_param, str(value)))
+        self._record(serial, bit_param, str(value), "cloud")
         return None
 
     def write_time(self, serial: str, time_param: str, hour: int, minute: int) -> str | None:
@@ -317,7 +354,7 @@ class SimulatorState:
             return REMOTE_SET_ERROR
         for name, number in zip(names, (hour, minute), strict=True):
             inverter.values[name] = f"{number:02d}"
-            self.writes.append((serial, name, f"{number:02d}"))
+            self._record(serial, name, f"{number:02d}", "cloud")
         return None
 
 

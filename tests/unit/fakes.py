@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from bridge.catalogue import Setting
 from bridge.commands import Command, Result
 from bridge.errors import CloudError, TransientError
+from bridge.writes import Delivery
 
 
 class FakeClock:
@@ -57,15 +58,17 @@ class FakeDoor:
     on_write: list[BaseException | str] = field(default_factory=list)
     failing_reads: int = 0
     sent: list[str] = field(default_factory=list)
+    #: The way the writes go, as a result's `via` says.
+    via: str = "cloud"
 
-    async def write(self, serial: str, setting: Setting, value: str) -> int:
+    async def write(self, serial: str, setting: Setting, value: str) -> Delivery:
         self.sent.append(value)
         behaviour = self.on_write.pop(0) if self.on_write else "apply"
         if isinstance(behaviour, BaseException):
             raise behaviour
         if behaviour == "apply":
             self.held[setting.key] = value
-        return 1
+        return Delivery(1, self.via)
 
     async def read(self, serial: str, setting: Setting) -> str:
         if self.failing_reads > 0:

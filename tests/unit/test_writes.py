@@ -14,7 +14,7 @@ from bridge.catalogue import BATTERY_CHARGE_CURRENT, BATTERY_DISCHARGE_CURRENT, 
 from bridge.commands import Command, Outcome, Result
 from bridge.errors import OutcomeUnknownError, RefusedError, TransientError
 from bridge.policy import Write
-from bridge.writes import WriteQueue
+from bridge.writes import Delivery, WriteQueue
 from tests.unit.fakes import FakeClock, FakeDoor, RecordingListener, settle
 
 SERIAL = "4512345600"
@@ -56,9 +56,10 @@ async def rig(*, spacing: float = 0.0, recheck_after: float = 15.0) -> AsyncIter
 
 async def test_a_write_read_back_holding_the_value_is_accepted_and_its_value_published() -> None:
     async with rig() as r:
+        r.door.via = "local"
         await r.send(80)
     assert r.listener.results[0][1] == Result(
-        Outcome.ACCEPTED, value=80, applied=True, confirmed=True, attempts=1
+        Outcome.ACCEPTED, value=80, applied=True, confirmed=True, attempts=1, via="local"
     )
     assert r.listener.held == [(SERIAL, CHARGE, "80")]
     assert (r.listener.written, r.listener.answered) == ([SERIAL], [SERIAL])
@@ -75,6 +76,7 @@ async def test_a_failed_read_back_is_never_counted_as_confirmed() -> None:
         applied=True,
         confirmed=False,
         attempts=1,
+        via="cloud",
     )
     assert r.listener.held == []
 
@@ -193,7 +195,7 @@ async def test_a_late_landing_over_a_newer_confirmed_command_is_undone_once() ->
         await r.clock.advance(15)
     assert r.listener.outcomes() == [("unknown", "200"), ("accepted", "20"), ("reasserted", "20")]
     assert r.last() == Result(
-        Outcome.REASSERTED, value=20, applied=True, confirmed=True, attempts=1, found=200
+        Outcome.REASSERTED, value=20, applied=True, confirmed=True, attempts=1, found=200, via="cloud"
     )
     assert r.door.sent == ["200", "20", "20"]
     assert r.door.held[CHARGE] == "20"
@@ -250,9 +252,9 @@ async def test_a_write_cut_short_by_shutdown_says_it_may_have_been_applied() -> 
     listener = RecordingListener()
     never = asyncio.Event()
 
-    async def hang(serial: str, setting: Setting, value: str) -> int:
+    async def hang(serial: str, setting: Setting, value: str) -> Delivery:
         await never.wait()
-        return 1
+        return Delivery(1, "cloud")
 
     door.write = hang  # type: ignore[method-assign]
     queue = WriteQueue(door, FakeClock(), listener, spacing=0, recheck_after=15)

@@ -1,0 +1,269 @@
+"""One connection per dongle: requests one at a time, each reply matched to its request, the connection made
+again when it was lost. No cloud and no MQTT here: registers in, registers out.
+
+The dongle also carries the inverter's traffic to the cloud, so a local connection sees frames that are not
+answers to us: heartbeats, replies to the cloud's requests, a late reply to a request we gave up on. A reply
+is ours only when its inverter serial, Modbus function, start register and (for reads) register count are
+those of the request; everything else is skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import struct
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Final, Protocol
+
+import structlog
+
+from bridge.local import frames
+from bridge.local.frames import Frame, FrameError, ModbusFunction, TcpFunction
+
+log = structlog.get_logger(__name__)
+
+DEFAULT_PORT: Final = 8000
+#: A frame longer than this is not one: the reader drops a byte and looks for the next prefix.
+MAX_FRAME: Final = 600
+READ_CHUNK: Final = 4096
+
+
+class DongleError(Exception):
+    """The dongle did not do what was asked. `sent` says whether the request may have reached it."""
+
+    def __init__(self, message: str, *, sent: bool) -> None:
+        super().__init__(message)
+        self.message = message
+        self.sent = sent
+
+
+class DongleUnreachableError(DongleError):
+    """No connection could be made: nothing was sent."""
+
+
+class DongleSilentError(DongleError):
+    """The request went out and no reply came in time, or the connection was lost before it."""
+
+
+class DongleDroppedError(DongleSilentError):
+    """The connection was lost after the request went out, before the reply."""
+
+
+class DongleExceptionError(DongleError):
+    """The inverter answered with a Modbus exception: it did not do it."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message, sent=True)
+        self.code = code
+
+
+class Stream(Protocol):
+    """A byte stream to the dongle: the seam unit tests replace with a fake transport."""
+
+    async def read(self) -> bytes:
+        """Some bytes, or `b""` when the dongle closed the connection."""
+
+    def write(self, data: bytes) -> None: ...
+
+    def close(self) -> None: ...
+
+
+Connector = Callable[[], Awaitable[Stream]]
+
+
+class TcpStream:
+    """A real TCP connection."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._reader = reader
+        self._writer = writer
+
+    async def read(self) -> bytes:
+        return await self._reader.read(READ_CHUNK)
+
+    def write(self, data: bytes) -> None:
+        self._writer.write(data)
+
+    def close(self) -> None:
+        self._writer.close()
+
+
+def tcp_connector(host: str, port: int) -> Connector:
+    async def connect() -> Stream:
+        reader, writer = await asyncio.open_connection(host, port)
+        return TcpStream(reader, writer)
+
+    return connect
+
+
+@dataclass
+class DongleStats:
+    requests: int = 0
+    reconnects: int = 0
+    #: Frames that were not the answer awaited: heartbeats, the cloud's traffic, stale or misrouted replies.
+    skipped_frames: int = 0
+    heartbeats_answered: int = 0
+
+
+class DongleConnection:
+    """Requests to the inverters behind one dongle, one at a time, over one connection kept open."""
+
+    def __init__(
+        self,
+        dongle_serial: str,
+        connect: Connector,
+        *,
+        timeout: float,
+        answer_heartbeats: bool = False,
+        where: str = "",
+    ) -> None:
+        self.dongle_serial = dongle_serial
+        self._connect = connect
+        self._timeout = timeout
+        self._answer_heartbeats = answer_heartbeats
+        self._where = where or dongle_serial
+        self._stream: Stream | None = None
+        self._buffer = bytearray()
+        self._lock = asyncio.Lock()
+        self._connections = 0
+        self.stats = DongleStats()
+
+    async def close(self) -> None:
+        async with self._lock:
+            self._drop()
+
+    # -- requests -------------------------------------------------------------------------------------
+
+    async def read(self, inverter: str, function: ModbusFunction, start: int, count: int) -> tuple[int, ...]:
+        """`count` holding or input registers from `start`. A connection lost before the answer is made
+        again and the read asked once more: a read changes nothing."""
+        request = frames.read_request(self.dongle_serial, inverter, function, start, count)
+        for attempt in (1, 2):
+            try:
+                reply = await self._exchange(request, _reply_to(inverter, function, start, count))
+            except DongleDroppedError:
+                if attempt == 2:
+                    raise
+                continue
+            return reply.values
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def write_single(self, inverter: str, register: int, value: int) -> None:
+        """One register. Never sent twice: a lost answer is `DongleSilentError` with `sent` true."""
+        request = frames.write_single_request(self.dongle_serial, inverter, register, value)
+        await self._exchange(request, _reply_to(inverter, ModbusFunction.WRITE_SINGLE, register))
+
+    async def write_multiple(self, inverter: str, start: int, values: list[int]) -> None:
+        request = frames.write_multiple_request(self.dongle_serial, inverter, start, values)
+        await self._exchange(request, _reply_to(inverter, ModbusFunction.WRITE_MULTIPLE, start))
+
+    async def _exchange(self, request: bytes, is_reply: Callable[[Frame], bool]) -> Frame:
+        async with self._lock:
+            stream = await self._connected()
+            self._buffer.clear()  # anything already here answers an earlier request, or nobody
+            self.stats.requests += 1
+            try:
+                stream.write(request)
+                async with asyncio.timeout(self._timeout):
+                    reply = await self._until_reply(stream, is_reply)
+            except TimeoutError as exc:
+                self._drop()
+                raise DongleSilentError(
+                    f"the dongle {self._where} did not answer within {self._timeout:g} s", sent=True
+                ) from exc
+            except (ConnectionError, OSError) as exc:
+                self._drop()
+                raise DongleDroppedError(
+                    f"the connection to the dongle {self._where} closed before it answered", sent=True
+                ) from exc
+        if reply.exception is not None:
+            raise DongleExceptionError(
+                f"the inverter refused the request (Modbus exception {reply.exception})", reply.exception
+            )
+        return reply
+
+    async def _connected(self) -> Stream:
+        if self._stream is not None:
+            return self._stream
+        try:
+            async with asyncio.timeout(self._timeout):
+                self._stream = await self._connect()
+        except (TimeoutError, OSError) as exc:
+            reason = "timed out" if isinstance(exc, TimeoutError) else exc.strerror or type(exc).__name__
+            raise DongleUnreachableError(
+                f"cannot connect to the dongle {self._where}: {reason}", sent=False
+            ) from exc
+        self._connections += 1
+        if self._connections > 1:
+            self.stats.reconnects += 1
+            log.info("dongle_reconnected", dongle=self._where)
+        return self._stream
+
+    def _drop(self) -> None:
+        if self._stream is not None:
+            self._stream.close()
+            self._stream = None
+        self._buffer.clear()
+
+    async def _until_reply(self, stream: Stream, is_reply: Callable[[Frame], bool]) -> Frame:
+        while True:
+            while (raw := self._next_frame()) is not None:
+                try:
+                    frame = frames.decode(raw)
+                except FrameError as exc:
+                    # A prefix inside other bytes, or a frame cut short: look again one byte further on,
+                    # so that a real reply swallowed by a false length is found.
+                    log.debug("dongle_frame_skipped", dongle=self._where, reason=str(exc))
+                    self.stats.skipped_frames += 1
+                    self._buffer[:0] = raw[1:]
+                    continue
+                if is_reply(frame):
+                    return frame
+                self.stats.skipped_frames += 1
+                if frame.tcp_function == TcpFunction.HEARTBEAT and self._answer_heartbeats:
+                    stream.write(raw)  # the echo the cloud would send back
+                    self.stats.heartbeats_answered += 1
+            data = await stream.read()
+            if not data:
+                raise ConnectionResetError("closed by the dongle")
+            self._buffer.extend(data)
+
+    def _next_frame(self) -> bytes | None:
+        """The first whole frame in the buffer, taken out of it; bytes before a prefix are dropped."""
+        buffer = self._buffer
+        while True:
+            start = buffer.find(frames.PREFIX)
+            if start < 0:
+                del buffer[: max(0, len(buffer) - 1)]
+                return None
+            del buffer[:start]
+            if len(buffer) < 6:
+                return None
+            (length,) = struct.unpack_from("<H", buffer, 4)
+            if not frames.HEADER_SIZE - 6 <= length <= MAX_FRAME:
+                del buffer[:1]  # not a frame after all: look for the next prefix
+                continue
+            if len(buffer) < 6 + length:
+                return None
+            raw = bytes(buffer[: 6 + length])
+            del buffer[: 6 + length]
+            return raw
+
+
+def _reply_to(
+    inverter: str, function: ModbusFunction, start: int, count: int | None = None
+) -> Callable[[Frame], bool]:
+    """Whether a frame is the answer to this request (an exception reply included)."""
+
+    def matches(frame: Frame) -> bool:
+        return (
+            frame.tcp_function == TcpFunction.TRANSLATED
+            and frame.action == 1
+            and frame.inverter_serial == inverter
+            and frame.modbus_function is not None
+            and frame.modbus_function & ~frames.EXCEPTION_BIT == function
+            and frame.start == start
+            and (count is None or frame.exception is not None or len(frame.values) == count)
+        )
+
+    return matches

@@ -1,0 +1,226 @@
+"""The simulated WiFi dongles: the local protocol (TCP, framed Modbus) for every simulated inverter, on the
+same state as the simulated cloud, so that a write through one door is read through the other.
+
+One port serves every inverter; a request names its dongle and inverter, as frames do. Registers are made
+from the cloud's values with the bridge's register table (`bridge.local.registers`), and writes are applied
+through the same state methods the cloud's endpoints use, with the same refusals.
+
+Faults, queued over HTTP (`POST /_sim/dongle_faults`) or directly: `silence` (no answer), `drop_mid_write`
+(the write is applied, then the connection closed before the answer), `misrouted_reply` (another
+inverter's reply first), `heartbeat_first` (a heartbeat between request and answer), `exception` (a Modbus
+exception reply, nothing done); `silent` makes every request go unanswered until turned off.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator
+from typing import Final
+
+import structlog
+
+from bridge.local import frames, registers
+from bridge.local.frames import Frame, FrameError, ModbusFunction, TcpFunction
+from bridge.simulator.app import energy_answer, runtime_answer
+from bridge.simulator.state import SimInverter, SimulatorState
+
+log = structlog.get_logger(__name__)
+
+ILLEGAL_ADDRESS: Final = 2
+ILLEGAL_VALUE: Final = 3
+DEVICE_FAILURE: Final = 4
+#: The most registers one read may ask for, as newer firmware takes.
+MAX_READ: Final = 127
+
+
+class SimulatedDongles:
+    """Answers the local protocol for every inverter of `state`."""
+
+    def __init__(self, state: SimulatorState) -> None:
+        self.state = state
+        self.connections = 0
+
+    def inverter_behind(self, dongle_serial: str, inverter_serial: str) -> SimInverter | None:
+        inverter = self.state.inverters.get(inverter_serial)
+        if inverter is None or self.state.dongle_serial(inverter_serial) != dongle_serial:
+            return None
+        return inverter
+
+    # -- registers from the shared state --------------------------------------------------------------
+
+    def holding(self, inverter: SimInverter) -> dict[int, int]:
+        words: dict[int, int] = {}
+        for name, encoding in registers.HOLDING.items():
+            value = inverter.values.get(name)
+            if value is None:
+                continue
+            words.setdefault(encoding.register, 0)
+            with contextlib.suppress(registers.EncodingError, ValueError):
+                words.update(encoding.encode(value, words))
+        return words
+
+    def inputs(self, inverter: SimInverter) -> dict[int, int]:
+        inverter.advance(time.monotonic())
+        return registers.encode_inputs(runtime_answer(inverter) | energy_answer(inverter))
+
+    def apply(self, inverter: SimInverter, written: dict[int, int]) -> int | None:
+        """Apply register writes as the cloud's parameters; the exception code when refused."""
+        touched = {
+            name: encoding
+            for name, encoding in registers.HOLDING.items()
+            if encoding.register in written and name in inverter.registers
+        }
+        if not touched or set(written) - {encoding.register for encoding in touched.values()}:
+            return ILLEGAL_ADDRESS  # a register this simulation does not keep
+        words = self.holding(inverter) | written
+        for name, encoding in touched.items():
+            value = encoding.decode(words)
+            refusal = (
+                self.state.set_function(inverter.serial, name, value, door="local")
+                if isinstance(value, bool)
+                else self.state.write(inverter.serial, name, value, door="local")
+            )
+            if refusal is not None:
+                return ILLEGAL_VALUE
+        return None
+
+    # -- the protocol ---------------------------------------------------------------------------------
+
+    def answer(self, request: Frame) -> tuple[bytes | None, bool]:
+        """The reply to one request (`None`: none), and whether it was a write."""
+        function, start = request.modbus_function, request.start or 0
+        inverter = self.inverter_behind(request.dongle_serial, request.inverter_serial or "")
+        if inverter is None or function is None:
+            return None, False  # for another dongle: a real one would never see it
+        serial = inverter.serial
+        if function in (ModbusFunction.READ_HOLDING, ModbusFunction.READ_INPUT):
+            count = request.values[0] if request.values else 0
+            self.state.requests[f"dongle:read_{'holding' if function == 3 else 'input'}"] += 1
+            if not 0 < count <= MAX_READ:
+                return self._exception(request, ILLEGAL_VALUE), False
+            words = self.holding(inverter) if function == 3 else self.inputs(inverter)
+            values = [words.get(start + offset, 0) for offset in range(count)]
+            dongle = request.dongle_serial
+            return frames.read_reply(dongle, serial, ModbusFunction(function), start, values), False
+        if function in (ModbusFunction.WRITE_SINGLE, ModbusFunction.WRITE_MULTIPLE):
+            self.state.requests["dongle:write"] += 1
+            written = {start + offset: value for offset, value in enumerate(request.values)}
+            code = self.apply(inverter, written)
+            if code is not None:
+                return self._exception(request, code), True
+            return _write_reply(request), True
+        return self._exception(request, 1), False
+
+    def _exception(self, request: Frame, code: int) -> bytes:
+        function = (request.modbus_function or 0) | frames.EXCEPTION_BIT
+        data = bytes([1, function]) + request.data[2:14] + bytes([code])
+        return frames.frame(TcpFunction.TRANSLATED, request.dongle_serial, data)
+
+    async def serve_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        buffer = bytearray()
+        try:
+            while data := await reader.read(4096):
+                buffer.extend(data)
+                if not buffer.startswith(frames.PREFIX[:1]) or _tls_hello(buffer):
+                    # Not our protocol (a TLS probe, say): say who we are with a heartbeat, as a
+                    # plain-frame dongle does, and forget the bytes.
+                    buffer.clear()
+                    writer.write(_heartbeat(self.state))
+                    continue
+                for raw in _whole_frames(buffer):
+                    if not await self._answer_frame(raw, writer):
+                        return
+                await writer.drain()
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            writer.close()
+
+    async def _answer_frame(self, raw: bytes, writer: asyncio.StreamWriter) -> bool:
+        """Answer one frame; false when the connection is to be closed."""
+        try:
+            request = frames.decode(raw)
+        except FrameError as exc:
+            log.info("simulated_dongle_bad_frame", reason=str(exc))
+            return True
+        if request.tcp_function != TcpFunction.TRANSLATED or request.action != 0:
+            return True  # heartbeats echoed back by a client, and anything else: nothing to say
+        faults = self.state.dongle_faults
+        is_write = request.modbus_function in (ModbusFunction.WRITE_SINGLE, ModbusFunction.WRITE_MULTIPLE)
+        fault = faults.take(write=is_write)
+        if faults.silent or fault == "silence":
+            return True
+        if fault == "exception":
+            writer.write(self._exception(request, DEVICE_FAILURE))
+            return True
+        if faults.latency_ms:
+            await asyncio.sleep(faults.latency_ms / 1000)
+        reply, _wrote = self.answer(request)
+        if fault == "drop_mid_write":
+            return False  # applied, and never answered
+        if fault == "misrouted_reply":
+            writer.write(_misrouted(request))
+        if fault == "heartbeat_first":
+            writer.write(_heartbeat(self.state, request.dongle_serial))
+        if reply is not None:
+            writer.write(reply)
+        return True
+
+
+def _write_reply(request: Frame) -> bytes:
+    """A write's answer: the request echoed as a response (a write-single echoes the value)."""
+    data = b"\x01" + request.data[1:16]
+    return frames.frame(TcpFunction.TRANSLATED, request.dongle_serial, data)
+
+
+def _misrouted(request: Frame) -> bytes:
+    """A reply meant for someone else: another inverter, another start register."""
+    other = "0000000000" if request.inverter_serial != "0000000000" else "1111111111"
+    function = ModbusFunction(request.modbus_function or 3)
+    if function not in (ModbusFunction.READ_HOLDING, ModbusFunction.READ_INPUT):
+        function = ModbusFunction.READ_HOLDING
+    return frames.read_reply(request.dongle_serial, other, function, (request.start or 0) + 1, [0xBEEF])
+
+
+def _heartbeat(state: SimulatorState, dongle_serial: str | None = None) -> bytes:
+    if dongle_serial is None:
+        first = next(iter(state.inverters), "0000000000")
+        dongle_serial = state.dongle_serial(first)
+    return frames.frame(TcpFunction.HEARTBEAT, dongle_serial, b"\x00", version=2)
+
+
+def _tls_hello(buffer: bytearray) -> bool:
+    return buffer[:1] == b"\x16"
+
+
+def _whole_frames(buffer: bytearray) -> list[bytes]:
+    found: list[bytes] = []
+    while len(buffer) >= 6:
+        if not buffer.startswith(frames.PREFIX):
+            start = buffer.find(frames.PREFIX)
+            del buffer[: start if start > 0 else len(buffer)]
+            continue
+        length = int.from_bytes(buffer[4:6], "little")
+        if len(buffer) < 6 + length:
+            break
+        found.append(bytes(buffer[: 6 + length]))
+        del buffer[: 6 + length]
+    return found
+
+
+@contextlib.asynccontextmanager
+async def serve_dongles(
+    dongles: SimulatedDongles, host: str = "127.0.0.1", port: int = 0
+) -> AsyncIterator[int]:
+    """Serve the dongles until the block ends; yields the port (`0` picks a free one)."""
+    server = await asyncio.start_server(dongles.serve_connection, host, port)
+    try:
+        yield server.sockets[0].getsockname()[1]
+    finally:
+        server.close()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(2):
+                await server.wait_closed()

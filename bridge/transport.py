@@ -1,0 +1,301 @@
+"""The ways to an inverter, chosen per inverter: the cloud, its WiFi dongle (`local`), or the dongle first and
+the cloud when the dongle does not answer (`hybrid`). The poller reads and the write queue writes through
+`Transports` alone, and never learns which way a request went, except from a result's `via`.
+
+The dongle speaks registers (`bridge.local`); here they become the same models the cloud's answers become,
+through the same parsers, so that everything above sees one shape whatever the way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Final, Protocol, TypeVar
+
+import structlog
+
+from bridge.catalogue import SelectSetting, Setting, SwitchSetting, WindowSetting
+from bridge.cloud import CloudClient, InverterInfo, Runtime
+from bridge.cloud.models import Energy, ParameterRead, parse_energy, parse_runtime
+from bridge.config import DongleSettings, Settings
+from bridge.errors import (
+    CloudError,
+    MalformedResponseError,
+    OutcomeUnknownError,
+    RefusedError,
+    TransientError,
+)
+from bridge.local import registers
+from bridge.local.dongle import (
+    DongleConnection,
+    DongleError,
+    DongleExceptionError,
+    DongleUnreachableError,
+    tcp_connector,
+)
+from bridge.local.frames import ModbusFunction
+from bridge.writes import Clock, Delivery
+
+log = structlog.get_logger(__name__)
+
+#: After the dongle failed a `hybrid` inverter, requests go straight to the cloud this long, so that every
+#: poll does not wait for a dead dongle first.
+LOCAL_REST_SECONDS: Final = 60.0
+INVERTER_DEVICE_TYPE: Final = 6
+
+_Answer = TypeVar("_Answer")
+
+
+class Source(Protocol):
+    """What the poller reads."""
+
+    async def inverters(self) -> tuple[InverterInfo, ...]: ...
+
+    async def get_runtime(self, serial: str) -> Runtime: ...
+
+    async def get_energy(self, serial: str) -> Energy: ...
+
+    async def read_parameters(self, serial: str) -> ParameterRead: ...
+
+
+class CloudWay:
+    """Settings through the cloud: each kind of setting by its own endpoint."""
+
+    def __init__(self, cloud: CloudClient) -> None:
+        self._cloud = cloud
+
+    async def write(self, serial: str, setting: Setting, value: str) -> int:
+        if isinstance(setting, SwitchSetting):
+            return await self._cloud.function_control(serial, setting.func_param, value == "ON")
+        if isinstance(setting, WindowSetting):
+            return await self._write_window(serial, setting, value)
+        if isinstance(setting, SelectSetting):
+            return await self._cloud.bit_param_control(serial, setting.bit_param, setting.value_of(value))
+        return await self._cloud.write_parameter(serial, setting.hold_param, value)
+
+    async def _write_window(self, serial: str, setting: WindowSetting, value: str) -> int:
+        """Start hour, start minute, end hour, end minute, in that order; the first refusal ends it, and
+        says how much of the window was written before it."""
+        sent = 0
+        for written, (name, number) in enumerate(zip(setting.cloud_names, setting.parts(value), strict=True)):
+            try:
+                sent += await self._cloud.write_parameter(serial, name, f"{number:02d}")
+            except CloudError as exc:
+                exc.attempts += sent
+                if written and isinstance(exc, RefusedError):
+                    exc.server_text = (
+                        f"{exc.server_text} (after {written} of the window's 4 values were written)"
+                    )
+                raise
+        return sent
+
+    async def read(self, serial: str, setting: Setting) -> str:
+        # Only the setting's own registers: the cloud reads any window, and a few registers are cheap.
+        first, last = min(setting.registers), max(setting.registers)
+        values = await self._cloud.read_window(serial, first, last - first + 1)
+        return setting.from_cloud(values)
+
+
+class LocalWay:
+    """One inverter through its dongle: registers read in blocks and turned into the cloud's vocabulary."""
+
+    def __init__(self, serial: str, connection: DongleConnection) -> None:
+        self.serial = serial
+        self.connection = connection
+
+    async def _words(self, function: ModbusFunction, wanted: tuple[int, ...]) -> dict[int, int]:
+        size = registers.HOLDING_BLOCK if function == ModbusFunction.READ_HOLDING else registers.INPUT_BLOCK
+        words: dict[int, int] = {}
+        for start, count in registers.blocks(wanted, size):
+            values = await self.connection.read(self.serial, function, start, count)
+            words.update(zip(range(start, start + count), values, strict=True))
+        return words
+
+    async def runtime(self) -> Runtime:
+        fields = registers.RUNTIME_FIELDS
+        words = await self._words(ModbusFunction.READ_INPUT, registers.input_registers(fields))
+        return parse_runtime(registers.decode_inputs(fields, words), self.serial)
+
+    async def energy(self) -> Energy:
+        fields = registers.ENERGY_FIELDS
+        words = await self._words(ModbusFunction.READ_INPUT, registers.input_registers(fields))
+        return parse_energy(registers.decode_inputs(fields, words), self.serial)
+
+    async def parameters(self) -> ParameterRead:
+        """Every parameter with a register encoding; the settings offered locally are those."""
+        names = tuple(registers.HOLDING)
+        words = await self._words(ModbusFunction.READ_HOLDING, registers.holding_registers(names))
+        return ParameterRead(serial=self.serial, values=registers.decode_holding(names, words), complete=True)
+
+    async def read(self, setting: Setting) -> str:
+        names = self._names(setting)
+        words = await self._words(ModbusFunction.READ_HOLDING, registers.holding_registers(names))
+        return setting.from_cloud(registers.decode_holding(names, words))
+
+    async def write(self, setting: Setting, value: str) -> int:
+        """Read the setting's registers afresh (a flag shares its register with others), then write the
+        changed ones: one register alone, several in one request. Returns the requests sent."""
+        names = self._names(setting)
+        try:
+            words = await self._words(ModbusFunction.READ_HOLDING, registers.holding_registers(names))
+        except DongleExceptionError:
+            raise
+        except DongleError as exc:
+            # Nothing was written yet: the write may safely go another way.
+            raise DongleUnreachableError(f"{exc.message}; nothing was written", sent=False) from exc
+        try:
+            changed = registers.encode_holding(setting.to_cloud(value), words)
+        except registers.EncodingError as exc:
+            raise RefusedError(f"{value} cannot be written to the register: {exc}") from exc
+        if not changed:
+            return 0
+        first, last = min(changed), max(changed)
+        if first == last:
+            await self.connection.write_single(self.serial, first, changed[first])
+        else:
+            span = [changed.get(register, words.get(register, 0)) for register in range(first, last + 1)]
+            await self.connection.write_multiple(self.serial, first, span)
+        return 1
+
+    def _names(self, setting: Setting) -> tuple[str, ...]:
+        names = setting.cloud_names
+        if not registers.has_local_encoding(names):
+            raise RefusedError(f"{setting.name} cannot be written through the dongle, only through the cloud")
+        return names
+
+
+def _as_cloud_error(exc: DongleError, serial: str, *, writing: bool) -> CloudError:
+    """The bridge's error for a dongle's failure, with the same meaning the cloud's errors have."""
+    error: CloudError
+    if isinstance(exc, DongleExceptionError):
+        error = RefusedError(exc.message, serial=serial)
+    elif writing and exc.sent:
+        error = OutcomeUnknownError(exc.message, serial=serial)
+    else:
+        error = TransientError(exc.message, serial=serial, maybe_delivered=exc.sent)
+    error.via = "local"
+    return error
+
+
+class Transports:
+    """Every inverter's way in, as `Source` for the poller and as the write queue's `Door`."""
+
+    def __init__(self, cloud: CloudClient | None, settings: Settings, clock: Clock) -> None:
+        self._cloud = cloud
+        self._cloud_way = None if cloud is None else CloudWay(cloud)
+        self._settings = settings
+        self._clock = clock
+        self._local = {
+            serial: LocalWay(serial, _connection(dongle)) for serial, dongle in settings.dongles.items()
+        }
+        self._resting_until: dict[str, float] = {}
+
+    def way_of(self, serial: str) -> str:
+        """`cloud`, `local` or `hybrid`, as configured."""
+        return self._settings.transport_of(serial) if serial in self._local else "cloud"
+
+    def local_way(self, serial: str) -> LocalWay | None:
+        return self._local.get(serial)
+
+    async def close(self) -> None:
+        for way in self._local.values():
+            await way.connection.close()
+
+    # -- Source ---------------------------------------------------------------------------------------
+
+    async def inverters(self) -> tuple[InverterInfo, ...]:
+        if self._cloud is None:
+            # No cloud account: the inverters are the ones the config names, each with its dongle.
+            return tuple(_configured(serial) for serial in self._local)
+        return await self._cloud.inverters()
+
+    async def get_runtime(self, serial: str) -> Runtime:
+        return (await self._route(serial, LocalWay.runtime, lambda cloud: cloud.get_runtime(serial)))[0]
+
+    async def get_energy(self, serial: str) -> Energy:
+        return (await self._route(serial, LocalWay.energy, lambda cloud: cloud.get_energy(serial)))[0]
+
+    async def read_parameters(self, serial: str) -> ParameterRead:
+        return (await self._route(serial, LocalWay.parameters, lambda cloud: cloud.read_parameters(serial)))[
+            0
+        ]
+
+    # -- Door -----------------------------------------------------------------------------------------
+
+    async def write(self, serial: str, setting: Setting, value: str) -> Delivery:
+        attempts, via = await self._route(
+            serial,
+            lambda way: way.write(setting, value),
+            lambda _cloud: self._cloud_way_or_fail().write(serial, setting, value),
+            writing=True,
+            local_has_it=registers.has_local_encoding(setting.cloud_names),
+        )
+        return Delivery(attempts, via)
+
+    async def read(self, serial: str, setting: Setting) -> str:
+        return (
+            await self._route(
+                serial,
+                lambda way: way.read(setting),
+                lambda _cloud: self._cloud_way_or_fail().read(serial, setting),
+                local_has_it=registers.has_local_encoding(setting.cloud_names),
+            )
+        )[0]
+
+    def _cloud_way_or_fail(self) -> CloudWay:
+        assert self._cloud_way is not None
+        return self._cloud_way
+
+    async def _route(
+        self,
+        serial: str,
+        local: Callable[[LocalWay], Awaitable[_Answer]],
+        cloud: Callable[[CloudClient], Awaitable[_Answer]],
+        *,
+        writing: bool = False,
+        local_has_it: bool = True,
+    ) -> tuple[_Answer, str]:
+        """The answer and the way it came. `hybrid`: the dongle first; when it cannot be reached or does
+        not answer (and, for a write, nothing was written), the cloud, and the dongle rests a while."""
+        way, mode = self._local.get(serial), self.way_of(serial)
+        if way is None or mode == "cloud" or (mode == "hybrid" and not local_has_it):
+            return await self._through_cloud(serial, cloud), "cloud"
+        if mode == "hybrid" and self._resting_until.get(serial, 0.0) > self._clock.now():
+            return await self._through_cloud(serial, cloud), "cloud"
+        try:
+            return await local(way), "local"
+        except DongleError as exc:
+            safe_elsewhere = not (writing and exc.sent) and not isinstance(exc, DongleExceptionError)
+            if mode != "hybrid" or self._cloud is None or not safe_elsewhere:
+                raise _as_cloud_error(exc, serial, writing=writing) from exc
+            log.warning("dongle_failed_cloud_asked_instead", serial=serial, error=exc.message)
+            self._resting_until[serial] = self._clock.now() + LOCAL_REST_SECONDS
+            return await self._through_cloud(serial, cloud), "cloud"
+        except RefusedError as exc:
+            exc.via = "local"
+            raise
+
+    async def _through_cloud(self, serial: str, call: Callable[[CloudClient], Awaitable[_Answer]]) -> _Answer:
+        if self._cloud is None:
+            raise MalformedResponseError(f"{serial} has no way in: no cloud account and no dongle")
+        try:
+            return await call(self._cloud)
+        except CloudError as exc:
+            exc.via = "cloud"
+            raise
+
+
+def _connection(dongle: DongleSettings) -> DongleConnection:
+    return DongleConnection(
+        dongle.serial,
+        tcp_connector(dongle.host, dongle.port),
+        timeout=dongle.timeout_seconds,
+        answer_heartbeats=dongle.answer_heartbeats,
+        where=f"{dongle.serial} at {dongle.host}:{dongle.port}",
+    )
+
+
+def _configured(serial: str) -> InverterInfo:
+    """An inverter known from the config alone: the dongle does not say which model it is."""
+    return InverterInfo.model_validate(
+        {"serialNum": serial, "deviceTypeText": "EG4 inverter (local)", "deviceType": INVERTER_DEVICE_TYPE}
+    )

@@ -1,0 +1,247 @@
+"""Local control end to end: the bridge reaching inverters through their WiFi dongles (the simulator's dongle
+port, over real TCP), with no cloud at all, or with the cloud as the fallback; a real mosquitto carries the
+commands and results."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+import pytest
+
+from bridge.config import Settings, settings_from_mapping
+from bridge.daemon import running_bridge
+from bridge.simulator import RunningSimulator, SimulatorState, run_simulator
+from tests.conftest import Broker, free_port
+from tests.harness import Observer, observing, unique_topics
+from tests.reliability import record
+
+PV18K = "4512345600"
+FLEXBOSS = "4512345601"
+
+
+@dataclass
+class Rig:
+    simulator: RunningSimulator
+    observer: Observer
+    topics: Any
+
+    @property
+    def state(self) -> SimulatorState:
+        return self.simulator.state
+
+    async def command(self, serial: str, path: str, payload: str, within: float = 15) -> dict[str, Any]:
+        topic = self.topics.result(serial, path)
+        before = len(self.observer.on(topic))
+        await self.observer.publish(self.topics.command(serial, path), payload)
+        answer: dict[str, Any] = (await self.observer.wait_count(topic, before + 1, within))[before].json()
+        return answer
+
+    async def next_result(self, serial: str, path: str, count: int, within: float = 30) -> dict[str, Any]:
+        answer: dict[str, Any] = (
+            await self.observer.wait_count(self.topics.result(serial, path), count, within)
+        )[count - 1].json()
+        return answer
+
+    async def dongle_faults(self, **faults: Any) -> None:
+        async with aiohttp.ClientSession() as http:
+            async with http.post(f"{self.simulator.base_url}/_sim/dongle_faults", json=faults) as answer:
+                assert answer.status == 200, await answer.text()
+
+
+def local_settings(
+    simulator: RunningSimulator,
+    port: int,
+    topics: Any,
+    *,
+    transport: str,
+    with_cloud: bool,
+    dongle_port: int | None = None,
+    timeout: float = 2.0,
+    control: dict[str, Any] | None = None,
+) -> Settings:
+    dongle_port = dongle_port or simulator.dongle_port
+    document: dict[str, Any] = {
+        "transport": transport,
+        "mqtt": {"port": port, "base_topic": topics.base, "discovery_prefix": topics.discovery_prefix},
+        "polling": {"runtime_seconds": 60, "parameters_seconds": 3600, "write_refresh_seconds": 0.5},
+        "control": {"min_write_interval_seconds": 0, "recheck_after_unknown_seconds": 1} | (control or {}),
+        "inverters": {
+            serial: {
+                "dongle": {
+                    "host": "127.0.0.1",
+                    "port": dongle_port,
+                    "serial": simulator.state.dongle_serial(serial),
+                    "timeout_seconds": timeout,
+                }
+            }
+            for serial in (PV18K, FLEXBOSS)
+        },
+    }
+    if with_cloud:
+        document["cloud"] = {
+            "base_url": simulator.base_url,
+            "username": "demo",
+            "password": "demo",
+            "request_timeout": 5,
+        }
+    return settings_from_mapping(document, environ={})
+
+
+@asynccontextmanager
+async def rigged(broker: Broker, *, transport: str, with_cloud: bool, **options: Any) -> AsyncIterator[Rig]:
+    async with run_simulator(SimulatorState(inverter_count=2), dongle_port=0) as simulator:
+        topics = unique_topics()
+        settings = local_settings(
+            simulator, broker.port, topics, transport=transport, with_cloud=with_cloud, **options
+        )
+        async with observing(broker.port, f"{topics.base}/#", f"{topics.discovery_prefix}/#") as observer:
+            async with running_bridge(settings):
+                await observer.wait_for_topic(f"{topics.discovery_prefix}/device/eg4_{FLEXBOSS}/config")
+                yield Rig(simulator, observer, topics)
+
+
+async def test_with_no_cloud_at_all_the_bridge_reads_and_confirms_a_write_through_the_dongle(
+    broker: Broker,
+) -> None:
+    async with rigged(broker, transport="local", with_cloud=False) as rig:
+        topics = rig.topics
+        await rig.observer.wait_for_topic(topics.state(PV18K, "battery/charge_current"), "25")
+        soc = await rig.observer.wait_for(lambda seen: seen.topic == topics.state(PV18K, "battery/soc"))
+        assert 0 < int(soc.payload) <= 100
+        result = await rig.command(PV18K, "battery/charge_current", "60")
+        assert (result["outcome"], result["confirmed"], result["via"]) == ("accepted", True, "local")
+        assert rig.state.value_of(PV18K, "HOLD_LEAD_ACID_CHARGE_RATE") == "60"
+        await rig.observer.wait_for_topic(topics.state(PV18K, "battery/charge_current"), "60")
+        switched = await rig.command(FLEXBOSS, "ac_charge/enabled", "OFF")
+        assert (switched["outcome"], switched["via"]) == ("accepted", "local")
+        window = await rig.command(PV18K, "ac_charge/window_2", "01:30-05:45")
+        assert (window["outcome"], window["via"]) == ("accepted", "local")
+    state = rig.state
+    assert state.value_of(FLEXBOSS, "FUNC_AC_CHARGE") is False
+    assert state.value_of(FLEXBOSS, "FUNC_EPS_EN") is True  # its neighbour in register 21, kept
+    assert [state.value_of(PV18K, f"HOLD_AC_CHARGE_{part}_1") for part in ("START_HOUR", "END_MINUTE")] == [
+        "01",
+        "45",
+    ]
+    assert state.writes_by_door["cloud"] == 0
+    assert state.writes_by_door["local"] >= 4
+    assert not any(path.startswith("/WManage") for path in state.requests)  # the cloud was never asked
+
+
+async def test_settings_with_no_agreed_register_encoding_are_not_offered_locally(broker: Broker) -> None:
+    async with rigged(broker, transport="local", with_cloud=False) as rig:
+        result = await rig.command(PV18K, "ac_charge/type", "time")
+        assert result["outcome"] == "refused"
+        assert "not one the bridge writes on 4512345600" in result["error"]
+        device = rig.observer.on(f"{rig.topics.discovery_prefix}/device/eg4_{PV18K}/config")[-1].json()
+        offered = " ".join(device["cmps"])
+        assert "battery_charge_current" in offered
+        assert "ac_charge_type" not in offered
+    assert rig.state.writes == []
+
+
+async def test_hybrid_with_the_dongle_silent_confirms_through_the_cloud_and_says_so(broker: Broker) -> None:
+    async with rigged(broker, transport="hybrid", with_cloud=True, timeout=0.5) as rig:
+        local = await rig.command(PV18K, "battery/charge_current", "40")
+        assert (local["outcome"], local["via"]) == ("accepted", "local")
+        await rig.dongle_faults(silent=True)
+        result = await rig.command(PV18K, "battery/charge_current", "55")
+        assert (result["outcome"], result["confirmed"], result["via"]) == ("accepted", True, "cloud")
+    assert rig.state.value_of(PV18K, "HOLD_LEAD_ACID_CHARGE_RATE") == "55"
+    assert rig.state.write_doors[-2:] == ["local", "cloud"]
+    record(
+        "local",
+        "hybrid transport with the dongle silent",
+        1,
+        "the write confirmed through the cloud within the dongle's bound, its result saying via: cloud",
+    )
+
+
+@pytest.mark.parametrize("transport", ["local", "hybrid"])
+async def test_a_connection_dropped_mid_write_is_unknown_then_rechecked_never_resent(
+    broker: Broker, transport: str
+) -> None:
+    # With hybrid too: a write that may have reached the inverter is never sent again through the cloud.
+    async with rigged(broker, transport=transport, with_cloud=transport == "hybrid") as rig:
+        await rig.dongle_faults(next={"drop_mid_write": 1})
+        result = await rig.command(PV18K, "battery/charge_current", "70")
+        assert (result["outcome"], result["applied"], result["via"]) == ("unknown", "unknown", "local")
+        follow_up = await rig.next_result(PV18K, "battery/charge_current", 2)
+        assert (follow_up["outcome"], follow_up["confirmed"]) == ("rechecked", True)
+    assert [write for write in rig.state.writes if write[1] == "HOLD_LEAD_ACID_CHARGE_RATE"] == [
+        (PV18K, "HOLD_LEAD_ACID_CHARGE_RATE", "70")
+    ]
+    record(
+        "local",
+        "dongle connection dropped mid-write",
+        1,
+        "applied by the dongle, answered unknown, never sent again, read back as applied after the recheck",
+    )
+
+
+async def test_heartbeats_misrouted_replies_and_exception_replies_are_told_apart(broker: Broker) -> None:
+    async with rigged(broker, transport="local", with_cloud=False) as rig:
+        await rig.dongle_faults(next={"heartbeat_first": 2, "misrouted_reply": 2})
+        result = await rig.command(PV18K, "battery/discharge_current", "30")
+        assert (result["outcome"], result["confirmed"]) == ("accepted", True)
+        await rig.dongle_faults(next={"exception": 1})
+        refused = await rig.command(PV18K, "battery/discharge_current", "35")
+        assert refused["outcome"] == "failed"
+        assert "Modbus exception 4" in refused["error"]
+        assert refused["applied"] is False
+    assert rig.state.value_of(PV18K, "HOLD_LEAD_ACID_DISCHARGE_RATE") == "30"
+    record(
+        "local",
+        "heartbeats, misrouted replies and exception replies from the dongle",
+        3,
+        "heartbeats and another inverter's replies skipped; an exception reply failed the command, nothing sent again",
+    )
+
+
+async def test_a_value_out_of_the_inverters_range_is_refused_by_it_over_the_dongle(broker: Broker) -> None:
+    async with rigged(broker, transport="local", with_cloud=False) as rig:
+        # The bridge's own range lets 10 through; the simulated inverter's rule (10 to 90) does too, and a
+        # value outside the bridge's range never reaches the dongle.
+        result = await rig.command(PV18K, "battery/discharge_cutoff_soc", "95")
+        assert result["outcome"] == "refused"
+    assert rig.state.requests["dongle:write"] == 0
+
+
+@pytest.mark.parametrize("with_cloud", [False, True])
+async def test_local_with_the_dongle_unreachable_fails_and_never_falls_back(
+    broker: Broker, with_cloud: bool
+) -> None:
+    async with run_simulator(SimulatorState(inverter_count=2), dongle_port=0) as simulator:
+        topics = unique_topics()
+        settings = local_settings(
+            simulator,
+            broker.port,
+            topics,
+            transport="local",
+            with_cloud=with_cloud,
+            dongle_port=free_port(),  # nothing listens there
+            timeout=0.5,
+        )
+        async with observing(broker.port, f"{topics.base}/#") as observer:
+            async with running_bridge(settings):
+                await observer.wait_for_topic(topics.availability(PV18K), "offline", within=20)
+                await observer.publish(topics.command(PV18K, "battery/charge_current"), "60")
+                answer = (await observer.wait_count(topics.result(PV18K, "battery/charge_current"), 1))[0]
+    result = answer.json()
+    assert (result["outcome"], result["applied"], result["via"]) == ("failed", False, "local"), result
+    assert "cannot connect to the dongle" in result["error"]
+    assert simulator.state.writes == []
+
+
+async def test_sim_devices_lists_each_inverter_with_its_dongle_serial(simulator: RunningSimulator) -> None:
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{simulator.base_url}/_sim/devices") as answer:
+            devices = (await answer.json())["devices"]
+    assert [(device["serial"], device["dongle_serial"]) for device in devices] == [
+        (serial, simulator.state.dongle_serial(serial)) for serial in simulator.state.inverters
+    ]
+    assert all(len(device["dongle_serial"]) == 10 for device in devices)

@@ -1,0 +1,281 @@
+"""The dongle connection against a fake transport (our own `Stream` seam): which frames are the answer, what
+is skipped, when a request is asked again and when never; and the register table's encodings."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pytest
+
+from bridge.local import frames, registers
+from bridge.local.dongle import (
+    DongleConnection,
+    DongleDroppedError,
+    DongleExceptionError,
+    DongleSilentError,
+    DongleUnreachableError,
+    Stream,
+)
+from bridge.local.frames import ModbusFunction, TcpFunction
+
+pytestmark = pytest.mark.unit
+
+DONGLE = "BA12345600"
+INVERTER = "4512345600"
+OTHER = "4512345699"
+
+#: What the fake dongle does with one request: the bytes it sends back (None: it hangs up instead).
+Script = Callable[[frames.Frame], list[bytes] | None]
+
+
+@dataclass
+class FakeStream:
+    script: Script
+    sent: list[frames.Frame] = field(default_factory=list)
+    incoming: asyncio.Queue[bytes] = field(default_factory=asyncio.Queue)
+    closed: bool = False
+
+    async def read(self) -> bytes:
+        return await self.incoming.get()
+
+    def write(self, data: bytes) -> None:
+        frame = frames.decode(data)
+        self.sent.append(frame)
+        if frame.tcp_function != TcpFunction.TRANSLATED:
+            return  # an echoed heartbeat
+        replies = self.script(frame)
+        if replies is None:
+            self.incoming.put_nowait(b"")  # the dongle hangs up
+        else:
+            for reply in replies:
+                self.incoming.put_nowait(reply)
+
+    def close(self) -> None:
+        self.closed = True
+
+
+@dataclass
+class FakeDongle:
+    """Hands out one `FakeStream` per connection, each following `scripts` in turn (the last one repeats)."""
+
+    scripts: list[Script]
+    streams: list[FakeStream] = field(default_factory=list)
+    refuse: bool = False
+
+    async def connect(self) -> Stream:
+        if self.refuse:
+            raise ConnectionRefusedError(111, "Connection refused")
+        script = self.scripts[min(len(self.streams), len(self.scripts) - 1)]
+        stream = FakeStream(script)
+        self.streams.append(stream)
+        return stream
+
+    @property
+    def requests(self) -> list[frames.Frame]:
+        return [frame for stream in self.streams for frame in stream.sent]
+
+
+def answer(values: list[int]) -> Callable[[frames.Frame], list[bytes]]:
+    def reply(request: frames.Frame) -> list[bytes]:
+        if request.modbus_function == ModbusFunction.WRITE_SINGLE:
+            data = b"\x01" + request.data[1:16]
+            return [frames.frame(TcpFunction.TRANSLATED, DONGLE, data)]
+        function = ModbusFunction(request.modbus_function or 3)
+        return [frames.read_reply(DONGLE, INVERTER, function, request.start or 0, values)]
+
+    return reply
+
+
+def heartbeat() -> bytes:
+    return frames.frame(TcpFunction.HEARTBEAT, DONGLE, b"\x00", version=2)
+
+
+def connection(dongle: FakeDongle, *, timeout: float = 0.2, heartbeats: bool = False) -> DongleConnection:
+    return DongleConnection(DONGLE, dongle.connect, timeout=timeout, answer_heartbeats=heartbeats)
+
+
+async def test_a_read_returns_the_registers_of_the_matching_reply() -> None:
+    dongle = FakeDongle([answer([60, 100])])
+    values = await connection(dongle).read(INVERTER, ModbusFunction.READ_HOLDING, 101, 2)
+    assert values == (60, 100)
+    request = dongle.requests[0]
+    assert (request.inverter_serial, request.modbus_function, request.start, request.values) == (
+        INVERTER,
+        ModbusFunction.READ_HOLDING,
+        101,
+        (2,),
+    )
+
+
+@pytest.mark.parametrize(
+    "noise",
+    [
+        pytest.param(lambda: heartbeat(), id="a heartbeat"),
+        pytest.param(
+            lambda: frames.read_reply(DONGLE, OTHER, ModbusFunction.READ_HOLDING, 101, [7, 7]),
+            id="another inverter's reply",
+        ),
+        pytest.param(
+            lambda: frames.read_reply(DONGLE, INVERTER, ModbusFunction.READ_INPUT, 101, [7, 7]),
+            id="a reply of another function",
+        ),
+        pytest.param(
+            lambda: frames.read_reply(DONGLE, INVERTER, ModbusFunction.READ_HOLDING, 100, [7, 7]),
+            id="a reply for another start register",
+        ),
+        pytest.param(
+            lambda: frames.read_reply(DONGLE, INVERTER, ModbusFunction.READ_HOLDING, 101, [7]),
+            id="a reply with another register count",
+        ),
+        pytest.param(
+            lambda: frames.read_request(DONGLE, INVERTER, ModbusFunction.READ_HOLDING, 101, 2),
+            id="the cloud's request for the same registers",
+        ),
+        pytest.param(lambda: b"\x00\xffgarbage" + heartbeat()[:9], id="bytes that are no frame"),
+    ],
+)
+async def test_frames_that_are_not_the_answer_are_skipped(noise: Callable[[], bytes]) -> None:
+    def noisy(request: frames.Frame) -> list[bytes]:
+        return [noise(), *answer([60, 100])(request)]
+
+    dongle = FakeDongle([noisy])
+    link = connection(dongle)
+    assert await link.read(INVERTER, ModbusFunction.READ_HOLDING, 101, 2) == (60, 100)
+    assert link.stats.skipped_frames >= 1 or noise().startswith(b"\x00")
+
+
+async def test_heartbeats_are_echoed_only_when_asked_to() -> None:
+    def beat_first(request: frames.Frame) -> list[bytes]:
+        return [heartbeat(), *answer([60])(request)]
+
+    quiet, echoing = FakeDongle([beat_first]), FakeDongle([beat_first])
+    await connection(quiet).read(INVERTER, ModbusFunction.READ_HOLDING, 101, 1)
+    await connection(echoing, heartbeats=True).read(INVERTER, ModbusFunction.READ_HOLDING, 101, 1)
+    assert [frame.tcp_function for frame in quiet.streams[0].sent] == [TcpFunction.TRANSLATED]
+    assert [frame.tcp_function for frame in echoing.streams[0].sent] == [
+        TcpFunction.TRANSLATED,
+        TcpFunction.HEARTBEAT,
+    ]
+
+
+async def test_a_stale_reply_left_from_an_earlier_request_is_not_taken_for_the_next() -> None:
+    late = frames.read_reply(DONGLE, INVERTER, ModbusFunction.READ_HOLDING, 101, [99])
+
+    def silent_then_late(request: frames.Frame) -> list[bytes]:
+        return []
+
+    dongle = FakeDongle([silent_then_late, answer([60])])
+    link = connection(dongle)
+    with pytest.raises(DongleSilentError) as silent:
+        await link.read(INVERTER, ModbusFunction.READ_HOLDING, 101, 1)
+    assert silent.value.sent
+    dongle.streams[0].incoming.put_nowait(late)  # it arrives after the bridge gave up
+    assert await link.read(INVERTER, ModbusFunction.READ_HOLDING, 101, 1) == (60,)
+    assert dongle.streams[0].closed
+    assert len(dongle.streams) == 2
+    assert link.stats.reconnects == 1
+
+
+async def test_a_read_cut_off_by_a_dropped_connection_is_asked_again_once() -> None:
+    dongle = FakeDongle([lambda request: None, answer([60])])
+    link = connection(dongle)
+    assert await link.read(INVERTER, ModbusFunction.READ_HOLDING, 101, 1) == (60,)
+    assert len(dongle.requests) == 2
+
+
+async def test_a_write_cut_off_by_a_dropped_connection_is_never_sent_again() -> None:
+    dongle = FakeDongle([lambda request: None, answer([60])])
+    link = connection(dongle)
+    with pytest.raises(DongleDroppedError) as dropped:
+        await link.write_single(INVERTER, 101, 60)
+    assert dropped.value.sent
+    assert len(dongle.requests) == 1
+
+
+async def test_an_exception_reply_is_a_refusal_with_its_code() -> None:
+    def refuse(request: frames.Frame) -> list[bytes]:
+        data = bytes([1, (request.modbus_function or 0) | 0x80]) + request.data[2:14] + bytes([3])
+        return [frames.frame(TcpFunction.TRANSLATED, DONGLE, data)]
+
+    with pytest.raises(DongleExceptionError) as refused:
+        await connection(FakeDongle([refuse])).write_single(INVERTER, 101, 300)
+    assert refused.value.code == 3
+    assert "Modbus exception 3" in refused.value.message
+
+
+async def test_an_unreachable_dongle_says_nothing_was_sent() -> None:
+    dongle = FakeDongle([answer([60])], refuse=True)
+    with pytest.raises(DongleUnreachableError) as unreachable:
+        await connection(dongle).write_single(INVERTER, 101, 60)
+    assert not unreachable.value.sent
+    assert "cannot connect to the dongle" in unreachable.value.message
+
+
+async def test_a_reply_split_over_several_reads_is_put_together() -> None:
+    def in_pieces(request: frames.Frame) -> list[bytes]:
+        whole = answer([60, 100])(request)[0]
+        return [whole[:5], whole[5:23], whole[23:]]
+
+    assert await connection(FakeDongle([in_pieces])).read(INVERTER, ModbusFunction.READ_HOLDING, 101, 2) == (
+        60,
+        100,
+    )
+
+
+# -- the register table -------------------------------------------------------------------------------
+
+
+def test_a_flag_is_written_with_its_neighbours_kept() -> None:
+    words = {21: 0b1000_0000_1000_0001}  # EPS (bit 0), AC charge (bit 7), feed-in (bit 15)
+    cleared = registers.encode_holding({"FUNC_AC_CHARGE": False}, words)
+    assert cleared == {21: 0b1000_0000_0000_0001}
+    assert registers.encode_holding({"FUNC_FORCED_CHG_EN": True}, words) == {21: 0b1000_1000_1000_0001}
+    assert registers.decode_holding(("FUNC_AC_CHARGE", "FUNC_FORCED_CHG_EN"), words) == {
+        "FUNC_AC_CHARGE": True,
+        "FUNC_FORCED_CHG_EN": False,
+    }
+
+
+def test_a_window_packs_hour_low_and_minute_high_in_two_registers() -> None:
+    values = {
+        "HOLD_AC_CHARGE_START_HOUR_1": "01",
+        "HOLD_AC_CHARGE_START_MINUTE_1": "30",
+        "HOLD_AC_CHARGE_END_HOUR_1": "05",
+        "HOLD_AC_CHARGE_END_MINUTE_1": "45",
+    }
+    written = registers.encode_holding(values, {70: 0, 71: 0})
+    assert written == {70: 30 << 8 | 1, 71: 45 << 8 | 5}
+    assert registers.decode_holding(tuple(values), written) == values
+
+
+def test_scaled_numbers_round_trip_and_refuse_what_the_register_cannot_hold() -> None:
+    assert registers.encode_holding({"HOLD_AC_CHARGE_POWER_CMD": "7.5"}, {66: 0}) == {66: 75}
+    assert registers.decode_holding(("HOLD_SYSTEM_CHARGE_VOLT_LIMIT",), {228: 595}) == {
+        "HOLD_SYSTEM_CHARGE_VOLT_LIMIT": "59.5"
+    }
+    assert registers.decode_holding(("HOLD_LEAD_ACID_CHARGE_RATE",), {101: 250}) == {
+        "HOLD_LEAD_ACID_CHARGE_RATE": "250"
+    }
+    for impossible in ("7.55", "-1", "7000"):
+        with pytest.raises(registers.EncodingError):
+            registers.encode_holding({"HOLD_AC_CHARGE_POWER_CMD": impossible}, {66: 0})
+
+
+def test_inputs_decode_bytes_signs_sums_and_32_bit_counters() -> None:
+    words = {5: 0x6450, 64: 0xFFFB, 7: 100, 8: 200, 9: 0, 40: 5, 41: 1, 42: 1, 43: 0, 44: 0, 45: 0}
+    decoded = registers.decode_inputs(("soc", "tinner", "ppv", "totalYielding"), words)
+    assert decoded == {"soc": 0x50, "tinner": -5, "ppv": 300, "totalYielding": (1 << 16 | 5) + 1}
+    encoded = registers.encode_inputs(decoded)
+    assert registers.decode_inputs(("soc", "tinner", "totalYielding"), encoded) == {
+        "soc": 0x50,
+        "tinner": -5,
+        "totalYielding": (1 << 16 | 5) + 1,
+    }
+
+
+def test_reads_are_grouped_into_the_fewest_blocks() -> None:
+    assert registers.blocks((101, 21, 102, 66, 67), 40) == ((21, 1), (66, 37))
+    assert registers.blocks((0, 39, 40), 40) == ((0, 40), (40, 1))
+    assert registers.blocks((), 40) == ()
