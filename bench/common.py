@@ -95,19 +95,29 @@ class Mosquitto:
 
 
 @contextmanager
-def simulator_process(inverters: int, latency_ms: float = 0.0) -> Iterator[str]:
-    """`eg4-bridge simulator` in a process of its own, so that its CPU is not counted as the bridge's."""
+def simulator_process(
+    inverters: int, latency_ms: float = 0.0, *, dongle_port: int | None = None, dongle_latency_ms: float = 0.0
+) -> Iterator[str]:
+    """`eg4-bridge simulator` in a process of its own, so that its CPU is not counted as the bridge's; with
+    `dongle_port`, its simulated dongles answer there."""
     port = free_port()
+    dongles = (
+        []
+        if dongle_port is None
+        else ["--dongle-port", str(dongle_port), "--dongle-latency-ms", str(dongle_latency_ms)]
+    )
     process = subprocess.Popen(
         [
             sys.executable, "-m", "bridge.cli", "--log-level", "WARNING", "simulator",
-            "--port", str(port), "--inverters", str(inverters), "--latency-ms", str(latency_ms),
+            "--port", str(port), "--inverters", str(inverters), "--latency-ms", str(latency_ms), *dongles,
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:
         wait_for_port(port)
+        if dongle_port is not None:
+            wait_for_port(dongle_port)
         yield f"http://127.0.0.1:{port}"
     finally:
         process.terminate()

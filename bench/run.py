@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import fleet, latency, memory, pylxpweb_compare
+from bench import fleet, latency, local, memory, pylxpweb_compare
 from bench.common import machine, percentile
 from bridge.logs import configure_logging
 
@@ -30,6 +30,8 @@ class Plan:
     soak_cycles: int
     soak_restarts: int
     compare_inverters: int
+    local_commands: int = 40
+    local_fleet: tuple[int, ...] = (1, 10)
 
 
 QUICK = Plan(
@@ -49,6 +51,8 @@ FULL = Plan(
     soak_cycles=10_000,
     soak_restarts=4,
     compare_inverters=100,
+    local_commands=200,
+    local_fleet=(10, 100),
 )  # fmt: skip
 
 
@@ -136,6 +140,8 @@ def main() -> int:
     at_start, soak = memory.run(plan.memory_sizes, plan.soak_cycles, plan.soak_restarts)
     print("pylxpweb ...", flush=True)
     comparison = pylxpweb_compare.run(plan.compare_inverters)
+    print("local ...", flush=True)
+    dongles = local.run(plan.local_commands, plan.local_fleet)
     took = time.monotonic() - started
 
     p50 = percentile(lat.result_ms, 0.5) / percentile(lat.floor_ms, 0.5)
@@ -208,6 +214,17 @@ def main() -> int:
             "account by default (the reference integration's limit: the cloud is shared). Both are shown.",
             "",
             comparison.markdown(),
+            "## 5. Local control: through the dongle against through the cloud",
+            "",
+            "The same command (`/set` of the charge current to its confirmed result) with the inverter",
+            "reached through its WiFi dongle (`transport: local`) and through the cloud, each against its",
+            "own floor: two MQTT hops plus one write and one read-back through that door, measured alone in",
+            "this run. Through the dongle the bridge also reads the register before writing it (a flag",
+            "shares its register; in `hybrid` that read shows the dongle answers before anything is",
+            "written), so its floor leaves out one exchange the bridge makes. `python -m bench.local` runs",
+            "this section alone.",
+            "",
+            dongles.markdown(),
             PROFILED,
         ]
     )

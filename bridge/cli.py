@@ -102,6 +102,9 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="also serve every inverter's WiFi dongle (the local protocol) on this TCP port; none: not",
     )
+    sim.add_argument(
+        "--dongle-latency-ms", type=float, default=0.0, help="milliseconds added to every dongle answer"
+    )
     sim.add_argument("--inverters", type=int, default=2, help="how many inverters the plant has")
     sim.add_argument("--username", default="demo", help="the account name it accepts")
     sim.add_argument("--password", default="demo", help="the password it accepts")
@@ -209,6 +212,7 @@ def _healthcheck(url: str) -> int:
 
 def _run_simulator(args: argparse.Namespace) -> int:
     from bridge.simulator import Faults, SimulatorState, run_simulator
+    from bridge.simulator.state import DongleFaults
 
     if args.inverters < 1:
         print("eg4-bridge simulator: --inverters must be at least 1", file=sys.stderr)
@@ -225,6 +229,7 @@ def _run_simulator(args: argparse.Namespace) -> int:
             dataframe_timeout_rate=args.dataframe_timeout_rate,
             http_500_rate=args.http_500_rate,
         ),
+        dongle_faults=DongleFaults(latency_ms=args.dongle_latency_ms),
     )
 
     async def serve() -> None:
