@@ -287,3 +287,80 @@ def test_fast_polling_of_a_simulator_on_this_machine_is_no_mistake() -> None:
         environ={},
     )  # fmt: skip
     assert settings_warnings(local) == []
+
+
+LOCAL_ONLY = """
+transport: local
+mqtt: {host: 127.0.0.1}
+inverters:
+  "4512345600":
+    dongle: {host: 192.168.1.50, serial: BA12345600}
+"""
+
+
+def test_a_local_only_file_needs_no_cloud_account(tmp_path: Path) -> None:
+    done = check_config(write(tmp_path, LOCAL_ONLY))
+    assert done.returncode == 0, done.stderr
+    assert "no cloud, dongles only" in done.stdout
+    settings = load_settings(write(tmp_path, LOCAL_ONLY), environ={})
+    assert settings.cloud is None
+    dongle = settings.dongles["4512345600"]
+    assert (dongle.host, dongle.port, dongle.timeout_seconds) == ("192.168.1.50", 8000, 3.0)
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        pytest.param(
+            'transport: local\ninverters: {"4512345600": {transport: local}}\n',
+            "inverters.4512345600.dongle: transport local needs the dongle's host and serial",
+            id="local without a dongle",
+        ),
+        pytest.param(
+            'transport: hybrid\ninverters: {"4512345600": {dongle: {host: h, serial: BA12345600}}}\n',
+            "cloud: required, unless every inverter is named under inverters with transport: local",
+            id="hybrid without a cloud",
+        ),
+        pytest.param(
+            "transport: local\n",
+            "cloud: required, unless every inverter is named",
+            id="local naming no inverter",
+        ),
+        pytest.param(
+            LOCAL_ONLY + "  default: {dongle: {host: h, serial: BA12345600}}\n",
+            "inverters.default.dongle: a dongle belongs to one inverter",
+            id="a dongle for every inverter",
+        ),
+        pytest.param(
+            LOCAL_ONLY.replace("BA12345600", "BA-1"),
+            "inverters.4512345600.dongle.serial",
+            id="a malformed dongle serial",
+        ),
+        pytest.param(
+            LOCAL_ONLY.replace("local\n", "lan\n", 1),
+            "transport: Input should be 'cloud', 'local' or 'hybrid'",
+            id="an unknown transport",
+        ),
+    ],
+)
+def test_transports_and_dongles_are_checked(tmp_path: Path, text: str, problem: str) -> None:
+    done = check_config(write(tmp_path, text))
+    assert done.returncode == 2
+    assert problem in done.stderr, done.stderr
+
+
+def test_each_inverter_takes_its_own_transport_or_the_default(tmp_path: Path) -> None:
+    text = GOOD + (
+        "transport: hybrid\n"
+        "inverters:\n"
+        '  "4512345600": {dongle: {host: 10.0.0.2, serial: BA12345600}}\n'
+        '  "4512345601": {transport: cloud, dongle: {host: 10.0.0.3, serial: BA12345601}}\n'
+        '  "4512345602": {transport: cloud}\n'
+    )
+    settings = load_settings(write(tmp_path, text), environ={})
+    assert [settings.transport_of(serial) for serial in ("4512345600", "4512345601", "4512345602")] == [
+        "hybrid",
+        "cloud",
+        "cloud",
+    ]
+    assert list(settings.dongles) == ["4512345600"]  # a dongle named for a cloud inverter is not used

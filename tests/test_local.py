@@ -4,9 +4,13 @@ commands and results."""
 
 from __future__ import annotations
 
+import asyncio
+import signal
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -16,7 +20,7 @@ from bridge.config import Settings, settings_from_mapping
 from bridge.daemon import running_bridge
 from bridge.simulator import RunningSimulator, SimulatorState, run_simulator
 from tests.conftest import Broker, free_port
-from tests.harness import Observer, observing, unique_topics
+from tests.harness import Observer, observing, start_bridge_process, unique_topics
 from tests.reliability import record
 
 PV18K = "4512345600"
@@ -245,3 +249,44 @@ async def test_sim_devices_lists_each_inverter_with_its_dongle_serial(simulator:
         (serial, simulator.state.dongle_serial(serial)) for serial in simulator.state.inverters
     ]
     assert all(len(device["dongle_serial"]) == 10 for device in devices)
+
+
+async def test_the_commands_as_shipped_serve_dongles_and_run_a_bridge_with_no_cloud_section(
+    broker: Broker, tmp_path: Path
+) -> None:
+    """`eg4-bridge simulator --dongle-port` and `eg4-bridge run` with a config holding no `cloud` at all,
+    each in its own process, as a user would start them."""
+    dongle_port = free_port()
+    simulator = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bridge.cli", "simulator", "--port", str(free_port()),
+        "--dongle-port", str(dongle_port), "--inverters", "1",
+        stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        assert simulator.stdout is not None
+        lines = [(await asyncio.wait_for(simulator.stdout.readline(), 20)).decode() for _ in range(2)]
+        assert lines[1].strip() == f"simulated dongles at 127.0.0.1:{dongle_port}"
+        topics = unique_topics()
+        config = tmp_path / "config.yaml"
+        config.write_text(
+            f"transport: local\n"
+            f"mqtt: {{port: {broker.port}, base_topic: {topics.base}}}\n"
+            f"control: {{min_write_interval_seconds: 0}}\n"
+            f'inverters:\n  "{PV18K}": {{dongle: {{host: 127.0.0.1, port: {dongle_port}, serial: BA12345600}}}}\n'
+        )
+        async with observing(broker.port, f"{topics.base}/#") as observer:
+            bridge = await start_bridge_process(config)
+            try:
+                await observer.wait_for_topic(topics.state(PV18K, "battery/charge_current"), "25", within=20)
+                await observer.publish(topics.command(PV18K, "battery/charge_current"), "90")
+                seen = await observer.wait_for_topic(topics.result(PV18K, "battery/charge_current"))
+                result = seen.json()
+                assert (result["outcome"], result["confirmed"], result["via"]) == ("accepted", True, "local")
+                await observer.wait_for_topic(topics.state(PV18K, "battery/charge_current"), "90")
+            finally:
+                bridge.send_signal(signal.SIGTERM)
+                await asyncio.wait_for(bridge.communicate(), timeout=30)
+        assert bridge.returncode == 0
+    finally:
+        simulator.send_signal(signal.SIGINT)
+        await asyncio.wait_for(simulator.wait(), timeout=20)
