@@ -10,6 +10,7 @@ those of the request; everything else is skipped.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import struct
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -105,8 +106,21 @@ class DongleStats:
     heartbeats_answered: int = 0
 
 
+@dataclass
+class _Waiting:
+    """The one request in flight: how to know its reply, and where to put it."""
+
+    is_reply: Callable[[Frame], bool]
+    answer: asyncio.Future[Frame]
+
+
 class DongleConnection:
-    """Requests to the inverters behind one dongle, one at a time, over one connection kept open."""
+    """Requests to the inverters behind one dongle, one at a time, over one connection kept open.
+
+    A reader task takes every frame the dongle sends as it arrives: the reply awaited, if any, is handed
+    over; heartbeats are echoed at once when asked to (also between requests, as the cloud would); the rest
+    is counted and dropped.
+    """
 
     def __init__(
         self,
@@ -123,6 +137,8 @@ class DongleConnection:
         self._answer_heartbeats = answer_heartbeats
         self._where = where or dongle_serial
         self._stream: Stream | None = None
+        self._reader: asyncio.Task[None] | None = None
+        self._waiting: _Waiting | None = None
         self._buffer = bytearray()
         self._lock = asyncio.Lock()
         self._connections = 0
@@ -130,7 +146,7 @@ class DongleConnection:
 
     async def close(self) -> None:
         async with self._lock:
-            self._drop()
+            await self._drop()
 
     # -- requests -------------------------------------------------------------------------------------
 
@@ -160,22 +176,25 @@ class DongleConnection:
     async def _exchange(self, request: bytes, is_reply: Callable[[Frame], bool]) -> Frame:
         async with self._lock:
             stream = await self._connected()
-            self._buffer.clear()  # anything already here answers an earlier request, or nobody
+            waiting = _Waiting(is_reply, asyncio.get_running_loop().create_future())
+            self._waiting = waiting
             self.stats.requests += 1
             try:
                 stream.write(request)
                 async with asyncio.timeout(self._timeout):
-                    reply = await self._until_reply(stream, is_reply)
+                    reply = await asyncio.shield(waiting.answer)
             except TimeoutError as exc:
-                self._drop()
+                await self._drop()  # a late reply must not be taken for the next request's
                 raise DongleSilentError(
                     f"the dongle {self._where} did not answer within {self._timeout:g} s", sent=True
                 ) from exc
             except (ConnectionError, OSError) as exc:
-                self._drop()
+                await self._drop()
                 raise DongleDroppedError(
                     f"the connection to the dongle {self._where} closed before it answered", sent=True
                 ) from exc
+            finally:
+                self._waiting = None
         if reply.exception is not None:
             raise DongleExceptionError(
                 f"the inverter refused the request (Modbus exception {reply.exception})", reply.exception
@@ -183,50 +202,70 @@ class DongleConnection:
         return reply
 
     async def _connected(self) -> Stream:
-        if self._stream is not None:
+        if self._stream is not None and self._reader is not None and not self._reader.done():
             return self._stream
+        await self._drop()
         try:
             async with asyncio.timeout(self._timeout):
-                self._stream = await self._connect()
+                stream = await self._connect()
         except (TimeoutError, OSError) as exc:
             reason = "timed out" if isinstance(exc, TimeoutError) else exc.strerror or type(exc).__name__
             raise DongleUnreachableError(
                 f"cannot connect to the dongle {self._where}: {reason}", sent=False
             ) from exc
+        self._stream = stream
+        self._reader = asyncio.create_task(self._read_frames(stream), name=f"dongle-{self.dongle_serial}")
         self._connections += 1
         if self._connections > 1:
             self.stats.reconnects += 1
             log.info("dongle_reconnected", dongle=self._where)
-        return self._stream
+        return stream
 
-    def _drop(self) -> None:
-        if self._stream is not None:
-            self._stream.close()
-            self._stream = None
+    async def _drop(self) -> None:
+        reader, stream = self._reader, self._stream
+        self._reader = self._stream = None
         self._buffer.clear()
+        if reader is not None and reader is not asyncio.current_task():
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reader
+        if stream is not None:
+            stream.close()
 
-    async def _until_reply(self, stream: Stream, is_reply: Callable[[Frame], bool]) -> Frame:
-        while True:
-            while (raw := self._next_frame()) is not None:
-                try:
-                    frame = frames.decode(raw)
-                except FrameError as exc:
-                    # A prefix inside other bytes, or a frame cut short: look again one byte further on,
-                    # so that a real reply swallowed by a false length is found.
-                    log.debug("dongle_frame_skipped", dongle=self._where, reason=str(exc))
-                    self.stats.skipped_frames += 1
-                    self._buffer[:0] = raw[1:]
-                    continue
-                if is_reply(frame):
-                    return frame
-                self.stats.skipped_frames += 1
-                if frame.tcp_function == TcpFunction.HEARTBEAT and self._answer_heartbeats:
-                    stream.write(raw)  # the echo the cloud would send back
-                    self.stats.heartbeats_answered += 1
-            data = await stream.read()
-            if not data:
-                raise ConnectionResetError("closed by the dongle")
-            self._buffer.extend(data)
+    # -- the reader -----------------------------------------------------------------------------------
+
+    async def _read_frames(self, stream: Stream) -> None:
+        """Every frame as it arrives, until the connection ends; its end fails the request waiting."""
+        try:
+            while data := await stream.read():
+                self._buffer.extend(data)
+                while (raw := self._next_frame()) is not None:
+                    self._take(raw, stream)
+            failure: Exception = ConnectionResetError("closed by the dongle")
+        except (ConnectionError, OSError) as exc:
+            failure = exc
+        waiting = self._waiting
+        if waiting is not None and not waiting.answer.done():
+            waiting.answer.set_exception(failure)
+
+    def _take(self, raw: bytes, stream: Stream) -> None:
+        try:
+            frame = frames.decode(raw)
+        except FrameError as exc:
+            # A prefix inside other bytes, or a frame cut short: look again one byte further on, so that
+            # a real reply swallowed by a false length is still found.
+            log.debug("dongle_frame_skipped", dongle=self._where, reason=str(exc))
+            self.stats.skipped_frames += 1
+            self._buffer[:0] = raw[1:]
+            return
+        waiting = self._waiting
+        if waiting is not None and not waiting.answer.done() and waiting.is_reply(frame):
+            waiting.answer.set_result(frame)
+            return
+        self.stats.skipped_frames += 1
+        if frame.tcp_function == TcpFunction.HEARTBEAT and self._answer_heartbeats:
+            stream.write(raw)  # the echo the cloud would send back
+            self.stats.heartbeats_answered += 1
 
     def _next_frame(self) -> bytes | None:
         """The first whole frame in the buffer, taken out of it; bytes before a prefix are dropped."""

@@ -160,6 +160,22 @@ async def test_heartbeats_are_echoed_only_when_asked_to() -> None:
     ]
 
 
+async def test_heartbeats_between_requests_are_echoed_as_they_come_when_asked_to() -> None:
+    dongle = FakeDongle([answer([60])])
+    link = connection(dongle, heartbeats=True)
+    await link.read(INVERTER, ModbusFunction.READ_HOLDING, 101, 1)
+    dongle.streams[0].incoming.put_nowait(heartbeat())  # nothing is being asked now
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert [frame.tcp_function for frame in dongle.streams[0].sent] == [
+        TcpFunction.TRANSLATED,
+        TcpFunction.HEARTBEAT,
+    ]
+    assert link.stats.heartbeats_answered == 1
+    await link.close()
+    assert dongle.streams[0].closed
+
+
 async def test_a_stale_reply_left_from_an_earlier_request_is_not_taken_for_the_next() -> None:
     late = frames.read_reply(DONGLE, INVERTER, ModbusFunction.READ_HOLDING, 101, [99])
 
