@@ -90,10 +90,11 @@ class LocalReport:
     commands: int
     ways: tuple[Way, Way]
     fleet: list[FleetRow]
+    cloud_latency_ms: float
 
     def markdown(self) -> str:
         lines = [
-            f"Cloud answering after {CLOUD_LATENCY_MS:g} ms, dongles after {DONGLE_LATENCY_MS:g} ms; "
+            f"Cloud answering after {self.cloud_latency_ms:g} ms, dongles after {DONGLE_LATENCY_MS:g} ms; "
             f"{self.commands} commands each way, one at a time.",
             "",
             "| way | p50 ms: bridge / floor | p95 ms | p99 ms |",
@@ -218,13 +219,15 @@ async def refresh_cycles(port: int, base_topic: str, cycles: int) -> list[float]
     return times
 
 
-def run(commands: int, fleet_sizes: tuple[int, ...], cycles: int = 3) -> LocalReport:
+def run(
+    commands: int, fleet_sizes: tuple[int, ...], cycles: int = 3, cloud_latency_ms: float = CLOUD_LATENCY_MS
+) -> LocalReport:
     dongle_port = free_port()
     biggest = max(fleet_sizes)
     with (
         Mosquitto() as broker,
         simulator(
-            biggest, CLOUD_LATENCY_MS, dongle_port=dongle_port, dongle_latency_ms=DONGLE_LATENCY_MS
+            biggest, cloud_latency_ms, dongle_port=dongle_port, dongle_latency_ms=DONGLE_LATENCY_MS
         ) as url,
     ):
         hops = asyncio.run(mqtt_round_trips(broker.port, commands))
@@ -256,7 +259,7 @@ def run(commands: int, fleet_sizes: tuple[int, ...], cycles: int = 3) -> LocalRe
         Way("through the cloud", through_cloud, cloud_floor),
         Way("through the dongle", through_dongle, local_floor),
     )
-    return LocalReport(commands, ways, fleet)
+    return LocalReport(commands, ways, fleet, cloud_latency_ms)
 
 
 def main() -> int:

@@ -82,6 +82,7 @@ async def run_bridge(
             lambda: link.dropped,
             lambda: coordinator.announcer.messages,
         )
+        metrics.watch_dongles(coordinator.transports.dongle_stats)
         if settings.health.enabled:
             report = _health_reporter(settings, coordinator, link)
             status = _status_reporter(settings, coordinator, link, metrics)

@@ -16,6 +16,7 @@ from prometheus_client.registry import Collector
 
 from bridge import __version__
 from bridge.commands import Outcome
+from bridge.local.dongle import DongleStats
 
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
@@ -60,6 +61,10 @@ class BridgeMetrics:
         self.registry.register(
             _StateCollector(command_outcomes, connections, last_good_refresh, dropped, published)
         )
+
+    def watch_dongles(self, stats: Mapping[str, DongleStats]) -> None:
+        """Report each dongle's counts (by the inverter behind it), read afresh at every scrape."""
+        self.registry.register(_DongleCollector(stats))
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
@@ -116,3 +121,28 @@ class _StateCollector(Collector):
         for serial, when in sorted(self._last_good_refresh.items()):
             age.add_metric([serial], round(now - when, 3))
         yield age
+
+
+#: Each dongle counter: its metric name, help text, and the count of `DongleStats` it reports.
+DONGLE_COUNTERS = (
+    ("eg4_bridge_dongle_requests", "Requests sent to the inverter's dongle", "requests"),
+    ("eg4_bridge_dongle_reconnects", "Connections to the dongle after the first", "reconnects"),
+    (
+        "eg4_bridge_dongle_frames_skipped",
+        "Frames from the dongle that answered no request: heartbeats, the cloud's traffic, stale replies",
+        "skipped_frames",
+    ),
+    ("eg4_bridge_dongle_heartbeats_answered", "Dongle heartbeats echoed back", "heartbeats_answered"),
+)
+
+
+class _DongleCollector(Collector):
+    def __init__(self, stats: Mapping[str, DongleStats]) -> None:
+        self._stats = stats
+
+    def collect(self) -> Iterable[Metric]:
+        for name, text, count in DONGLE_COUNTERS:
+            family = CounterMetricFamily(name, text, labels=["serial"])
+            for serial, stats in sorted(self._stats.items()):
+                family.add_metric([serial], getattr(stats, count))
+            yield family

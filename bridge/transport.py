@@ -29,6 +29,7 @@ from bridge.local.dongle import (
     DongleConnection,
     DongleError,
     DongleExceptionError,
+    DongleStats,
     DongleUnreachableError,
     tcp_connector,
 )
@@ -196,6 +197,11 @@ class Transports:
     def local_way(self, serial: str) -> LocalWay | None:
         return self._local.get(serial)
 
+    @property
+    def dongle_stats(self) -> dict[str, DongleStats]:
+        """Each dongle's counts, by the serial of the inverter behind it."""
+        return {serial: way.connection.stats for serial, way in self._local.items()}
+
     async def close(self) -> None:
         for way in self._local.values():
             await way.connection.close()
@@ -215,9 +221,23 @@ class Transports:
         return (await self._route(serial, LocalWay.energy, lambda cloud: cloud.get_energy(serial)))[0]
 
     async def read_parameters(self, serial: str) -> ParameterRead:
-        return (await self._route(serial, LocalWay.parameters, lambda cloud: cloud.read_parameters(serial)))[
-            0
-        ]
+        read, via = await self._route(
+            serial, LocalWay.parameters, lambda cloud: cloud.read_parameters(serial)
+        )
+        if via == "local" and self.way_of(serial) == "hybrid" and self._cloud is not None:
+            return await self._with_cloud_only_settings(read, self._cloud)
+        return read
+
+    async def _with_cloud_only_settings(self, local: ParameterRead, cloud: CloudClient) -> ParameterRead:
+        """`hybrid`: the settings with no register encoding come from the cloud's read, the rest from the
+        dongle's. A cloud that fails leaves them out of this read (they keep their last values)."""
+        try:
+            remote = await cloud.read_parameters(local.serial)
+        except CloudError as exc:
+            log.warning("cloud_only_settings_unread", serial=local.serial, error=exc.message)
+            return local.model_copy(update={"complete": False})
+        values = dict(remote.values) | dict(local.values)
+        return local.model_copy(update={"values": values, "complete": remote.complete})
 
     # -- Door -----------------------------------------------------------------------------------------
 

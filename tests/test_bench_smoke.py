@@ -28,7 +28,7 @@ async def test_the_burst_benchmark_answers_every_command_and_ends_on_the_last() 
 def test_the_local_benchmark_measures_both_doors_and_a_fleet_over_dongles() -> None:
     from bench import local
 
-    report = local.run(3, (2,), cycles=1)
+    report = local.run(3, (2,), cycles=1, cloud_latency_ms=20)
     cloud, dongle = report.ways
     assert len(cloud.result_ms) == len(dongle.result_ms) == len(dongle.floor_ms) == 3
     (row,) = report.fleet

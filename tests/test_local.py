@@ -66,6 +66,7 @@ def local_settings(
     dongle_port: int | None = None,
     timeout: float = 2.0,
     control: dict[str, Any] | None = None,
+    health: dict[str, Any] | None = None,
 ) -> Settings:
     dongle_port = dongle_port or simulator.dongle_port
     document: dict[str, Any] = {
@@ -73,6 +74,7 @@ def local_settings(
         "mqtt": {"port": port, "base_topic": topics.base, "discovery_prefix": topics.discovery_prefix},
         "polling": {"runtime_seconds": 60, "parameters_seconds": 3600, "write_refresh_seconds": 0.5},
         "control": {"min_write_interval_seconds": 0, "recheck_after_unknown_seconds": 1} | (control or {}),
+        "health": health or {},
         "inverters": {
             serial: {
                 "dongle": {
@@ -290,3 +292,35 @@ async def test_the_commands_as_shipped_serve_dongles_and_run_a_bridge_with_no_cl
     finally:
         simulator.send_signal(signal.SIGINT)
         await asyncio.wait_for(simulator.wait(), timeout=20)
+
+
+async def test_hybrid_writes_settings_with_no_register_encoding_through_the_cloud(broker: Broker) -> None:
+    async with rigged(broker, transport="hybrid", with_cloud=True) as rig:
+        await rig.observer.wait_for_topic(rig.topics.state(PV18K, "ac_charge/type"), "time")
+        result = await rig.command(PV18K, "ac_charge/type", "soc_volt")
+        assert (result["outcome"], result["confirmed"], result["via"]) == ("accepted", True, "cloud")
+        current = await rig.command(PV18K, "battery/charge_current", "45")
+        assert current["via"] == "local"
+    assert rig.state.write_doors == ["cloud", "local"]
+
+
+async def test_the_status_page_and_metrics_show_the_dongles(broker: Broker) -> None:
+    port = free_port()
+    health = {"enabled": True, "port": port}
+    async with rigged(broker, transport="local", with_cloud=False, health=health) as rig:
+        await rig.command(PV18K, "battery/charge_current", "50")
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"http://127.0.0.1:{port}/metrics") as answer:
+                metrics = await answer.text()
+            async with http.get(f"http://127.0.0.1:{port}/") as answer:
+                page = await answer.text()
+    requests = next(
+        line
+        for line in metrics.splitlines()
+        if line.startswith(f'eg4_bridge_dongle_requests_total{{serial="{PV18K}"}}')
+    )
+    assert (
+        float(requests.split()[-1]) >= 4
+    )  # the settings, runtime and energy reads, the write and its read-back
+    assert "eg4_bridge_dongle_reconnects_total" in metrics
+    assert page.count("through its dongle") == 2

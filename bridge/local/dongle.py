@@ -279,7 +279,7 @@ class DongleConnection:
             if len(buffer) < 6:
                 return None
             (length,) = struct.unpack_from("<H", buffer, 4)
-            if not frames.HEADER_SIZE - 6 <= length <= MAX_FRAME:
+            if not frames.HEARTBEAT_SIZE - 6 <= length <= MAX_FRAME:
                 del buffer[:1]  # not a frame after all: look for the next prefix
                 continue
             if len(buffer) < 6 + length:

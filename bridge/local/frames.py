@@ -20,6 +20,8 @@ ADDRESS: Final = 0x01
 #: Outer bytes before the data frame: prefix, version, length, address, TCP function, serial, data length.
 HEADER_SIZE: Final = 20
 SERIAL_SIZE: Final = 10
+#: A heartbeat's whole size: prefix, version, length, address, function, serial, one byte.
+HEARTBEAT_SIZE: Final = 19
 #: A Modbus function with this bit set is an exception reply; the code follows.
 EXCEPTION_BIT: Final = 0x80
 
@@ -73,6 +75,13 @@ def frame(tcp_function: int, dongle_serial: str, data: bytes, *, version: int = 
     )
 
 
+def heartbeat(dongle_serial: str) -> bytes:
+    """A heartbeat as dongles send it (and the cloud echoes it): the header up to the serial, then one zero
+    byte; no data length and no CRC."""
+    body = bytes([ADDRESS, TcpFunction.HEARTBEAT]) + _serial(dongle_serial) + b"\x00"
+    return PREFIX + struct.pack("<HH", 2, len(body)) + body
+
+
 def read_request(
     dongle_serial: str, inverter_serial: str, function: ModbusFunction, start: int, count: int
 ) -> bytes:
@@ -121,12 +130,22 @@ class Frame:
 
 
 def decode(raw: bytes) -> Frame:
-    """One whole frame, checked: prefix, both lengths, the CRC; `FrameError` says what is wrong."""
-    if len(raw) < HEADER_SIZE + 2 or raw[:2] != PREFIX:
+    """One whole frame, checked: prefix, both lengths, the CRC; `FrameError` says what is wrong. A
+    heartbeat has neither data length nor CRC."""
+    if len(raw) < HEARTBEAT_SIZE or raw[:2] != PREFIX:
         raise FrameError("not a dongle frame: no A1 1A prefix or too short")
     version, length = struct.unpack_from("<HH", raw, 2)
     if length != len(raw) - 6:
         raise FrameError(f"frame length says {length}, the frame holds {len(raw) - 6} bytes after it")
+    if raw[7] == TcpFunction.HEARTBEAT:
+        # No CRC guards a heartbeat: its serial must at least look like one, so that a stray prefix
+        # followed by a real reply is not taken for a heartbeat that swallows the reply.
+        serial = raw[8:18].rstrip(b"\x00")
+        if not serial.isalnum() or not serial.isascii():
+            raise FrameError(f"a heartbeat whose serial is not letters and digits: {serial!r}")
+        return Frame(raw[7], serial.decode("ascii"), raw[18:], version)
+    if len(raw) < HEADER_SIZE + 2:
+        raise FrameError(f"a frame of function {raw[7]:#x} is too short: {len(raw)} bytes")
     (data_length,) = struct.unpack_from("<H", raw, 18)
     if length != 14 + data_length:
         raise FrameError(f"frame length {length} is not 14 + data length {data_length}")

@@ -189,7 +189,7 @@ def _heartbeat(state: SimulatorState, dongle_serial: str | None = None) -> bytes
     if dongle_serial is None:
         first = next(iter(state.inverters), "0000000000")
         dongle_serial = state.dongle_serial(first)
-    return frames.frame(TcpFunction.HEARTBEAT, dongle_serial, b"\x00", version=2)
+    return frames.heartbeat(dongle_serial)
 
 
 def _tls_hello(buffer: bytearray) -> bool:

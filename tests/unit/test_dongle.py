@@ -89,7 +89,7 @@ def answer(values: list[int]) -> Callable[[frames.Frame], list[bytes]]:
 
 
 def heartbeat() -> bytes:
-    return frames.frame(TcpFunction.HEARTBEAT, DONGLE, b"\x00", version=2)
+    return frames.heartbeat(DONGLE)
 
 
 def connection(dongle: FakeDongle, *, timeout: float = 0.2, heartbeats: bool = False) -> DongleConnection:

@@ -15,6 +15,7 @@ from bridge.local.frames import (
     crc16_modbus,
     decode,
     frame,
+    heartbeat,
     read_reply,
     read_request,
     write_multiple_request,
@@ -100,3 +101,41 @@ def test_a_read_reply_shorter_than_its_byte_count_is_refused() -> None:
     data = bytes([1, 3]) + INVERTER.encode() + struct.pack("<HB", 0, 8) + b"\x01\x00"
     with pytest.raises(FrameError, match="the reply says 8 bytes of values, it holds 2"):
         decode(frame(TcpFunction.TRANSLATED, DONGLE, data))
+
+
+# Byte-exact frames from lxp-bridge's own tests (tests/test_packet.rs there): dongle serial "2222222222",
+# inverter serial "5555555555". lxp-bridge sends a write-multiple with protocol version 2, and we with 1:
+# the two bytes of the version are left out of that one comparison (the CRC covers the data frame alone).
+LXP_DONGLE, LXP_INVERTER = "2222222222", "5555555555"
+LXP_HEARTBEAT = "a11a02000d0001c13232323232323232323200"
+LXP_READ_HOLD = "a11a0100200001c23232323232323232323212000003353535353535353535350c0003007026"
+LXP_READ_HOLD_REPLY = "a11a0200250001c23232323232323232323217000103353535353535353535350c00061606140510395d87"
+LXP_READ_INPUTS = "a11a0100200001c2323232323232323232321200000435353535353535353535000028002a84"
+LXP_WRITE_SINGLE = "a11a0100200001c232323232323232323232120000063535353535353535353542006400883d"
+LXP_WRITE_SINGLE_REPLY = "a11a0200200001c23232323232323232323212000106353535353535353535354200640049ad"
+LXP_WRITE_MULTI = "a11a0200270001c23232323232323232323219000010353535353535353535350c000300061606131417217347"
+LXP_WRITE_MULTI_REPLY = "a11a0200200001c23232323232323232323212000110353535353535353535350c000300e2bb"
+
+
+def test_requests_are_byte_for_byte_those_of_lxp_bridge() -> None:
+    holding, inputs = ModbusFunction.READ_HOLDING, ModbusFunction.READ_INPUT
+    assert read_request(LXP_DONGLE, LXP_INVERTER, holding, 12, 3).hex() == LXP_READ_HOLD
+    assert read_request(LXP_DONGLE, LXP_INVERTER, inputs, 0, 40).hex() == LXP_READ_INPUTS
+    assert write_single_request(LXP_DONGLE, LXP_INVERTER, 66, 100).hex() == LXP_WRITE_SINGLE
+    # lxp-bridge's values are bytes: 22, 6 | 19, 20 | 23, 33 are the registers 0x0616, 0x1413, 0x2117.
+    multi = write_multiple_request(LXP_DONGLE, LXP_INVERTER, 12, [0x0616, 0x1413, 0x2117])
+    expected = bytes.fromhex(LXP_WRITE_MULTI)
+    assert multi[:2] + multi[4:] == expected[:2] + expected[4:]
+    assert heartbeat(LXP_DONGLE).hex() == LXP_HEARTBEAT
+
+
+def test_lxp_bridges_replies_decode_to_their_registers() -> None:
+    hold = decode(bytes.fromhex(LXP_READ_HOLD_REPLY))
+    assert (hold.version, hold.action, hold.inverter_serial, hold.start) == (2, 1, LXP_INVERTER, 12)
+    assert hold.values == (0x0616, 0x0514, 0x3910)
+    single = decode(bytes.fromhex(LXP_WRITE_SINGLE_REPLY))
+    assert (single.modbus_function, single.start, single.values) == (ModbusFunction.WRITE_SINGLE, 66, (100,))
+    multi = decode(bytes.fromhex(LXP_WRITE_MULTI_REPLY))
+    assert (multi.modbus_function, multi.start, multi.values) == (ModbusFunction.WRITE_MULTIPLE, 12, (3,))
+    beat = decode(bytes.fromhex(LXP_HEARTBEAT))
+    assert (beat.tcp_function, beat.dongle_serial, beat.version) == (TcpFunction.HEARTBEAT, LXP_DONGLE, 2)
