@@ -159,17 +159,17 @@ def refresh_reads(serial: str) -> list[bytes]:
         (
             ModbusFunction.READ_INPUT,
             registers.input_registers(registers.RUNTIME_FIELDS),
-            registers.INPUT_BLOCK,
+            registers.BLOCK,
         ),
         (
             ModbusFunction.READ_INPUT,
             registers.input_registers(registers.ENERGY_FIELDS),
-            registers.INPUT_BLOCK,
+            registers.BLOCK,
         ),
         (
             ModbusFunction.READ_HOLDING,
             registers.holding_registers(tuple(registers.HOLDING)),
-            registers.HOLDING_BLOCK,
+            registers.BLOCK,
         ),
     ):
         reads += [

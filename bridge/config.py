@@ -224,6 +224,9 @@ class DongleSettings(_Section):
     timeout_seconds: float = Field(default=3.0, gt=0, le=60)
     #: Echo the dongle's heartbeats, as the cloud does: some inverters stop answering a dongle with no cloud.
     answer_heartbeats: bool = False
+    #: Registers asked for in one read: 40 suits every firmware; newer firmware takes up to 125. A larger
+    #: read the dongle refuses or leaves unanswered falls back to 40.
+    max_block: int = Field(default=40, ge=40, le=125)
 
 
 class SettingLimit(_Section):

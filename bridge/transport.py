@@ -29,6 +29,7 @@ from bridge.local.dongle import (
     DongleConnection,
     DongleError,
     DongleExceptionError,
+    DongleSilentError,
     DongleStats,
     DongleUnreachableError,
     tcp_connector,
@@ -99,15 +100,23 @@ class CloudWay:
 class LocalWay:
     """One inverter through its dongle: registers read in blocks and turned into the cloud's vocabulary."""
 
-    def __init__(self, serial: str, connection: DongleConnection) -> None:
+    def __init__(self, serial: str, connection: DongleConnection, max_block: int = registers.BLOCK) -> None:
         self.serial = serial
         self.connection = connection
+        self.max_block = max_block
 
     async def _words(self, function: ModbusFunction, wanted: tuple[int, ...]) -> dict[int, int]:
-        size = registers.HOLDING_BLOCK if function == ModbusFunction.READ_HOLDING else registers.INPUT_BLOCK
         words: dict[int, int] = {}
-        for start, count in registers.blocks(wanted, size):
-            values = await self.connection.read(self.serial, function, start, count)
+        for start, count in registers.blocks(wanted, self.max_block):
+            try:
+                values = await self.connection.read(self.serial, function, start, count)
+            except (DongleExceptionError, DongleSilentError) as exc:
+                if count <= registers.BLOCK:
+                    raise
+                # Older firmware takes 40 registers at a time: ask so from now on.
+                log.warning("dongle_large_read_refused", serial=self.serial, count=count, error=exc.message)
+                self.max_block = registers.BLOCK
+                return await self._words(function, wanted)
             words.update(zip(range(start, start + count), values, strict=True))
         return words
 
@@ -186,7 +195,8 @@ class Transports:
         self._settings = settings
         self._clock = clock
         self._local = {
-            serial: LocalWay(serial, _connection(dongle)) for serial, dongle in settings.dongles.items()
+            serial: LocalWay(serial, _connection(dongle), dongle.max_block)
+            for serial, dongle in settings.dongles.items()
         }
         self._resting_until: dict[str, float] = {}
 

@@ -67,6 +67,7 @@ def local_settings(
     timeout: float = 2.0,
     control: dict[str, Any] | None = None,
     health: dict[str, Any] | None = None,
+    dongle: dict[str, Any] | None = None,
 ) -> Settings:
     dongle_port = dongle_port or simulator.dongle_port
     document: dict[str, Any] = {
@@ -83,6 +84,7 @@ def local_settings(
                     "serial": simulator.state.dongle_serial(serial),
                     "timeout_seconds": timeout,
                 }
+                | (dongle or {})
             }
             for serial in (PV18K, FLEXBOSS)
         },
@@ -324,3 +326,33 @@ async def test_the_status_page_and_metrics_show_the_dongles(broker: Broker) -> N
     )  # the settings, runtime and energy reads, the write and its read-back
     assert "eg4_bridge_dongle_reconnects_total" in metrics
     assert page.count("through its dongle") == 2
+
+
+@pytest.mark.parametrize("firmware_takes", [127, 40])
+async def test_larger_reads_are_used_where_the_firmware_takes_them_and_40_where_not(
+    broker: Broker, firmware_takes: int
+) -> None:
+    state = SimulatorState(inverter_count=2)
+    state.dongle_faults.max_read = firmware_takes
+    async with run_simulator(state, dongle_port=0) as simulator:
+        topics = unique_topics()
+        settings = local_settings(
+            simulator, broker.port, topics, transport="local", with_cloud=False, dongle={"max_block": 125}
+        )
+        async with observing(broker.port, f"{topics.base}/#") as observer:
+            async with running_bridge(settings):
+                await observer.wait_for_topic(topics.state(PV18K, "battery/charge_current"), "25")
+                await observer.wait_for_topic(topics.state(FLEXBOSS, "battery/soc"), None)
+                reads_after_start = (
+                    state.requests["dongle:read_input"] + state.requests["dongle:read_holding"]
+                )
+                await observer.publish(topics.command(PV18K, "battery/charge_current"), "33")
+                result = (await observer.wait_count(topics.result(PV18K, "battery/charge_current"), 1))[0]
+    assert (result.json()["outcome"], result.json()["confirmed"]) == ("accepted", True)
+    # Per inverter: runtime (registers 1-82), energy (28-59) and settings (21-233). In reads of 125 that is
+    # 1 + 1 + 2; in reads of 40, 2 + 1 + 5, after one or two refused larger reads (the runtime's and the
+    # settings', when both were planned before the first refusal came back).
+    if firmware_takes == 127:
+        assert reads_after_start == 2 * (1 + 1 + 2)
+    else:
+        assert 2 * (2 + 1 + 5) + 2 <= reads_after_start <= 2 * (2 + 1 + 5) + 2 * 2

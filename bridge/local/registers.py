@@ -17,10 +17,8 @@ from typing import Final
 #: A value as the cloud gives it: `HOLD_*` text in the cloud's units, `FUNC_*` booleans, runtime integers.
 CloudValue = str | bool | int | float
 
-#: Holding registers are read in blocks of at most this many (what every firmware takes).
-HOLDING_BLOCK: Final = 40
-#: Input registers likewise.
-INPUT_BLOCK: Final = 40
+#: Registers are read in blocks of at most this many: what every firmware takes.
+BLOCK: Final = 40
 WORD: Final = 0xFFFF
 
 

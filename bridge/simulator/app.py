@@ -618,6 +618,7 @@ async def _set_dongle_faults(request: web.Request) -> web.Response:
         body = await request.json()
         faults.silent = bool(body.get("silent", faults.silent))
         faults.latency_ms = float(body.get("latency_ms", faults.latency_ms))
+        faults.max_read = int(body.get("max_read", faults.max_read))
         for kind, count in dict(body.get("next", {})).items():
             faults.queue(kind, int(count))
     except (ValueError, TypeError, AttributeError) as exc:

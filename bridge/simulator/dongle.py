@@ -98,7 +98,7 @@ class SimulatedDongles:
         if function in (ModbusFunction.READ_HOLDING, ModbusFunction.READ_INPUT):
             count = request.values[0] if request.values else 0
             self.state.requests[f"dongle:read_{'holding' if function == 3 else 'input'}"] += 1
-            if not 0 < count <= MAX_READ:
+            if not 0 < count <= min(MAX_READ, self.state.dongle_faults.max_read):
                 return self._exception(request, ILLEGAL_VALUE), False
             words = self.holding(inverter) if function == 3 else self.inputs(inverter)
             values = [words.get(start + offset, 0) for offset in range(count)]

@@ -208,6 +208,8 @@ DONGLE_FAULT_KINDS: Final = ("silence", "drop_mid_write", "misrouted_reply", "he
 class DongleFaults:
     silent: bool = False
     latency_ms: float = 0.0
+    #: The most registers one read may ask for; larger reads get an exception reply (older firmware).
+    max_read: int = 127
     queued: list[str] = field(default_factory=list)
 
     def queue(self, kind: str, count: int = 1) -> None:
