@@ -1,8 +1,13 @@
-"""The simulator's own behaviour: runtime that moves plausibly, register windows, write rules."""
+"""The simulator's own behaviour: runtime that moves plausibly, register windows, write rules, and its
+dongles' way of greeting a client."""
 
 from __future__ import annotations
 
-from bridge.simulator import SimulatorState
+import asyncio
+
+from bridge.local import frames
+from bridge.local.frames import ModbusFunction, TcpFunction
+from bridge.simulator import SimulatorState, run_simulator
 
 SERIAL = "4512345600"
 
@@ -210,3 +215,27 @@ async def test_the_remote_set_endpoints_check_their_form_over_http() -> None:
             == "DATAFRAME_TIMEOUT"
         )
     assert state.value_of(SERIAL, "FUNC_EPS_EN") is False
+
+
+async def test_a_tls_probe_is_answered_with_a_heartbeat_and_plain_frames_still_work() -> None:
+    """Newer clients first try TLS on port 8000; a plain-frame dongle answers with a heartbeat, which tells
+    them to speak plain frames, on the same connection."""
+    state = SimulatorState(inverter_count=1)
+    serial = next(iter(state.inverters))
+    async with run_simulator(state, dongle_port=0) as simulator:
+        assert simulator.dongle_port is not None
+        reader, writer = await asyncio.open_connection("127.0.0.1", simulator.dongle_port)
+        try:
+            writer.write(b"\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03" + bytes(40))  # a ClientHello's start
+            beat = frames.decode(await reader.readexactly(frames.HEARTBEAT_SIZE))
+            assert (beat.tcp_function, beat.dongle_serial) == (
+                TcpFunction.HEARTBEAT,
+                state.dongle_serial(serial),
+            )
+            dongle = state.dongle_serial(serial)
+            writer.write(frames.read_request(dongle, serial, ModbusFunction.READ_HOLDING, 101, 1))
+            head = await reader.readexactly(6)
+            reply = frames.decode(head + await reader.readexactly(int.from_bytes(head[4:6], "little")))
+        finally:
+            writer.close()
+    assert reply.values == (25,)
