@@ -295,3 +295,91 @@ def test_reads_are_grouped_into_the_fewest_blocks() -> None:
     assert registers.blocks((101, 21, 102, 66, 67), 40) == ((21, 1), (66, 37))
     assert registers.blocks((0, 39, 40), 40) == ((0, 40), (40, 1))
     assert registers.blocks((), 40) == ()
+
+
+def test_every_window_register_packs_its_own_boundary() -> None:
+    """The schedule table is built at import (where mutation testing cannot reach): pinned here."""
+    windows = {
+        name: part for name, part in registers.HOLDING.items() if isinstance(part, registers.ClockPart)
+    }
+    assert len(windows) == 12
+    for number, suffix in enumerate(("", "_1", "_2")):
+        for offset, edge in enumerate(("START", "END")):
+            register = 68 + 2 * number + offset
+            hour = windows[f"HOLD_AC_CHARGE_{edge}_HOUR{suffix}"]
+            minute = windows[f"HOLD_AC_CHARGE_{edge}_MINUTE{suffix}"]
+            assert (hour.register, hour.high_byte, hour.highest) == (register, False, 23)
+            assert (minute.register, minute.high_byte, minute.highest) == (register, True, 59)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "problem"),
+    [
+        ("HOLD_AC_CHARGE_POWER_CMD", "lots", "'lots' is not a number"),
+        ("HOLD_AC_CHARGE_POWER_CMD", "6553.6", "6553.6 has no encoding in register 66 (x10)"),
+        ("HOLD_AC_CHARGE_START_HOUR", "24", "'24' is not an hour or minute"),
+        ("HOLD_AC_CHARGE_START_MINUTE", "60", "'60' is not an hour or minute"),
+        ("HOLD_AC_CHARGE_START_MINUTE", "5x", "'5x' is not an hour or minute"),
+        ("HOLD_AC_CHARGE_START_MINUTE", True, "True is not an hour or minute"),
+    ],
+)
+def test_values_with_no_register_encoding_are_refused_by_name(name: str, value: object, problem: str) -> None:
+    with pytest.raises(registers.EncodingError) as refused:
+        registers.encode_holding({name: value}, {66: 0, 68: 0})  # type: ignore[dict-item]
+    assert str(refused.value) == problem
+
+
+def test_the_ends_of_each_encoding_are_held() -> None:
+    assert registers.encode_holding({"HOLD_LEAD_ACID_CHARGE_RATE": "0"}, {101: 9}) == {101: 0}
+    assert registers.encode_holding({"HOLD_AC_CHARGE_POWER_CMD": "6553.5"}, {66: 0}) == {66: 0xFFFF}
+    assert registers.decode_holding(("HOLD_AC_CHARGE_POWER_CMD",), {66: 75}) == {
+        "HOLD_AC_CHARGE_POWER_CMD": "7.5"
+    }
+    # An hour goes in the low byte and keeps the minute; 23 and 59 are the last ones allowed.
+    assert registers.encode_holding({"HOLD_AC_CHARGE_START_HOUR": "23"}, {68: 0x3B05}) == {68: 0x3B17}
+    assert registers.encode_holding({"HOLD_AC_CHARGE_START_HOUR": "02"}, {68: 0x3B05}) == {68: 0x3B02}
+    assert registers.encode_holding({"HOLD_AC_CHARGE_START_MINUTE": "59"}, {68: 0x0105}) == {68: 0x3B05}
+
+
+def test_signs_bytes_and_sums_of_inputs_at_their_edges() -> None:
+    words = {64: 0x7FFF, 65: 0x8000, 67: 0x8000, 5: 0xFF64}
+    assert registers.decode_inputs(("tinner", "tradiator1", "tBat", "soc"), words) == {
+        "tinner": 0x7FFF,  # the highest positive reading stays positive
+        "tradiator1": 0x8000,  # an unsigned register is never read as negative
+        "tBat": -0x8000,
+        "soc": 0x64,
+    }
+    encoded = registers.encode_inputs({"ppv1": 100, "ppv2": 200, "ppv3": 0, "ppv": 300, "todayYielding": 7})
+    assert (encoded[7], encoded[8], encoded[9]) == (100, 200, 0)  # the strings' own fields win over the sum
+    assert (encoded[28], encoded[29], encoded[30]) == (7, 0, 0)
+    assert registers.encode_inputs({"soc": True, "vBat": 526}) == {4: 526}  # a boolean is no reading
+
+
+def test_to_cloud_is_the_inverse_of_from_cloud_for_every_kind_of_setting() -> None:
+    from bridge.catalogue import SETTINGS, NumberSetting, SelectSetting, SwitchSetting, WindowSetting
+
+    samples = {SwitchSetting: "OFF", WindowSetting: "01:30-05:45", SelectSetting: "soc_volt"}
+    for setting in SETTINGS:
+        if isinstance(setting, NumberSetting):
+            canonical = setting.canonical(setting.minimum + setting.step)
+        else:
+            canonical = samples[type(setting)]
+        values = setting.to_cloud(canonical)
+        assert set(values) == set(setting.cloud_names), setting.key
+        assert setting.from_cloud(values) == canonical, setting.key
+    switch = next(setting for setting in SETTINGS if isinstance(setting, SwitchSetting))
+    assert switch.to_cloud("ON") == {switch.func_param: True}
+    window = next(setting for setting in SETTINGS if isinstance(setting, WindowSetting))
+    assert list(window.to_cloud("01:30-05:45").values()) == ["01", "30", "05", "45"]
+    select = next(setting for setting in SETTINGS if isinstance(setting, SelectSetting))
+    assert select.to_cloud("time_and_soc_volt") == {select.bit_param: 2}
+
+
+def test_which_settings_have_a_register_encoding_and_where() -> None:
+    assert registers.has_local_encoding(("HOLD_LEAD_ACID_CHARGE_RATE", "FUNC_AC_CHARGE"))
+    assert not registers.has_local_encoding(("HOLD_LEAD_ACID_CHARGE_RATE", "BIT_AC_CHARGE_TYPE"))
+    assert registers.holding_registers(("FUNC_AC_CHARGE", "HOLD_LEAD_ACID_CHARGE_RATE", "FUNC_EPS_EN")) == (
+        21,
+        101,
+    )
+    assert registers.input_registers(("totalCharging", "soc", "ppv")) == (5, 7, 8, 9, 50, 51)

@@ -139,3 +139,130 @@ def test_lxp_bridges_replies_decode_to_their_registers() -> None:
     assert (multi.modbus_function, multi.start, multi.values) == (ModbusFunction.WRITE_MULTIPLE, 12, (3,))
     beat = decode(bytes.fromhex(LXP_HEARTBEAT))
     assert (beat.tcp_function, beat.dongle_serial, beat.version) == (TcpFunction.HEARTBEAT, LXP_DONGLE, 2)
+
+
+def test_short_serials_are_padded_with_zeros_on_the_right_and_read_back_without_them() -> None:
+    request = read_request("BA1234", "45123", ModbusFunction.READ_HOLDING, 101, 1)
+    assert request[8:18] == b"BA1234\x00\x00\x00\x00"
+    assert request[22:32] == b"45123\x00\x00\x00\x00\x00"
+    decoded = decode(request)
+    assert (decoded.dongle_serial, decoded.inverter_serial) == ("BA1234", "45123")
+    assert heartbeat("BA12")[8:18] == b"BA12\x00\x00\x00\x00\x00\x00"
+    assert decode(heartbeat("BA12")).dongle_serial == "BA12"
+
+
+def test_register_values_and_starts_are_unsigned_16_bit() -> None:
+    for raw in (
+        read_reply(DONGLE, INVERTER, ModbusFunction.READ_HOLDING, 40000, [0xBEEF, 0x8000, 0xFFFF]),
+        write_multiple_request(DONGLE, INVERTER, 40000, [0xBEEF, 0x8000, 0xFFFF]),
+    ):
+        decoded = decode(raw)
+        assert (decoded.start, decoded.values) == (40000, (0xBEEF, 0x8000, 0xFFFF))
+    single = decode(write_single_request(DONGLE, INVERTER, 40000, 0xFFFF))
+    assert (single.start, single.values) == (40000, (0xFFFF,))
+    request = decode(read_request(DONGLE, INVERTER, ModbusFunction.READ_INPUT, 40000, 40))
+    assert (request.start, request.values) == (40000, (40,))
+    data = read_request(DONGLE, INVERTER, ModbusFunction.READ_HOLDING, 1, 1)[20:-2]
+    assert decode(frame(TcpFunction.TRANSLATED, DONGLE, data, version=0x8001)).version == 0x8001
+    assert heartbeat(DONGLE)[2:6] == b"\x02\x00\x0d\x00"
+
+
+def test_serial_bytes_that_are_not_ascii_never_stop_the_decoder() -> None:
+    data = bytes([1, 3]) + b"\xffAB1234567" + struct.pack("<HB", 101, 2) + struct.pack("<H", 60)
+    decoded = decode(frame(TcpFunction.TRANSLATED, DONGLE, data))
+    assert decoded.inverter_serial == "\ufffdAB1234567"
+    assert decoded.values == (60,)
+    outer = decode(frame(TcpFunction.READ_PARAMETER, DONGLE, b"\x07\x00"))
+    assert (outer.tcp_function, outer.dongle_serial, outer.data) == (
+        TcpFunction.READ_PARAMETER,
+        DONGLE,
+        b"\x07\x00",
+    )
+
+
+@pytest.mark.parametrize(
+    ("raw", "problem"),
+    [
+        (
+            heartbeat(DONGLE)[:8] + b"BA-1234567" + b"\x00",
+            "a heartbeat whose serial is not letters and digits: b'BA-1234567'",
+        ),
+        (
+            heartbeat(DONGLE)[:8] + b"\xc3\xa9A1234567" + b"\x00",
+            "a heartbeat whose serial is not letters and digits",
+        ),
+        (
+            b"\xa1\x1a\x01\x00\x0f\x00\x01\xc2" + b"BA12345678" + b"\x00\x00\x00",
+            "a frame of function 0xc2 is too short: 21 bytes",
+        ),
+        (
+            frame(TcpFunction.TRANSLATED, DONGLE, bytes([1, 3]) + INVERTER.encode() + b"\x65"),
+            "a data frame has at least 14 bytes, got 13",
+        ),
+        (
+            frame(TcpFunction.TRANSLATED, DONGLE, bytes([1, 0x83]) + INVERTER.encode() + b"\x65\x00"),
+            "an exception reply without its code",
+        ),
+        (
+            frame(TcpFunction.TRANSLATED, DONGLE, bytes([1, 6]) + INVERTER.encode() + b"\x65\x00\x01"),
+            "a data frame of function 6 needs 16 bytes, got 15",
+        ),
+        (
+            frame(
+                TcpFunction.TRANSLATED,
+                DONGLE,
+                bytes([0, 16]) + INVERTER.encode() + struct.pack("<HHB", 12, 2, 4) + b"\x01\x00",
+            ),
+            "a write of 2 registers holds 2 bytes of values",
+        ),
+    ],
+)
+def test_malformed_frames_are_refused_with_the_reason(raw: bytes, problem: str) -> None:
+    with pytest.raises(FrameError) as refused:
+        decode(raw)
+    assert str(refused.value).startswith(problem)
+
+
+def test_the_smallest_data_frames_are_accepted() -> None:
+    empty = decode(frame(TcpFunction.READ_PARAMETER, DONGLE, b""))  # 22 bytes: the shortest with a CRC
+    assert empty.data == b""
+    exception = decode(
+        frame(TcpFunction.TRANSLATED, DONGLE, bytes([1, 0x86]) + INVERTER.encode() + b"\x65\x00\x02")
+    )
+    assert exception.exception == 2
+    multiple = decode(
+        frame(
+            TcpFunction.TRANSLATED,
+            DONGLE,
+            bytes([0, 16]) + INVERTER.encode() + struct.pack("<HHB", 12, 1, 2) + b"\x07\x00",
+        )
+    )
+    assert multiple.values == (7,)
+
+
+def test_serials_keep_every_character_of_their_own() -> None:
+    """Only the zero padding is taken off: a serial ending in X (or any letter) keeps it."""
+    request = decode(read_request("BA1234567X", "451234560X", ModbusFunction.READ_HOLDING, 101, 1))
+    assert (request.dongle_serial, request.inverter_serial) == ("BA1234567X", "451234560X")
+    beat = decode(heartbeat("BA1234567X"))
+    assert (beat.dongle_serial, beat.data) == ("BA1234567X", b"\x00")
+    odd = bytearray(read_request(DONGLE, INVERTER, ModbusFunction.READ_HOLDING, 101, 1))
+    odd[8] = 0xFF  # a dongle serial byte that is not ASCII, in a frame with a CRC
+    assert decode(bytes(odd)).dongle_serial == "\ufffd" + DONGLE[1:]
+
+
+def test_too_short_and_absurd_counts_are_refused_not_crashed_on() -> None:
+    with pytest.raises(FrameError) as short:
+        decode(b"\xa1\x1a\x01\x00")
+    assert str(short.value) == "not a dongle frame: no A1 1A prefix or too short"
+    absurd = bytes([0, 16]) + INVERTER.encode() + struct.pack("<HHB", 12, 0x8000, 0) + b"\x01\x00"
+    with pytest.raises(FrameError) as counted:
+        decode(frame(TcpFunction.TRANSLATED, DONGLE, absurd))
+    assert str(counted.value) == "a write of 32768 registers holds 2 bytes of values"
+
+
+def test_the_lengths_are_unsigned_16_bit_too() -> None:
+    """No dongle sends such a frame, but the codec's lengths hold up to 65,535 like every other field."""
+    big = frame(TcpFunction.READ_PARAMETER, DONGLE, bytes(40_000))
+    assert struct.unpack_from("<HH", big, 4 - 2)[1] == 14 + 40_002
+    assert len(decode(big).data) == 40_000

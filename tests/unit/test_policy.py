@@ -199,6 +199,14 @@ def test_a_result_says_ok_only_when_confirmed_without_error() -> None:
     assert found["ts"].endswith("Z")
 
 
+def test_a_result_says_which_way_the_write_went_once_one_was_sent() -> None:
+    local = json.loads(result_payload(command("80"), Result(Outcome.ACCEPTED, value=80, via="local")))
+    assert local["via"] == "local"
+    assert list(local)[-2:] == ["via", "ts"]
+    refused = json.loads(result_payload(command("x"), Result(Outcome.REFUSED, error="not a number")))
+    assert "via" not in refused  # nothing was sent anywhere
+
+
 def test_a_result_cuts_long_texts_short() -> None:
     long = json.loads(result_payload(command("8" * 70), Result(Outcome.FAILED, error="e" * 1000)))
     assert long["error"] == "e" * 300 + "…"
