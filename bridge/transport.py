@@ -93,7 +93,7 @@ class CloudWay:
     async def read(self, serial: str, setting: Setting) -> str:
         # Only the setting's own registers: the cloud reads any window, and a few registers are cheap.
         first, last = min(setting.registers), max(setting.registers)
-        values = await self._cloud.read_window(serial, first, last - first + 1)
+        values = await self._cloud.read_window(serial, first, last - first + 1, urgent=True)
         return setting.from_cloud(values)
 
 

@@ -7,12 +7,15 @@ recognises an expired session, maps the cloud's ways of saying no to typed error
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import random
 import sys
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Final, NamedTuple, Self
@@ -52,6 +55,8 @@ READ_PATH: Final = "/WManage/web/maintain/remoteRead/read"
 WRITE_PATH: Final = "/WManage/web/maintain/remoteSet/write"
 FUNCTION_PATH: Final = "/WManage/web/maintain/remoteSet/functionControl"
 BIT_PATH: Final = "/WManage/web/maintain/remoteSet/bitParamControl"
+#: The requests a command makes; they go before waiting polls.
+COMMAND_PATHS: Final = frozenset({WRITE_PATH, FUNCTION_PATH, BIT_PATH})
 ENERGY_PATH: Final = "/WManage/api/inverter/getInverterEnergyInfo"
 
 #: Texts of `success: false` answers that may pass if asked again a little later, matched exactly:
@@ -99,6 +104,56 @@ _Sender = Callable[[str, Mapping[str, str], _Sends], Awaitable[dict[str, Any]]]
 RequestObserver = Callable[[str, str, float], None]
 
 
+#: Set while a command's read-back is being sent (see `Slots`).
+_URGENT: ContextVar[bool] = ContextVar("urgent", default=False)
+
+
+class Slots:
+    """At most `size` requests in flight for an account. A request for a command (a write, its read-back)
+    goes before waiting polls: after a write every inverter's settings are read again, and with many
+    inverters and a slow cloud those reads would otherwise keep the next command waiting for seconds."""
+
+    def __init__(self, size: int) -> None:
+        self._free = size
+        self._urgent: deque[asyncio.Future[None]] = deque()
+        self._routine: deque[asyncio.Future[None]] = deque()
+
+    @contextlib.asynccontextmanager
+    async def taken(self, *, urgent: bool) -> AsyncIterator[None]:
+        await self._acquire(urgent)
+        try:
+            yield
+        finally:
+            self._release()
+
+    async def _acquire(self, urgent: bool) -> None:
+        if self._free > 0 and not self._urgent and (urgent or not self._routine):
+            self._free -= 1
+            return
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        queue = self._urgent if urgent else self._routine
+        queue.append(waiter)
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                self._release()  # handed a slot just as it was cancelled: pass it on
+            else:
+                with contextlib.suppress(ValueError):
+                    queue.remove(waiter)
+            raise
+
+    def _release(self) -> None:
+        """Hand the slot to the first urgent waiter, else the first other one, else keep it free."""
+        for queue in (self._urgent, self._routine):
+            while queue:
+                waiter = queue.popleft()
+                if not waiter.done():
+                    waiter.set_result(None)
+                    return
+        self._free += 1
+
+
 class _SessionExpiredError(Exception):
     """The cloud answered with its login page, a redirect to it, or 401: log in again and replay."""
 
@@ -124,7 +179,7 @@ class CloudClient:
         self._password = password
         self._timeout = aiohttp.ClientTimeout(total=request_timeout)
         self._retry = retry or RetryPolicy()
-        self._limit = asyncio.Semaphore(concurrency)
+        self._limit = Slots(concurrency)
         self._session = session
         self._owns_session = session is None
         self._verify_tls = verify_tls
@@ -196,15 +251,22 @@ class CloudClient:
         payload = await self._request(ENERGY_PATH, {"serialNum": serial}, serial=serial)
         return parse_energy(payload, serial)
 
-    async def read_window(self, serial: str, start: int, count: int) -> dict[str, ParameterValue]:
-        """The parameters whose registers lie in one window, as the cloud gives them."""
+    async def read_window(
+        self, serial: str, start: int, count: int, *, urgent: bool = False
+    ) -> dict[str, ParameterValue]:
+        """The parameters whose registers lie in one window, as the cloud gives them. `urgent`: a command's
+        read-back, which goes before waiting polls."""
         form = {
             "inverterSn": serial,
             "startRegister": str(start),
             "pointNumber": str(count),
             "autoRetry": "true",
         }
-        payload = await self._request(READ_PATH, form, serial=serial)
+        token = _URGENT.set(urgent)
+        try:
+            payload = await self._request(READ_PATH, form, serial=serial)
+        finally:
+            _URGENT.reset(token)
         answered_for = payload.get("inverterSn", serial)
         if answered_for != serial:
             raise MalformedResponseError(
@@ -393,7 +455,8 @@ class CloudClient:
         if self._session is None:
             raise RuntimeError("CloudClient must be used as `async with CloudClient(...)`")
         headers = {"Accept": "application/json"}
-        async with self._limit:
+        # A command waits for its write and read-back; a poll can wait a little longer.
+        async with self._limit.taken(urgent=path in COMMAND_PATHS or _URGENT.get()):
             try:
                 async with self._session.post(
                     self._base_url + path,
