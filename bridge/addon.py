@@ -69,12 +69,14 @@ def bridge_config(options: Mapping[str, Any], broker: Mapping[str, Any] | None) 
             "username": broker.get("username"),
             "password": broker.get("password"),
         }
-    return {
+    config: dict[str, Any] = {
         "cloud": {
             "base_url": options.get("cloud_base_url"),
             "username": options.get("cloud_username"),
             "password": options.get("cloud_password"),
         },
+        "transport": options.get("transport", "cloud"),
+        "inverters": _dongles(options.get("dongles") or []),
         "mqtt": mqtt,
         "polling": {
             "runtime_seconds": options.get("runtime_seconds", 60),
@@ -89,6 +91,20 @@ def bridge_config(options: Mapping[str, Any], broker: Mapping[str, Any] | None) 
         },
         "log_level": options.get("log_level", "INFO"),
     }
+    if config["transport"] == "local" and not options.get("cloud_username"):
+        del config["cloud"]  # local control with no cloud account at all
+    return config
+
+
+def _dongles(entries: list[Mapping[str, Any]]) -> dict[str, Any]:
+    """The add-on's list of dongles as the config's `inverters.<serial>.dongle`."""
+    inverters: dict[str, Any] = {}
+    for entry in entries:
+        dongle = {"host": entry.get("host"), "serial": entry.get("dongle_serial")}
+        if entry.get("port"):
+            dongle["port"] = entry["port"]
+        inverters[str(entry.get("inverter_serial"))] = {"dongle": dongle}
+    return inverters
 
 
 def write_config(options_path: Path, config_path: Path, supervisor_url: str, token: str | None) -> None:

@@ -223,7 +223,7 @@ def _health_reporter(
         newest = max(coordinator.poller.last_good_refresh.values(), default=None)
         age = None if newest is None else round(time.monotonic() - newest, 3)
         if ready and (age is None or age > stale_after):
-            reasons.append(f"no inverter read successfully from the cloud in the last {stale_after:.0f} s")
+            reasons.append(f"no inverter read successfully in the last {stale_after:.0f} s")
         return HealthReport(not reasons, connected, ready, age, reasons)
 
     return report

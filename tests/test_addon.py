@@ -102,6 +102,46 @@ async def test_with_the_mosquitto_add_on_the_user_enters_nothing_about_mqtt(tmp_
     assert settings.cloud.password.get_secret_value() == "cloud-secret-7"
 
 
+async def test_local_control_with_no_cloud_account_becomes_dongles_in_the_config(tmp_path: Path) -> None:
+    options = OPTIONS | {
+        "cloud_username": "",
+        "cloud_password": "",
+        "transport": "local",
+        "dongles": [
+            {"inverter_serial": "4512345600", "host": "192.168.1.50", "dongle_serial": "BA12345600"},
+            {
+                "inverter_serial": "4512345601",
+                "host": "192.168.1.51",
+                "dongle_serial": "BA12345601",
+                "port": 8001,
+            },
+        ],
+    }
+    config, _asked = await start(tmp_path, options, BROKER)
+    assert "cloud" not in config
+    settings = load_settings(tmp_path / "config.yaml", environ={})
+    assert settings.cloud is None
+    assert {
+        serial: (dongle.host, dongle.port, dongle.serial) for serial, dongle in settings.dongles.items()
+    } == {
+        "4512345600": ("192.168.1.50", 8000, "BA12345600"),
+        "4512345601": ("192.168.1.51", 8001, "BA12345601"),
+    }
+    hybrid, _asked = await start(
+        tmp_path, OPTIONS | {"transport": "hybrid", "dongles": options["dongles"]}, BROKER
+    )
+    assert hybrid["cloud"]["username"] == "owner@example.org"  # hybrid keeps the account
+
+
+async def test_local_control_without_any_dongle_is_refused_with_a_sentence(tmp_path: Path) -> None:
+    options = OPTIONS | {"cloud_username": "", "transport": "local"}
+    with pytest.raises(AddonError) as refused:
+        await start(tmp_path, options, BROKER)
+    assert "cloud: required, unless every inverter is named under inverters with transport: local" in str(
+        refused.value
+    )
+
+
 async def test_a_broker_in_the_options_wins_and_the_supervisor_is_not_asked(tmp_path: Path) -> None:
     options = OPTIONS | {
         "mqtt_host": "192.0.2.10",
@@ -188,6 +228,11 @@ def test_the_add_on_config_follows_the_add_on_rules() -> None:
     schema, options = config["schema"], config["options"]
     assert set(options) <= set(schema)
     for key, kind in schema.items():
+        if isinstance(kind, list):  # a list of entries, each a mapping of its own options
+            (entry,) = kind
+            assert all(SCHEMA_TYPE.match(str(part)) for part in entry.values()), f"{key}: {entry}"
+            assert options[key] == [], f"{key}: a list starts empty"
+            continue
         assert SCHEMA_TYPE.match(str(kind)), f"{key}: {kind}"
         if not str(kind).endswith("?"):
             assert key in options, f"{key} is required, so it needs a default"
