@@ -82,6 +82,11 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--inverters", type=int, default=2, help="simulated inverters, 1 to 100")
     demo.add_argument("--runtime-seconds", type=float, default=10.0, help="how often runtime values refresh")
     demo.add_argument(
+        "--local",
+        action="store_true",
+        help="reach the simulated inverters through their WiFi dongles (transport: local), with no cloud",
+    )
+    demo.add_argument(
         "--duration", type=float, default=None, help="stop after this many seconds; none: at Ctrl-C"
     )
 

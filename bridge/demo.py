@@ -7,11 +7,12 @@ import asyncio
 import contextlib
 import socket
 import sys
+from typing import Any
 
 from bridge.config import settings_from_mapping
 from bridge.coordinator import Coordinator
 from bridge.daemon import run_bridge, stop_on_signals
-from bridge.simulator import SimulatorState, run_simulator
+from bridge.simulator import RunningSimulator, SimulatorState, run_simulator
 
 NO_BROKER_EXIT = 1
 USAGE_EXIT = 2
@@ -50,10 +51,11 @@ def run_demo(args: argparse.Namespace) -> int:
 async def _demo(args: argparse.Namespace) -> None:
     stop = asyncio.Event()
     stop_on_signals(stop)
-    async with run_simulator(SimulatorState(inverter_count=args.inverters)) as simulator:
+    state = SimulatorState(inverter_count=args.inverters)
+    async with run_simulator(state, dongle_port=0 if args.local else None) as simulator:
         settings = settings_from_mapping(
-            {
-                "cloud": {"base_url": simulator.base_url, "username": "demo", "password": "demo"},
+            _way_in(args.local, simulator, state)
+            | {
                 "mqtt": {
                     "host": args.mqtt_host,
                     "port": args.mqtt_port,
@@ -70,8 +72,9 @@ async def _demo(args: argparse.Namespace) -> None:
         async def explain(coordinator: Coordinator) -> None:
             broker = f"-h {args.mqtt_host} -p {args.mqtt_port}"
             first = next(iter(coordinator.inverters))
+            way = "their simulated WiFi dongles, with no cloud" if args.local else "a simulated cloud"
             print(
-                f"\nThe bridge runs against a simulated cloud with {len(coordinator.inverters)} inverters.\n"
+                f"\nThe bridge reaches {len(coordinator.inverters)} inverters through {way}.\n"
                 f"Watch every topic:     mosquitto_sub {broker} -v -t '{args.base_topic}/#'\n"
                 f"Set a charge current:  mosquitto_pub {broker} -t {args.base_topic}/{first}/battery/"
                 "charge_current/set -m 80\n"
@@ -83,3 +86,20 @@ async def _demo(args: argparse.Namespace) -> None:
             asyncio.get_running_loop().call_later(args.duration, stop.set)
         # Every retained message it published (discovery, states, status) is removed when it stops.
         await run_bridge(settings, stop, on_ready=explain, leave_no_trace=True)
+
+
+def _way_in(local: bool, simulator: RunningSimulator, state: SimulatorState) -> dict[str, Any]:
+    """The config's cloud account, or (`--local`) every simulated inverter's dongle and no cloud."""
+    if not local:
+        return {"cloud": {"base_url": simulator.base_url, "username": "demo", "password": "demo"}}
+    dongles = {
+        serial: {
+            "dongle": {
+                "host": "127.0.0.1",
+                "port": simulator.dongle_port,
+                "serial": state.dongle_serial(serial),
+            }
+        }
+        for serial in state.inverters
+    }
+    return {"transport": "local", "inverters": dongles}

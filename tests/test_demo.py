@@ -66,6 +66,22 @@ async def test_the_demo_starts_and_publishes_states(broker: Broker) -> None:
     )
 
 
+async def test_the_local_demo_reaches_the_inverters_through_their_dongles(broker: Broker) -> None:
+    topics = unique_topics()
+    async with observing(broker.port, f"{topics.base}/#") as observer:
+        demo = await start_demo(
+            "--local", "--mqtt-port", str(broker.port), "--base-topic", topics.base,
+            "--discovery-prefix", topics.discovery_prefix, "--duration", "5",
+        )  # fmt: skip
+        await observer.wait_for_topic(topics.state(SIMULATED, "battery/charge_current"), "25", within=20)
+        await observer.publish(topics.command(SIMULATED, "battery/charge_current"), "70")
+        result = (await observer.wait_for_topic(topics.result(SIMULATED, "battery/charge_current"))).json()
+        stdout, _stderr = await asyncio.wait_for(demo.communicate(), timeout=30)
+    assert (result["ok"], result["via"]) == (True, "local")
+    assert "through their simulated WiFi dongles, with no cloud" in stdout.decode()
+    assert demo.returncode == 0
+
+
 async def test_the_demo_uses_a_base_topic_of_its_own_by_default() -> None:
     """A real bridge's `eg4` is never the demo's: its exit cannot mark a real bridge offline."""
     from bridge.cli import _parser
