@@ -9,12 +9,13 @@ import subprocess
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from bridge.cloud import CloudClient, RetryPolicy
 from bridge.simulator import RunningSimulator, SimulatorState, run_simulator
-from tests.reliability import check_report
+from tests.reliability import check_report, gather, recorded_as_json
 
 FAST_RETRY = RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.05)
 UNIT_TESTS = Path(__file__).parent / "unit"
@@ -29,12 +30,22 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """docs/RELIABILITY.md must say what this run observed, whichever order the tests ran in."""
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:  # a pytest-xdist worker: the controller checks, from every worker's records
+        workeroutput["reliability"] = recorded_as_json()
+        return
     if exitstatus != 0:
         return
     problem = check_report()
     if problem is not None:
         session.config.get_terminal_writer().line(f"\n{problem}", red=True)
         session.exitstatus = 1
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    """pytest-xdist's controller, as each worker ends: gather what it recorded."""
+    gather(getattr(node, "workeroutput", {}).get("reliability", "[]"))
 
 
 @pytest.fixture

@@ -3,16 +3,19 @@
 Each such test calls `record()` with what it counted (commands sent, results seen) and a sentence whose every
 claim it asserted. When a run has recorded every trial, whatever the order the tests ran in, the session's
 end (`pytest_sessionfinish` in conftest.py) renders the table and fails the run if the document says
-otherwise; `EG4_WRITE_RELIABILITY=1 bash tests/run.sh` rewrites the document instead.
+otherwise (with pytest-xdist, in the controller, from what every worker recorded); `EG4_WRITE_RELIABILITY=1 bash tests/run.sh` rewrites the document instead.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 REPORT = Path(__file__).parent.parent / "docs" / "RELIABILITY.md"
+#: What a run observed, kept when it differs from the report, to compare.
+OBSERVED = Path(__file__).parent.parent / ".test-artifacts" / "RELIABILITY.observed.md"
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +65,18 @@ def record(kind: str, name: str, tries: int, observed: str) -> None:
     RECORDED[name] = Trial(kind, name, tries, observed)
 
 
+def recorded_as_json() -> str:
+    """What this process recorded, for the process that checks the report (with pytest-xdist, each worker
+    records the tests it ran and the controller gathers them)."""
+    return json.dumps([[trial.kind, trial.name, trial.tries, trial.observed] for trial in RECORDED.values()])
+
+
+def gather(text: str) -> None:
+    """Add what another process recorded (`recorded_as_json`)."""
+    for kind, name, tries, observed in json.loads(text):
+        RECORDED[name] = Trial(kind, name, tries, observed)
+
+
 def render() -> str:
     lines = [
         "# Reliability: faults survived and bad input refused",
@@ -88,5 +103,10 @@ def check_report(*, rewrite: bool | None = None) -> str | None:
     if rewrite if rewrite is not None else os.environ.get("EG4_WRITE_RELIABILITY") == "1":
         REPORT.write_text(rendered)
     if REPORT.read_text() != rendered:
-        return "docs/RELIABILITY.md differs from what this run observed: EG4_WRITE_RELIABILITY=1 bash tests/run.sh"
+        OBSERVED.parent.mkdir(exist_ok=True)
+        OBSERVED.write_text(rendered)
+        return (
+            f"docs/RELIABILITY.md differs from what this run observed ({OBSERVED.relative_to(REPORT.parent.parent)}"
+            "): EG4_WRITE_RELIABILITY=1 bash tests/run.sh"
+        )
     return None
