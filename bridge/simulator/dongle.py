@@ -41,6 +41,8 @@ class SimulatedDongles:
     def __init__(self, state: SimulatorState) -> None:
         self.state = state
         self.connections = 0
+        #: The connections open now, closed when the dongles stop.
+        self._open: dict[asyncio.StreamWriter, asyncio.Task[None]] = {}
 
     def inverter_behind(self, dongle_serial: str, inverter_serial: str) -> SimInverter | None:
         inverter = self.state.inverters.get(inverter_serial)
@@ -118,8 +120,19 @@ class SimulatedDongles:
         data = bytes([1, function]) + request.data[2:14] + bytes([code])
         return frames.frame(TcpFunction.TRANSLATED, request.dongle_serial, data)
 
+    async def close_connections(self) -> None:
+        """End every open connection, as a dongle that is switched off, and wait for their handlers."""
+        for writer in list(self._open):
+            writer.close()
+        handlers = list(self._open.values())
+        if handlers:
+            await asyncio.wait(handlers, timeout=2)
+
     async def serve_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
+        task = asyncio.current_task()
+        if task is not None:
+            self._open[writer] = task
         buffer = bytearray()
         try:
             while data := await reader.read(4096):
@@ -137,6 +150,7 @@ class SimulatedDongles:
         except (ConnectionError, OSError):
             pass
         finally:
+            self._open.pop(writer, None)
             writer.close()
 
     async def _answer_frame(self, raw: bytes, writer: asyncio.StreamWriter) -> bool:
@@ -221,6 +235,7 @@ async def serve_dongles(
         yield server.sockets[0].getsockname()[1]
     finally:
         server.close()
+        await dongles.close_connections()
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(2):
                 await server.wait_closed()
