@@ -156,8 +156,6 @@ class LocalWay:
             changed = registers.encode_holding(setting.to_cloud(value), words)
         except registers.EncodingError as exc:
             raise RefusedError(f"{value} cannot be written to the register: {exc}") from exc
-        if not changed:
-            return 0
         first, last = min(changed), max(changed)
         if first == last:
             await self.connection.write_single(self.serial, first, changed[first])
@@ -191,7 +189,6 @@ class Transports:
 
     def __init__(self, cloud: CloudClient | None, settings: Settings, clock: Clock) -> None:
         self._cloud = cloud
-        self._cloud_way = None if cloud is None else CloudWay(cloud)
         self._settings = settings
         self._clock = clock
         self._local = {
@@ -203,9 +200,6 @@ class Transports:
     def way_of(self, serial: str) -> str:
         """`cloud`, `local` or `hybrid`, as configured."""
         return self._settings.transport_of(serial) if serial in self._local else "cloud"
-
-    def local_way(self, serial: str) -> LocalWay | None:
-        return self._local.get(serial)
 
     @property
     def dongle_stats(self) -> dict[str, DongleStats]:
@@ -255,7 +249,7 @@ class Transports:
         attempts, via = await self._route(
             serial,
             lambda way: way.write(setting, value),
-            lambda _cloud: self._cloud_way_or_fail().write(serial, setting, value),
+            lambda cloud: CloudWay(cloud).write(serial, setting, value),
             writing=True,
             local_has_it=registers.has_local_encoding(setting.cloud_names),
         )
@@ -266,14 +260,10 @@ class Transports:
             await self._route(
                 serial,
                 lambda way: way.read(setting),
-                lambda _cloud: self._cloud_way_or_fail().read(serial, setting),
+                lambda cloud: CloudWay(cloud).read(serial, setting),
                 local_has_it=registers.has_local_encoding(setting.cloud_names),
             )
         )[0]
-
-    def _cloud_way_or_fail(self) -> CloudWay:
-        assert self._cloud_way is not None
-        return self._cloud_way
 
     async def _route(
         self,

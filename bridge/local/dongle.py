@@ -23,7 +23,6 @@ from bridge.local.frames import Frame, FrameError, ModbusFunction, TcpFunction
 
 log = structlog.get_logger(__name__)
 
-DEFAULT_PORT: Final = 8000
 #: A frame longer than this is not one: the reader drops a byte and looks for the next prefix.
 MAX_FRAME: Final = 600
 READ_CHUNK: Final = 4096

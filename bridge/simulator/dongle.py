@@ -90,30 +90,30 @@ class SimulatedDongles:
 
     # -- the protocol ---------------------------------------------------------------------------------
 
-    def answer(self, request: Frame) -> tuple[bytes | None, bool]:
-        """The reply to one request (`None`: none), and whether it was a write."""
+    def answer(self, request: Frame) -> bytes | None:
+        """The reply to one request (`None`: none)."""
         function, start = request.modbus_function, request.start or 0
         inverter = self.inverter_behind(request.dongle_serial, request.inverter_serial or "")
         if inverter is None or function is None:
-            return None, False  # for another dongle: a real one would never see it
+            return None  # for another dongle: a real one would never see it
         serial = inverter.serial
         if function in (ModbusFunction.READ_HOLDING, ModbusFunction.READ_INPUT):
             count = request.values[0] if request.values else 0
             self.state.requests[f"dongle:read_{'holding' if function == 3 else 'input'}"] += 1
             if not 0 < count <= min(MAX_READ, self.state.dongle_faults.max_read):
-                return self._exception(request, ILLEGAL_VALUE), False
+                return self._exception(request, ILLEGAL_VALUE)
             words = self.holding(inverter) if function == 3 else self.inputs(inverter)
             values = [words.get(start + offset, 0) for offset in range(count)]
             dongle = request.dongle_serial
-            return frames.read_reply(dongle, serial, ModbusFunction(function), start, values), False
+            return frames.read_reply(dongle, serial, ModbusFunction(function), start, values)
         if function in (ModbusFunction.WRITE_SINGLE, ModbusFunction.WRITE_MULTIPLE):
             self.state.requests["dongle:write"] += 1
             written = {start + offset: value for offset, value in enumerate(request.values)}
             code = self.apply(inverter, written)
             if code is not None:
-                return self._exception(request, code), True
-            return _write_reply(request), True
-        return self._exception(request, 1), False
+                return self._exception(request, code)
+            return _write_reply(request)
+        return self._exception(request, 1)
 
     def _exception(self, request: Frame, code: int) -> bytes:
         function = (request.modbus_function or 0) | frames.EXCEPTION_BIT
@@ -172,7 +172,7 @@ class SimulatedDongles:
             return True
         if faults.latency_ms:
             await asyncio.sleep(faults.latency_ms / 1000)
-        reply, _wrote = self.answer(request)
+        reply = self.answer(request)
         if fault == "drop_mid_write":
             return False  # applied, and never answered
         if fault == "misrouted_reply":
