@@ -227,6 +227,9 @@ class DongleSettings(_Section):
     #: Registers asked for in one read: 40 suits every firmware; newer firmware takes up to 125. A larger
     #: read the dongle refuses or leaves unanswered falls back to 40.
     max_block: int = Field(default=40, ge=40, le=125)
+    #: `hybrid`: after the dongle failed, requests go straight to the cloud this long before the dongle is
+    #: tried again, so that every poll does not first wait for a dead dongle.
+    rest_seconds: float = Field(default=60.0, ge=0, le=3600)
 
 
 class SettingLimit(_Section):

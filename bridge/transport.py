@@ -39,9 +39,6 @@ from bridge.writes import Clock, Delivery
 
 log = structlog.get_logger(__name__)
 
-#: After the dongle failed a `hybrid` inverter, requests go straight to the cloud this long, so that every
-#: poll does not wait for a dead dongle first.
-LOCAL_REST_SECONDS: Final = 60.0
 INVERTER_DEVICE_TYPE: Final = 6
 
 _Answer = TypeVar("_Answer")
@@ -100,10 +97,14 @@ class CloudWay:
 class LocalWay:
     """One inverter through its dongle: registers read in blocks and turned into the cloud's vocabulary."""
 
-    def __init__(self, serial: str, connection: DongleConnection, max_block: int = registers.BLOCK) -> None:
+    def __init__(
+        self, serial: str, connection: DongleConnection, max_block: int = registers.BLOCK, rest: float = 60.0
+    ) -> None:
         self.serial = serial
         self.connection = connection
         self.max_block = max_block
+        #: `hybrid`: how long requests skip the dongle after it failed.
+        self.rest = rest
 
     async def _words(self, function: ModbusFunction, wanted: tuple[int, ...]) -> dict[int, int]:
         words: dict[int, int] = {}
@@ -192,7 +193,7 @@ class Transports:
         self._settings = settings
         self._clock = clock
         self._local = {
-            serial: LocalWay(serial, _connection(dongle), dongle.max_block)
+            serial: LocalWay(serial, _connection(dongle), dongle.max_block, dongle.rest_seconds)
             for serial, dongle in settings.dongles.items()
         }
         self._resting_until: dict[str, float] = {}
@@ -288,7 +289,7 @@ class Transports:
             if mode != "hybrid" or self._cloud is None or not safe_elsewhere:
                 raise _as_cloud_error(exc, serial, writing=writing) from exc
             log.warning("dongle_failed_cloud_asked_instead", serial=serial, error=exc.message)
-            self._resting_until[serial] = self._clock.now() + LOCAL_REST_SECONDS
+            self._resting_until[serial] = self._clock.now() + way.rest
             return await self._through_cloud(serial, cloud), "cloud"
         except RefusedError as exc:
             exc.via = "local"

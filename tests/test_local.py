@@ -355,3 +355,20 @@ async def test_larger_reads_are_used_where_the_firmware_takes_them_and_40_where_
         assert reads_after_start == 2 * (1 + 1 + 2)
     else:
         assert 2 * (2 + 1 + 5) + 2 <= reads_after_start <= 2 * (2 + 1 + 5) + 2 * 2
+
+
+async def test_hybrid_tries_the_dongle_again_once_it_has_rested(broker: Broker) -> None:
+    dongle = {"rest_seconds": 2.0}
+    async with rigged(broker, transport="hybrid", with_cloud=True, timeout=0.5, dongle=dongle) as rig:
+        await rig.dongle_faults(silent=True)
+        during = await rig.command(PV18K, "battery/charge_current", "41")
+        await rig.dongle_faults(silent=False)
+        resting = await rig.command(PV18K, "battery/charge_current", "42")  # within the rest: the cloud
+        await asyncio.sleep(2.2)
+        after = await rig.command(PV18K, "battery/charge_current", "43")
+    assert [(result["via"], result["confirmed"]) for result in (during, resting, after)] == [
+        ("cloud", True),
+        ("cloud", True),
+        ("local", True),
+    ]
+    assert rig.state.write_doors == ["cloud", "cloud", "local"]
