@@ -127,9 +127,7 @@ class Announcer:
                     "serial": serial,
                     "model": device.model,
                     "firmware": device.firmware,
-                    "transport": self._settings.transport_of(serial)
-                    if serial in self._settings.dongles
-                    else "cloud",
+                    "transport": self._settings.way_in(serial),
                     "settings": len(fleet.settings_of(serial)),
                     "read_only": bool(limits.read_only),
                     "limits": maxima,

@@ -338,13 +338,19 @@ class Settings(_Section):
         chosen: Transport = _first_set(own and own.transport, default and default.transport, self.transport)
         return chosen
 
+    def way_in(self, serial: str) -> Transport:
+        """How the bridge reaches this inverter: its transport when it has a dongle, else the cloud (an
+        inverter found on the account with no dongle named has no other way in)."""
+        own = self.inverters.get(serial) if serial != "default" else None
+        return "cloud" if own is None or own.dongle is None else self.transport_of(serial)
+
     @property
     def dongles(self) -> dict[str, DongleSettings]:
         """The inverters reached through a dongle (`local` or `hybrid`), by serial."""
         return {
             serial: own.dongle
             for serial, own in self.inverters.items()
-            if own.dongle is not None and self.transport_of(serial) != "cloud"
+            if own.dongle is not None and self.way_in(serial) != "cloud"
         }
 
     def limits_for(self, serial: str) -> InverterLimits:

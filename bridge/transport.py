@@ -200,7 +200,7 @@ class Transports:
 
     def way_of(self, serial: str) -> str:
         """`cloud`, `local` or `hybrid`, as configured."""
-        return self._settings.transport_of(serial) if serial in self._local else "cloud"
+        return self._settings.way_in(serial)
 
     @property
     def dongle_stats(self) -> dict[str, DongleStats]:
