@@ -5,13 +5,23 @@ it again on a reconnect and when Home Assistant restarts. It queues messages thr
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
+from datetime import date
+from decimal import Decimal
 from typing import Protocol
 
 import structlog
 
 from bridge import __version__
-from bridge.catalogue import ENERGY_SENSORS, SENSORS, Sensor, Setting, setting_by_key
+from bridge.catalogue import (
+    ENERGY_SENSORS,
+    RETIRED,
+    SENSORS,
+    NumberSetting,
+    Sensor,
+    Setting,
+    setting_by_key,
+)
 from bridge.cloud import Energy, Runtime
 from bridge.commands import Command, Result, result_payload
 from bridge.config import Settings
@@ -38,13 +48,22 @@ class Fleet(Protocol):
 
 
 class Announcer:
-    def __init__(self, topics: Topics, settings: Settings) -> None:
+    def __init__(self, topics: Topics, settings: Settings, today: Callable[[], date] = date.today) -> None:
         self._topics = topics
         self._settings = settings
+        self._today = today
+        #: Each energy counter's highest value published, and the day it was published on.
+        self._counted: dict[str, tuple[float, date]] = {}
+        #: Energy counters whose lower reading is being held back (logged once until it recovers).
+        self._held_back: set[str] = set()
+        #: Energy readings held back because they were lower than the last one published, for metrics.
+        self.energy_held_back = 0
+        #: Each inverter's settings held beyond the owner's limit or the setting's range, by setting key.
+        self.beyond: dict[str, dict[str, dict[str, str]]] = {}
         self._publisher: Publisher | None = None
         self._said: dict[str, str] = {}  # retained topic -> the payload last published there
         self._online: dict[str, bool] = {}
-        self._discovery: dict[str, tuple[tuple[str, ...], str]] = {}  # serial -> (setting keys, config)
+        self._discovery: dict[str, tuple[tuple[object, ...], str]] = {}  # serial -> (what it shows, config)
         self._announced = False
         self._migrated = False
         #: Messages handed to the link, for metrics.
@@ -94,8 +113,59 @@ class Announcer:
     def _readings(self, serial: str, source: object, sensors: Iterable[Sensor], *, force: bool) -> None:
         for sensor in sensors:
             value = getattr(source, sensor.field)
-            if value is not None:
-                self.state(serial, sensor.topic_path, format_reading(sensor, value), force=force)
+            if value is None:
+                continue
+            if sensor.state_class == "total_increasing" and not self._counts_on(serial, sensor, value):
+                continue
+            self.state(serial, sensor.topic_path, format_reading(sensor, value), force=force)
+
+    def _counts_on(self, serial: str, sensor: Sensor, value: float) -> bool:
+        """Whether an energy counter's reading may be published: never lower than the last one published
+        (Home Assistant would take it for a meter reset and count the difference again), except a daily
+        counter on a new day. A lower one is held back, logged once and counted."""
+        topic = self._topics.state(serial, sensor.topic_path)
+        today = self._today()
+        last = self._counted.get(topic)
+        new_day = last is not None and last[1] != today and sensor.key.endswith("_today")
+        if last is None or value >= last[0] or new_day:
+            self._counted[topic] = (value, today)
+            self._held_back.discard(topic)
+            return True
+        self.energy_held_back += 1
+        if topic not in self._held_back:
+            self._held_back.add(topic)
+            log.warning(
+                "energy_reading_lower_held_back", serial=serial, sensor=sensor.key, read=value, last=last[0]
+            )
+        return False
+
+    def limits_checked(self, serial: str, held: Mapping[str, str], settings: Iterable[Setting]) -> None:
+        """Say which settings the inverter holds beyond the owner's limit or the setting's own range: a
+        problem sensor (`ON` / `OFF`) and its attributes, when that changes."""
+        limits = self._settings.limits_for(serial)
+        beyond: dict[str, dict[str, str]] = {}
+        for setting in settings:
+            value = held.get(setting.key)
+            if not isinstance(setting, NumberSetting) or value is None:
+                continue
+            limit = limits.maximum_for(setting)
+            top = setting.maximum if limit is None else min(setting.maximum, limit)
+            if not setting.minimum <= Decimal(value) <= top:
+                beyond[setting.key] = {"held": value, "limit": str(top), "unit": setting.unit}
+        self.beyond[serial] = beyond
+        self._say_beyond(serial, force=False)
+
+    def _say_beyond(self, serial: str, *, force: bool) -> None:
+        beyond = self.beyond.get(serial)
+        if beyond is None:
+            return
+        # The attributes first: Home Assistant shows them with the state they belong to.
+        topic = self._topics.beyond_limit_attributes(serial)
+        payload = _json({"settings": beyond})
+        if force or self._said.get(topic) != payload:
+            self._said[topic] = payload
+            self._publish(topic, payload, retain=True)
+        self.state(serial, "beyond_limit", "ON" if beyond else "OFF", force=force)
 
     def result(self, command: Command, result: Result) -> None:
         self._publish(
@@ -158,6 +228,7 @@ class Announcer:
                 setting = setting_by_key(key)
                 if setting is not None:
                     self.parameter(serial, setting, value, force=True)
+            self._say_beyond(serial, force=True)
             self.runtime(serial, fleet.runtime.get(serial), force=True)
             self.energy(serial, fleet.energy.get(serial), force=True)
 
@@ -170,12 +241,16 @@ class Announcer:
         self._migrated = True
         for serial, device in fleet.devices.items():
             settings = fleet.settings_of(serial)
-            keys = tuple(setting.key for setting in settings)
+            # Held values beyond the announced bounds widen them: part of what the config depends on.
+            beyond = self.beyond.get(serial, {})
+            held = {key: entry["held"] for key, entry in beyond.items()}
+            keys = (repr(device), *(setting.key for setting in settings), *sorted(held.items()))
             cached = self._discovery.get(serial)
             changed = cached is None or cached[0] != keys
             if cached is None or changed:
                 limits = self._settings.limits_for(serial)
-                cached = (keys, _json(device_config(self._topics, device, settings, limits)[1]))
+                config = device_config(self._topics, device, settings, limits, held=held)[1]
+                cached = (keys, _json(config))
                 self._discovery[serial] = cached
             if migrate:
                 self._migrate(serial, cached[1])
@@ -193,6 +268,10 @@ class Announcer:
         self._publish(self._topics.device_discovery(serial), config, retain=True)
         for topic in old:
             self._publish(topic, "", retain=True)
+        # A retired setting's state is emptied: nothing stale stays on the broker. (Its entity goes with
+        # the device config, which names it with its platform alone.)
+        for retired in RETIRED:
+            self._publish(self._topics.state(serial, retired.topic_path), "", retain=True)
 
 
 def format_reading(sensor: Sensor, value: float) -> str:

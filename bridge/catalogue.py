@@ -21,7 +21,9 @@ from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Final
 
+from bridge.encodings import ClockPart, Encoding, Flag, Scaled
 from bridge.errors import ParameterValueError
+from bridge.families import Family
 
 #: The three register windows that together cover every holding register (0-366).
 PARAMETER_WINDOWS: Final = ((0, 127), (127, 127), (240, 127))
@@ -45,6 +47,58 @@ class Risk(StrEnum):
     EVERYDAY = "everyday"
     #: Can take a home off the grid or off its backup, or changes a protection (voltages, off-grid SOC).
     PROTECTION = "protection"
+
+
+class Source(StrEnum):
+    """The public implementations a row's facts come from (docs/SETTINGS.md says where in each)."""
+
+    PYLXPWEB = "pylxpweb"
+    EG4_WEB_MONITOR = "eg4_web_monitor"
+    LXP_BRIDGE = "lxp-bridge"
+    LUXPOWER_HA = "luxpower-ha-integration"
+    LUXPYTHON = "LuxPython"
+    #: The cloud's own parameter lists and answers (WManage), as captured.
+    CLOUD = "WManage"
+
+
+class Offer(StrEnum):
+    """Whether a family gets a setting."""
+
+    OFFERED = "offered"
+    #: The sources dispute what it means on this family: offered only when `control.expose` names it.
+    CONTESTED = "contested"
+    #: The family does not have it (or the firmware refuses it there).
+    ABSENT = "absent"
+
+
+@dataclass(frozen=True, slots=True)
+class Provenance:
+    """Who says what about a setting, and what follows for each model family."""
+
+    #: The sources that agree on the row as written (register, encoding, unit, range).
+    agree: tuple[Source, ...]
+    #: Families that do not have it, each with the reason.
+    absent: tuple[tuple[Family, str], ...] = ()
+    #: Families for which the sources disagree on its meaning, each with who says what.
+    contested: tuple[tuple[Family, str], ...] = ()
+    #: Other disagreements, and choices made between sources (a range narrowed to what they share).
+    note: str = ""
+
+    def offer(self, family: Family) -> tuple[Offer, str]:
+        """Whether `family` gets the setting, and why not. An unidentified model gets only what every
+        family has and no source disputes."""
+        if family is Family.UNKNOWN:
+            doubts = [f"{known.label}: {why}" for known, why in (*self.absent, *self.contested)]
+            if doubts:
+                return Offer.ABSENT, "the model is not identified, and not every family has it the same way"
+            return Offer.OFFERED, ""
+        for known, why in self.absent:
+            if known is family:
+                return Offer.ABSENT, why
+        for known, why in self.contested:
+            if known is family:
+                return Offer.CONTESTED, why
+        return Offer.OFFERED, ""
 
 
 def payload_text(payload: bytes, unit_hint: str) -> str:
@@ -78,6 +132,9 @@ class NumberSetting:
     risk: Risk = Risk.EVERYDAY
     #: The older per-inverter config key that may lower `maximum` (`max_charge_current`), if any.
     limit_setting: str | None = None
+    #: The register encoding of each cloud name (empty: the cloud only).
+    local: tuple[tuple[str, Encoding], ...] = ()
+    provenance: Provenance = Provenance(())
 
     @property
     def component(self) -> str:
@@ -131,17 +188,31 @@ class NumberSetting:
         return format(value.copy_abs().quantize(self.step), "f")
 
     def parse_cloud_value(self, raw: object) -> Decimal:
-        """The cloud's text (`"200"`, `"7.5"`) as the value it stands for, refusing anything else."""
+        """The held text (`"200"`, `"7.5"`) as the value it stands for. A value outside the range, or off
+        its step, is still what the inverter holds, and is kept as it is: the owner must see it."""
         if isinstance(raw, bool) or not isinstance(raw, str | int | float):
-            raise ParameterValueError(f"{self.hold_param} from the cloud is not a number: {raw!r}")
+            raise ParameterValueError(f"{self.hold_param} as read is not a number: {raw!r}")
         try:
-            return self.validate(Decimal(str(raw).strip()))
+            value = Decimal(str(raw).strip())
         except InvalidOperation as exc:
-            raise ParameterValueError(f"{self.hold_param} from the cloud is not a number: {raw!r}") from exc
+            raise ParameterValueError(f"{self.hold_param} as read is not a number: {raw!r}") from exc
+        if not value.is_finite() or value.adjusted() > 6 or value < 0:
+            raise ParameterValueError(f"{self.hold_param} as read is not a value it can hold: {raw!r}")
+        return value
 
     def from_cloud(self, values: Mapping[str, CloudValue]) -> str:
         """The canonical text of what the inverter holds; `KeyError` or `ParameterValueError` if unknown."""
-        return self.canonical(self.parse_cloud_value(values[self.hold_param]))
+        return self.held_text(self.parse_cloud_value(values[self.hold_param]))
+
+    def held_text(self, value: Decimal) -> str:
+        """A held value as text: on its step as every written value is, otherwise with its own digits."""
+        if value == value.quantize(self.step):
+            return self.canonical(value)
+        return format(value.normalize(), "f")
+
+    def in_range(self, canonical: str) -> bool:
+        """Whether a held value lies within the setting's own range (not the owner's limit)."""
+        return self.minimum <= Decimal(canonical) <= self.maximum
 
     def to_cloud(self, canonical: str) -> dict[str, CloudValue]:
         """The cloud's parameters and values that hold `canonical` (the inverse of `from_cloud`)."""
@@ -172,6 +243,8 @@ class SwitchSetting:
     register: int
     icon: str
     risk: Risk = Risk.EVERYDAY
+    local: tuple[tuple[str, Encoding], ...] = ()
+    provenance: Provenance = Provenance(())
 
     @property
     def component(self) -> str:
@@ -225,6 +298,8 @@ class WindowSetting:
     start_register: int
     icon: str
     risk: Risk = Risk.EVERYDAY
+    local: tuple[tuple[str, Encoding], ...] = ()
+    provenance: Provenance = Provenance(())
 
     @property
     def component(self) -> str:
@@ -306,6 +381,8 @@ class SelectSetting:
     options: tuple[str, ...]
     icon: str
     risk: Risk = Risk.EVERYDAY
+    local: tuple[tuple[str, Encoding], ...] = ()
+    provenance: Provenance = Provenance(())
 
     @property
     def component(self) -> str:
@@ -389,106 +466,179 @@ def _number(
     icon: str,
     risk: Risk = Risk.EVERYDAY,
     limit_setting: str | None = None,
+    *,
+    factor: int | None = None,
+    provenance: Provenance,
 ) -> NumberSetting:
+    """A number; `factor` is its register encoding (the register holds the value times it), `None` when
+    the sources do not agree on one (the cloud only)."""
     low, high, step = (Decimal(bound) for bound in bounds)
+    local = () if factor is None else ((hold_param, Scaled(register, factor)),)
     return NumberSetting(
         topic_path.replace("/", "_"), name, topic_path, hold_param, register, low, high, step, unit, device_class, icon, risk,
-        limit_setting,
+        limit_setting, local, provenance,
     )  # fmt: skip
 
 
-# pragma: no mutate end
-# pragma: no mutate start
-# Runs at import, building the tables below: mutmut cannot reach it there; the unit tests pin every
-# row it builds instead.
+def _switch(
+    key: str, name: str, topic_path: str, func_param: str, bit: tuple[int, int] | None, icon: str,
+    risk: Risk = Risk.EVERYDAY, *, register: int | None = None, provenance: Provenance,
+) -> SwitchSetting:  # fmt: skip
+    """A flag; `bit` is (register, bit) where the sources agree on it, `None` for the cloud only."""
+    local = () if bit is None else ((func_param, Flag(*bit)),)
+    where = bit[0] if bit is not None else register
+    assert where is not None
+    return SwitchSetting(key, name, topic_path, func_param, where, icon, risk, local, provenance)
+
+
 def _windows(
-    group: str, label: str, prefix: str, first_register: int, icon: str
+    group: str,
+    label: str,
+    prefix: str,
+    first_register: int,
+    icon: str,
+    *,
+    local: bool,
+    provenance: Provenance,
 ) -> tuple[WindowSetting, ...]:
-    """The three windows of one schedule: unsuffixed, `_1`, `_2` in the cloud; window_1..3 on MQTT."""
-    return tuple(
-        WindowSetting(
-            key=f"{group}_window_{number}",
-            name=f"{label} Window {number}",
-            topic_path=f"{group}/window_{number}",
-            prefix=prefix,
-            suffix=suffix,
-            start_register=first_register + 2 * (number - 1),
-            icon=icon,
+    """The three windows of one schedule: unsuffixed, `_1`, `_2` in the cloud; window_1..3 on MQTT. Each
+    boundary register holds the hour in its low byte and the minute in its high byte."""
+    windows = []
+    for number, suffix in ((1, ""), (2, "_1"), (3, "_2")):
+        start = first_register + 2 * (number - 1)
+        parts: list[tuple[str, Encoding]] = []
+        for offset, edge in enumerate(("START", "END")):
+            parts += [
+                (f"{prefix}_{edge}_HOUR{suffix}", ClockPart(start + offset, high_byte=False, highest=23)),
+                (f"{prefix}_{edge}_MINUTE{suffix}", ClockPart(start + offset, high_byte=True, highest=59)),
+            ]
+        windows.append(
+            WindowSetting(
+                key=f"{group}_window_{number}",
+                name=f"{label} Window {number}",
+                topic_path=f"{group}/window_{number}",
+                prefix=prefix,
+                suffix=suffix,
+                start_register=start,
+                icon=icon,
+                local=tuple(parts) if local else (),
+                provenance=provenance,
+            )
         )
-        for number, suffix in ((1, ""), (2, "_1"), (3, "_2"))
-    )
+    return tuple(windows)
 
 
 # pragma: no mutate end
+P, E, X, A, G, C = Source.PYLXPWEB, Source.EG4_WEB_MONITOR, Source.LXP_BRIDGE, Source.LUXPOWER_HA, Source.LUXPYTHON, Source.CLOUD  # fmt: skip
+HYBRID, OFF_GRID, LUX = Family.EG4_HYBRID, Family.EG4_OFF_GRID, Family.LUXPOWER
+
+#: Why a grid-tied setting is not offered on the off-grid family.
+NO_GRID_ON_OFF_GRID: Final = "the off-grid models have no grid sell-back, export or peak shaving (eg4_web_monitor and pylxpweb hide it there)"  # fmt: skip
+REFUSED_ON_OFF_GRID: Final = "the cloud refuses it on the off-grid models (REMOTE_SET_ERROR on a 12000XP), and eg4_web_monitor hides it there"  # fmt: skip
+LUX_PERCENT: Final = "lxp-bridge, luxpower-ha-integration and LuxPython read this register as percent (0-100) on Luxpower models, where the EG4 sources read kW x10"  # fmt: skip
+
 BATTERY_CHARGE_CURRENT: Final = _number(
     "battery/charge_current", "Battery Charge Current", "HOLD_LEAD_ACID_CHARGE_RATE", 101, ("0", "250", "1"), "A",
-    "current", "mdi:battery-plus", limit_setting="max_charge_current",
+    "current", "mdi:battery-plus", limit_setting="max_charge_current", factor=1,
+    provenance=Provenance((P, E, X, A, G), note="Amperes in the register, whole numbers. Maxima differ: eg4_web_monitor 250 (its code; an older table of its docs 140), luxpower-ha-integration 140 in a comment and 500 in its entity, LuxPython 255; 250 is what the cloud accepts and what a FlexBOSS21 holds. `max_charge_current` lowers it per inverter."),
 )  # fmt: skip
 BATTERY_DISCHARGE_CURRENT: Final = _number(
     "battery/discharge_current", "Battery Discharge Current", "HOLD_LEAD_ACID_DISCHARGE_RATE", 102, ("0", "250", "1"),
-    "A", "current", "mdi:battery-minus", limit_setting="max_discharge_current",
+    "A", "current", "mdi:battery-minus", limit_setting="max_discharge_current", factor=1,
+    provenance=Provenance((P, E, X, A, G), note="As the charge current: amperes, maxima 140 to 500 between sources, 250 taken."),
+)  # fmt: skip
+GRID_EXPORT_POWER_LIMIT: Final = _number(
+    "grid/export_power_limit", "Grid Export Power Limit", "HOLD_FEED_IN_GRID_POWER_PERCENT", 103, ("0", "25.5", "0.1"),
+    "kW", "power", "mdi:transmission-tower-export", factor=10,
+    provenance=Provenance(
+        (P, E), absent=((OFF_GRID, NO_GRID_ON_OFF_GRID),),
+        contested=((LUX, "luxpower-ha-integration (0-100) and LuxPython (0-255) read register 103 as percent; eg4_web_monitor saw 12.1 kW on an LXP through the cloud"),),
+        note="Kilowatts despite the cloud's name `..._PERCENT`: eg4_web_monitor read raw 160 through the dongle where the cloud said 16 (kW) on the same 18kPV, and offers 0-25.5 kW in steps of 0.1; pylxpweb deprecated its percent setter because 50 set a 50 kW cap. Published as `grid/export_power_percent` (0-100 %) before 0.3.",
+    ),
 )  # fmt: skip
 
 #: Every setting the bridge can read and write, in the order the README's table lists them. A setting is
-#: offered for an inverter only when its model's parameters include every name the setting reads.
+#: offered for an inverter only when its model's parameters include every name the setting reads, and its
+#: family has it (`Provenance.offer`).
 SETTINGS: Final[tuple[Setting, ...]] = (
     BATTERY_CHARGE_CURRENT,
     BATTERY_DISCHARGE_CURRENT,
     _number("battery/discharge_cutoff_soc", "On-grid Discharge Cut-off SOC", "HOLD_DISCHG_CUT_OFF_SOC_EOD", 105,
-            ("10", "90", "1"), "%", "battery", "mdi:battery-arrow-down"),
+            ("10", "90", "1"), "%", "battery", "mdi:battery-arrow-down", factor=1,
+            provenance=Provenance((P, E, X, A, G), note="10-90 is pylxpweb's cloud setter and eg4_web_monitor's docs; lxp-bridge's and eg4_web_monitor's entities allow 0-100.")),
     _number("battery/system_charge_soc_limit", "System Charge SOC Limit", "HOLD_SYSTEM_CHARGE_SOC_LIMIT", 227,
-            ("10", "101", "1"), "%", "battery", "mdi:battery-charging-100"),
-    SwitchSetting("battery_charge_last", "Charge Battery Last", "battery/charge_last", "FUNC_CHARGE_LAST", 110,
-                  "mdi:battery-clock"),
-    SwitchSetting("battery_backup", "Battery Backup", "battery/backup", "FUNC_BATTERY_BACKUP_CTRL", 233,
-                  "mdi:battery-lock"),
-    SwitchSetting("ac_charge_enabled", "AC Charge", "ac_charge/enabled", "FUNC_AC_CHARGE", 21,
-                  "mdi:transmission-tower-import"),
+            ("10", "101", "1"), "%", "battery", "mdi:battery-charging-100", factor=1,
+            provenance=Provenance((E, A, G), note="101 lets the battery top-balance (eg4_web_monitor). lxp-bridge does not list register 227.")),
+    _switch("battery_charge_last", "Charge Battery Last", "battery/charge_last", "FUNC_CHARGE_LAST", (110, 4),
+            "mdi:battery-clock", provenance=Provenance((E, A, G), note="One fork of the Luxpower integration puts it at bit 6; the others agree on bit 4.")),
+    _switch("battery_backup", "Battery Backup", "battery/backup", "FUNC_BATTERY_BACKUP_CTRL", (233, 1),
+            "mdi:battery-lock", provenance=Provenance((P, E), absent=((OFF_GRID, REFUSED_ON_OFF_GRID),))),
+    _switch("ac_charge_enabled", "AC Charge", "ac_charge/enabled", "FUNC_AC_CHARGE", (21, 7),
+            "mdi:transmission-tower-import", provenance=Provenance((P, E, X, A, G), absent=((OFF_GRID, "eg4_web_monitor found the flag stored but never used on the off-grid firmware, and hides it there"),))),
     _number("ac_charge/power", "AC Charge Power", "HOLD_AC_CHARGE_POWER_CMD", 66, ("0", "15", "0.1"), "kW", "power",
-            "mdi:transmission-tower-import"),
+            "mdi:transmission-tower-import", factor=10,
+            provenance=Provenance((P, E), contested=((OFF_GRID, "register 66 reads 100 on an SNA12K, which cannot be 0-15 kW; eg4_web_monitor writes it only through the cloud there"), (LUX, LUX_PERCENT)))),
     _number("ac_charge/soc_limit", "AC Charge SOC Limit", "HOLD_AC_CHARGE_SOC_LIMIT", 67, ("0", "101", "1"), "%",
-            "battery", "mdi:battery-charging-high"),
-    *_windows("ac_charge", "AC Charge", "HOLD_AC_CHARGE", 68, "mdi:clock-outline"),
+            "battery", "mdi:battery-charging-high", factor=1,
+            provenance=Provenance((P, E, X, A, G), absent=((OFF_GRID, REFUSED_ON_OFF_GRID),))),
+    *_windows("ac_charge", "AC Charge", "HOLD_AC_CHARGE", 68, "mdi:clock-outline", local=True,
+              provenance=Provenance((E, X, A, G), note="Each boundary register: the hour in the low byte, the minute in the high byte; written one register at a time (function 6), as lxp-bridge and eg4_web_monitor do.")),
     SelectSetting("ac_charge_type", "AC Charge Type", "ac_charge/type", "BIT_AC_CHARGE_TYPE", 120,
-                  ("time", "soc_volt", "time_and_soc_volt"), "mdi:format-list-bulleted"),
-    SwitchSetting("forced_charge_enabled", "Forced Charge", "forced_charge/enabled", "FUNC_FORCED_CHG_EN", 21,
-                  "mdi:battery-charging"),
-    _number("forced_charge/power", "Forced Charge Power", "HOLD_FORCED_CHG_POWER_CMD", 74, ("0", "25.5", "0.1"), "kW",
-            "power", "mdi:battery-charging"),
-    _number("forced_charge/soc_limit", "Forced Charge SOC Limit", "HOLD_FORCED_CHG_SOC_LIMIT", 75, ("0", "100", "1"),
-            "%", "battery", "mdi:battery-charging-high"),
-    *_windows("forced_charge", "Forced Charge", "HOLD_FORCED_CHARGE", 76, "mdi:clock-outline"),
-    SwitchSetting("forced_discharge_enabled", "Forced Discharge", "forced_discharge/enabled", "FUNC_FORCED_DISCHG_EN",
-                  21, "mdi:battery-arrow-down"),
+                  ("time", "soc_volt", "time_and_soc_volt"), "mdi:format-list-bulleted",
+                  provenance=Provenance((C, E), absent=((OFF_GRID, "AC charge is not used by the off-grid firmware (eg4_web_monitor)"),),
+                                        note="Register 120 bits 1-3 (luxpower-ha-integration) hold more than these three values; the bridge writes it through the cloud's bitParamControl only.")),
+    _switch("forced_charge_enabled", "PV Charge Priority (Charge First)", "forced_charge/enabled", "FUNC_FORCED_CHG_EN",
+            (21, 11), "mdi:battery-charging", provenance=Provenance((P, E, X, A, G), note="The cloud calls it forced charge; every source calls it PV charge priority or charge first.")),
+    _number("forced_charge/power", "PV Charge Priority Power", "HOLD_FORCED_CHG_POWER_CMD", 74, ("0", "15", "1"), "kW",
+            "power", "mdi:battery-charging", factor=10,
+            provenance=Provenance((P, E), contested=((LUX, LUX_PERCENT),), note="Whole kilowatts 0-15 (eg4_web_monitor refuses fractions); published with steps of 0.1 up to 25.5 before 0.3.")),
+    _number("forced_charge/soc_limit", "PV Charge Priority SOC Limit", "HOLD_FORCED_CHG_SOC_LIMIT", 75, ("0", "100", "1"),
+            "%", "battery", "mdi:battery-charging-high",
+            provenance=Provenance((C, X, G), absent=((OFF_GRID, REFUSED_ON_OFF_GRID),), note="Through the cloud only: luxpower-ha-integration reads register 75 as packed bytes, the others as one percentage.")),
+    *_windows("forced_charge", "PV Charge Priority", "HOLD_FORCED_CHARGE", 76, "mdi:clock-outline", local=False,
+              provenance=Provenance((C, E, X, A, G), absent=((OFF_GRID, REFUSED_ON_OFF_GRID),))),
+    _switch("forced_discharge_enabled", "Forced Discharge", "forced_discharge/enabled", "FUNC_FORCED_DISCHG_EN",
+            (21, 10), "mdi:battery-arrow-down", provenance=Provenance((P, E, X, A, G), absent=((OFF_GRID, NO_GRID_ON_OFF_GRID),))),
     _number("forced_discharge/power", "Forced Discharge Power", "HOLD_FORCED_DISCHG_POWER_CMD", 82,
-            ("0", "25.5", "0.1"), "kW", "power", "mdi:battery-arrow-down"),
+            ("0", "25.5", "0.1"), "kW", "power", "mdi:battery-arrow-down", factor=10,
+            provenance=Provenance((P, E), absent=((OFF_GRID, NO_GRID_ON_OFF_GRID),), contested=((LUX, LUX_PERCENT),))),
     _number("forced_discharge/soc_limit", "Forced Discharge SOC Limit", "HOLD_FORCED_DISCHG_SOC_LIMIT", 83,
-            ("0", "100", "1"), "%", "battery", "mdi:battery-low"),
-    *_windows("forced_discharge", "Forced Discharge", "HOLD_FORCED_DISCHARGE", 84, "mdi:clock-outline"),
-    SwitchSetting("grid_export_enabled", "Grid Sell-back", "grid/export_enabled", "FUNC_FEED_IN_GRID_EN", 21,
-                  "mdi:transmission-tower-export"),
-    _number("grid/export_power_percent", "Grid Export Power", "HOLD_FEED_IN_GRID_POWER_PERCENT", 103,
-            ("0", "100", "1"), "%", None, "mdi:transmission-tower-export"),
-    SwitchSetting("grid_peak_shaving", "Grid Peak Shaving", "grid/peak_shaving", "FUNC_GRID_PEAK_SHAVING", 179,
-                  "mdi:chart-bell-curve"),
+            ("0", "100", "1"), "%", "battery", "mdi:battery-low",
+            provenance=Provenance((C, E, G), absent=((OFF_GRID, NO_GRID_ON_OFF_GRID),), note="Through the cloud only: luxpower-ha-integration reads register 83 as packed bytes.")),
+    *_windows("forced_discharge", "Forced Discharge", "HOLD_FORCED_DISCHARGE", 84, "mdi:clock-outline", local=False,
+              provenance=Provenance((C, E, X, A, G), absent=((OFF_GRID, NO_GRID_ON_OFF_GRID),))),
+    _switch("grid_export_enabled", "Grid Sell-back", "grid/export_enabled", "FUNC_FEED_IN_GRID_EN", (21, 15),
+            "mdi:transmission-tower-export",
+            provenance=Provenance((P, E, X, G), absent=((OFF_GRID, NO_GRID_ON_OFF_GRID),),
+                                  contested=((LUX, "luxpower-ha-integration puts the Luxpower sell-back flag at register 22 bit 15 (from Luxpower's 2024 register document); lxp-bridge and LuxPython at register 21 bit 15"),))),
+    GRID_EXPORT_POWER_LIMIT,
+    _switch("grid_peak_shaving", "Grid Peak Shaving", "grid/peak_shaving", "FUNC_GRID_PEAK_SHAVING", (179, 7),
+            "mdi:chart-bell-curve", provenance=Provenance((P, E, A), absent=((OFF_GRID, NO_GRID_ON_OFF_GRID),))),
     _number("grid/peak_shaving_power", "Grid Peak Shaving Power", "_12K_HOLD_GRID_PEAK_SHAVING_POWER", 206,
-            ("0", "25.5", "0.1"), "kW", "power", "mdi:chart-bell-curve"),
+            ("0", "25.5", "0.1"), "kW", "power", "mdi:chart-bell-curve",
+            provenance=Provenance((C, E, G), absent=((OFF_GRID, NO_GRID_ON_OFF_GRID),),
+                                  note="Through the cloud only: eg4_web_monitor calls the register's kW x10 encoding unverified and writes it through the cloud; luxpower-ha-integration's comment says watts. The firmware refuses it while peak shaving is off (eg4_web_monitor), and the bridge does too.")),
     # Protection: only when `control.expose` names them.
     _number("battery/off_grid_cutoff_soc", "Off-grid Discharge Cut-off SOC", "HOLD_SOC_LOW_LIMIT_EPS_DISCHG", 125,
-            ("0", "100", "1"), "%", "battery", "mdi:battery-alert", Risk.PROTECTION),
+            ("0", "100", "1"), "%", "battery", "mdi:battery-alert", Risk.PROTECTION, factor=1,
+            provenance=Provenance((P, E, X, A, G), note="luxpower-ha-integration gives its range as 0 to the on-grid cut-off (register 105): the bridge refuses a value above the on-grid cut-off held.")),
     _number("battery/system_charge_volt_limit", "System Charge Voltage Limit", "HOLD_SYSTEM_CHARGE_VOLT_LIMIT", 228,
-            ("40", "64", "0.1"), "V", "voltage", "mdi:flash-triangle", Risk.PROTECTION),
-    SwitchSetting("battery_charge_by_voltage", "Charge Control by Voltage", "battery/charge_by_voltage",
-                  "FUNC_BAT_CHARGE_CONTROL", 179, "mdi:flash", Risk.PROTECTION),
-    SwitchSetting("battery_discharge_by_voltage", "Discharge Control by Voltage", "battery/discharge_by_voltage",
-                  "FUNC_BAT_DISCHARGE_CONTROL", 179, "mdi:flash", Risk.PROTECTION),
-    SwitchSetting("eps_enabled", "Backup Output (EPS)", "eps/enabled", "FUNC_EPS_EN", 21, "mdi:power-plug-battery",
-                  Risk.PROTECTION),
+            ("48", "59.5", "0.1"), "V", "voltage", "mdi:flash-triangle", Risk.PROTECTION, factor=10,
+            provenance=Provenance((E, A), note="Ranges differ: eg4_web_monitor 40-64 V, luxpower-ha-integration 40-59.5 V, pylxpweb 48-60 V; the bridge writes only 48-59.5 V, where all agree. Tenths of a volt in the register.")),
+    _switch("battery_charge_by_voltage", "Charge Control by Voltage", "battery/charge_by_voltage",
+            "FUNC_BAT_CHARGE_CONTROL", (179, 9), "mdi:flash", Risk.PROTECTION, provenance=Provenance((P, E, A))),
+    _switch("battery_discharge_by_voltage", "Discharge Control by Voltage", "battery/discharge_by_voltage",
+            "FUNC_BAT_DISCHARGE_CONTROL", (179, 10), "mdi:flash", Risk.PROTECTION, provenance=Provenance((P, E, A))),
+    _switch("eps_enabled", "Backup Output (EPS)", "eps/enabled", "FUNC_EPS_EN", (21, 0), "mdi:power-plug-battery",
+            Risk.PROTECTION, provenance=Provenance((P, E, X, A, G))),
     # The operating mode: the flag holds true for normal operation, false for standby (the inverter off).
-    SwitchSetting("inverter_normal_mode", "Normal Operation (off: standby)", "inverter/normal_mode",
-                  "FUNC_SET_TO_STANDBY", 21, "mdi:power", Risk.PROTECTION),
-    SwitchSetting("grid_off_grid", "Go Off-grid", "grid/off_grid", "FUNC_GO_TO_OFFGRID", 110,
-                  "mdi:transmission-tower-off", Risk.PROTECTION),
+    _switch("inverter_normal_mode", "Normal Operation (off: standby)", "inverter/normal_mode", "FUNC_SET_TO_STANDBY",
+            (21, 9), "mdi:power", Risk.PROTECTION, provenance=Provenance((P, E, X, A, G))),
+    _switch("grid_off_grid", "Go Off-grid", "grid/off_grid", "FUNC_GO_TO_OFFGRID", None, "mdi:transmission-tower-off",
+            Risk.PROTECTION, register=110,
+            provenance=Provenance((C,), absent=((OFF_GRID, "the off-grid models are off the grid already"),),
+                                  contested=((LUX, "no public Luxpower source names this flag"),),
+                                  note="Only the cloud's parameter list names it; through the cloud only.")),
 )  # fmt: skip
 
 #: The settings of the first release, whose per-entity discovery topics are migrated (`migrate_discovery`).
@@ -507,6 +657,44 @@ def setting_by_key(key: str) -> Setting | None:
 
 
 parameter_by_topic_path = setting_by_topic_path
+
+
+@dataclass(frozen=True, slots=True)
+class Retired:
+    """A setting's old topic and entity, retired: its retained state is emptied and its Home Assistant
+    entity removed, and a `/set` to it is refused naming what replaced it."""
+
+    key: str
+    topic_path: str
+    platform: str
+    replaced_by: str
+    why: str
+
+
+#: Settings retired, newest last.
+RETIRED: Final = (
+    Retired("grid_export_power_percent", "grid/export_power_percent", "number", "grid/export_power_limit",
+            "the inverter holds kilowatts there, not percent: 20 meant 20 kW"),
+)  # fmt: skip
+
+
+def retired_setting_message(topic_path: str) -> str | None:
+    """Why a retired setting's `/set` is refused, and what to use instead; `None` if not retired."""
+    for retired in RETIRED:
+        if retired.topic_path == topic_path:
+            return (
+                f"{topic_path} was retired in 0.3 ({retired.why}); nothing was written: send kilowatts to "
+                f"{retired.replaced_by}/set"
+            )
+    return None
+
+
+def offered_in_family(setting: Setting, family: Family, exposed: frozenset[str]) -> bool:
+    """Whether `family` gets `setting`: it has it and the sources agree on it there, or the owner exposed
+    it where they dispute it."""
+    offer, _why = setting.provenance.offer(family)
+    return offer is Offer.OFFERED or (offer is Offer.CONTESTED and setting.key in exposed)
+
 
 _BY_TOPIC_PATH: Final = {setting.topic_path: setting for setting in SETTINGS}
 _BY_KEY: Final = {setting.key: setting for setting in SETTINGS}

@@ -189,22 +189,25 @@ class ControlSettings(_Section):
     @classmethod
     def _protection_settings(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         protection = {setting.key for setting in SETTINGS if setting.risk is Risk.PROTECTION}
-        unknown = [key for key in value if key not in protection and key != "protection"]
+        contested = {setting.key for setting in SETTINGS if setting.provenance.contested}
+        unknown = [key for key in value if key not in protection | contested and key != "protection"]
         if unknown:
             raise ValueError(
-                f"{', '.join(unknown)}: not a protection setting; these are: "
-                f"{', '.join(sorted(protection))}, or protection for all"
+                f"{', '.join(unknown)}: not a protection setting nor one the sources dispute for a model "
+                f"family; these are: {', '.join(sorted(protection | contested))}, or protection for all "
+                "protection settings (docs/SETTINGS.md says why each is held back)"
             )
         return value
 
     @property
     def exposed(self) -> frozenset[str]:
-        """The keys of the protection settings opted in to."""
+        """The keys opted in to: protection settings, and settings whose meaning the sources dispute for
+        some model family (offered there only when named). `protection` names every protection setting."""
         everything = "protection" in self.expose
         return frozenset(
             setting.key
             for setting in SETTINGS
-            if setting.risk is Risk.PROTECTION and (everything or setting.key in self.expose)
+            if setting.key in self.expose or (everything and setting.risk is Risk.PROTECTION)
         )
 
 

@@ -23,6 +23,7 @@ from bridge.commands import Command, Outcome, Result
 from bridge.config import Settings
 from bridge.devices import Device
 from bridge.errors import CloudError, ParameterValueError
+from bridge.families import Family
 from bridge.mqtt.topics import Topics, topic_is_publishable
 from bridge.policy import Situation, decide
 from bridge.poller import Poller
@@ -171,7 +172,10 @@ class Coordinator:
 
     def _situation(self, serial: str) -> Situation:
         poller = self.poller
+        device = poller.devices.get(serial)
         return Situation(
+            model=device.model if device is not None else "",
+            family=device.family if device is not None else Family.UNKNOWN,
             ready=self.ready.is_set(),
             stopping=self._stopping,
             known_inverter=serial in poller.devices,
@@ -212,8 +216,10 @@ class Coordinator:
         )
 
     def read_holding(self, serial: str, setting: Setting, value: str) -> None:
-        self.poller.parameters.setdefault(serial, {})[setting.key] = value
+        held = self.poller.parameters.setdefault(serial, {})
+        held[setting.key] = value
         self.announcer.parameter(serial, setting, value, force=True)
+        self.announcer.limits_checked(serial, held, self.poller.settings_of(serial))
 
     def wrote(self, serial: str) -> None:
         self.poller.request_refresh()

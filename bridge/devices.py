@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bridge.families import Family
+
 
 @dataclass(frozen=True, slots=True)
 class Device:
@@ -16,3 +18,5 @@ class Device:
     model: str
     #: The firmware code as the vendor writes it (`fAAB-2122`), when known.
     firmware: str | None = None
+    #: The model family, from the model name and, once its settings were read, its device type code.
+    family: Family = Family.UNKNOWN

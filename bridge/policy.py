@@ -4,14 +4,23 @@ to refuse out. A pure function, with no I/O and no clock, so that every rule is 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Final
 
-from bridge.catalogue import NumberSetting, Risk, Setting, setting_by_topic_path
+from bridge.catalogue import (
+    NumberSetting,
+    Offer,
+    Risk,
+    Setting,
+    retired_setting_message,
+    setting_by_topic_path,
+)
 from bridge.commands import Command
 from bridge.config import InverterLimits, ThermalGuardSettings
 from bridge.errors import ParameterValueError
+from bridge.families import Family
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,8 +40,11 @@ class Situation:
     battery_temperature: float | None = None
     #: The keys of the settings this inverter's model has; `None` before its settings were first read.
     offered: frozenset[str] | None = None
-    #: The protection settings the config opts in to (`control.expose`), by key.
+    #: The protection and disputed settings the config opts in to (`control.expose`), by key.
     exposed: frozenset[str] = frozenset()
+    #: The inverter's model as it names itself (`18KPV`), and its family.
+    model: str = ""
+    family: Family = Family.UNKNOWN
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,13 +66,13 @@ def decide(command: Command, situation: Situation, guard: ThermalGuardSettings) 
     if not situation.known_inverter:
         raise ParameterValueError(f"unknown inverter {command.serial or '(none)'}")
     setting = setting_by_topic_path(command.topic_path)
-    offered = situation.offered
-    if setting is None or (offered is not None and setting.key not in offered):
+    if setting is None:
+        retired = retired_setting_message(command.topic_path)
         named = command.topic_path or "(none)"
         raise ParameterValueError(
-            f"unknown setting {named}: not one the bridge writes on {command.serial} "
-            "(see the README's topic table)"
+            retired or f"unknown setting {named}: not one the bridge writes (see the README's topic table)"
         )
+    check_offered(setting, situation, command.serial)
     if setting.risk is Risk.PROTECTION and setting.key not in situation.exposed:
         raise ParameterValueError(
             f"{setting.name} changes a protection: the bridge writes it only when control.expose names "
@@ -72,7 +84,94 @@ def decide(command: Command, situation: Situation, guard: ThermalGuardSettings) 
     value = setting.parse(command.payload, limits.maximum_for(setting))
     if isinstance(setting, NumberSetting) and setting.limit_setting is not None:
         check_thermal_guard(guard, setting, Decimal(value), situation)
+    check_rules(setting, value, situation.held)
     return Write(setting, value)
+
+
+def check_offered(setting: Setting, situation: Situation, serial: str) -> None:
+    """Refuse a setting this inverter's family lacks, or whose meaning there the sources dispute (unless
+    exposed), naming the model; and one its model's parameters do not include."""
+    if situation.offered is None or setting.key in situation.offered:
+        return
+    model = situation.model or serial
+    offer, why = setting.provenance.offer(situation.family)
+    if offer is Offer.ABSENT:
+        raise ParameterValueError(
+            f"{setting.name} is not offered on {model} ({situation.family.label}): {why}"
+        )
+    if offer is Offer.CONTESTED and setting.key not in situation.exposed:
+        raise ParameterValueError(
+            f"{setting.name} is not offered on {model} ({situation.family.label}): the sources disagree "
+            f"on what it means there ({why}); the bridge writes it only when control.expose names "
+            f"{setting.key}"
+        )
+    raise ParameterValueError(
+        f"{setting.name} is not among the parameters {model} reports, so the bridge does not write it"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """A rule between two settings: `setting` may not be set to a value that `allows` refuses, given what
+    the inverter holds for `other`."""
+
+    setting: str
+    other: str
+    #: The value asked for and the other's held value (canonical text) to `None` (allowed) or the reason.
+    check: Callable[[str, str], str | None]
+    source: str
+
+
+def _peak_shaving_off(value: str, peak_shaving: str) -> str | None:
+    if peak_shaving == "ON":
+        return None
+    return (
+        "Grid Peak Shaving Power is refused by the firmware while Grid Peak Shaving is off, and zeroed "
+        "when it is turned off: turn grid/peak_shaving ON first"
+    )
+
+
+def _off_grid_above_on_grid(value: str, on_grid: str) -> str | None:
+    if Decimal(value) <= Decimal(on_grid):
+        return None
+    return (
+        f"the Off-grid Discharge Cut-off SOC may not be above the On-grid Discharge Cut-off SOC the "
+        f"inverter holds ({on_grid} %)"
+    )
+
+
+def _on_grid_below_off_grid(value: str, off_grid: str) -> str | None:
+    if Decimal(value) >= Decimal(off_grid):
+        return None
+    return (
+        f"the On-grid Discharge Cut-off SOC may not be below the Off-grid Discharge Cut-off SOC the "
+        f"inverter holds ({off_grid} %)"
+    )
+
+
+#: The rules between settings, each with the public source that states it.
+RULES: Final = (
+    Rule("grid_peak_shaving_power", "grid_peak_shaving", _peak_shaving_off,
+         "eg4_web_monitor (number.py: the firmware refuses the setpoint while peak shaving is off)"),
+    Rule("battery_off_grid_cutoff_soc", "battery_discharge_cutoff_soc", _off_grid_above_on_grid,
+         "luxpower-ha-integration (hold_registers.py: register 125's range is 0 to register 105)"),
+    Rule("battery_discharge_cutoff_soc", "battery_off_grid_cutoff_soc", _on_grid_below_off_grid,
+         "luxpower-ha-integration (hold_registers.py: register 125's range is 0 to register 105)"),
+)  # fmt: skip
+
+
+def check_rules(setting: Setting, value: str, held: Mapping[str, str]) -> None:
+    """Refuse a value that breaks a rule with another setting as held. A rule whose other setting is not
+    known is not judged here, except peak shaving, which the firmware refuses unless it is known on."""
+    for rule in RULES:
+        if rule.setting != setting.key:
+            continue
+        other = held.get(rule.other)
+        if other is None and rule.other != "grid_peak_shaving":
+            continue
+        reason = rule.check(value, other or "unknown")
+        if reason is not None:
+            raise ParameterValueError(reason)
 
 
 def check_thermal_guard(

@@ -8,18 +8,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Final
 
 import structlog
 
 from bridge.announcer import Announcer
-from bridge.catalogue import SETTINGS, Risk, Setting
+from bridge.catalogue import SETTINGS, Risk, Setting, offered_in_family
 from bridge.cloud import InverterInfo, Runtime
 from bridge.cloud.models import Energy
 from bridge.config import Settings
 from bridge.devices import Device
 from bridge.errors import AuthenticationError, CloudError, TransientError, UnknownInverterError
-from bridge.transport import Source
+from bridge.families import family_of_model, identify, model_name
+from bridge.transport import DEVICE_TYPE_CODE, POWER_RATING, UNIDENTIFIED_MODEL, Source
 from bridge.writes import Clock
 
 log = structlog.get_logger(__name__)
@@ -52,6 +55,8 @@ class Poller:
         self._exposed = settings.control.exposed
         #: When each inverter was last read without error (monotonic clock), for health and metrics.
         self.last_good_refresh: dict[str, float] = {}
+        #: Told each time an inverter's settings were read (the coordinator's check of held limits).
+        self.settings_read: Callable[[str], None] | None = None
         #: When the runtime loop last finished a cycle, failed reads included: the watchdog's heartbeat.
         self.last_cycle = clock.now()
 
@@ -81,7 +86,8 @@ class Poller:
             # Never a topic level: `+`, `#` or `/` in it would publish where it must not, or fail.
             log.error("device_serial_unusable_skipped", serial=info.serial[:40], model=info.model[:40])
         elif info.has_battery_parameters:
-            self.devices[info.serial] = Device(info.serial, info.model, info.firmware)
+            family = family_of_model(info.model)
+            self.devices[info.serial] = Device(info.serial, info.model, info.firmware, family)
             self.parameters[info.serial] = {}
         else:
             log.info("device_without_battery_settings_skipped", serial=info.serial, model=info.model)
@@ -189,7 +195,12 @@ class Poller:
             self.cloud_failed(serial, exc)
             return
         self.cloud_answered(serial)
-        offered = frozenset(setting.key for setting in SETTINGS if read.has(setting))
+        device = self._identified(serial, read.values)
+        offered = frozenset(
+            setting.key
+            for setting in SETTINGS
+            if read.has(setting) and offered_in_family(setting, device.family, self._exposed)
+        )
         if read.complete or serial not in self.offered:
             self.offered[serial] = offered
         for setting in SETTINGS:
@@ -201,6 +212,30 @@ class Poller:
                 continue
             self.parameters[serial][setting.key] = value
             self._announcer.parameter(serial, setting, value)
+        self._announcer.limits_checked(serial, self.parameters[serial], self.settings_of(serial))
+        if self.settings_read is not None:
+            self.settings_read(serial)
+
+    def _identified(self, serial: str, values: Mapping[str, object]) -> Device:
+        """The inverter as its settings name it: its family from the device type code (register 19) and
+        the model name, and, for one known from the config alone, its model from the identity registers."""
+        device = self.devices[serial]
+        code = values.get(DEVICE_TYPE_CODE)
+        model = device.model
+        rating = values.get(POWER_RATING)
+        if (
+            model == UNIDENTIFIED_MODEL
+            and isinstance(code, str)
+            and code.isdigit()
+            and isinstance(rating, int)
+        ):
+            model = model_name(int(code), rating) or UNIDENTIFIED_MODEL
+        family = identify(model, code)
+        if (model, family) != (device.model, device.family):
+            log.info("inverter_identified", serial=serial, model=model, family=family.value)
+            device = replace(device, model=model, family=family)
+            self.devices[serial] = device
+        return device
 
     async def _refresh_energy_of(self, serial: str) -> None:
         """The energy counters, read with the settings: they change slowly, and the cloud is shared."""

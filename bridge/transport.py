@@ -15,7 +15,7 @@ import structlog
 
 from bridge.catalogue import SelectSetting, Setting, SwitchSetting, WindowSetting
 from bridge.cloud import CloudClient, InverterInfo, Runtime
-from bridge.cloud.models import Energy, ParameterRead, parse_energy, parse_runtime
+from bridge.cloud.models import Energy, ParameterRead, ParameterValue, parse_energy, parse_runtime
 from bridge.config import DongleSettings, Settings
 from bridge.errors import (
     CloudError,
@@ -40,6 +40,11 @@ from bridge.writes import Clock, Delivery
 log = structlog.get_logger(__name__)
 
 INVERTER_DEVICE_TYPE: Final = 6
+#: The cloud's names for what the identity registers hold, so that one parser reads both ways in.
+DEVICE_TYPE_CODE: Final = "HOLD_DEVICE_TYPE_CODE"
+POWER_RATING: Final = "HOLD_MODEL_powerRating"
+#: The model of an inverter known from the config alone, until its registers say which it is.
+UNIDENTIFIED_MODEL: Final = "inverter"
 
 _Answer = TypeVar("_Answer")
 
@@ -132,10 +137,15 @@ class LocalWay:
         return parse_energy(registers.decode_inputs(fields, words), self.serial)
 
     async def parameters(self) -> ParameterRead:
-        """Every parameter with a register encoding; the settings offered locally are those."""
+        """Every parameter with a register encoding (the settings offered locally are those), and what the
+        identity registers say: the device type code and power rating, named as the cloud names them."""
         names = tuple(registers.HOLDING)
-        words = await self._words(ModbusFunction.READ_HOLDING, registers.holding_registers(names))
-        return ParameterRead(serial=self.serial, values=registers.decode_holding(names, words), complete=True)
+        wanted = registers.holding_registers(names) + registers.IDENTITY_REGISTERS
+        words = await self._words(ModbusFunction.READ_HOLDING, wanted)
+        code, rating = registers.identity(words)
+        values: dict[str, ParameterValue] = dict(registers.decode_holding(names, words))
+        values |= {DEVICE_TYPE_CODE: str(code), POWER_RATING: rating}
+        return ParameterRead(serial=self.serial, values=values, complete=True)
 
     async def read(self, setting: Setting) -> str:
         names = self._names(setting)
@@ -157,13 +167,11 @@ class LocalWay:
             changed = registers.encode_holding(setting.to_cloud(value), words)
         except registers.EncodingError as exc:
             raise RefusedError(f"{value} cannot be written to the register: {exc}") from exc
-        first, last = min(changed), max(changed)
-        if first == last:
-            await self.connection.write_single(self.serial, first, changed[first])
-        else:
-            span = [changed.get(register, words.get(register, 0)) for register in range(first, last + 1)]
-            await self.connection.write_multiple(self.serial, first, span)
-        return 1
+        # One register at a time (function 6), in order: a window's start before its end. lxp-bridge and
+        # eg4_web_monitor write schedule registers so; eg4_web_monitor reports that they refuse function 16.
+        for register in sorted(changed):
+            await self.connection.write_single(self.serial, register, changed[register])
+        return len(changed)
 
     def _names(self, setting: Setting) -> tuple[str, ...]:
         names = setting.cloud_names
@@ -318,5 +326,5 @@ def _connection(dongle: DongleSettings) -> DongleConnection:
 def _configured(serial: str) -> InverterInfo:
     """An inverter known from the config alone: the dongle does not say which model it is."""
     return InverterInfo.model_validate(
-        {"serialNum": serial, "deviceTypeText": "EG4 inverter (local)", "deviceType": INVERTER_DEVICE_TYPE}
+        {"serialNum": serial, "deviceTypeText": UNIDENTIFIED_MODEL, "deviceType": INVERTER_DEVICE_TYPE}
     )

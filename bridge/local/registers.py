@@ -1,133 +1,46 @@
-"""What the inverter's registers hold, in the cloud's vocabulary: each cloud parameter or runtime field the
-bridge uses, with its register and encoding. Declared once; read by the local transport (registers to
-values) and by the dongle simulator (values to registers). Plain data and pure functions, no I/O.
+"""What the inverter's registers hold, in the cloud's vocabulary: the settings' registers (each stated in its
+row of `bridge.catalogue`, gathered here), the runtime fields' input registers, and the registers that say
+which inverter it is. Read by the local transport (registers to values) and by the dongle simulator (values
+to registers). Plain data and pure functions, no I/O.
 
-Only encodings two public implementations agree on are listed (pylxpweb's register tables and lxp-bridge;
-see docs/LOCAL.md). A setting whose register holds something else than the cloud says, or whose layout
-the sources disagree on, is left out: it is read and written through the cloud, or not at all.
+Only encodings public implementations agree on are used (docs/SETTINGS.md names them). A setting whose
+register holds something else than the cloud says, or whose layout the sources disagree on, has none: it is
+read and written through the cloud, or not at all.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
 from typing import Final
 
-#: A value as the cloud gives it: `HOLD_*` text in the cloud's units, `FUNC_*` booleans, runtime integers.
-CloudValue = str | bool | int | float
+from bridge.catalogue import SETTINGS
+from bridge.encodings import WORD, ClockPart, CloudValue, Encoding, EncodingError, Flag, Scaled
+
+__all__ = ["BLOCK", "HOLDING", "ClockPart", "CloudValue", "Encoding", "EncodingError", "Flag", "Scaled"]
 
 #: Registers are read in blocks of at most this many: what every firmware takes.
 BLOCK: Final = 40
-WORD: Final = 0xFFFF
 
-
-class EncodingError(ValueError):
-    """A value that has no register encoding (out of range, not a multiple of the register's unit)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Scaled:
-    """A whole register holding the cloud's number times `factor` (`7.5` kW is `75` for factor 10)."""
-
-    register: int
-    factor: int = 1
-
-    def decode(self, words: Mapping[int, int]) -> str:
-        return format((Decimal(words[self.register]) / self.factor).normalize(), "f")
-
-    def encode(self, value: CloudValue, words: Mapping[int, int]) -> dict[int, int]:
-        try:
-            raw = Decimal(str(value)) * self.factor
-        except InvalidOperation as exc:
-            raise EncodingError(f"{value!r} is not a number") from exc
-        if raw != raw.to_integral_value() or not 0 <= raw <= WORD:
-            raise EncodingError(f"{value} has no encoding in register {self.register} (x{self.factor})")
-        return {self.register: int(raw)}
-
-
-@dataclass(frozen=True, slots=True)
-class Flag:
-    """One bit of a register of flags (`FUNC_*`): true when set. Writing it keeps the other bits."""
-
-    register: int
-    bit: int
-
-    def decode(self, words: Mapping[int, int]) -> bool:
-        return bool(words[self.register] >> self.bit & 1)
-
-    def encode(self, value: CloudValue, words: Mapping[int, int]) -> dict[int, int]:
-        mask = 1 << self.bit
-        current = words[self.register]
-        return {self.register: current | mask if value is True else current & ~mask & WORD}
-
-
-@dataclass(frozen=True, slots=True)
-class ClockPart:
-    """The hour (low byte) or the minute (high byte) of a packed schedule boundary register."""
-
-    register: int
-    high_byte: bool
-    highest: int
-
-    def decode(self, words: Mapping[int, int]) -> str:
-        word = words[self.register]
-        return f"{(word >> 8 if self.high_byte else word & 0xFF):02d}"
-
-    def encode(self, value: CloudValue, words: Mapping[int, int]) -> dict[int, int]:
-        text = str(value).strip()
-        if isinstance(value, bool) or not text.isdigit() or int(text) > self.highest:
-            raise EncodingError(f"{value!r} is not an hour or minute")
-        word, number = words[self.register], int(text)
-        packed = (word & 0xFF) | number << 8 if self.high_byte else (word & 0xFF00) | number
-        return {self.register: packed}
-
-
-Encoding = Scaled | Flag | ClockPart
-
-
-# pragma: no mutate start
-# Runs at import, building the table below: mutmut cannot reach it there; a unit test pins every entry.
-def _windows(prefix: str, first_register: int) -> dict[str, ClockPart]:
-    """The three windows of a schedule: start and end boundaries in consecutive registers."""
-    parts: dict[str, ClockPart] = {}
-    for number, suffix in enumerate(("", "_1", "_2")):
-        for offset, edge in enumerate(("START", "END")):
-            register = first_register + 2 * number + offset
-            parts[f"{prefix}_{edge}_HOUR{suffix}"] = ClockPart(register, high_byte=False, highest=23)
-            parts[f"{prefix}_{edge}_MINUTE{suffix}"] = ClockPart(register, high_byte=True, highest=59)
-    return parts
-
-
-# pragma: no mutate end
-
-
-#: Holding registers, by the cloud's parameter name.
+#: Holding registers, by the cloud's parameter name: taken from the settings' rows (`bridge.catalogue`),
+#: the one place a setting's register is stated.
 HOLDING: Final[Mapping[str, Encoding]] = {
-    "HOLD_AC_CHARGE_POWER_CMD": Scaled(66, 10),  # kW; the register counts 100 W
-    "HOLD_AC_CHARGE_SOC_LIMIT": Scaled(67),
-    **_windows("HOLD_AC_CHARGE", 68),
-    "HOLD_FORCED_CHG_POWER_CMD": Scaled(74, 10),
-    "HOLD_FORCED_DISCHG_POWER_CMD": Scaled(82, 10),
-    "HOLD_LEAD_ACID_CHARGE_RATE": Scaled(101),
-    "HOLD_LEAD_ACID_DISCHARGE_RATE": Scaled(102),
-    "HOLD_DISCHG_CUT_OFF_SOC_EOD": Scaled(105),
-    "HOLD_SOC_LOW_LIMIT_EPS_DISCHG": Scaled(125),
-    "_12K_HOLD_GRID_PEAK_SHAVING_POWER": Scaled(206, 10),
-    "HOLD_SYSTEM_CHARGE_SOC_LIMIT": Scaled(227),
-    "HOLD_SYSTEM_CHARGE_VOLT_LIMIT": Scaled(228, 10),  # V; the register counts 0.1 V
-    "FUNC_EPS_EN": Flag(21, 0),
-    "FUNC_AC_CHARGE": Flag(21, 7),
-    "FUNC_SET_TO_STANDBY": Flag(21, 9),  # set: normal operation
-    "FUNC_FORCED_DISCHG_EN": Flag(21, 10),
-    "FUNC_FORCED_CHG_EN": Flag(21, 11),
-    "FUNC_FEED_IN_GRID_EN": Flag(21, 15),
-    "FUNC_CHARGE_LAST": Flag(110, 4),
-    "FUNC_GRID_PEAK_SHAVING": Flag(179, 7),
-    "FUNC_BAT_CHARGE_CONTROL": Flag(179, 9),
-    "FUNC_BAT_DISCHARGE_CONTROL": Flag(179, 10),
-    "FUNC_BATTERY_BACKUP_CTRL": Flag(233, 1),
+    name: encoding for setting in SETTINGS for name, encoding in setting.local
 }
+
+#: The registers that say which inverter this is: the model bits (0-1, with the power rating) and the
+#: device type code (19). pylxpweb and eg4_web_monitor agree on both (`bridge.families`).
+IDENTITY_REGISTERS: Final = (0, 1, 19)
+DEVICE_TYPE_CODE_REGISTER: Final = 19
+
+
+def identity(words: Mapping[int, int]) -> tuple[int, int]:
+    """The device type code and the power rating the identity registers hold. The rating: bits 5-7 of
+    register 0, plus 8 when bit 8 of register 1 is set (eg4_web_monitor's docs/DATA_MAPPING.md)."""
+    rating = (words[0] & 0xFF) >> 5 & 0x7
+    if words[1] & 0x100:
+        rating += 8
+    return words[DEVICE_TYPE_CODE_REGISTER], rating
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,13 +7,15 @@ it (`cmps`) and the `origin`. The first release announced one config per entity;
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
 from typing import Any, Final
 
 from bridge import PROJECT_URL, __version__
 from bridge.catalogue import (
     ENERGY_SENSORS,
     FIRST_RELEASE_SENSORS,
+    RETIRED,
     SENSORS,
     WRITABLE_PARAMETERS,
     NumberSetting,
@@ -54,8 +56,28 @@ def _entity(topics: Topics, inverter: Device, platform: str, key: str, name: str
     return {"platform": platform, "name": name, "unique_id": f"{topics.node_id(inverter.serial)}_{key}"}
 
 
+def number_bounds(
+    setting: NumberSetting, limits: InverterLimits, held: str | None
+) -> tuple[Decimal, Decimal]:
+    """The least and most a number control offers: the setting's range, its top lowered to the owner's
+    limit, then widened to the value held, so that Home Assistant always shows what the inverter holds
+    (a state outside the announced bounds would be `unknown` there, with an error in its log)."""
+    maximum = limits.maximum_for(setting)
+    low, high = setting.minimum, setting.maximum if maximum is None else min(setting.maximum, maximum)
+    if held is not None:
+        value = Decimal(held)
+        low, high = min(low, value), max(high, value)
+    return low, high
+
+
 def setting_component(
-    topics: Topics, inverter: Device, setting: Setting, limits: InverterLimits, *, read_only: bool
+    topics: Topics,
+    inverter: Device,
+    setting: Setting,
+    limits: InverterLimits,
+    *,
+    read_only: bool,
+    held: str | None = None,
 ) -> dict[str, Any]:
     """A setting as a control (number, switch, text), or read-only as a sensor showing its value."""
     serial = inverter.serial
@@ -79,10 +101,9 @@ def setting_component(
         "retain": False,
     }
     if isinstance(setting, NumberSetting):
-        maximum = limits.maximum_for(setting)
-        upper = setting.maximum if maximum is None else min(setting.maximum, maximum)
+        lower, upper = number_bounds(setting, limits, held)
         control |= {
-            "min": _number(setting.minimum),
+            "min": _number(lower),
             "max": _number(upper),
             "step": _number(setting.step),
             "mode": "box",
@@ -129,15 +150,31 @@ def device_config(
     limits: InverterLimits | None = None,
     *,
     energy: bool = True,
+    held: Mapping[str, str] | None = None,
 ) -> DiscoveryMessage:
     """The one config of an inverter: every offered setting (a control, or a sensor when read-only), every
-    runtime sensor and, when the cloud gives them, the energy counters."""
+    runtime sensor and, when the cloud gives them, the energy counters; a problem sensor for settings held
+    beyond their limit; and, for each retired setting, the platform alone, which removes its entity."""
     limits = limits or InverterLimits()
+    held = held or {}
     components: dict[str, dict[str, Any]] = {}
+    for retired in RETIRED:
+        components[retired.key] = {"platform": retired.platform}
     for setting in settings:
         components[setting.key] = setting_component(
-            topics, inverter, setting, limits, read_only=bool(limits.read_only)
+            topics, inverter, setting, limits, read_only=bool(limits.read_only), held=held.get(setting.key)
         )
+    components["beyond_limit"] = _entity(
+        topics, inverter, "binary_sensor", "beyond_limit", "Setting Beyond Limit"
+    ) | {
+        # On while the inverter holds a setting above the owner's limit: set by hand or another app.
+        "state_topic": topics.beyond_limit(inverter.serial),
+        "json_attributes_topic": topics.beyond_limit_attributes(inverter.serial),
+        "payload_on": "ON",
+        "payload_off": "OFF",
+        "device_class": "problem",
+        "entity_category": "diagnostic",
+    }
     for sensor in (*SENSORS, *(ENERGY_SENSORS if energy else ())):
         components[sensor.key] = sensor_component(topics, inverter, sensor)
     components["refresh"] = _entity(topics, inverter, "button", "refresh", "Refresh Now") | {

@@ -88,6 +88,14 @@ class Topics:
         """Retained: the whole result of the inverter's last command, as the sensor's attributes."""
         return f"{self.base}/{serial}/last_command/attributes"
 
+    def beyond_limit(self, serial: str) -> str:
+        """`ON` while the inverter holds a setting beyond the owner's limit (or the setting's own range)."""
+        return f"{self.base}/{serial}/beyond_limit/state"
+
+    def beyond_limit_attributes(self, serial: str) -> str:
+        """Which settings, as held, against which limit."""
+        return f"{self.base}/{serial}/beyond_limit/attributes"
+
     def availability(self, serial: str) -> str:
         return f"{self.base}/{serial}/availability"
 
