@@ -122,6 +122,12 @@ def _parser() -> argparse.ArgumentParser:
         help="share of requests answered DATAFRAME_TIMEOUT",
     )
     sim.add_argument("--http-500-rate", type=float, default=0.0, help="share of requests answered HTTP 500")
+    sim.add_argument(
+        "--models",
+        default="18KPV,FlexBOSS21,12KPV",
+        help="the inverters' models in turn, as the cloud names them: 18KPV, 12KPV, FlexBOSS21, 12000XP (off-grid), "
+        "LXP-LB-8K (Luxpower)",
+    )
     sim.add_argument("--gridboss", action="store_true", help="add a GridBOSS to the plant")
     sim.add_argument("--parallel", action="store_true", help="put the inverters in one parallel group")
     return parser
@@ -217,15 +223,25 @@ def _healthcheck(url: str) -> int:
 
 def _run_simulator(args: argparse.Namespace) -> int:
     from bridge.simulator import Faults, SimulatorState, run_simulator
-    from bridge.simulator.state import DongleFaults
+    from bridge.simulator.state import MODEL_PROFILES, DongleFaults
 
     if args.inverters < 1:
         print("eg4-bridge simulator: --inverters must be at least 1", file=sys.stderr)
+        return EXIT_USAGE
+    models = tuple(model.strip() for model in args.models.split(",") if model.strip())
+    unknown = [model for model in models if model not in MODEL_PROFILES]
+    if unknown or not models:
+        print(
+            f"eg4-bridge simulator: --models: unknown model {', '.join(unknown) or '(none)'}; "
+            f"known: {', '.join(MODEL_PROFILES)}",
+            file=sys.stderr,
+        )
         return EXIT_USAGE
     state = SimulatorState(
         username=args.username,
         password=args.password,
         inverter_count=args.inverters,
+        models=models,
         gridboss=args.gridboss,
         parallel=args.parallel,
         session_lifetime=args.session_lifetime,

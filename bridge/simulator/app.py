@@ -84,6 +84,10 @@ def _refusal(text: str) -> web.Response:
     return _json({"success": False, "msg": text})
 
 
+#: How much lower a dipped energy answer reports every counter: 5 kWh, in tenths.
+ENERGY_DIP_TENTHS: Final = 50
+
+
 @web.middleware
 async def _count_and_inject_faults(request: web.Request, handler: Handler) -> web.StreamResponse:
     if request.path.startswith("/_sim/"):
@@ -506,7 +510,16 @@ async def _energy(request: web.Request) -> web.Response:
     if inverter is None:
         return _refusal("apiBlocked")
     inverter.advance(time.monotonic())
-    return _json(energy_answer(inverter))
+    answer = energy_answer(inverter)
+    faults = _state(request).faults
+    if faults.energy_dips > 0:
+        faults.energy_dips -= 1
+        answer |= {
+            name: max(0, value - ENERGY_DIP_TENTHS)
+            for name, value in answer.items()
+            if name.startswith(("today", "total")) and isinstance(value, int)
+        }
+    return _json(answer)
 
 
 def energy_answer(inverter: SimInverter) -> dict[str, Any]:
@@ -640,6 +653,7 @@ async def _set_faults(request: web.Request) -> web.Response:
             write = SlowWrite(float(slow["answer_after_s"]), float(slow.get("apply_after_s", 0)))
             faults.slow_writes.extend([write] * int(slow.get("count", 1)))
         faults.login_page_after_write += int(body.get("login_page_after_write", 0))
+        faults.energy_dips += int(body.get("energy_dips", 0))
         faults.write_refusals.extend(str(text) for text in body.get("refuse_writes_with", []))
         if "login_refusal" in body:
             faults.login_refusal = None if body["login_refusal"] is None else str(body["login_refusal"])

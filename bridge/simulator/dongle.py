@@ -61,7 +61,7 @@ class SimulatedDongles:
             words.setdefault(encoding.register, 0)
             with contextlib.suppress(registers.EncodingError, ValueError):
                 words.update(encoding.encode(value, words))
-        return words
+        return words | _identity(inverter)
 
     def inputs(self, inverter: SimInverter) -> dict[int, int]:
         inverter.advance(time.monotonic())
@@ -182,6 +182,14 @@ class SimulatedDongles:
         if reply is not None:
             writer.write(reply)
         return True
+
+
+def _identity(inverter: SimInverter) -> dict[int, int]:
+    """The identity registers: the power rating in register 0's bits 5-7 (and register 1's bit 8 for 8
+    and above), the device type code in register 19."""
+    rating = int(str(inverter.values.get("HOLD_MODEL_powerRating", 0)))
+    code = str(inverter.values.get("HOLD_DEVICE_TYPE_CODE", "0"))
+    return {0: (rating & 0x7) << 5, 1: 0x100 if rating & 0x8 else 0, 19: int(code) if code.isdigit() else 0}
 
 
 def _write_reply(request: Frame) -> bytes:

@@ -21,7 +21,38 @@ from typing import Final
 INVERTER_DEVICE_TYPE: Final = 6
 GRIDBOSS_DEVICE_TYPE: Final = 9
 MODELS: Final = ("18KPV", "FlexBOSS21", "12KPV")
-REGISTER_MAP_OF_MODEL: Final = {"18KPV": "12KPV", "12KPV": "12KPV", "FlexBOSS21": "FlexBOSS21"}
+
+
+@dataclass(frozen=True, slots=True)
+class ModelProfile:
+    """What a simulated model is built from: a captured register map, the device type code and power
+    rating its registers say (pylxpweb's and eg4_web_monitor's codes), values that differ from the map's,
+    and the parameters its firmware refuses to write (as the cloud answers them, REMOTE_SET_ERROR)."""
+
+    register_map: str
+    device_type_code: int
+    power_rating: int
+    values: tuple[tuple[str, str | bool], ...] = ()
+    refused: tuple[str, ...] = ()
+
+
+#: The off-grid firmware refuses these through the cloud (eg4_web_monitor: REMOTE_SET_ERROR on a 12000XP
+#: v2 for the AC charge SOC limit, the forced charge windows and battery backup).
+_OFF_GRID_REFUSED: Final = (
+    "HOLD_AC_CHARGE_SOC_LIMIT",
+    "FUNC_BATTERY_BACKUP_CTRL",
+    *(f"HOLD_FORCED_CHARGE_{edge}_{part}{suffix}" for edge in ("START", "END") for part in ("HOUR", "MINUTE")
+      for suffix in ("", "_1", "_2")),
+)  # fmt: skip
+#: The models the simulator can be, by the cloud's name for each.
+MODEL_PROFILES: Final = {
+    "18KPV": ModelProfile("12KPV", 2092, 6),
+    "12KPV": ModelProfile("12KPV", 2092, 2),
+    "FlexBOSS21": ModelProfile("FlexBOSS21", 10284, 8),
+    # Register 66 reads 100 on an SNA12K (eg4_web_monitor), which the kW x10 reading makes 10 kW.
+    "12000XP": ModelProfile("12KPV", 54, 6, (("HOLD_AC_CHARGE_POWER_CMD", "10"),), _OFF_GRID_REFUSED),
+    "LXP-LB-8K": ModelProfile("12KPV", 44, 3),
+}
 
 #: The range the cloud enforces for the parameters owners write most, with the step of each.
 DEVICE_LIMITS: Final[dict[str, tuple[Decimal, Decimal, Decimal]]] = {
@@ -38,7 +69,8 @@ DEVICE_LIMITS: Final[dict[str, tuple[Decimal, Decimal, Decimal]]] = {
     "HOLD_FORCED_CHG_POWER_CMD": (Decimal(0), Decimal("25.5"), Decimal("0.1")),
     "HOLD_FORCED_CHG_SOC_LIMIT": (Decimal(0), Decimal(100), Decimal(1)),
     "HOLD_FORCED_DISCHG_SOC_LIMIT": (Decimal(0), Decimal(100), Decimal(1)),
-    "HOLD_FEED_IN_GRID_POWER_PERCENT": (Decimal(0), Decimal(100), Decimal(1)),
+    # Kilowatts despite the name (eg4_web_monitor, pylxpweb).
+    "HOLD_FEED_IN_GRID_POWER_PERCENT": (Decimal(0), Decimal("25.5"), Decimal("0.1")),
 }
 #: Schedule boundaries: hours 0-23 and minutes 0-59, which the cloud stores as two digits.
 CLOCK_PARTS: Final = {"_HOUR": 23, "_MINUTE": 59}
@@ -93,6 +125,8 @@ class SimInverter:
     powers: dict[str, int] = field(default_factory=dict)
     #: Energy since the simulator started, in Wh, by the energy answer's name for it (`Yielding`, ...).
     energy_wh: dict[str, float] = field(default_factory=dict)
+    #: Parameters its firmware refuses to write.
+    refused: frozenset[str] = frozenset()
 
     def energy_tenths(self) -> dict[str, int]:
         """The energy answer's counters in tenths of kWh: today's since start, totals on top of a history."""
@@ -175,6 +209,9 @@ class Faults:
     write_refusals: list[str] = field(default_factory=list)
     #: When set, every login is refused with this text (a locked account, say) instead of being checked.
     login_refusal: str | None = None
+    #: The next energy answers, one each, report every counter 5 kWh lower than it is (the cloud does
+    #: this for a moment now and then).
+    energy_dips: int = 0
 
     def fail_next(
         self, kind: str, count: int = 1, *, endpoint: str | None = None, start_register: int | None = None
@@ -232,6 +269,8 @@ class SimulatorState:
     username: str = "demo"
     password: str = "demo"
     inverter_count: int = 2
+    #: The inverters' models, in turn (the cloud's names: `MODEL_PROFILES`).
+    models: tuple[str, ...] = MODELS
     gridboss: bool = False
     parallel: bool = False
     session_lifetime: float = 7200.0
@@ -256,13 +295,24 @@ class SimulatorState:
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
-        maps = {family: _load_register_map(family) for family in set(REGISTER_MAP_OF_MODEL.values())}
+        unknown = [model for model in self.models if model not in MODEL_PROFILES]
+        if unknown or not self.models:
+            raise ValueError(
+                f"unknown model {', '.join(unknown) or '(none)'}; known: {', '.join(MODEL_PROFILES)}"
+            )
+        maps = {name: _load_register_map(name) for name in {p.register_map for p in MODEL_PROFILES.values()}}
         for index in range(self.inverter_count):
-            model = MODELS[index % len(MODELS)]
+            model = self.models[index % len(self.models)]
+            profile = MODEL_PROFILES[model]
             serial = f"{4512345600 + index:010d}"
-            register_map = maps[REGISTER_MAP_OF_MODEL[model]]
+            register_map = maps[profile.register_map]
             values = {name: value for name, (_register, value) in register_map.items()}
-            values["HOLD_SERIAL_NUM"] = serial
+            values |= dict(profile.values)
+            values |= {
+                "HOLD_SERIAL_NUM": serial,
+                "HOLD_DEVICE_TYPE_CODE": str(profile.device_type_code),
+                "HOLD_MODEL_powerRating": profile.power_rating,
+            }
             self.inverters[serial] = SimInverter(
                 serial=serial,
                 model=model,
@@ -270,6 +320,7 @@ class SimulatorState:
                 registers={name: register for name, (register, _value) in register_map.items()},
                 values=values,
                 soc=40 + self.rng.random() * 50,
+                refused=frozenset(profile.refused),
             )
         if self.gridboss:
             serial = f"{4812345600 + self.inverter_count:010d}"
@@ -321,8 +372,11 @@ class SimulatorState:
         if hold_param not in inverter.registers or not _is_holding(hold_param):
             return REMOTE_SET_ERROR
         stored = _normalise(hold_param, value_text)
-        if stored is None:
+        if stored is None or hold_param in inverter.refused:
             return REMOTE_SET_ERROR
+        refusal = _firmware_refusal(inverter, hold_param, Decimal(stored))
+        if refusal is not None:
+            return refusal
         inverter.values[hold_param] = stored
         self._record(serial, hold_param, stored, door)
         return None
@@ -332,7 +386,12 @@ class SimulatorState:
         inverter = self.inverters[serial]
         if not func_param.startswith("FUNC_") or func_param not in inverter.registers:
             return REMOTE_SET_ERROR
+        if func_param in inverter.refused:
+            return REMOTE_SET_ERROR
         inverter.values[func_param] = enable
+        if func_param == PEAK_SHAVING and not enable and PEAK_SHAVING_POWER in inverter.values:
+            # The firmware zeroes the setpoint when peak shaving goes off (eg4_web_monitor).
+            inverter.values[PEAK_SHAVING_POWER] = "0"
         self._record(serial, func_param, "true" if enable else "false", door)
         return None
 
@@ -358,6 +417,28 @@ class SimulatorState:
             inverter.values[name] = f"{number:02d}"
             self._record(serial, name, f"{number:02d}", "cloud")
         return None
+
+
+PEAK_SHAVING: Final = "FUNC_GRID_PEAK_SHAVING"
+PEAK_SHAVING_POWER: Final = "_12K_HOLD_GRID_PEAK_SHAVING_POWER"
+
+
+def _firmware_refusal(inverter: SimInverter, hold_param: str, value: Decimal) -> str | None:
+    """The firmware's own refusals between settings. The peak-shaving setpoint is refused while peak
+    shaving is off, with DATAFRAME_TIMEOUT as eg4_web_monitor saw; the off-grid cut-off SOC may not be above
+    the on-grid one (luxpower-ha-integration: register 125 ranges from 0 to register 105)."""
+    values = inverter.values
+    if hold_param == PEAK_SHAVING_POWER and values.get(PEAK_SHAVING) is not True:
+        return DATAFRAME_TIMEOUT
+    if hold_param == "HOLD_SOC_LOW_LIMIT_EPS_DISCHG":
+        on_grid = values.get("HOLD_DISCHG_CUT_OFF_SOC_EOD")
+        if on_grid is not None and value > Decimal(str(on_grid)):
+            return REMOTE_SET_ERROR
+    if hold_param == "HOLD_DISCHG_CUT_OFF_SOC_EOD":
+        off_grid = values.get("HOLD_SOC_LOW_LIMIT_EPS_DISCHG")
+        if off_grid is not None and value < Decimal(str(off_grid)):
+            return REMOTE_SET_ERROR
+    return None
 
 
 def _is_holding(name: str) -> bool:
