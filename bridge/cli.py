@@ -125,8 +125,8 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument(
         "--models",
         default="18KPV,FlexBOSS21,12KPV",
-        help="the inverters' models in turn, as the cloud names them: 18KPV, 12KPV, FlexBOSS21, 12000XP (off-grid), "
-        "LXP-LB-8K (Luxpower)",
+        help="the inverters' models in turn, as the cloud names them: 18KPV, 12KPV, FlexBOSS21, "
+        "12000XP (off-grid), LXP-LB-8K (Luxpower)",
     )
     sim.add_argument("--gridboss", action="store_true", help="add a GridBOSS to the plant")
     sim.add_argument("--parallel", action="store_true", help="put the inverters in one parallel group")
