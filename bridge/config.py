@@ -179,6 +179,9 @@ class ControlSettings(_Section):
     #: Limits for every inverter that has none of its own (under `inverters`).
     max_charge_current: Amperes | None = Field(default=None, ge=0, le=250)
     max_discharge_current: Amperes | None = Field(default=None, ge=0, le=250)
+    #: When a setting is found held above the owner's limit (set by hand or another app), write it down
+    #: to the limit. Off: the bridge only shows it (the problem sensor, the status page).
+    bring_down_to_limit: bool = False
     #: After a write whose fate is unknown (no answer in time), the setting is read again this much later.
     recheck_after_unknown_seconds: float = Field(default=15.0, gt=0, le=600)
     #: Protection settings (voltages, off-grid, backup output) the bridge may write and announce, by key,

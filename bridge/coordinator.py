@@ -12,12 +12,13 @@ import json
 import time
 from collections import Counter, deque
 from datetime import UTC, datetime
+from decimal import Decimal
 from urllib.parse import urlsplit
 
 import structlog
 
 from bridge.announcer import Announcer, Publisher
-from bridge.catalogue import Setting
+from bridge.catalogue import Setting, setting_by_key
 from bridge.cloud import CloudClient
 from bridge.commands import Command, Outcome, Result
 from bridge.config import Settings
@@ -59,6 +60,8 @@ class Coordinator:
         self.announcer = Announcer(topics, settings)
         self.transports = Transports(cloud, settings, clock)
         self.poller = Poller(self.transports, self.announcer, settings, clock)
+        if settings.control.bring_down_to_limit:
+            self.poller.settings_read = self._bring_down_to_limits
         control = settings.control
         self._writes = WriteQueue(
             self.transports,
@@ -169,6 +172,24 @@ class Coordinator:
             self.answer(command, Result(Outcome.REFUSED, error=str(refusal)))
             return
         self._writes.submit(command, write)
+
+    def _bring_down_to_limits(self, serial: str) -> None:
+        """`control.bring_down_to_limit`: a setting found above the owner's limit is written down to the
+        limit, as a command of the bridge's own, answered on the setting's result topic like any other.
+        Once per settings read, so a refused write is tried again at the next read, not in a loop."""
+        if not self.ready.is_set() or self._stopping:
+            return
+        limits = self._settings.limits_for(serial)
+        for key, entry in self.announcer.beyond.get(serial, {}).items():
+            setting = setting_by_key(key)
+            limit = None if setting is None else limits.maximum_for(setting)
+            if setting is None or limit is None or Decimal(entry["held"]) <= limit:
+                continue
+            log.warning(
+                "held_value_brought_down", serial=serial, setting=key, held=entry["held"], limit=str(limit)
+            )
+            topic = self._topics.command(serial, setting.topic_path)
+            self._accept(Command(topic, serial, setting.topic_path, str(limit).encode(), retained=False))
 
     def _situation(self, serial: str) -> Situation:
         poller = self.poller
