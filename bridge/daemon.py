@@ -13,6 +13,7 @@ from typing import Any
 import structlog
 
 from bridge import __version__
+from bridge.catalogue import NumberSetting
 from bridge.cloud import CloudClient
 from bridge.config import Settings, settings_warnings
 from bridge.coordinator import Coordinator
@@ -20,7 +21,7 @@ from bridge.health import HealthReport, serve_health
 from bridge.metrics import BridgeMetrics
 from bridge.mqtt.link import MqttLink
 from bridge.mqtt.topics import Topics
-from bridge.status_page import InverterStatus, Status
+from bridge.status_page import InverterStatus, SettingRow, Status
 from bridge.systemd import Notifier
 
 log = structlog.get_logger(__name__)
@@ -81,6 +82,7 @@ async def run_bridge(
             coordinator.poller.last_good_refresh,
             lambda: link.dropped,
             lambda: coordinator.announcer.messages,
+            lambda: coordinator.announcer.energy_held_back,
         )
         metrics.watch_dongles(coordinator.transports.dongle_stats)
         if settings.health.enabled:
@@ -240,14 +242,17 @@ def _status_reporter(
             limits = settings.limits_for(serial)
             held = poller.parameters.get(serial, {})
             rows = []
+            beyond = coordinator.announcer.beyond.get(serial, {})
             for setting in poller.settings_of(serial):
                 maximum = limits.maximum_for(setting)
                 value = held.get(setting.key)
+                unit = f" {setting.unit}" if isinstance(setting, NumberSetting) else ""
                 rows.append(
-                    (
+                    SettingRow(
                         setting.name,
-                        "" if value is None else setting.state(value),
-                        "" if maximum is None else f"≤ {maximum}",
+                        "" if value is None else setting.state(value) + unit,
+                        "" if maximum is None else f"≤ {maximum}{unit}",
+                        beyond=setting.key in beyond,
                     )
                 )
             refreshed = poller.last_good_refresh.get(serial)

@@ -56,10 +56,13 @@ class BridgeMetrics:
         last_good_refresh: Mapping[str, float],
         dropped: Callable[[], int] = lambda: 0,
         published: Callable[[], int] = lambda: 0,
+        energy_held_back: Callable[[], int] = lambda: 0,
     ) -> None:
         """Report what the coordinator and the link count, read afresh at every scrape."""
         self.registry.register(
-            _StateCollector(command_outcomes, connections, last_good_refresh, dropped, published)
+            _StateCollector(
+                command_outcomes, connections, last_good_refresh, dropped, published, energy_held_back
+            )
         )
 
     def watch_dongles(self, stats: Mapping[str, DongleStats]) -> None:
@@ -78,7 +81,9 @@ class _StateCollector(Collector):
         last_good_refresh: Mapping[str, float],
         dropped: Callable[[], int],
         published: Callable[[], int],
+        energy_held_back: Callable[[], int],
     ) -> None:
+        self._energy_held_back = energy_held_back
         self._command_outcomes = command_outcomes
         self._connections = connections
         self._last_good_refresh = last_good_refresh
@@ -107,6 +112,12 @@ class _StateCollector(Collector):
         )
         published.add_metric([], self._published())
         yield published
+        held_back = CounterMetricFamily(
+            "eg4_bridge_energy_readings_held_back",
+            "Energy counter readings lower than the last published, held back (never published)",
+        )
+        held_back.add_metric([], self._energy_held_back())
+        yield held_back
         reconnects = CounterMetricFamily(
             "eg4_bridge_mqtt_reconnects", "Connections to the broker after the first"
         )

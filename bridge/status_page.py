@@ -15,6 +15,17 @@ REFRESH_SECONDS: Final = 10
 
 
 @dataclass(frozen=True, slots=True)
+class SettingRow:
+    name: str
+    #: As last read, with its unit.
+    value: str
+    #: The owner's limit, with its unit, or "".
+    limit: str
+    #: Held beyond the owner's limit or the setting's own range.
+    beyond: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class InverterStatus:
     serial: str
     model: str
@@ -22,8 +33,7 @@ class InverterStatus:
     #: Seconds since its last good read, or `None` before one.
     refreshed_ago: float | None
     transport: str
-    #: Each setting's name, its value as last read, and its configured limit (or "").
-    settings: Sequence[tuple[str, str, str]] = ()
+    settings: Sequence[SettingRow] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,8 +86,8 @@ def _age(seconds: float | None) -> str:
 
 def _inverter(inverter: InverterStatus) -> str:
     rows = "".join(
-        f"<tr><td>{escape(name)}</td><td>{escape(value)}</td><td>{escape(limit)}</td></tr>"
-        for name, value, limit in inverter.settings
+        f"<tr><td>{escape(row.name)}</td><td>{_held(row)}</td><td>{escape(row.limit)}</td></tr>"
+        for row in inverter.settings
     )
     return (
         f"<h2>{escape(inverter.model)} {escape(inverter.serial)}</h2>"
@@ -85,6 +95,12 @@ def _inverter(inverter: InverterStatus) -> str:
         f"{escape(WAYS.get(inverter.transport, inverter.transport))}</p>"
         f"<table><thead><tr><th>setting</th><th>value</th><th>limit</th></tr></thead><tbody>{rows}</tbody></table>"
     )
+
+
+def _held(row: SettingRow) -> str:
+    if not row.beyond:
+        return escape(row.value)
+    return f'<span class="bad">{escape(row.value)} (beyond the limit)</span>'
 
 
 def _command(command: CommandStatus) -> str:
