@@ -70,7 +70,9 @@ def decide(command: Command, situation: Situation, guard: ThermalGuardSettings) 
         retired = retired_setting_message(command.topic_path)
         named = command.topic_path or "(none)"
         raise ParameterValueError(
-            retired or f"unknown setting {named}: not one the bridge writes (see the README's topic table)"
+            retired
+            or f"unknown setting {named}: not one the bridge writes on {command.serial} "
+            "(see the README's topic table)"
         )
     check_offered(setting, situation, command.serial)
     if setting.risk is Risk.PROTECTION and setting.key not in situation.exposed:
@@ -81,11 +83,27 @@ def decide(command: Command, situation: Situation, guard: ThermalGuardSettings) 
     limits = situation.limits
     if limits.read_only:
         raise ParameterValueError(f"read-only: the bridge is configured not to write to {command.serial}")
-    value = setting.parse(command.payload, limits.maximum_for(setting))
+    try:
+        value = setting.parse(command.payload, limits.maximum_for(setting))
+    except ParameterValueError as refused:
+        raise ParameterValueError(f"{refused}{_held_beyond(setting, situation)}") from refused
     if isinstance(setting, NumberSetting) and setting.limit_setting is not None:
         check_thermal_guard(guard, setting, Decimal(value), situation)
     check_rules(setting, value, situation.held)
     return Write(setting, value)
+
+
+def _held_beyond(setting: Setting, situation: Situation) -> str:
+    """A refusal's postscript when the inverter holds the setting beyond the owner's limit: the owner must
+    know that the inverter is over it now."""
+    held = situation.held.get(setting.key)
+    maximum = situation.limits.maximum_for(setting)
+    if not isinstance(setting, NumberSetting) or held is None:
+        return ""
+    top = setting.maximum if maximum is None else min(setting.maximum, maximum)
+    if Decimal(held) <= top:
+        return ""
+    return f"; the inverter holds {held} {setting.unit} now, above that limit"
 
 
 def check_offered(setting: Setting, situation: Situation, serial: str) -> None:
@@ -106,7 +124,8 @@ def check_offered(setting: Setting, situation: Situation, serial: str) -> None:
             f"{setting.key}"
         )
     raise ParameterValueError(
-        f"{setting.name} is not among the parameters {model} reports, so the bridge does not write it"
+        f"{setting.name} is not offered on {model}: the parameters read from it do not include it "
+        "(a setting with no agreed register is read and written through the cloud only)"
     )
 
 

@@ -144,7 +144,10 @@ async def test_settings_with_no_agreed_register_encoding_are_not_offered_locally
     async with rigged(broker, transport="local", with_cloud=False) as rig:
         result = await rig.command(PV18K, "ac_charge/type", "time")
         assert result["outcome"] == "refused"
-        assert "not one the bridge writes on 4512345600" in result["error"]
+        assert result["error"] == (
+            "AC Charge Type is not offered on 18KPV: the parameters read from it do not include it "
+            "(a setting with no agreed register is read and written through the cloud only)"
+        )
         device = rig.observer.on(f"{rig.topics.discovery_prefix}/device/eg4_{PV18K}/config")[-1].json()
         offered = " ".join(device["cmps"])
         assert "battery_charge_current" in offered
@@ -196,7 +199,8 @@ async def test_heartbeats_misrouted_replies_and_exception_replies_are_told_apart
         await rig.dongle_faults(next={"heartbeat_first": 2, "misrouted_reply": 2})
         result = await rig.command(PV18K, "battery/discharge_current", "30")
         assert (result["outcome"], result["confirmed"]) == ("accepted", True)
-        await rig.dongle_faults(next={"exception": 1})
+        # The exception answers the write itself: a poll or the write's pre-read cannot take it first.
+        await rig.dongle_faults(next={"exception_on_write": 1})
         refused = await rig.command(PV18K, "battery/discharge_current", "35")
         assert refused["outcome"] == "failed"
         assert "Modbus exception 4" in refused["error"]

@@ -68,9 +68,21 @@ async def test_configured_limits_are_enforced_and_shown_as_the_discovery_max(bro
         await observer.wait_for_topic(f"{prefix}/device/eg4_{SECOND}/config")
         assert component(observer, prefix, FIRST, "battery_charge_current")["max"] == 100
         assert component(observer, prefix, FIRST, "battery_discharge_current")["max"] == 120
-        assert component(observer, prefix, FIRST, "ac_charge_power")["max"] == 5.5
+        # The inverter holds 7.5 kW, above the 5.5 kW limit: the control shows it (a state beyond the
+        # announced max would be `unknown` in Home Assistant), and the problem sensor says so.
+        assert component(observer, prefix, FIRST, "ac_charge_power")["max"] == 7.5
+        beyond = rig.topics.beyond_limit_attributes(FIRST)
+        assert (await observer.wait_for_topic(beyond)).json() == {
+            "settings": {"ac_charge_power": {"held": "7.5", "limit": "5.5", "unit": "kW"}}
+        }
+        assert (await observer.wait_for_topic(rig.topics.beyond_limit(FIRST))).payload == "ON"
+        # The FlexBOSS21 holds 250 A of discharge current, above the default's 120 A.
+        assert (await observer.wait_for_topic(rig.topics.beyond_limit(SECOND))).payload == "ON"
+        assert (await observer.wait_for_topic(rig.topics.beyond_limit_attributes(SECOND))).json() == {
+            "settings": {"battery_discharge_current": {"held": "250", "limit": "120", "unit": "A"}}
+        }
         assert component(observer, prefix, SECOND, "battery_charge_current")["max"] == 250
-        assert component(observer, prefix, SECOND, "battery_discharge_current")["max"] == 120
+        assert component(observer, prefix, SECOND, "battery_discharge_current")["max"] == 250
         assert component(observer, prefix, SECOND, "ac_charge_power")["max"] == 15
         refused = await command(FIRST, CHARGE, "101")
         assert refused["error"] == (
@@ -78,7 +90,8 @@ async def test_configured_limits_are_enforced_and_shown_as_the_discovery_max(bro
         )
         power = await command(FIRST, "ac_charge/power", "5.6")
         assert power["error"] == (
-            "AC Charge Power must be between 0 and 5.5 kW (the limit set in the bridge's config), got 5.6"
+            "AC Charge Power must be between 0 and 5.5 kW (the limit set in the bridge's config), got 5.6; "
+            "the inverter holds 7.5 kW now, above that limit"
         )
         assert (await command(FIRST, CHARGE, "100"))["ok"] is True
         assert (await command(SECOND, DISCHARGE, "121"))["ok"] is False

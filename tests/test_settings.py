@@ -158,8 +158,11 @@ async def test_device_discovery_validates_for_each_model(broker: Broker, serial:
         components = config["cmps"]
         everyday = {setting.key for setting in SETTINGS if setting.risk is Risk.EVERYDAY}
         assert everyday <= set(components), "both real register maps have every everyday setting"
+        assert components["grid_export_power_percent"] == {"platform": "number"}, "retired: removed"
         for key, component in components.items():
             platform = component["platform"]
+            if key == "grid_export_power_percent":
+                continue
             assert component["unique_id"] == f"eg4_{serial}_{key}"
             if platform == "button":
                 assert component["command_topic"] == f"{rig.topics.base}/bridge/request/refresh"
@@ -178,6 +181,8 @@ async def test_device_discovery_validates_for_each_model(broker: Broker, serial:
                 assert component["pattern"].startswith("^")
             elif key == "last_command":
                 assert (platform, component["entity_category"]) == ("sensor", "diagnostic")
+            elif key == "beyond_limit":
+                assert (platform, component["device_class"]) == ("binary_sensor", "problem")
             else:
                 assert platform == "sensor"
                 assert component["state_class"] in ("measurement", "total_increasing")
@@ -270,7 +275,7 @@ async def test_the_status_page_shows_inverters_settings_and_the_last_commands(br
     assert '<meta name="viewport" content="width=device-width,initial-scale=1">' in page
     assert f"18KPV {PV18K}" in page
     assert f"FlexBOSS21 {FLEXBOSS}" in page
-    assert "<td>AC Charge Power</td><td>6.0</td>" in page
+    assert "<td>AC Charge Power</td><td>6.0 kW</td>" in page
     assert "connected" in page
     assert "&lt;script&gt;x&lt;/script&gt;" in page
     assert "<script>" not in page

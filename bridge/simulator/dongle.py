@@ -167,7 +167,7 @@ class SimulatedDongles:
         fault = faults.take(write=is_write)
         if faults.silent or fault == "silence":
             return True
-        if fault == "exception":
+        if fault in ("exception", "exception_on_write"):
             writer.write(self._exception(request, DEVICE_FAILURE))
             return True
         if faults.latency_ms:

@@ -238,7 +238,16 @@ class Faults:
         return None
 
 
-DONGLE_FAULT_KINDS: Final = ("silence", "drop_mid_write", "misrouted_reply", "heartbeat_first", "exception")
+DONGLE_FAULT_KINDS: Final = (
+    "silence",
+    "drop_mid_write",
+    "misrouted_reply",
+    "heartbeat_first",
+    "exception",
+    "exception_on_write",  # an exception reply to the next write request, whatever reads come first
+)
+#: Faults that wait for a write request: reads (polls, pre-reads) pass them by.
+WRITE_FAULTS: Final = ("drop_mid_write", "exception_on_write")
 
 
 @dataclass
@@ -256,7 +265,7 @@ class DongleFaults:
 
     def take(self, *, write: bool) -> str | None:
         for index, kind in enumerate(self.queued):
-            if kind != "drop_mid_write" or write:
+            if kind not in WRITE_FAULTS or write:
                 del self.queued[index]
                 return kind
         return None

@@ -65,10 +65,19 @@ def test_cloud_text_parses_to_the_integer_it_stands_for(raw: object, value: int)
     assert BATTERY_CHARGE_CURRENT.parse_cloud_value(raw) == value
 
 
-@pytest.mark.parametrize("raw", ["", "abc", "300", None, True, [1]])
-def test_cloud_values_that_are_not_valid_currents_are_refused(raw: object) -> None:
+@pytest.mark.parametrize("raw", ["", "abc", "-5", "1e9", "NaN", None, True, [1]])
+def test_cloud_values_that_are_not_values_a_register_can_hold_are_refused(raw: object) -> None:
     with pytest.raises(ParameterValueError):
         BATTERY_CHARGE_CURRENT.parse_cloud_value(raw)
+
+
+@pytest.mark.parametrize(
+    ("raw", "shown"), [("300", "300"), ("12.1", "12.1"), ("7.25", "7.25"), ("80.0", "80")]
+)
+def test_a_held_value_beyond_the_range_or_off_its_step_is_shown_as_held(raw: str, shown: str) -> None:
+    """What the inverter holds is never hidden: 300 A beyond the 250 A range, 12.1 off a step of 1."""
+    assert BATTERY_CHARGE_CURRENT.from_cloud({"HOLD_LEAD_ACID_CHARGE_RATE": raw}) == shown
+    assert BATTERY_CHARGE_CURRENT.in_range(shown) is (Decimal(shown) <= 250)
 
 
 def test_catalogue_rows_match_the_documented_table() -> None:
@@ -117,7 +126,7 @@ def test_every_register_lies_in_exactly_one_window_at_its_edges() -> None:
 def test_a_cloud_value_that_is_no_number_is_named_in_the_refusal(raw: object) -> None:
     with pytest.raises(ParameterValueError) as refused:
         BATTERY_CHARGE_CURRENT.parse_cloud_value(raw)
-    assert str(refused.value) == f"HOLD_LEAD_ACID_CHARGE_RATE from the cloud is not a number: {raw!r}"
+    assert str(refused.value) == f"HOLD_LEAD_ACID_CHARGE_RATE as read is not a number: {raw!r}"
 
 
 def test_a_decimal_that_is_not_finite_is_refused_by_name() -> None:
@@ -177,7 +186,11 @@ DOCUMENTED = {
     "HOLD_SOC_LOW_LIMIT_EPS_DISCHG": (125, "0", "100", "1", "%"),
     "HOLD_FORCED_DISCHG_POWER_CMD": (82, "0", "25.5", "0.1", "kW"),
     "_12K_HOLD_GRID_PEAK_SHAVING_POWER": (206, "0", "25.5", "0.1", "kW"),
-    "HOLD_SYSTEM_CHARGE_VOLT_LIMIT": (228, "40", "64", "0.1", "V"),
+    # Where the sources' ranges differ (40-64, 40-59.5, 48-60), only what they all allow.
+    "HOLD_SYSTEM_CHARGE_VOLT_LIMIT": (228, "48", "59.5", "0.1", "V"),
+    # Kilowatts, not percent (docs/SETTINGS.md), and whole kilowatts for PV charge priority.
+    "HOLD_FEED_IN_GRID_POWER_PERCENT": (103, "0", "25.5", "0.1", "kW"),
+    "HOLD_FORCED_CHG_POWER_CMD": (74, "0", "15", "1", "kW"),
 }
 
 
@@ -371,9 +384,12 @@ def test_a_number_with_tenths_rounds_to_its_step_within_a_hundredth_of_it() -> N
     assert BATTERY_CHARGE_CURRENT.example() == "80"
     assert BATTERY_CHARGE_CURRENT.json_value("80") == 80
     assert isinstance(BATTERY_CHARGE_CURRENT.json_value("80"), int)
-    forced = setting_by_topic_path("forced_charge/power")
+    forced = setting_by_topic_path("forced_discharge/power")
     assert isinstance(forced, NumberSetting)
     assert forced.example() == "12.8"
+    whole_kilowatts = setting_by_topic_path("forced_charge/power")
+    assert isinstance(whole_kilowatts, NumberSetting)
+    assert whole_kilowatts.example() == "15"
 
 
 @pytest.mark.parametrize(

@@ -262,7 +262,8 @@ def test_a_setting_the_model_lacks_is_unknown_once_its_settings_were_read() -> N
         ready=True, stopping=False, known_inverter=True, offered=frozenset({"battery_charge_current"})
     )
     with pytest.raises(
-        ParameterValueError, match=r"^unknown setting ac_charge/window_1: not one the bridge writes"
+        ParameterValueError,
+        match=r"^AC Charge Window 1 is not offered on 4512345600: the parameters read from it do not",
     ):
         decide(window, lacking, GUARD_OFF)
     assert decide(command("80"), lacking, GUARD_OFF).value == "80"
