@@ -208,6 +208,19 @@ async def test_the_container_health_check_tells_a_live_bridge_from_a_dead_one(
     assert "Connection refused" in dead.stderr
 
 
+def test_docs_settings_is_the_rows() -> None:
+    """docs/SETTINGS.md lists every setting with its register, unit, range, families and sources, as the
+    rows hold them (`python -m bridge.tables --write`)."""
+    from bridge.catalogue import SETTINGS
+    from bridge.tables import settings_doc
+
+    written = (DOCS / "SETTINGS.md").read_text()
+    assert written == settings_doc()
+    for setting in SETTINGS:
+        assert f"### `{setting.topic_path}`" in written
+        assert all(source.value in written for source in setting.provenance.agree)
+
+
 def test_the_readme_tables_are_the_catalogue() -> None:
     """The settings and sensors tables say exactly what the catalogue holds (`python -m bridge.tables --write`)."""
     from bridge.tables import with_tables
