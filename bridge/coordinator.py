@@ -99,6 +99,9 @@ class Coordinator:
             self._announce_again()
             self.ready.set()
             log.info("bridge_ready", inverters=len(poller.devices))
+            if self._settings.control.bring_down_to_limit:
+                for serial in poller.devices:
+                    self._bring_down_to_limits(serial)  # what the first refresh found
             poller.start(tasks)
 
     def _announce_again(self) -> None:

@@ -112,7 +112,7 @@ def check_offered(setting: Setting, situation: Situation, serial: str) -> None:
     if situation.offered is None or setting.key in situation.offered:
         return
     model = situation.model or serial
-    offer, why = setting.provenance.offer(situation.family)
+    offer, why = setting.provenance.offer(situation.family)  # the dispute's words are in the docs
     if offer is Offer.ABSENT:
         raise ParameterValueError(
             f"{setting.name} is not offered on {model} ({situation.family.label}): {why}"
@@ -120,8 +120,8 @@ def check_offered(setting: Setting, situation: Situation, serial: str) -> None:
     if offer is Offer.CONTESTED and setting.key not in situation.exposed:
         raise ParameterValueError(
             f"{setting.name} is not offered on {model} ({situation.family.label}): the sources disagree "
-            f"on what it means there ({why}); the bridge writes it only when control.expose names "
-            f"{setting.key}"
+            f"on what it means there (docs/SETTINGS.md says who says what); the bridge writes it only when "
+            f"control.expose names {setting.key}"
         )
     raise ParameterValueError(
         f"{setting.name} is not offered on {model}: the parameters read from it do not include it "
