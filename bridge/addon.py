@@ -5,7 +5,6 @@ the bridge runs on it. So a user with the Mosquitto add-on enters nothing about 
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import urllib.error
@@ -16,6 +15,7 @@ from typing import Any, Final
 
 import yaml
 
+from bridge import safejson
 from bridge.config import settings_from_mapping
 from bridge.errors import ConfigError
 
@@ -24,6 +24,8 @@ CONFIG: Final = Path("/data/config.yaml")
 SUPERVISOR_MQTT: Final = "http://supervisor/services/mqtt"
 #: The status page, which the add-on shows through Home Assistant's ingress.
 INGRESS_PORT: Final = 9108
+#: The Supervisor's answers and the options file are small; anything larger is refused.
+MAX_ANSWER_BYTES: Final = 256 * 1024
 
 
 class AddonError(Exception):
@@ -37,7 +39,7 @@ def mqtt_from_supervisor(url: str, token: str | None) -> dict[str, Any]:
     request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
     try:
         with urllib.request.urlopen(request, timeout=10) as answer:
-            body = json.load(answer)
+            body = safejson.loads(answer.read(MAX_ANSWER_BYTES + 1), max_bytes=MAX_ANSWER_BYTES)
     except urllib.error.HTTPError as exc:
         raise AddonError(
             f"no broker in the options, and the Supervisor has none (HTTP {exc.code}): install the Mosquitto "
@@ -45,7 +47,12 @@ def mqtt_from_supervisor(url: str, token: str | None) -> dict[str, Any]:
         ) from exc
     except (OSError, ValueError) as exc:
         raise AddonError(f"no broker in the options, and the Supervisor did not answer ({exc})") from exc
-    data = body.get("data") if isinstance(body, dict) else None
+    if not isinstance(body, dict):
+        raise AddonError(
+            f"no broker in the options, and the Supervisor answered a JSON {type(body).__name__}, not an "
+            "object: fill in mqtt_host"
+        )
+    data = body.get("data")
     if body.get("result") != "ok" or not isinstance(data, dict) or not data.get("host"):
         raise AddonError("no broker in the options, and the Supervisor's answer names none")
     return data
@@ -111,7 +118,7 @@ def write_config(options_path: Path, config_path: Path, supervisor_url: str, tok
     """Read the options, ask the Supervisor for a broker if they name none, check the result as `run`
     would, and write it readable by its owner only."""
     try:
-        options = json.loads(options_path.read_text())
+        options = safejson.loads(options_path.read_bytes(), max_bytes=MAX_ANSWER_BYTES)
     except (OSError, ValueError) as exc:
         raise AddonError(f"{options_path} cannot be read: {exc}") from exc
     if not isinstance(options, dict):

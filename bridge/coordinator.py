@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 import structlog
 
+from bridge import safejson
 from bridge.announcer import Announcer, Publisher
 from bridge.catalogue import Setting, setting_by_key
 from bridge.cloud import CloudClient
@@ -35,14 +36,16 @@ from bridge.writes import Clock, MonotonicClock, WriteQueue
 log = structlog.get_logger(__name__)
 
 SHUTTING_DOWN = "the bridge is shutting down; nothing was written"
+#: A refresh request larger than this is still a request, but its JSON is not read.
+MAX_REQUEST_BYTES = 4096
 
 
 def _transaction_of(payload: bytes) -> object:
     """The `transaction` of a JSON request payload (a string or number), else `None`."""
     try:
-        request = json.loads(payload) if payload.strip() else {}
-    except (ValueError, UnicodeDecodeError):
-        return None
+        request = safejson.loads(payload, max_bytes=MAX_REQUEST_BYTES) if payload.strip() else {}
+    except ValueError:
+        return None  # answered all the same, without a transaction
     transaction = request.get("transaction") if isinstance(request, dict) else None
     return transaction if isinstance(transaction, str | int) and len(str(transaction)) <= 64 else None
 

@@ -55,6 +55,7 @@ EXPECTED = (
     "hybrid transport with the dongle silent",
     "dongle connection dropped mid-write",
     "heartbeats, misrouted replies and exception replies from the dongle",
+    "a refresh request of `[` repeated 100,000 times",
 )
 
 RECORDED: dict[str, Trial] = {}

@@ -43,22 +43,28 @@ OPTIONS = {
 class FakeSupervisor:
     """The Supervisor's `/services/mqtt`, answering only with the right token; it counts the requests."""
 
-    def __init__(self, service: dict[str, Any] | None) -> None:
+    def __init__(self, service: dict[str, Any] | None, raw: str | None = None) -> None:
         self.service = service
+        #: An answer given as is, whatever it is.
+        self.raw = raw
         self.requests = 0
 
     async def mqtt(self, request: web.Request) -> web.Response:
         self.requests += 1
         if request.headers.get("Authorization") != f"Bearer {TOKEN}":
             return web.json_response({"result": "error", "message": "Unauthorized"}, status=401)
+        if self.raw is not None:
+            return web.Response(text=self.raw, content_type="application/json")
         if self.service is None:
             return web.json_response({"result": "error", "message": "Service not enabled"}, status=400)
         return web.json_response({"result": "ok", "data": self.service})
 
 
 @asynccontextmanager
-async def supervisor(service: dict[str, Any] | None) -> AsyncIterator[tuple[FakeSupervisor, str]]:
-    fake = FakeSupervisor(service)
+async def supervisor(
+    service: dict[str, Any] | None, raw: str | None = None
+) -> AsyncIterator[tuple[FakeSupervisor, str]]:
+    fake = FakeSupervisor(service, raw)
     app = web.Application()
     app.router.add_get("/services/mqtt", fake.mqtt)
     runner = web.AppRunner(app)
@@ -258,3 +264,27 @@ def test_the_add_on_image_builds_where_a_docker_daemon_runs() -> None:
         capture_output=True, text=True, timeout=900, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+@pytest.mark.parametrize(
+    ("raw", "problem"),
+    [
+        ("[1, 2]", "the Supervisor answered a JSON list, not an object"),
+        ('"ok"', "the Supervisor answered a JSON str, not an object"),
+        ("null", "the Supervisor answered a JSON NoneType, not an object"),
+        ("[" * 100_000, "nested more than 32 levels deep refused"),
+        ("{not json", "not valid JSON"),
+    ],
+)
+async def test_a_supervisor_answer_of_the_wrong_shape_is_a_sentence_not_a_traceback(
+    tmp_path: Path, raw: str, problem: str
+) -> None:
+    import asyncio
+
+    options_path, config_path = tmp_path / "options.json", tmp_path / "config.yaml"
+    options_path.write_text(json.dumps(OPTIONS))
+    async with supervisor(BROKER, raw) as (_fake, url):
+        with pytest.raises(AddonError) as refused:
+            await asyncio.to_thread(write_config, options_path, config_path, url, TOKEN)
+    assert problem in str(refused.value)
+    assert not config_path.exists()

@@ -395,6 +395,21 @@ async def test_a_stale_online_status_with_no_bridge_behind_it_does_not_block_a_s
         assert (await rig.command("86"))["ok"] is True
 
 
+async def test_a_stale_retained_presence_answer_does_not_block_a_start(broker: Broker) -> None:
+    """A retained `online` and a retained presence answer, left by anyone: only a live answer means a
+    bridge is alive, so every start does not refuse."""
+    topics = unique_topics()
+    async with observing(broker.port) as stale:
+        await stale.publish(topics.bridge_status, "online", retain=True)
+        await stale.publish(topics.presence_answer, "a-bridge-long-gone", retain=True)
+    try:
+        async with rigged(broker, topics=topics) as rig:
+            assert (await rig.command("87"))["ok"] is True
+    finally:
+        async with observing(broker.port) as cleaner:
+            await cleaner.publish(topics.presence_answer, "", retain=True)
+
+
 # -- 6. failures that must be visible --------------------------------------------------------------------
 
 

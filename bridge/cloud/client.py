@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import random
 import sys
@@ -23,6 +22,7 @@ from typing import Any, Final, NamedTuple, Self
 import aiohttp
 import structlog
 
+from bridge import safejson
 from bridge.catalogue import (
     PARAMETER_WINDOWS,
 )
@@ -532,9 +532,9 @@ def _interpret(path: str, status: int, content_type: str, location: str, body: b
             raise _SessionExpiredError
         raise MalformedResponseError(f"{path}: expected JSON, got an HTML page")
     try:
-        payload = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise MalformedResponseError(f"{path}: answer is not valid JSON ({exc.msg} at {exc.pos})") from exc
+        payload = safejson.loads(text, max_bytes=len(text))  # its size was bounded as it was read
+    except ValueError as exc:
+        raise MalformedResponseError(f"{path}: answer refused: {exc}") from exc
     if not isinstance(payload, dict):
         raise MalformedResponseError(f"{path}: expected a JSON object, got {type(payload).__name__}")
     _raise_for_refusal(path, payload)

@@ -226,7 +226,8 @@ class MqttLink:
         await client.subscribe(topics.presence_answer, qos=1)
         question = uuid.uuid4().hex
         await client.publish(topics.presence_request, question, qos=1)
-        answer = await _first_payload(client, topics.presence_answer, PRESENCE_ANSWER_SECONDS)
+        # Only a live answer counts: a retained one (left by anyone) says nothing about a bridge alive now.
+        answer = await _first_payload(client, topics.presence_answer, PRESENCE_ANSWER_SECONDS, live=True)
         await client.unsubscribe(topics.presence_answer)
         if answer is not None:
             raise AnotherBridgeError(
@@ -298,12 +299,15 @@ def _only_connection_errors(error: BaseException) -> bool:
     return isinstance(error, aiomqtt.MqttError)
 
 
-async def _first_payload(client: aiomqtt.Client, topic: str, within: float) -> bytes | None:
-    """The payload of the first message on `topic` to arrive within `within` seconds, or `None`."""
+async def _first_payload(
+    client: aiomqtt.Client, topic: str, within: float, *, live: bool = False
+) -> bytes | None:
+    """The payload of the first message on `topic` to arrive within `within` seconds (with `live`, the
+    first not replayed from the broker's retained store), or `None`."""
     with contextlib.suppress(TimeoutError):
         async with asyncio.timeout(within):
             async for message in client.messages:
-                if str(message.topic) == topic:
+                if str(message.topic) == topic and not (live and message.retain):
                     payload = message.payload
                     return payload if isinstance(payload, bytes) else str(payload or "").encode()
     return None

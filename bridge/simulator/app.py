@@ -136,6 +136,11 @@ def _fault_response(fault: str) -> web.Response:
         return _json({"success": True, "soc": "high", "vBat": [1], "inverterSn": 5, "plants": "none"})
     if fault == "remote_set_error":
         return _refusal(REMOTE_SET_ERROR)
+    if fault == "deep_json":
+        depth = 100_000
+        return web.Response(
+            text='{"success": true, "x": ' + "[" * depth + "]" * depth + "}", content_type="application/json"
+        )
     if fault == "write_not_applied":
         return _json({"success": True})
     if fault == "huge_body":
@@ -646,8 +651,9 @@ async def _set_faults(request: web.Request) -> web.Response:
     faults.dataframe_timeout_rate = float(body.get("dataframe_timeout_rate", faults.dataframe_timeout_rate))
     faults.http_500_rate = float(body.get("http_500_rate", faults.http_500_rate))
     try:
+        endpoint = body.get("endpoint")  # a path suffix the faults wait for, such as remoteSet/write
         for kind, count in dict(body.get("fail_next", {})).items():
-            faults.fail_next(kind, int(count))
+            faults.fail_next(kind, int(count), endpoint=None if endpoint is None else str(endpoint))
         slow = body.get("slow_write")
         if slow is not None:
             write = SlowWrite(float(slow["answer_after_s"]), float(slow.get("apply_after_s", 0)))

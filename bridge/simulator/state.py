@@ -99,6 +99,7 @@ FAULT_KINDS: Final = (
     "remote_set_error",  # success: false, REMOTE_SET_ERROR
     "write_not_applied",  # success: true, but the inverter keeps its old value
     "huge_body",  # an answer of several megabytes
+    "deep_json",  # an answer nested 100,000 levels deep
 )
 
 
