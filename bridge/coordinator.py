@@ -38,6 +38,10 @@ log = structlog.get_logger(__name__)
 SHUTTING_DOWN = "the bridge is shutting down; nothing was written"
 #: A refresh request larger than this is still a request, but its JSON is not read.
 MAX_REQUEST_BYTES = 4096
+#: Refresh requests that may wait for the running refresh; more are answered at once with an error.
+MAX_REFRESH_WAITING = 10_000
+#: Refreshes on request start at most this often; requests in between join the next one.
+REFRESH_REQUEST_GAP_SECONDS = 5.0
 
 
 def _transaction_of(payload: bytes) -> object:
@@ -57,6 +61,7 @@ class Coordinator:
         self, cloud: CloudClient | None, topics: Topics, settings: Settings, *, clock: Clock | None = None
     ) -> None:
         clock = clock or MonotonicClock()
+        self._clock = clock
         self._topics = topics
         self._settings = settings
         self._cloud_host = "" if settings.cloud is None else urlsplit(settings.cloud.base_url).hostname or ""
@@ -74,6 +79,10 @@ class Coordinator:
             recheck_after=control.recheck_after_unknown_seconds,
         )
         self._stopping = False
+        #: The refresh a request started, and the transactions of every request that joined it.
+        self._refresh_job: asyncio.Task[None] | None = None
+        self._refresh_waiting: list[object] = []
+        self._last_requested_refresh = -REFRESH_REQUEST_GAP_SECONDS
         self._connections = 0
         self._tasks: asyncio.TaskGroup | None = None
         self.ready = asyncio.Event()
@@ -144,16 +153,33 @@ class Coordinator:
 
     def _refresh_on_request(self, payload: bytes) -> None:
         """Read every inverter now, then answer with how it went and the request's `transaction`, if any
-        (as zigbee2mqtt's request topics do)."""
+        (as zigbee2mqtt's request topics do). Requests that arrive while a refresh runs join it: anyone on
+        the broker could otherwise make the bridge hammer the cloud."""
         transaction = _transaction_of(payload)
         if not self.ready.is_set() or self._tasks is None or self._stopping:
             self._respond_refresh(
                 {"status": "error", "error": "the bridge is starting or stopping"}, transaction
             )
             return
-        self._tasks.create_task(self._refresh_and_respond(transaction), name="refresh-on-request")
+        if len(self._refresh_waiting) >= MAX_REFRESH_WAITING:
+            self._respond_refresh(
+                {"status": "error", "error": "too many refresh requests waiting; try again later"},
+                transaction,
+            )
+            return
+        self._refresh_waiting.append(transaction)
+        if self._refresh_job is None or self._refresh_job.done():
+            self._refresh_job = self._tasks.create_task(
+                self._refresh_and_respond(), name="refresh-on-request"
+            )
 
-    async def _refresh_and_respond(self, transaction: object) -> None:
+    async def _refresh_and_respond(self) -> None:
+        # One refresh on request at most every REFRESH_REQUEST_GAP_SECONDS: requests meanwhile wait, and
+        # are answered together by the refresh they joined.
+        await self._clock.sleep(
+            max(0.0, self._last_requested_refresh + REFRESH_REQUEST_GAP_SECONDS - self._clock.now())
+        )
+        self._last_requested_refresh = self._clock.now()
         started = time.perf_counter()
         await self.poller.refresh_everything()
         self.announcer.discovery(self.poller)
@@ -164,7 +190,9 @@ class Coordinator:
             "offline": offline,
             "seconds": round(time.perf_counter() - started, 3),
         }
-        self._respond_refresh(answer, transaction)
+        waiting, self._refresh_waiting = self._refresh_waiting, []
+        for transaction in waiting:
+            self._respond_refresh(dict(answer), transaction)
 
     def _respond_refresh(self, answer: dict[str, object], transaction: object) -> None:
         if transaction is not None:

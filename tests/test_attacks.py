@@ -100,3 +100,19 @@ async def test_a_write_answered_with_json_nested_100000_deep_gets_its_result(bro
         assert "nested more than 32 levels deep" in result["error"]
         assert (await rig.command("73"))["ok"] is True
         assert not rig.bridge.task.done()
+
+
+async def test_a_storm_of_refresh_requests_joins_one_refresh_and_each_is_answered(broker: Broker) -> None:
+    async with rigged(broker) as rig:
+        runtime = "/WManage/api/inverter/getInverterRuntime"
+        before = rig.simulator.state.requests[runtime]
+        count = 300
+        already = len(rig.observer.on(rig.topics.refresh_response))
+        for number in range(count):
+            await rig.observer.publish(rig.topics.refresh_request, f'{{"transaction": {number}}}')
+        seen = await rig.observer.wait_count(rig.topics.refresh_response, already + count, within=60)
+        answers = [message.json() for message in seen[already:]]
+        assert sorted(answer["transaction"] for answer in answers) == list(range(count))
+        assert {answer["status"] for answer in answers} == {"ok"}
+        asked = rig.simulator.state.requests[runtime] - before
+        assert asked <= 20, f"{count} requests made {asked} runtime reads"
