@@ -533,14 +533,14 @@ P, E, X, A, G, C = Source.PYLXPWEB, Source.EG4_WEB_MONITOR, Source.LXP_BRIDGE, S
 HYBRID, OFF_GRID, LUX = Family.EG4_HYBRID, Family.EG4_OFF_GRID, Family.LUXPOWER
 
 #: Why a grid-tied setting is not offered on the off-grid family.
-NO_GRID_ON_OFF_GRID: Final = "the off-grid models have no grid sell-back, export or peak shaving (eg4_web_monitor and pylxpweb hide it there)"  # fmt: skip
+NO_GRID_ON_OFF_GRID: Final = "the off-grid models have no grid sell-back, export or peak shaving (eg4_web_monitor hides it there)"  # fmt: skip
 REFUSED_ON_OFF_GRID: Final = "the cloud refuses it on the off-grid models (REMOTE_SET_ERROR on a 12000XP), and eg4_web_monitor hides it there"  # fmt: skip
 LUX_PERCENT: Final = "lxp-bridge, luxpower-ha-integration and LuxPython read this register as percent (0-100) on Luxpower models, where the EG4 sources read kW x10"  # fmt: skip
 
 BATTERY_CHARGE_CURRENT: Final = _number(
     "battery/charge_current", "Battery Charge Current", "HOLD_LEAD_ACID_CHARGE_RATE", 101, ("0", "250", "1"), "A",
     "current", "mdi:battery-plus", limit_setting="max_charge_current", factor=1,
-    provenance=Provenance((P, E, X, A, G), note="Amperes in the register, whole numbers. Maxima differ: eg4_web_monitor 250 (its code; an older table of its docs 140), luxpower-ha-integration 140 in a comment and 500 in its entity, LuxPython 255; 250 is what the cloud accepts and what a FlexBOSS21 holds. `max_charge_current` lowers it per inverter."),
+    provenance=Provenance((P, E, X, A, G), note="Amperes in the register, whole numbers. Maxima differ: pylxpweb's register table says 140 but its cloud setter takes 0-250; eg4_web_monitor 250 (an older table of its docs 140); luxpower-ha-integration 140 in a comment and 500 in its entity; LuxPython 255. 250 is what the cloud accepts and what a FlexBOSS21 holds. `max_charge_current` lowers it per inverter."),
 )  # fmt: skip
 BATTERY_DISCHARGE_CURRENT: Final = _number(
     "battery/discharge_current", "Battery Discharge Current", "HOLD_LEAD_ACID_DISCHARGE_RATE", 102, ("0", "250", "1"),
@@ -568,7 +568,7 @@ SETTINGS: Final[tuple[Setting, ...]] = (
             provenance=Provenance((P, E, X, A, G), note="10-90 is pylxpweb's cloud setter and eg4_web_monitor's docs; lxp-bridge's and eg4_web_monitor's entities allow 0-100.")),
     _number("battery/system_charge_soc_limit", "System Charge SOC Limit", "HOLD_SYSTEM_CHARGE_SOC_LIMIT", 227,
             ("10", "101", "1"), "%", "battery", "mdi:battery-charging-100", factor=1,
-            provenance=Provenance((E, A, G), note="101 lets the battery top-balance (eg4_web_monitor). lxp-bridge does not list register 227.")),
+            provenance=Provenance((P, E, A, G), note="101 lets the battery top-balance (eg4_web_monitor; pylxpweb: never stop). pylxpweb allows 0-101, the others 10-101. lxp-bridge does not list register 227.")),
     _switch("battery_charge_last", "Charge Battery Last", "battery/charge_last", "FUNC_CHARGE_LAST", (110, 4),
             "mdi:battery-clock", provenance=Provenance((E, A, G), note="One fork of the Luxpower integration puts it at bit 6; the others agree on bit 4.")),
     _switch("battery_backup", "Battery Backup", "battery/backup", "FUNC_BATTERY_BACKUP_CTRL", (233, 1),
@@ -591,7 +591,7 @@ SETTINGS: Final[tuple[Setting, ...]] = (
             (21, 11), "mdi:battery-charging", provenance=Provenance((P, E, X, A, G), note="The cloud calls it forced charge; every source calls it PV charge priority or charge first.")),
     _number("forced_charge/power", "PV Charge Priority Power", "HOLD_FORCED_CHG_POWER_CMD", 74, ("0", "15", "1"), "kW",
             "power", "mdi:battery-charging", factor=10,
-            provenance=Provenance((P, E), contested=((LUX, LUX_PERCENT),), note="Whole kilowatts 0-15 (eg4_web_monitor refuses fractions); published with steps of 0.1 up to 25.5 before 0.3.")),
+            provenance=Provenance((P, E), contested=((LUX, LUX_PERCENT),), note="Whole kilowatts 0-15 (pylxpweb and eg4_web_monitor refuse fractions); published with steps of 0.1 up to 25.5 before 0.3.")),
     _number("forced_charge/soc_limit", "PV Charge Priority SOC Limit", "HOLD_FORCED_CHG_SOC_LIMIT", 75, ("0", "100", "1"),
             "%", "battery", "mdi:battery-charging-high",
             provenance=Provenance((C, X, G), absent=((OFF_GRID, REFUSED_ON_OFF_GRID),), note="Through the cloud only: luxpower-ha-integration reads register 75 as packed bytes, the others as one percentage.")),
@@ -624,7 +624,7 @@ SETTINGS: Final[tuple[Setting, ...]] = (
             provenance=Provenance((P, E, X, A, G), note="luxpower-ha-integration gives its range as 0 to the on-grid cut-off (register 105): the bridge refuses a value above the on-grid cut-off held.")),
     _number("battery/system_charge_volt_limit", "System Charge Voltage Limit", "HOLD_SYSTEM_CHARGE_VOLT_LIMIT", 228,
             ("48", "59.5", "0.1"), "V", "voltage", "mdi:flash-triangle", Risk.PROTECTION, factor=10,
-            provenance=Provenance((E, A), note="Ranges differ: eg4_web_monitor 40-64 V, luxpower-ha-integration 40-59.5 V, pylxpweb 48-60 V; the bridge writes only 48-59.5 V, where all agree. Tenths of a volt in the register.")),
+            provenance=Provenance((P, E, A), note="Ranges differ: eg4_web_monitor 40-64 V, luxpower-ha-integration 40-59.5 V, pylxpweb 48-60 V; the bridge writes only 48-59.5 V, where all agree. Tenths of a volt in the register (pylxpweb, eg4_web_monitor, luxpower-ha-integration).")),
     _switch("battery_charge_by_voltage", "Charge Control by Voltage", "battery/charge_by_voltage",
             "FUNC_BAT_CHARGE_CONTROL", (179, 9), "mdi:flash", Risk.PROTECTION, provenance=Provenance((P, E, A))),
     _switch("battery_discharge_by_voltage", "Discharge Control by Voltage", "battery/discharge_by_voltage",
@@ -638,7 +638,7 @@ SETTINGS: Final[tuple[Setting, ...]] = (
             Risk.PROTECTION, register=110,
             provenance=Provenance((C,), absent=((OFF_GRID, "the off-grid models are off the grid already"),),
                                   contested=((LUX, "no public Luxpower source names this flag"),),
-                                  note="Only the cloud's parameter list names it; through the cloud only.")),
+                                  note="Only the cloud's parameter list names it; pylxpweb maps it to no bit (register 110 bit 7 is the buzzer there); through the cloud only.")),
 )  # fmt: skip
 
 #: The settings of the first release, whose per-entity discovery topics are migrated (`migrate_discovery`).

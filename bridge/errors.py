@@ -87,6 +87,11 @@ class UnknownInverterError(BridgeError):
     """The config names an inverter the account does not have: its limits would silently not apply."""
 
 
+class NoLocalWayError(UnknownInverterError):
+    """`transport: local` for an inverter found on the account that has no dongle: the only way left to it
+    is the cloud, which `local` promises never to use."""
+
+
 class BrokerRefusedError(BridgeError):
     """The MQTT broker refused the bridge's credentials at start."""
 

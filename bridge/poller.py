@@ -20,7 +20,13 @@ from bridge.cloud import InverterInfo, Runtime
 from bridge.cloud.models import Energy
 from bridge.config import Settings
 from bridge.devices import Device
-from bridge.errors import AuthenticationError, CloudError, TransientError, UnknownInverterError
+from bridge.errors import (
+    AuthenticationError,
+    CloudError,
+    NoLocalWayError,
+    TransientError,
+    UnknownInverterError,
+)
 from bridge.families import family_of_model, identify, model_name
 from bridge.transport import DEVICE_TYPE_CODE, POWER_RATING, UNIDENTIFIED_MODEL, Source
 from bridge.writes import Clock
@@ -80,6 +86,23 @@ class Poller:
         for info in found:
             self._add(info)
         self._refuse_unknown_configured_serials({info.serial for info in found})
+        self._refuse_local_without_a_dongle()
+
+    def _refuse_local_without_a_dongle(self) -> None:
+        """`local` promises that nothing goes to the cloud: an inverter it covers with no dongle named would
+        be reached through the cloud all the same."""
+        settings = self._settings
+        stranded = sorted(
+            serial
+            for serial in self.devices
+            if settings.transport_of(serial) == "local" and serial not in settings.dongles
+        )
+        if stranded:
+            raise NoLocalWayError(
+                f"transport: local, but the cloud account's {', '.join(stranded)} has no dongle under "
+                "inverters: the bridge would reach it through the cloud, which local never uses; name its "
+                "dongle, or set inverters.<serial>.transport: cloud"
+            )
 
     def _add(self, info: InverterInfo) -> None:
         if not SERIAL.fullmatch(info.serial):

@@ -376,3 +376,19 @@ async def test_hybrid_tries_the_dongle_again_once_it_has_rested(broker: Broker) 
         ("local", True),
     ]
     assert rig.state.write_doors == ["cloud", "cloud", "local"]
+
+
+async def test_local_with_a_cloud_account_refuses_to_start_for_an_inverter_with_no_dongle(
+    broker: Broker,
+) -> None:
+    """docs/LOCAL.md promises that with `local` nothing goes to the cloud: an account inverter with no dongle
+    named would be written through the cloud all the same, so the bridge does not start, naming it."""
+    from bridge.daemon import run_bridge
+    from bridge.errors import NoLocalWayError
+
+    async with run_simulator(SimulatorState(inverter_count=3), dongle_port=0) as simulator:
+        settings = local_settings(simulator, broker.port, unique_topics(), transport="local", with_cloud=True)
+        with pytest.raises(NoLocalWayError) as refused:
+            await asyncio.wait_for(run_bridge(settings, asyncio.Event()), 20)
+        assert "the cloud account's 4512345602 has no dongle under inverters" in str(refused.value)
+        assert simulator.state.writes == []

@@ -235,7 +235,7 @@ def test_a_setting_the_family_lacks_is_refused_naming_the_model_and_why() -> Non
         decide(command("grid/export_enabled", "ON"), situation("12000XP", Family.EG4_OFF_GRID), GUARD_OFF)
     assert str(refused.value) == (
         "Grid Sell-back is not offered on 12000XP (EG4 off-grid (12000XP, 6000XP, SNA)): the off-grid models "
-        "have no grid sell-back, export or peak shaving (eg4_web_monitor and pylxpweb hide it there)"
+        "have no grid sell-back, export or peak shaving (eg4_web_monitor hides it there)"
     )
 
 
