@@ -68,8 +68,7 @@ class Coordinator:
         self.announcer = Announcer(topics, settings)
         self.transports = Transports(cloud, settings, clock)
         self.poller = Poller(self.transports, self.announcer, settings, clock)
-        if settings.control.bring_down_to_limit:
-            self.poller.settings_read = self._bring_down_to_limits
+        self.poller.settings_read = self._settings_were_read
         control = settings.control
         self._writes = WriteQueue(
             self.transports,
@@ -207,6 +206,17 @@ class Coordinator:
             return
         self._writes.submit(command, write)
 
+    def _settings_were_read(self, serial: str) -> None:
+        """A poll read the inverter's settings: a late landing of an earlier unknown write over a newer
+        confirmed command is undone (the write queue knows), and, if the owner wants, values above the
+        limit brought down."""
+        for key, value in self.poller.parameters.get(serial, {}).items():
+            setting = setting_by_key(key)
+            if setting is not None:
+                self._writes.observed(serial, setting, value)
+        if self._settings.control.bring_down_to_limit:
+            self._bring_down_to_limits(serial)
+
     def _bring_down_to_limits(self, serial: str) -> None:
         """`control.bring_down_to_limit`: a setting found above the owner's limit is written down to the
         limit, as a command of the bridge's own, answered on the setting's result topic like any other.
@@ -275,6 +285,7 @@ class Coordinator:
         held[setting.key] = value
         self.announcer.parameter(serial, setting, value, force=True)
         self.announcer.limits_checked(serial, held, self.poller.settings_of(serial))
+        self._writes.observed(serial, setting, value)
 
     def wrote(self, serial: str) -> None:
         self.poller.request_refresh()

@@ -14,7 +14,7 @@ import itertools
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Final, Protocol
 
 import structlog
 
@@ -33,6 +33,10 @@ log = structlog.get_logger(__name__)
 
 #: A setting of an inverter: its serial and the setting's key.
 WriteKey = tuple[str, str]
+#: How long after a write of unknown fate a read that finds its value takes it for that write landing late.
+LATE_LANDING_SECONDS: Final = 600.0
+#: Who accepted a write, by the transport it went through, as results say it.
+ACCEPTED_BY: Final = {"cloud": "the cloud", "local": "the dongle"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +99,10 @@ class SettingHistory:
 
     maybe_applied: dict[str, int] = field(default_factory=dict)
     confirmed: tuple[int, str, Command] | None = None  # sequence, value, command
+    #: Values sent by writes whose outcome was unknown, not yet seen landing late: the sequence of the
+    #: write and when it was sent. Any read of the setting within `LATE_LANDING_SECONDS` that finds one of
+    #: them over a newer confirmed command undoes it, once.
+    unknown: dict[str, tuple[int, float]] = field(default_factory=dict)
 
 
 class WriteQueue:
@@ -179,8 +187,9 @@ class WriteQueue:
         try:
             delivery = await self._door.write(serial, setting, value)
         except (OutcomeUnknownError, MalformedResponseError) as exc:
-            # It reached the cloud, and no answer says what became of it.
+            # It reached the inverter's transport, and no answer says what became of it.
             history.maybe_applied[value] = sequence
+            history.unknown[value] = (sequence, self._clock.now())
             self._answer_unknown(command, write, sequence, exc)
             return
         except RefusedError as exc:
@@ -212,7 +221,8 @@ class WriteQueue:
             problem = (
                 "written, but reading it back failed; the next refresh will show what the inverter holds"
                 if held is None
-                else f"the cloud accepted {value}, but the inverter holds {held}"
+                else f"{ACCEPTED_BY.get(via or '', 'the transport')} accepted {value}, but the "
+                f"inverter holds {held}"
             )
             result = Result(
                 Outcome.UNCONFIRMED, value=shown, error=problem, applied=True, attempts=attempts, via=via
@@ -254,6 +264,7 @@ class WriteQueue:
         if newest is not None and newer_written and held != newest[1]:
             from_older = history.maybe_applied.get(held, newest[0]) < newest[0]
             if from_older and key not in self._pending and key not in self._busy:
+                history.unknown.pop(held, None)  # undone here: once
                 await self._reassert(setting, held, newest[1], newest[2])
                 return
         found = setting.json_value(held)
@@ -293,18 +304,61 @@ class WriteQueue:
                 return
             held = await self._read_back(serial, setting)
         confirmed = held == value
-        error = None if confirmed else f"{why}, but reading it back gave {held}"
+        taken: Applied = True if confirmed else ("unknown" if held is None else False)
+        if confirmed:
+            error = None
+        elif held is None:
+            error = f"{why}, but reading it back failed, so whether it was taken is unknown"
+        else:
+            error = f"{why}, but the inverter did not take it: it holds {held}"
         result = Result(
             Outcome.REASSERTED,
             value=shown,
             error=error,
-            applied=True,
+            applied=taken,
             confirmed=confirmed,
             attempts=delivery.attempts,
             found=was,
             via=delivery.via,
         )
         self._listener.answer(newest, result)
+
+    def observed(self, serial: str, setting: Setting, held: str) -> None:
+        """A read of the setting (a poll, a read-back) found `held`. When that is the value of an earlier
+        write of unknown fate that landed after a newer confirmed command, write the newer value again,
+        once, and answer the newer command saying so."""
+        key = (serial, setting.key)
+        history = self._history.get(key)
+        if history is None or history.confirmed is None or self._tasks is None:
+            return
+        newest_sequence, newest_value, newest = history.confirmed
+        late = history.unknown.get(held)
+        if held == newest_value or late is None:
+            return
+        sequence, sent_at = late
+        if self._clock.now() - sent_at > LATE_LANDING_SECONDS:
+            del history.unknown[held]  # too long ago to be that write: someone else set it
+            return
+        if sequence > newest_sequence or key in self._pending or key in self._busy:
+            return
+        del history.unknown[held]
+        self._busy.add(key)
+        self._idle.clear()
+        self._tasks.create_task(self._reassert_in_turn(key, setting, held, newest_value, newest))
+
+    async def _reassert_in_turn(
+        self, key: WriteKey, setting: Setting, found: str, value: str, newest: Command
+    ) -> None:
+        try:
+            await self._reassert(setting, found, value, newest)
+        finally:
+            self._busy.discard(key)
+            if key in self._pending and self._tasks is not None:
+                # A command arrived meanwhile: it waited for this write, and goes now.
+                self._busy.add(key)
+                self._tasks.create_task(self._write_in_turn(key), name=f"write-{key}")
+            elif not self._busy:
+                self._idle.set()
 
     async def _read_back(self, serial: str, setting: Setting) -> str | None:
         """What the inverter holds now, told to the listener; `None` if that is not known."""

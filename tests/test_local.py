@@ -173,6 +173,25 @@ async def test_hybrid_with_the_dongle_silent_confirms_through_the_cloud_and_says
 
 
 @pytest.mark.parametrize("transport", ["local", "hybrid"])
+async def test_a_write_that_times_out_is_unknown_then_rechecked_never_resent(
+    broker: Broker, transport: str
+) -> None:
+    """The dongle applies the write and never answers (the connection stays open): the write may have
+    landed, so it is `unknown`, read again later, and never sent again, not through the cloud either."""
+    async with rigged(broker, transport=transport, with_cloud=transport == "hybrid", timeout=0.5) as rig:
+        await rig.dongle_faults(next={"silence_after_write": 1})
+        result = await rig.command(PV18K, "battery/charge_current", "75")
+        assert (result["outcome"], result["applied"], result["via"]) == ("unknown", "unknown", "local")
+        assert "did not answer within 0.5 s" in result["error"]
+        follow_up = await rig.next_result(PV18K, "battery/charge_current", 2)
+        assert (follow_up["outcome"], follow_up["confirmed"], follow_up["found"]) == ("rechecked", True, 75)
+    assert [write for write in rig.state.writes if write[1] == "HOLD_LEAD_ACID_CHARGE_RATE"] == [
+        (PV18K, "HOLD_LEAD_ACID_CHARGE_RATE", "75")
+    ]
+    assert rig.state.writes_by_door["cloud"] == 0
+
+
+@pytest.mark.parametrize("transport", ["local", "hybrid"])
 async def test_a_connection_dropped_mid_write_is_unknown_then_rechecked_never_resent(
     broker: Broker, transport: str
 ) -> None:

@@ -175,6 +175,8 @@ class SimulatedDongles:
         reply = self.answer(request)
         if fault == "drop_mid_write":
             return False  # applied, and never answered
+        if fault == "silence_after_write":
+            return True  # applied, never answered, and the connection left open
         if fault == "misrouted_reply":
             writer.write(_misrouted(request))
         if fault == "heartbeat_first":

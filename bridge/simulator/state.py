@@ -246,9 +246,10 @@ DONGLE_FAULT_KINDS: Final = (
     "heartbeat_first",
     "exception",
     "exception_on_write",  # an exception reply to the next write request, whatever reads come first
+    "silence_after_write",  # the next write is applied and never answered; the connection stays open
 )
 #: Faults that wait for a write request: reads (polls, pre-reads) pass them by.
-WRITE_FAULTS: Final = ("drop_mid_write", "exception_on_write")
+WRITE_FAULTS: Final = ("drop_mid_write", "exception_on_write", "silence_after_write")
 
 
 @dataclass

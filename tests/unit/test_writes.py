@@ -275,3 +275,77 @@ async def test_a_write_cut_short_by_shutdown_says_it_may_have_been_applied() -> 
         applied="unknown",
         attempts=1,
     )
+
+
+async def landed_late_after_the_recheck(r: Rig) -> None:
+    """200 of unknown fate, then 20 confirmed; the recheck finds 20; then 200 lands after all."""
+    r.door.on_write = [unknown()]
+    await r.send(200)
+    await r.send(20)
+    await r.clock.advance(15)
+    assert r.listener.outcomes()[-1] == ("rechecked", "200")
+    await r.clock.advance(15)
+    r.door.held[CHARGE] = "200"
+
+
+async def test_a_late_landing_found_by_a_later_poll_is_undone_once_and_said() -> None:
+    async with rig() as r:
+        await landed_late_after_the_recheck(r)
+        r.queue.observed(SERIAL, BATTERY_CHARGE_CURRENT, "200")  # the next settings poll
+        await settle()
+        r.queue.observed(SERIAL, BATTERY_CHARGE_CURRENT, "200")  # and the one after: nothing more
+        await settle()
+    assert r.listener.outcomes()[-1] == ("reasserted", "20")
+    assert r.last() == Result(
+        Outcome.REASSERTED, value=20, applied=True, confirmed=True, attempts=1, found=200, via="cloud"
+    )
+    assert r.door.sent == ["200", "20", "20"]
+    assert r.door.held[CHARGE] == "20"
+
+
+async def test_a_reassert_the_inverter_does_not_take_says_so_and_is_not_repeated() -> None:
+    async with rig() as r:
+        await landed_late_after_the_recheck(r)
+        r.door.on_write = ["ignore"]
+        r.queue.observed(SERIAL, BATTERY_CHARGE_CURRENT, "200")
+        await settle()
+        r.queue.observed(SERIAL, BATTERY_CHARGE_CURRENT, "200")
+        await settle()
+    assert r.last() == Result(
+        Outcome.REASSERTED,
+        value=20,
+        error="the inverter held 200 from an older command that landed late; 20 was written again, but the "
+        "inverter did not take it: it holds 200",
+        applied=False,
+        attempts=1,
+        found=200,
+        via="cloud",
+    )
+    assert r.door.sent == ["200", "20", "20"], "once"
+
+
+async def test_a_value_found_long_after_an_unknown_write_is_left_alone() -> None:
+    async with rig() as r:
+        await landed_late_after_the_recheck(r)
+        await r.clock.advance(600)
+        r.queue.observed(SERIAL, BATTERY_CHARGE_CURRENT, "200")  # someone set 200 in the app, much later
+        await settle()
+    assert r.door.sent == ["200", "20"]
+
+
+async def test_a_command_arriving_during_a_reassert_is_written_after_it() -> None:
+    async with rig() as r:
+        await landed_late_after_the_recheck(r)
+        r.queue.observed(SERIAL, BATTERY_CHARGE_CURRENT, "200")
+        r.queue.submit(*command(30))  # while the reassert is under way
+        await settle()
+    assert r.door.sent == ["200", "20", "20", "30"]
+    assert r.listener.outcomes()[-1] == ("accepted", "30")
+
+
+async def test_an_unconfirmed_local_write_names_the_dongle_not_the_cloud() -> None:
+    async with rig() as r:
+        r.door.via = "local"
+        r.door.on_write = ["ignore"]
+        await r.send(80)
+    assert r.last().error == "the dongle accepted 80, but the inverter holds 25"
