@@ -45,7 +45,11 @@ def mqtt_from_supervisor(url: str, token: str | None) -> dict[str, Any]:
             f"no broker in the options, and the Supervisor has none (HTTP {exc.code}): install the Mosquitto "
             "add-on, or fill in mqtt_host"
         ) from exc
-    except (OSError, ValueError) as exc:
+    except ValueError as exc:
+        raise AddonError(
+            f"no broker in the options, and the Supervisor's answer {exc}: fill in mqtt_host"
+        ) from exc
+    except OSError as exc:
         raise AddonError(f"no broker in the options, and the Supervisor did not answer ({exc})") from exc
     if not isinstance(body, dict):
         raise AddonError(

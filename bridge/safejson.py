@@ -26,16 +26,16 @@ def loads(data: str | bytes, *, max_bytes: int, max_depth: int = MAX_DEPTH) -> o
     """The parsed document, or `JsonRefusedError` (a `ValueError`) when it is too large, too deep or not
     JSON."""
     if len(data) > max_bytes:
-        raise JsonRefusedError(f"JSON of {len(data)} bytes refused; at most {max_bytes}")
+        raise JsonRefusedError(f"is {len(data)} bytes long, more than the {max_bytes} accepted")
     text = data.decode("utf-8") if isinstance(data, bytes) else data
     if text.count("[") + text.count("{") > max_depth:
         _check_depth(text, max_depth)
     try:
         return json.loads(text)
     except RecursionError as exc:  # a last guard: the scan above should have refused it
-        raise JsonRefusedError(f"JSON nested more than {max_depth} levels deep refused") from exc
+        raise JsonRefusedError(f"is nested more than {max_depth} levels deep") from exc
     except json.JSONDecodeError as exc:
-        raise JsonRefusedError(f"not valid JSON ({exc.msg} at {exc.pos})") from exc
+        raise JsonRefusedError(f"is not valid JSON ({exc.msg} at {exc.pos})") from exc
 
 
 def _check_depth(text: str, max_depth: int) -> None:
@@ -45,6 +45,6 @@ def _check_depth(text: str, max_depth: int) -> None:
         if bracket in "[{":
             depth += 1
             if depth > max_depth:
-                raise JsonRefusedError(f"JSON nested more than {max_depth} levels deep refused")
+                raise JsonRefusedError(f"is nested more than {max_depth} levels deep")
         elif bracket in "]}":
             depth -= 1

@@ -272,7 +272,7 @@ def test_the_add_on_image_builds_where_a_docker_daemon_runs() -> None:
         ("[1, 2]", "the Supervisor answered a JSON list, not an object"),
         ('"ok"', "the Supervisor answered a JSON str, not an object"),
         ("null", "the Supervisor answered a JSON NoneType, not an object"),
-        ("[" * 100_000, "nested more than 32 levels deep refused"),
+        ("[" * 100_000, "is nested more than 32 levels deep"),
         ("{not json", "not valid JSON"),
     ],
 )

@@ -534,7 +534,7 @@ def _interpret(path: str, status: int, content_type: str, location: str, body: b
     try:
         payload = safejson.loads(text, max_bytes=len(text))  # its size was bounded as it was read
     except ValueError as exc:
-        raise MalformedResponseError(f"{path}: answer refused: {exc}") from exc
+        raise MalformedResponseError(f"{path}: answer {exc}") from exc
     if not isinstance(payload, dict):
         raise MalformedResponseError(f"{path}: expected a JSON object, got {type(payload).__name__}")
     _raise_for_refusal(path, payload)
