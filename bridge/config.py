@@ -134,6 +134,14 @@ class MqttSettings(_Section):
     tls: TlsSettings = TlsSettings()
     #: Messages kept while the broker is away; beyond this the oldest are dropped (and logged).
     outbox_limit: int = Field(default=20_000, ge=100, le=1_000_000)
+    #: MQTT 5, 3.1.1, or `auto`: 5, then 3.1.1 when the broker does not take 5 (NATS, RabbitMQ 3.x).
+    protocol: Literal["auto", "5", "3.1.1"] = "auto"
+
+    @field_validator("protocol", mode="before")
+    @classmethod
+    def _protocol_as_text(cls, value: object) -> object:
+        # YAML reads `5` as a number and `3.1.1` as text.
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
     @field_validator("base_topic", "discovery_prefix")
     @classmethod

@@ -37,6 +37,8 @@ PRESENCE_ANSWER_SECONDS: Final = 3.0
 #: CONNACK reason codes that mean "your credentials are refused" (MQTT 5: bad user name or password, not
 #: authorised; MQTT 3.1.1: 4 and 5).
 REFUSED_CREDENTIALS: Final = frozenset({134, 135, 4, 5})
+#: CONNACK reason codes for "this protocol version is not spoken here" (MQTT 5: 132; 3.1.1: 1).
+UNSUPPORTED_PROTOCOL: Final = frozenset({132, 1})
 
 
 class MessageHandler(Protocol):
@@ -93,6 +95,11 @@ class MqttLink:
         self._clear_retained_on_close = clear_retained_on_close
         self._retained_topics: set[str] = set()
         self._instance = uuid.uuid4().hex
+        #: The protocol to speak: MQTT 5 unless the config says 3.1.1, or `auto` found the broker has only
+        #: 3.1.1 (then kept for every reconnection).
+        self.protocol = (
+            aiomqtt.ProtocolVersion.V311 if settings.protocol == "3.1.1" else aiomqtt.ProtocolVersion.V5
+        )
         self.connected = asyncio.Event()
         self.connections = 0
         #: When the last connection ended (monotonic), or `None` while connected or before the first.
@@ -139,6 +146,8 @@ class MqttLink:
             except* aiomqtt.MqttError as errors:
                 error = errors.exceptions[0]
                 self._raise_if_refused_at_start(error)
+            if error is not None and self._fall_back_to_3_1_1(error):
+                continue
             if self.connected.is_set():
                 self.disconnected_at = time.monotonic()
             self.connected.clear()
@@ -155,6 +164,25 @@ class MqttLink:
                 retry_in=round(delay, 2),
             )
             await asyncio.sleep(delay)
+
+    def _fall_back_to_3_1_1(self, error: BaseException) -> bool:
+        """`auto`: a broker that refused MQTT 5 (or never answered its CONNECT, as RabbitMQ 3 does) before
+        any connection is asked again at once in 3.1.1, and kept at it."""
+        if (
+            self._settings.protocol != "auto"
+            or self.protocol is aiomqtt.ProtocolVersion.V311
+            or self.connections > 0
+        ):
+            return False
+        code = getattr(error, "rc", None)
+        value = getattr(code, "value", code)
+        refused_version = isinstance(error, aiomqtt.MqttCodeError) and value in UNSUPPORTED_PROTOCOL
+        unanswered = "timed out" in str(error).lower()
+        if not (refused_version or unanswered):
+            return False
+        log.info("mqtt_protocol_3_1_1", host=self._settings.host, port=self._settings.port, reason=str(error))
+        self.protocol = aiomqtt.ProtocolVersion.V311
+        return True
 
     def _raise_if_refused_at_start(self, error: BaseException) -> None:
         code = getattr(error, "rc", None)
@@ -177,8 +205,9 @@ class MqttLink:
             will=aiomqtt.Will(self._topics.bridge_status, OFFLINE, qos=1, retain=True),
             timeout=10,
             # MQTT 5, so that the retain flag of a command reaches us as it was published: a retained
-            # /set is refused whether it arrives live or replayed from the broker's store.
-            protocol=aiomqtt.ProtocolVersion.V5,
+            # /set is refused whether it arrives live or replayed from the broker's store. In 3.1.1 only
+            # a stored one replayed at subscription arrives flagged (README, "Brokers").
+            protocol=self.protocol,
             tls_context=_tls_context(settings.tls) if settings.tls.enabled else None,
             # Without this, Nagle's algorithm holds a publish that follows an acknowledgement until the
             # broker's delayed ACK: about 40 ms per command, measured in bench/latency.py.
@@ -198,7 +227,12 @@ class MqttLink:
     async def _serve(self, client: aiomqtt.Client) -> None:
         settings = self._settings
         for command_filter in self._topics.command_filters:
-            await client.subscribe(command_filter, options=SubscribeOptions(qos=1, retainAsPublished=True))
+            if self.protocol is aiomqtt.ProtocolVersion.V5:
+                await client.subscribe(
+                    command_filter, options=SubscribeOptions(qos=1, retainAsPublished=True)
+                )
+            else:
+                await client.subscribe(command_filter, qos=1)
         await client.subscribe(self._topics.birth, qos=1)
         await client.subscribe(self._topics.presence_request, qos=1)
         await client.subscribe(self._topics.refresh_request, qos=1)
