@@ -396,6 +396,33 @@ async def test_a_second_bridge_on_the_same_base_topic_refuses_to_start_and_distu
     )
 
 
+async def test_two_bridges_with_one_client_id_do_not_knock_each_other_off_for_ever(broker: Broker) -> None:
+    """The second takes the client id over; the first, told by the broker that its session was taken over,
+    leaves with a sentence naming the client id, and says nothing more: the status stays online."""
+    topics = unique_topics()
+    async with run_simulator(SimulatorState(inverter_count=1)) as simulator:
+        async with observing(broker.port, f"{topics.base}/#") as observer:
+            settings = bridge_settings(simulator, broker.port, topics)
+            fixed = settings.model_copy(
+                update={"mqtt": settings.mqtt.model_copy(update={"client_id": f"eg4-{topics.base}"})}
+            )
+            first = asyncio.create_task(run_bridge(fixed, asyncio.Event()))
+            await observer.wait_for_topic(topics.availability(FIRST), "online")
+            second_stop = asyncio.Event()
+            second = asyncio.create_task(run_bridge(fixed, second_stop))
+            with pytest.raises(AnotherBridgeError) as left:
+                await asyncio.wait_for(first, 20)
+            assert f"with this bridge's client id 'eg4-{topics.base}'" in str(left.value)
+            assert f"another bridge took the base topic '{topics.base}'" in str(left.value)
+            await asyncio.sleep(3)
+            assert not second.done(), "the second goes on"
+            statuses = [seen.payload for seen in observer.on(topics.bridge_status)]
+            assert statuses[-1] == "online"
+            assert statuses.count("offline") <= 2, statuses  # each knocked-off connection's will, once
+            second_stop.set()
+            await asyncio.wait_for(second, 20)
+
+
 async def test_a_stale_online_status_with_no_bridge_behind_it_does_not_block_a_start(broker: Broker) -> None:
     topics = unique_topics()
     async with observing(broker.port) as stale:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import random
 import socket
 import ssl
@@ -39,6 +40,27 @@ PRESENCE_ANSWER_SECONDS: Final = 3.0
 REFUSED_CREDENTIALS: Final = frozenset({134, 135, 4, 5})
 #: CONNACK reason codes for "this protocol version is not spoken here" (MQTT 5: 132; 3.1.1: 1).
 UNSUPPORTED_PROTOCOL: Final = frozenset({132, 1})
+
+
+#: The reason code of a broker's DISCONNECT when another client connected with the same client id (MQTT 5).
+SESSION_TAKEN_OVER: Final = 142
+
+
+class _TakeoverWatch(logging.Handler):
+    """Reads what the MQTT client library logs about each connection, for the one fact it tells no other
+    way: the broker disconnected us because another client took our client id. Warnings and worse go on to
+    the library's usual logger."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.taken_over = False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.msg == "Received DISCONNECT %s %s" and isinstance(record.args, tuple) and record.args:
+            if getattr(record.args[0], "value", None) == SESSION_TAKEN_OVER:
+                self.taken_over = True
+        elif record.levelno >= logging.WARNING:
+            logging.getLogger("mqtt").handle(record)
 
 
 class MessageHandler(Protocol):
@@ -95,6 +117,10 @@ class MqttLink:
         self._clear_retained_on_close = clear_retained_on_close
         self._retained_topics: set[str] = set()
         self._instance = uuid.uuid4().hex
+        self._takeover = _TakeoverWatch()
+        self._client_log = logging.Logger(f"eg4-bridge.mqtt.{self._instance[:8]}", logging.DEBUG)
+        self._client_log.addHandler(self._takeover)
+        self._client_log.propagate = False
         #: The protocol to speak: MQTT 5 unless the config says 3.1.1, or `auto` found the broker has only
         #: 3.1.1 (then kept for every reconnection).
         self.protocol = (
@@ -148,6 +174,7 @@ class MqttLink:
                 self._raise_if_refused_at_start(error)
             if error is not None and self._fall_back_to_3_1_1(error):
                 continue
+            self._raise_if_taken_over()
             if self.connected.is_set():
                 self.disconnected_at = time.monotonic()
             self.connected.clear()
@@ -164,6 +191,19 @@ class MqttLink:
                 retry_in=round(delay, 2),
             )
             await asyncio.sleep(delay)
+
+    def _raise_if_taken_over(self) -> None:
+        """Another client connected with this bridge's fixed client id: two bridges would knock each other
+        off the broker for ever. This one, the older, leaves, saying why."""
+        if not self._takeover.taken_over:
+            return
+        self._said_offline = True  # the other bridge's `online` stands
+        raise AnotherBridgeError(
+            f"another MQTT client connected to the broker at {self._settings.host}:{self._settings.port} "
+            f"with this bridge's client id {self._settings.client_id!r}, and the broker disconnected this "
+            "one (session taken over): two bridges with one mqtt.client_id knock each other off the broker; "
+            "stop the other, or give each its own mqtt.client_id (or leave it unset)"
+        )
 
     def _fall_back_to_3_1_1(self, error: BaseException) -> bool:
         """`auto`: a broker that refused MQTT 5 (or never answered its CONNECT, as RabbitMQ 3 does) before
@@ -209,6 +249,7 @@ class MqttLink:
             # a stored one replayed at subscription arrives flagged (README, "Brokers").
             protocol=self.protocol,
             tls_context=_tls_context(settings.tls) if settings.tls.enabled else None,
+            logger=self._client_log,
             # Without this, Nagle's algorithm holds a publish that follows an acknowledgement until the
             # broker's delayed ACK: about 40 ms per command, measured in bench/latency.py.
             socket_options=((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),),
@@ -216,6 +257,10 @@ class MqttLink:
         async with client:
             if self.connections == 0:
                 await self._refuse_if_another_bridge(client)
+            else:
+                await self._leave_if_taken_over(client)
+            await client.publish(self._topics.holder, self._instance, qos=1, retain=True)
+            self._retained_topics.add(self._topics.holder)
             try:
                 await self._serve(client)
             except BaseException as exc:
@@ -246,6 +291,29 @@ class MqttLink:
         async with asyncio.TaskGroup() as group:
             group.create_task(self._send(client), name="mqtt-send")
             group.create_task(self._receive(client), name="mqtt-receive")
+
+    async def _leave_if_taken_over(self, client: aiomqtt.Client) -> None:
+        """On a reconnection: if another bridge took the base topic while this one was away (started then,
+        or connected with the same client id and so knocked this one off), this one leaves without saying
+        anything; otherwise the two would knock each other off the broker for ever."""
+        topics = self._topics
+        await client.subscribe(topics.holder, qos=1)
+        holder = await _first_payload(client, topics.holder, RETAINED_WAIT_SECONDS)
+        await client.unsubscribe(topics.holder)
+        if holder is None or holder in (b"", self._instance.encode()):
+            return
+        self._said_offline = True  # the other bridge's `online` stands
+        fixed = self._settings.client_id
+        same_id = (
+            f" with this bridge's client id {fixed!r} (two bridges with one mqtt.client_id knock each "
+            "other off the broker: give each its own, or leave it unset)"
+            if fixed
+            else ""
+        )
+        raise AnotherBridgeError(
+            f"another bridge took the base topic {topics.base!r} of the broker at {self._settings.host}:"
+            f"{self._settings.port}{same_id} while this one was disconnected; this one stops"
+        )
 
     async def _refuse_if_another_bridge(self, client: aiomqtt.Client) -> None:
         """Before saying `online`: if the base topic's status is a retained `online`, ask whether its bridge

@@ -51,6 +51,11 @@ class Topics:
         return f"{self.base}/bridge/presence/answer"
 
     @property
+    def holder(self) -> str:
+        """Retained: the instance of the bridge that last took the base topic (an opaque id)."""
+        return f"{self.base}/bridge/holder"
+
+    @property
     def refresh_request(self) -> str:
         """Where anyone may ask for every inverter to be read now; answered on `refresh_response`."""
         return f"{self.base}/bridge/request/refresh"
