@@ -25,6 +25,14 @@ log = structlog.get_logger(__name__)
 
 #: A frame longer than this is not one: the reader drops a byte and looks for the next prefix.
 MAX_FRAME: Final = 600
+#: Malformed frames in a row after which a connection is dropped (a real dongle sends none, or a few).
+MAX_BAD_FRAMES_IN_A_ROW: Final = 32
+
+
+class _GarbageError(Exception):
+    """The peer sends bytes that are not frames, again and again."""
+
+
 READ_CHUNK: Final = 4096
 
 
@@ -103,6 +111,10 @@ class DongleStats:
     #: Frames that were not the answer awaited: heartbeats, the cloud's traffic, stale or misrouted replies.
     skipped_frames: int = 0
     heartbeats_answered: int = 0
+    #: Claimed frames that were not (a prefix with a header no frame has, a CRC that does not match).
+    bad_frames: int = 0
+    #: Connections dropped for sending `MAX_BAD_FRAMES_IN_A_ROW` malformed frames in a row.
+    garbage_drops: int = 0
 
 
 @dataclass
@@ -139,6 +151,7 @@ class DongleConnection:
         self._reader: asyncio.Task[None] | None = None
         self._waiting: _Waiting | None = None
         self._buffer = bytearray()
+        self._bad_in_a_row = 0
         self._lock = asyncio.Lock()
         self._connections = 0
         self.stats = DongleStats()
@@ -241,6 +254,13 @@ class DongleConnection:
                 while (raw := self._next_frame()) is not None:
                     self._take(raw, stream)
             failure: Exception = ConnectionResetError("closed by the dongle")
+        except _GarbageError as exc:
+            log.warning("dongle_garbage_connection_dropped", dongle=self._where, reason=str(exc))
+            self.stats.garbage_drops += 1
+            self._buffer.clear()
+            self._bad_in_a_row = 0
+            stream.close()
+            failure = ConnectionResetError(str(exc))
         except (ConnectionError, OSError) as exc:
             failure = exc
         waiting = self._waiting
@@ -256,7 +276,9 @@ class DongleConnection:
             log.debug("dongle_frame_skipped", dongle=self._where, reason=str(exc))
             self.stats.skipped_frames += 1
             self._buffer[:0] = raw[1:]
+            self._bad_frame()
             return
+        self._bad_in_a_row = 0
         waiting = self._waiting
         if waiting is not None and not waiting.answer.done() and waiting.is_reply(frame):
             waiting.answer.set_result(frame)
@@ -267,7 +289,8 @@ class DongleConnection:
             self.stats.heartbeats_answered += 1
 
     def _next_frame(self) -> bytes | None:
-        """The first whole frame in the buffer, taken out of it; bytes before a prefix are dropped."""
+        """The first whole frame in the buffer, taken out of it; bytes before a prefix are dropped. A
+        prefix whose header cannot start a frame is passed over before any CRC is computed."""
         buffer = self._buffer
         while True:
             start = buffer.find(frames.PREFIX)
@@ -275,10 +298,21 @@ class DongleConnection:
                 del buffer[: max(0, len(buffer) - 1)]
                 return None
             del buffer[:start]
-            if len(buffer) < 6:
+            if len(buffer) < 8:
                 return None
+            heartbeat = buffer[7] == frames.TcpFunction.HEARTBEAT
+            if not heartbeat and len(buffer) < frames.HEADER_SIZE:
+                if not frames.plausible_header(buffer):
+                    self._bad_frame()
+                    del buffer[:1]
+                    continue
+                return None  # the rest of the header is on its way
             (length,) = struct.unpack_from("<H", buffer, 4)
-            if not frames.HEARTBEAT_SIZE - 6 <= length <= MAX_FRAME:
+            smallest = frames.HEARTBEAT_SIZE if heartbeat else frames.HEADER_SIZE + 2
+            if not smallest - 6 <= length <= MAX_FRAME or not frames.plausible_header(
+                buffer[: frames.HEADER_SIZE]
+            ):
+                self._bad_frame()
                 del buffer[:1]  # not a frame after all: look for the next prefix
                 continue
             if len(buffer) < 6 + length:
@@ -286,6 +320,17 @@ class DongleConnection:
             raw = bytes(buffer[: 6 + length])
             del buffer[: 6 + length]
             return raw
+
+    def _bad_frame(self) -> None:
+        """Bytes that looked like a frame and were not. Many in a row: whatever is at the dongle's address
+        is not a dongle answering us (or is flooding us); the connection is dropped, and made again by the
+        next request, so that no peer can make the bridge spend its time here."""
+        self.stats.bad_frames += 1
+        self._bad_in_a_row += 1
+        if self._bad_in_a_row >= MAX_BAD_FRAMES_IN_A_ROW:
+            raise _GarbageError(
+                f"the peer at {self._where} sent {self._bad_in_a_row} malformed frames in a row"
+            )
 
 
 def _reply_to(

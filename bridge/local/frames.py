@@ -33,6 +33,9 @@ class TcpFunction(IntEnum):
     WRITE_PARAMETER = 0xC4
 
 
+_TCP_FUNCTIONS: Final = frozenset(int(function) for function in TcpFunction)
+
+
 class ModbusFunction(IntEnum):
     READ_HOLDING = 3
     READ_INPUT = 4
@@ -44,14 +47,46 @@ class FrameError(ValueError):
     """Bytes that are not a well-formed frame; the message says what is wrong."""
 
 
-def crc16_modbus(data: bytes) -> int:
-    """CRC-16/Modbus: reflected polynomial 0xA001, initial value 0xFFFF."""
-    crc = 0xFFFF
-    for byte in data:
-        crc ^= byte
+def _crc_table() -> tuple[int, ...]:
+    table = []
+    for value in range(256):
+        crc = value
         for _ in range(8):
             crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
+        table.append(crc)
+    return tuple(table)
+
+
+#: CRC-16/Modbus of every byte value from 0: one lookup a byte instead of eight shifts.
+_CRC_TABLE: Final = _crc_table()
+
+
+def crc16_modbus(data: bytes) -> int:
+    """CRC-16/Modbus: reflected polynomial 0xA001, initial value 0xFFFF (table-driven)."""
+    crc = 0xFFFF
+    table = _CRC_TABLE
+    for byte in data:
+        crc = (crc >> 8) ^ table[(crc ^ byte) & 0xFF]
     return crc
+
+
+#: The protocol versions frames carry: 1, and 2 for write-multiple requests (lxp-bridge).
+VERSIONS: Final = frozenset({1, 2})
+
+
+def plausible_header(header: bytes | bytearray) -> bool:
+    """Whether the first `HEADER_SIZE` bytes (or a heartbeat's first 8) can start a frame: prefix, a known
+    version, the address, a known TCP function, and, past a heartbeat, a data length that agrees with the
+    frame length. Cheap checks, made before any CRC is computed over a claimed frame."""
+    if len(header) < 8 or header[:2] != PREFIX or header[6] != ADDRESS:
+        return False
+    version, length = struct.unpack_from("<HH", header, 2)
+    if version not in VERSIONS or header[7] not in _TCP_FUNCTIONS:
+        return False
+    if header[7] == TcpFunction.HEARTBEAT or len(header) < HEADER_SIZE:
+        return True
+    (data_length,) = struct.unpack_from("<H", header, 18)
+    return bool(length == 14 + data_length)
 
 
 def _serial(text: str) -> bytes:
