@@ -30,6 +30,8 @@ log = structlog.get_logger(__name__)
 
 __all__ = ["OFFLINE", "ONLINE", "Backoff", "MessageHandler", "MqttLink", "Outgoing"]
 
+#: Messages waiting for the broker beyond which the bridge says it is backlogged.
+BACKLOG_WARNING: Final = 1_000
 #: Messages published at once, each awaiting its acknowledgement.
 SEND_BATCH: Final = 10  # aiomqtt warns above ten pending publishes
 #: How long to wait for a retained `online` of another bridge after subscribing, and for its answer.
@@ -116,6 +118,7 @@ class MqttLink:
         #: The demo's way of leaving no trace: every retained topic it published is emptied on close.
         self._clear_retained_on_close = clear_retained_on_close
         self._retained_topics: set[str] = set()
+        self._backlog_said = False
         self._instance = uuid.uuid4().hex
         self._takeover = _TakeoverWatch()
         self._client_log = logging.Logger(f"eg4-bridge.mqtt.{self._instance[:8]}", logging.DEBUG)
@@ -154,8 +157,26 @@ class MqttLink:
         lost = self._outbox.put(Outgoing(topic, payload, retain, qos))
         if lost is not None:
             log.warning("mqtt_outbox_full_dropped_oldest", topic=lost.topic, dropped=self._outbox.dropped)
+        self._watch_backlog()
         self._outbox_empty.clear()
         self._has_mail.set()
+
+    def _watch_backlog(self) -> None:
+        """Said once each time the outbox grows past `BACKLOG_WARNING`: the bridge is producing faster than
+        the broker takes, as in a storm of commands, when a broker with small per-client queues drops what
+        its subscribers cannot take in time."""
+        queued = len(self._outbox)
+        if queued >= BACKLOG_WARNING and not self._backlog_said:
+            self._backlog_said = True
+            log.warning(
+                "mqtt_backlog",
+                queued=queued,
+                advice="messages wait for the broker; a broker with a small queue per client (mosquitto's "
+                "max_queued_messages, 1,000 by default) drops what a slow subscriber cannot take: commands "
+                "and results can be lost there (README, Bursts)",
+            )
+        elif queued < BACKLOG_WARNING // 2:
+            self._backlog_said = False
 
     def _count_unpublishable(self, topic: str, reason: str) -> None:
         self.unpublishable += 1

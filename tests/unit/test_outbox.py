@@ -140,3 +140,27 @@ def test_the_watchdog_is_fed_only_while_the_loop_turns_and_the_broker_was_reacha
         watchdog_withheld_because(1000.0, 1000.0 - stall, stall, None)
         == "refresh_loop_stalled_watchdog_withheld"
     )
+
+
+def test_a_backlog_for_the_broker_is_said_once_until_it_drains() -> None:
+    """A storm of commands on a broker with small queues loses messages there: the bridge says so when its
+    own outbox backs up, once, and again only after it drained."""
+    from structlog.testing import capture_logs
+
+    from bridge.config import MqttSettings
+    from bridge.mqtt.link import BACKLOG_WARNING, MqttLink
+    from bridge.mqtt.topics import Topics
+
+    class Nobody:
+        async def on_connect(self) -> None: ...
+
+        async def on_message(self, topic: str, payload: bytes, retained: bool) -> None: ...
+
+    link = MqttLink(MqttSettings(), Topics(), Nobody(), outbox_limit=100_000)
+    with capture_logs() as logs:
+        for number in range(BACKLOG_WARNING * 2):
+            link.publish(f"eg4/result/{number}", "x", retain=False)
+    said = [entry for entry in logs if entry["event"] == "mqtt_backlog"]
+    assert len(said) == 1
+    assert said[0]["queued"] == BACKLOG_WARNING
+    assert "max_queued_messages" in said[0]["advice"]
