@@ -66,6 +66,9 @@ class Announcer:
         self._discovery: dict[str, tuple[tuple[object, ...], str]] = {}  # serial -> (what it shows, config)
         self._announced = False
         self._migrated = False
+        #: The first release's per-entity configs found retained on the broker: only those are migrated,
+        #: once (Home Assistant warns about every migration of a config it does not have).
+        self.first_release_found: set[str] = set()
         #: Messages handed to the link, for metrics.
         self.messages = 0
 
@@ -262,7 +265,9 @@ class Announcer:
         """Per-entity configs to one device config without losing entity ids: tell Home Assistant each old
         config is migrating (not retained, so the broker keeps nothing of it), announce the device, then
         empty the old topics."""
-        old = first_release_topics(self._topics, serial)
+        old = [
+            topic for topic in first_release_topics(self._topics, serial) if topic in self.first_release_found
+        ]
         for topic in old:
             self._publish(topic, _json(MIGRATE), retain=False)
         self._publish(self._topics.device_discovery(serial), config, retain=True)

@@ -11,6 +11,7 @@ import contextlib
 import json
 import time
 from collections import Counter, deque
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from urllib.parse import urlsplit
@@ -26,6 +27,7 @@ from bridge.config import Settings
 from bridge.devices import Device
 from bridge.errors import CloudError, ParameterValueError
 from bridge.families import Family
+from bridge.mqtt.discovery import first_release_topics
 from bridge.mqtt.topics import Topics, topic_is_publishable
 from bridge.policy import Situation, decide
 from bridge.poller import Poller
@@ -78,6 +80,8 @@ class Coordinator:
             recheck_after=control.recheck_after_unknown_seconds,
         )
         self._stopping = False
+        #: Asks the broker which topics hold a retained message (the link's `retained_among`), once wired.
+        self.retained_among: Callable[[Sequence[str]], Awaitable[set[str]]] | None = None
         #: The refresh a request started, and the transactions of every request that joined it.
         self._refresh_job: asyncio.Task[None] | None = None
         self._refresh_waiting: list[object] = []
@@ -107,6 +111,11 @@ class Coordinator:
             self._tasks = tasks
             self._writes.start(tasks)
             await poller.refresh_everything()
+            if self.retained_among is not None:
+                old = [
+                    topic for serial in poller.devices for topic in first_release_topics(self._topics, serial)
+                ]
+                self.announcer.first_release_found = await self.retained_among(old)
             self._announce_again()
             self.ready.set()
             log.info("bridge_ready", inverters=len(poller.devices))

@@ -76,6 +76,7 @@ async def run_bridge(
             clear_retained_on_close=leave_no_trace,
         )
         coordinator.attach(link)
+        coordinator.retained_among = link.retained_among
         metrics.watch(
             coordinator.command_outcomes,
             lambda: link.connections,

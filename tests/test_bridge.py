@@ -316,23 +316,43 @@ async def test_discovery_configs_field_by_field(rig: Rig) -> None:
     assert "eps_enabled" not in components, "a protection setting is announced only when exposed"
 
 
-async def test_the_first_release_entities_are_migrated_keeping_their_ids(rig: Rig, broker: Broker) -> None:
-    """Per-entity configs of the first release: migrate_discovery (not retained), then the device config
-    with the same unique ids, then the old topics emptied, in that order."""
-    prefix = rig.topics.discovery_prefix
+async def test_the_first_release_entities_are_migrated_keeping_their_ids_once(broker: Broker) -> None:
+    """Per-entity configs of the first release, found retained on the broker: migrate_discovery (not
+    retained), then the device config with the same unique ids, then the old topics emptied, in that order.
+    Only configs that exist are migrated, and only once: a second start migrates nothing (Home Assistant
+    warns about every migration it receives)."""
+    topics = unique_topics()
+    prefix = topics.discovery_prefix
     old = f"{prefix}/number/eg4_{FIRST}/battery_charge_current/config"
+    never = f"{prefix}/sensor/eg4_{FIRST}/soc/config"  # not on this broker: never migrated
     device = f"{prefix}/device/eg4_{FIRST}/config"
-    await rig.observer.wait_for(lambda seen: seen.topic == old and seen.payload == "")
-    order = [seen for seen in rig.observer.messages if seen.topic in (old, device)]
-    assert [(seen.topic, seen.payload if seen.topic == old else "config") for seen in order[:3]] == [
-        (old, '{"migrate_discovery":true}'),
-        (device, "config"),
-        (old, ""),
-    ]
-    assert (
-        order[1].json()["cmps"]["battery_charge_current"]["unique_id"]
-        == f"eg4_{FIRST}_battery_charge_current"
-    )
+    async with observing(broker.port) as first_release:
+        await first_release.publish(old, '{"name": "Battery Charge Current"}', retain=True)
+    async with run_simulator(SimulatorState(inverter_count=2)) as simulator:
+        for start in (1, 2):
+            async with observing(broker.port, f"{prefix}/#") as observer:
+                settings = bridge_settings(simulator, broker.port, topics)
+                async with running_bridge(settings):
+                    await observer.wait_for_topic(device)
+                    await asyncio.sleep(0.3)
+                if start == 1:
+                    order = [
+                        seen for seen in observer.messages if seen.topic in (old, device) and not seen.retain
+                    ]
+                    assert [
+                        (seen.topic, seen.payload if seen.topic == old else "config") for seen in order[:3]
+                    ] == [
+                        (old, '{"migrate_discovery":true}'),
+                        (device, "config"),
+                        (old, ""),
+                    ]
+                    assert (
+                        order[1].json()["cmps"]["battery_charge_current"]["unique_id"]
+                        == f"eg4_{FIRST}_battery_charge_current"
+                    )
+                else:
+                    assert [seen for seen in observer.messages if seen.topic == old] == [], "once"
+                assert observer.on(never) == []
     async with observing(broker.port, old, device) as late:  # what the broker keeps: the device config only
         assert (await late.wait_for_topic(device)).retain
         await asyncio.sleep(0.3)

@@ -14,6 +14,7 @@ import socket
 import ssl
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final, Protocol
 
@@ -30,6 +31,8 @@ log = structlog.get_logger(__name__)
 
 __all__ = ["OFFLINE", "ONLINE", "Backoff", "MessageHandler", "MqttLink", "Outgoing"]
 
+#: How long a probe for retained messages waits for the broker to send them.
+PROBE_SECONDS: Final = 0.5
 #: Messages waiting for the broker beyond which the bridge says it is backlogged.
 BACKLOG_WARNING: Final = 1_000
 #: Messages published at once, each awaiting its acknowledgement.
@@ -119,6 +122,8 @@ class MqttLink:
         self._clear_retained_on_close = clear_retained_on_close
         self._retained_topics: set[str] = set()
         self._backlog_said = False
+        #: Topics being probed for a retained message (`retained_among`), and those found so far.
+        self._probes: list[tuple[frozenset[str], set[str]]] = []
         self._instance = uuid.uuid4().hex
         self._takeover = _TakeoverWatch()
         self._client_log = logging.Logger(f"eg4-bridge.mqtt.{self._instance[:8]}", logging.DEBUG)
@@ -378,11 +383,38 @@ class MqttLink:
         except (ValueError, TypeError) as exc:  # paho refuses it outright: no broker would take it
             self._count_unpublishable(message.topic, str(exc)[:200])
 
+    async def retained_among(self, topics: Sequence[str], within: float = PROBE_SECONDS) -> set[str]:
+        """Which of `topics` hold a retained message on the broker now (waiting `within` seconds for the
+        broker to send them); none when the broker is not reachable by then."""
+        if not topics:
+            return set()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(within):
+                await self.connected.wait()
+        client = self._client
+        if client is None or not self.connected.is_set():
+            return set()
+        found: set[str] = set()
+        self._probes.append((frozenset(topics), found))
+        try:
+            await client.subscribe([(topic, 1) for topic in topics])
+            await asyncio.sleep(within)
+            await client.unsubscribe(list(topics))
+        except aiomqtt.MqttError:
+            return set()
+        finally:
+            self._probes.remove((frozenset(topics), found))
+        return found
+
     async def _receive(self, client: aiomqtt.Client) -> None:
         async for message in client.messages:
             payload = message.payload
             raw = payload if isinstance(payload, bytes | bytearray) else str(payload or "").encode()
             topic = str(message.topic)
+            if self._probes and message.retain and raw:
+                for wanted, found in self._probes:
+                    if topic in wanted:
+                        found.add(topic)
             if topic == self._topics.presence_request:
                 # Another bridge starting on this base topic asks whether this one is alive.
                 self.publish(self._topics.presence_answer, self._instance, retain=False)
