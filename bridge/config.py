@@ -77,7 +77,13 @@ class CloudSettings(_Section):
     @classmethod
     def _http_url(cls, value: str) -> str:
         if not re.match(r"^https?://[^/\s]+(/\S*)?$", value):
-            raise ValueError("must be an http:// or https:// URL, such as https://monitor.eg4electronics.com")
+            raise ValueError("must be an https:// URL, such as https://monitor.eg4electronics.com")
+        if value.startswith("http://") and urlsplit(value).hostname not in LOOPBACK_HOSTS:
+            # The login sends the password: over http:// anyone on the way reads it.
+            raise ValueError(
+                "must be https:// (http:// would send the cloud password in clear text); http:// is allowed "
+                "only for a simulator on this machine (localhost)"
+            )
         return value.rstrip("/")
 
     @field_validator("password")
@@ -274,10 +280,15 @@ class InverterLimits(_Section):
     @field_validator("limits")
     @classmethod
     def _known_settings(cls, value: dict[str, SettingLimit]) -> dict[str, SettingLimit]:
-        for key in value:
+        for key, limit in value.items():
             setting = setting_by_key(key)
             if not isinstance(setting, NumberSetting):
                 raise ValueError(f"{key} is not a number setting (the README's topic table lists each key)")
+            if not setting.minimum <= limit.max <= setting.maximum:
+                raise ValueError(
+                    f"{key}.max: {limit.max} {setting.unit} lies outside the setting's own range, "
+                    f"{setting.minimum} to {setting.maximum} {setting.unit}"
+                )
         return value
 
     def maximum_for(self, setting: object) -> Decimal | None:
@@ -337,6 +348,11 @@ class Settings(_Section):
                     "host and serial (dongle: {host: 192.168.1.50, serial: BA12345678})"
                 )
         named = [serial for serial in self.inverters if serial != "default"]
+        if self.transport == "hybrid" and not any(own.dongle for own in self.inverters.values()):
+            raise ValueError(
+                "transport: hybrid needs at least one inverter with its dongle under inverters (without one, "
+                "the cloud is the only way in: say transport: cloud)"
+            )
         if self.cloud is None and not (
             named and all(self.transport_of(serial) == "local" for serial in named)
         ):
@@ -398,7 +414,7 @@ def load_settings(path: Path, environ: Mapping[str, str] | None = None) -> Setti
     except OSError as exc:
         raise ConfigError([f"{path}: cannot be read ({exc.strerror})"]) from exc
     try:
-        document = yaml.safe_load(text)
+        document = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader, keys checked
     except yaml.YAMLError as exc:
         raise ConfigError([f"{path}: not valid YAML ({_yaml_problem(exc)})"]) from exc
     if document is None:
@@ -409,6 +425,22 @@ def load_settings(path: Path, environ: Mapping[str, str] | None = None) -> Setti
     if misread:
         raise ConfigError(misread)
     return settings_from_mapping(document, os.environ if environ is None else environ)
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """The safe loader, refusing a key given twice in one mapping: YAML would keep the last one silently,
+    and a limit written twice is one the owner may believe holds."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[object] = set()
+        for key_node, _value in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if isinstance(key, str | int | float | bool) and key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"the key {key!r} is given twice in one section", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
 
 
 def _serials_yaml_misread(text: str) -> list[str]:
@@ -446,8 +478,10 @@ def file_warnings(path: Path) -> list[str]:
     )
     if holds_password and mode & (stat.S_IRGRP | stat.S_IROTH):
         return [
-            f"{path} holds a password and other users may read it: chmod 600 it, or move the password to "
-            "EG4_CLOUD_PASSWORD / EG4_MQTT_PASSWORD"
+            f"{path} holds a password and other users may read it: move the password to "
+            "EG4_CLOUD_PASSWORD / EG4_MQTT_PASSWORD (with systemd, in /etc/eg4-bridge/secrets.env, mode 600: "
+            "the unit's DynamicUser cannot read a config only root may), or chmod 600 the file when the "
+            "bridge runs as its owner"
         ]
     return []
 

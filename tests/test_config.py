@@ -82,7 +82,7 @@ polling:
     path = tmp_path / "config.yaml"
     assert sorted(lines) == sorted(
         [
-            f"{path}: cloud.base_url: must be an http:// or https:// URL, such as https://monitor.eg4electronics.com",
+            f"{path}: cloud.base_url: must be an https:// URL, such as https://monitor.eg4electronics.com",
             f"{path}: cloud.password: required (in the file, or in the environment variable EG4_CLOUD_PASSWORD)",
             f"{path}: mqtt.port: Input should be less than or equal to 65535",
             f"{path}: mqtt.base_topic: must be a topic without wildcards (+, #), spaces, or a leading or trailing /",
@@ -138,8 +138,10 @@ def test_a_world_readable_file_holding_a_password_is_warned_about(tmp_path: Path
     done = check_config(path)
     assert done.returncode == 0
     assert done.stderr == (
-        f"warning: {path} holds a password and other users may read it: chmod 600 it, or move the password "
-        "to EG4_CLOUD_PASSWORD / EG4_MQTT_PASSWORD\n"
+        f"warning: {path} holds a password and other users may read it: move the password to "
+        "EG4_CLOUD_PASSWORD / EG4_MQTT_PASSWORD (with systemd, in /etc/eg4-bridge/secrets.env, mode 600: "
+        "the unit's DynamicUser cannot read a config only root may), or chmod 600 the file when the "
+        "bridge runs as its owner\n"
     )
     without_password = write(tmp_path, "cloud:\n  username: owner\n")
     without_password.chmod(0o644)
@@ -364,3 +366,47 @@ def test_each_inverter_takes_its_own_transport_or_the_default(tmp_path: Path) ->
         "cloud",
     ]
     assert list(settings.dongles) == ["4512345600"]  # a dongle named for a cloud inverter is not used
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        pytest.param(
+            GOOD.replace("https://monitor", "http://monitor"),
+            "cloud.base_url: must be https:// (http:// would send the cloud password in clear text)",
+            id="an http:// cloud address",
+        ),
+        pytest.param(
+            GOOD + "transport: hybrid\n",
+            "transport: hybrid needs at least one inverter with its dongle under inverters",
+            id="hybrid with no way in but the cloud",
+        ),
+        pytest.param(
+            GOOD + "inverters:\n  default:\n    limits: {ac_charge_power: {max: 40}}\n",
+            "ac_charge_power.max: 40 kW lies outside the setting's own range, 0 to 15 kW",
+            id="a limit outside the setting's range",
+        ),
+        pytest.param(
+            GOOD + "control:\n  max_charge_current: 100\n  read_only: false\n  max_charge_current: 200\n",
+            "the key 'max_charge_current' is given twice in one section",
+            id="a key given twice",
+        ),
+    ],
+)
+def test_config_mistakes_that_passed_silently_are_refused(tmp_path: Path, text: str, problem: str) -> None:
+    done = check_config(write(tmp_path, text))
+    assert done.returncode == 2, done.stdout
+    assert problem in done.stderr, done.stderr
+    assert "hunter2-secret" not in done.stderr
+
+
+def test_http_is_allowed_for_a_simulator_on_this_machine(tmp_path: Path) -> None:
+    text = GOOD.replace("https://monitor.eg4electronics.com", "http://127.0.0.1:8085")
+    assert load_settings(write(tmp_path, text), environ={}).cloud is not None
+
+
+def test_a_config_yaml_in_the_checkout_is_never_committed() -> None:
+    ignored = subprocess.run(
+        ["git", "check-ignore", "-q", "config.yaml"], cwd=REPOSITORY, check=False, capture_output=True
+    )
+    assert ignored.returncode == 0
