@@ -521,13 +521,38 @@ def _describe(error: Mapping[str, Any], environment_used: set[str]) -> str:
     if kind == "extra_forbidden":
         nearest = _nearest_key(location)
         return f"{key}: unknown key" + (f"; did you mean {nearest}?" if nearest else "")
-    message = str(error["msg"]).removeprefix("Value error, ")
+    message = _in_words(kind, error)
     if not location:
         return message  # a rule over several sections: the message names them
     if variable in environment_used:
         # The value came from the environment, not the file: name where to correct it.
         return f"{key} (from the environment variable {variable}): {message}"
     return f"{key}: {message}"
+
+
+def _in_words(kind: str, error: Mapping[str, Any]) -> str:
+    """pydantic's message for the common kinds of mistake, said as the rest of the bridge says things."""
+    context = error.get("ctx") or {}
+    if kind == "less_than_equal":
+        return f"must be at most {context.get('le')}"
+    if kind == "less_than":
+        return f"must be less than {context.get('lt')}"
+    if kind in ("greater_than_equal", "greater_than"):
+        bound = context.get("ge", context.get("gt"))
+        return f"must be at least {bound}" if kind == "greater_than_equal" else f"must be more than {bound}"
+    if kind == "literal_error":
+        return f"must be one of {context.get('expected', '').replace(' or ', ', ')}"
+    if kind == "string_too_short":
+        return "must not be empty"
+    if kind in ("int_parsing", "int_type", "int_from_float"):
+        return "must be a whole number"
+    if kind in ("float_parsing", "float_type", "decimal_parsing", "decimal_type"):
+        return "must be a number"
+    if kind in ("bool_parsing", "bool_type"):
+        return "must be true or false"
+    if kind in ("dict_type", "model_type"):
+        return "must be a section of keys and values"
+    return str(error["msg"]).removeprefix("Value error, ")
 
 
 def _nearest_key(location: tuple[Any, ...]) -> str | None:

@@ -184,13 +184,13 @@ async def test_a_broker_in_the_options_wins_and_the_supervisor_is_not_asked(tmp_
             OPTIONS | {"cloud_username": ""},
             BROKER,
             TOKEN,
-            "the options cannot be used: cloud.username: String should have at least 1 character",
+            "the options cannot be used: cloud.username: must not be empty",
         ),
         (
             OPTIONS | {"max_charge_current": 300},
             BROKER,
             TOKEN,
-            "the options cannot be used: control.max_charge_current: Input should be less than or equal to 250",
+            "the options cannot be used: control.max_charge_current: must be at most 250",
         ),
     ],
 )

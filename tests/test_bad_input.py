@@ -266,7 +266,7 @@ def test_bad_config_files_are_refused_by_key(tmp_path: Path) -> None:
         "wrong types": ("cloud: {username: u, password: p}\nmqtt: {port: many}\n", "mqtt.port:"),
         "unknown keys": ("cloud: {username: u, password: p, colour: red}\n", "cloud.colour: unknown key"),
         "missing sections": ("mqtt: {port: 1883}\n", "cloud: required"),
-        "a list instead of a section": ("cloud: [1, 2]\n", "cloud: Input should be a valid dictionary"),
+        "a list instead of a section": ("cloud: [1, 2]\n", "cloud: must be a section of keys and values"),
         "an unknown section": ("cloud: {username: u, password: p}\nextra: 1\n", "extra: unknown key"),
     }
     for name, (text, problem) in cases.items():

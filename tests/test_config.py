@@ -84,10 +84,10 @@ polling:
         [
             f"{path}: cloud.base_url: must be an https:// URL, such as https://monitor.eg4electronics.com",
             f"{path}: cloud.password: required (in the file, or in the environment variable EG4_CLOUD_PASSWORD)",
-            f"{path}: mqtt.port: Input should be less than or equal to 65535",
+            f"{path}: mqtt.port: must be at most 65535",
             f"{path}: mqtt.base_topic: must be a topic without wildcards (+, #), spaces, or a leading or trailing /",
             f"{path}: mqtt.colour: unknown key",
-            f"{path}: polling.runtime_seconds: Input should be a valid number, unable to parse string as a number",
+            f"{path}: polling.runtime_seconds: must be a number",
         ]
     )
 
@@ -229,8 +229,7 @@ def test_an_environment_variables_bad_value_names_the_variable(tmp_path: Path) -
     with pytest.raises(ConfigError) as refused:
         load_settings(write(tmp_path, GOOD), environ={"EG4_HEALTH_ENABLED": "maybe"})
     assert refused.value.problems == [
-        "health.enabled (from the environment variable EG4_HEALTH_ENABLED): Input should be a valid boolean, "
-        "unable to interpret input"
+        "health.enabled (from the environment variable EG4_HEALTH_ENABLED): must be true or false"
     ]
 
 
@@ -340,7 +339,7 @@ def test_a_local_only_file_needs_no_cloud_account(tmp_path: Path) -> None:
         ),
         pytest.param(
             LOCAL_ONLY.replace("local\n", "lan\n", 1),
-            "transport: Input should be 'cloud', 'local' or 'hybrid'",
+            "transport: must be one of 'cloud', 'local', 'hybrid'",
             id="an unknown transport",
         ),
     ],
