@@ -291,3 +291,22 @@ async def test_requests_per_account_are_bounded(simulator: RunningSimulator) -> 
         await client.login()
         await asyncio.gather(*(client.get_runtime(INVERTER) for _ in range(8)))
     assert simulator.state.peak_in_flight == 2
+
+
+async def test_every_cloud_request_is_logged_at_debug_without_a_secret(cloud: CloudClient) -> None:
+    """`--log-level DEBUG` shows each request: endpoint, serial, outcome and duration; never the password."""
+    from structlog.testing import capture_logs
+
+    with capture_logs() as logs:
+        inverters = await cloud.inverters()
+        await cloud.get_runtime(inverters[0].serial)
+    requests = [entry for entry in logs if entry["event"] == "cloud_request"]
+    assert {entry["endpoint"] for entry in requests} >= {"api/login", "inverter/getInverterRuntime"}
+    runtime = next(entry for entry in requests if entry["endpoint"] == "inverter/getInverterRuntime")
+    assert (runtime["serial"], runtime["outcome"], runtime["log_level"]) == (
+        inverters[0].serial,
+        "ok",
+        "debug",
+    )
+    assert runtime["seconds"] >= 0
+    assert "demo" not in repr([entry for entry in requests if entry["endpoint"] == "api/login"])

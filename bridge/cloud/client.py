@@ -448,8 +448,17 @@ class CloudClient:
             outcome = _outcome_of(exc)
             raise
         finally:
+            seconds = time.perf_counter() - started
             if self._observe_request is not None:
-                self._observe_request(_endpoint_name(path), outcome, time.perf_counter() - started)
+                self._observe_request(_endpoint_name(path), outcome, seconds)
+            # The endpoint and the serial asked about, never the form's other values (a login's password).
+            log.debug(
+                "cloud_request",
+                endpoint=_endpoint_name(path),
+                serial=form.get("serialNum") or form.get("inverterSn"),
+                outcome=outcome,
+                seconds=round(seconds, 3),
+            )
 
     async def _post_unobserved(self, path: str, form: Mapping[str, str]) -> dict[str, Any]:
         if self._session is None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import struct
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Final, Protocol
@@ -186,6 +187,26 @@ class DongleConnection:
         await self._exchange(request, _reply_to(inverter, ModbusFunction.WRITE_MULTIPLE, start))
 
     async def _exchange(self, request: bytes, is_reply: Callable[[Frame], bool]) -> Frame:
+        started = time.perf_counter()
+        outcome = "ok"
+        try:
+            reply = await self._exchange_unlogged(request, is_reply)
+        except DongleError as exc:
+            outcome = type(exc).__name__
+            raise
+        finally:
+            data = request[frames.HEADER_SIZE :]
+            log.debug(
+                "dongle_exchange",
+                dongle=self._where,
+                function=data[1] if len(data) > 1 else None,
+                start=int.from_bytes(data[12:14], "little") if len(data) >= 14 else None,
+                outcome=outcome,
+                seconds=round(time.perf_counter() - started, 3),
+            )
+        return reply
+
+    async def _exchange_unlogged(self, request: bytes, is_reply: Callable[[Frame], bool]) -> Frame:
         async with self._lock:
             stream = await self._connected()
             waiting = _Waiting(is_reply, asyncio.get_running_loop().create_future())

@@ -428,3 +428,18 @@ def test_a_header_no_frame_has_is_refused_before_any_crc() -> None:
     assert not frames.plausible_header(wrong_length[: frames.HEADER_SIZE])
     unknown_function = good[:7] + b"\x99" + good[8:]
     assert not frames.plausible_header(unknown_function[: frames.HEADER_SIZE])
+
+
+async def test_every_exchange_with_the_dongle_is_logged_at_debug() -> None:
+    from structlog.testing import capture_logs
+
+    dongle = FakeDongle([answer([60, 100])])
+    with capture_logs() as logs:
+        await connection(dongle).read(INVERTER, ModbusFunction.READ_HOLDING, 101, 2)
+    exchange = next(entry for entry in logs if entry["event"] == "dongle_exchange")
+    assert (exchange["function"], exchange["start"], exchange["outcome"], exchange["log_level"]) == (
+        3,
+        101,
+        "ok",
+        "debug",
+    )
