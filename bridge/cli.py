@@ -73,6 +73,13 @@ def _parser() -> argparse.ArgumentParser:
     demo = command("demo", "the bridge against the built-in simulator, on your broker")
     demo.add_argument("--mqtt-host", default="127.0.0.1", help="the broker's host")
     demo.add_argument("--mqtt-port", type=int, default=1883, help="the broker's port")
+    demo.add_argument("--mqtt-username", default=None, help="the broker's user name, if it wants a login")
+    demo.add_argument(
+        "--mqtt-password",
+        default=None,
+        help="the broker's password (or the environment variable EG4_MQTT_PASSWORD, kept out of the shell's "
+        "history)",
+    )
     demo.add_argument(
         "--base-topic",
         default="eg4demo",

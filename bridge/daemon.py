@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import signal
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -122,6 +123,7 @@ async def run_bridge(
             await link.close(GOODBYE_SECONDS)
             await _stop_task(link_task)
     log.info("bridge_stopped")
+    await _let_closed_clients_finish()
     for task in (link_task, coordinator_task):
         failure = None if task.cancelled() else task.result()
         if failure is not None:
@@ -135,6 +137,15 @@ async def _failure_of(work: Awaitable[None]) -> Exception | None:
     except Exception as exc:
         return exc
     return None
+
+
+async def _let_closed_clients_finish() -> None:
+    """A client stopped mid-connection (the bridge failing at start) still has socket callbacks to run and
+    objects whose finalisers reach the loop: let them run while the loop is alive, so that a failed start
+    ends with its one sentence, not with "Task was destroyed" or "Event loop is closed"."""
+    for _ in range(3):
+        await asyncio.sleep(0.05)
+        gc.collect()
 
 
 async def _stop_task(task: asyncio.Task[Any], attempts: int = 20) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import socket
 import sys
 from typing import Any
@@ -12,6 +13,7 @@ from typing import Any
 from bridge.config import settings_from_mapping
 from bridge.coordinator import Coordinator
 from bridge.daemon import run_bridge, stop_on_signals
+from bridge.errors import AnotherBridgeError, BridgeError
 from bridge.simulator import RunningSimulator, SimulatorState, run_simulator
 
 NO_BROKER_EXIT = 1
@@ -43,8 +45,13 @@ def run_demo(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return NO_BROKER_EXIT
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_demo(args))
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(_demo(args))
+    except BridgeError as failure:
+        # The broker refused the login, another demo or bridge serves the base topic: a sentence, no trace.
+        print(f"eg4-bridge demo: {failure}", file=sys.stderr)
+        return USAGE_EXIT if isinstance(failure, AnotherBridgeError) else NO_BROKER_EXIT
     return 0
 
 
@@ -59,6 +66,9 @@ async def _demo(args: argparse.Namespace) -> None:
                 "mqtt": {
                     "host": args.mqtt_host,
                     "port": args.mqtt_port,
+                    "username": args.mqtt_username,
+                    # The Mosquitto add-on wants a login; the password may come from the environment.
+                    "password": args.mqtt_password or os.environ.get("EG4_MQTT_PASSWORD") or None,
                     "base_topic": args.base_topic,
                     "discovery_prefix": args.discovery_prefix,
                     # Device and entity ids of its own: never mistaken for, or merged with, a real inverter.

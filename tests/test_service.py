@@ -12,6 +12,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+import yaml
 
 from bridge import __version__
 from bridge.daemon import running_bridge
@@ -211,3 +212,43 @@ def test_version_flag_reports_the_version_discovery_announces() -> None:
         check=True,
     )
     assert done.stdout.strip() == f"eg4-bridge {__version__}"
+
+
+async def test_a_failed_start_ends_with_its_sentence_and_no_trace(
+    tmp_path_factory: pytest.TempPathFactory, broker: Broker
+) -> None:
+    """A refused cloud password (exit 1) or an unknown serial (exit 2), several times over: each run prints
+    its sentence, and never "Task was destroyed", "Event loop is closed" or a traceback."""
+    async with run_simulator(SimulatorState(inverter_count=1)) as simulator:
+        base = tmp_path_factory.mktemp("failed-starts")
+        cases = {
+            "wrong-password": ({"password": "wrong"}, {}, 1, "refused the account name or password"),
+            "unknown-serial": (
+                {},
+                {"9999999999": {"max_charge_current": 10}},
+                2,
+                "not on this cloud account",
+            ),
+        }
+        for name, (cloud, inverters, status, sentence) in cases.items():
+            config = base / f"{name}.yaml"
+            document = {
+                "cloud": {"base_url": simulator.base_url, "username": "demo", "password": "demo"} | cloud,
+                "mqtt": {"port": broker.port, "base_topic": f"eg4failed-{name}"},
+                "inverters": inverters,
+            }
+            config.write_text(yaml.safe_dump(document))
+            config.chmod(0o600)
+            for _run in range(6):
+                process = await start_bridge_process(config)
+                _out, err = await asyncio.wait_for(process.communicate(), 60)
+                text = err.decode()
+                assert process.returncode == status, text
+                assert sentence in text
+                for trace in (
+                    "Task was destroyed",
+                    "Event loop is closed",
+                    "Traceback",
+                    "Unexpected message",
+                ):
+                    assert trace not in text, text

@@ -64,6 +64,10 @@ class _TakeoverWatch(logging.Handler):
         if record.msg == "Received DISCONNECT %s %s" and isinstance(record.args, tuple) and record.args:
             if getattr(record.args[0], "value", None) == SESSION_TAKEN_OVER:
                 self.taken_over = True
+        elif str(record.msg).startswith("Unexpected message ID"):
+            # The broker's answer to a subscription or publish this bridge cancelled (stopping mid-way):
+            # nothing was lost, and nothing to tell.
+            return
         elif record.levelno >= logging.WARNING:
             logging.getLogger("mqtt").handle(record)
 
