@@ -10,6 +10,9 @@ import pytest
 from tests.conftest import Broker, free_port
 from tests.harness import observing, unique_topics
 from tests.reliability import record
+from tests.test_security import BROKER_PASSWORD, password_broker
+
+__all__ = ["password_broker"]  # a fixture of this module too
 
 SIMULATED = "4512345600"
 
@@ -43,9 +46,7 @@ async def test_the_demo_starts_and_publishes_states(broker: Broker) -> None:
         charge = await observer.wait_for_topic(topics.state(SIMULATED, "battery/charge_current"))
         assert charge.payload == "25"
         await observer.wait_for_topic(topics.state(SIMULATED, "battery/soc"))
-        await observer.wait_for_topic(
-            f"{topics.discovery_prefix}/number/eg4demo_{SIMULATED}/battery_charge_current/config"
-        )
+        await observer.wait_for_topic(f"{topics.discovery_prefix}/device/eg4demo_{SIMULATED}/config")
         await observer.publish(topics.command(SIMULATED, "battery/charge_current"), "90")
         result = (await observer.wait_for_topic(topics.result(SIMULATED, "battery/charge_current"))).json()
         assert (result["ok"], result["value"]) == (True, 90)
@@ -113,3 +114,42 @@ async def test_the_demo_without_a_broker_says_how_to_start_one() -> None:
     assert "apt-get install -y mosquitto" in stderr.decode()
     port = stderr.decode().split("127.0.0.1:")[1].split(".")[0]
     assert f"mosquitto -d -p {port}" in stderr.decode(), "the way to start a broker names the port asked for"
+
+
+async def test_the_demo_logs_in_to_a_broker_that_wants_a_login(password_broker: Broker) -> None:
+    topics = unique_topics()
+    demo = await start_demo(
+        "--mqtt-port", str(password_broker.port), "--mqtt-username", "bridge", "--mqtt-password", BROKER_PASSWORD,
+        "--base-topic", topics.base, "--duration", "4",
+    )  # fmt: skip
+    async with observing(
+        password_broker.port, f"{topics.base}/#", username="bridge", password=BROKER_PASSWORD
+    ) as seen:
+        await seen.wait_for_topic(topics.bridge_status, "online", within=20)
+    _stdout, stderr = await asyncio.wait_for(demo.communicate(), timeout=30)
+    assert demo.returncode == 0, stderr.decode()
+
+
+async def test_a_refused_login_or_a_second_demo_ends_with_a_sentence(
+    password_broker: Broker, broker: Broker
+) -> None:
+    refused = await start_demo("--mqtt-port", str(password_broker.port), "--mqtt-username", "bridge",
+                               "--mqtt-password", "wrong", "--duration", "5")  # fmt: skip
+    _out, err = await asyncio.wait_for(refused.communicate(), timeout=30)
+    text = err.decode()
+    assert refused.returncode == 1, text
+    assert "refused the bridge's credentials" in text
+    assert "Traceback" not in text
+    assert "wrong" not in text
+    topics = unique_topics()
+    first = await start_demo("--mqtt-port", str(broker.port), "--base-topic", topics.base, "--duration", "15")
+    async with observing(broker.port, f"{topics.base}/#") as seen:
+        await seen.wait_for_topic(topics.bridge_status, "online", within=20)
+    second = await start_demo("--mqtt-port", str(broker.port), "--base-topic", topics.base, "--duration", "5")
+    _out, err = await asyncio.wait_for(second.communicate(), timeout=30)
+    text = err.decode()
+    assert second.returncode == 2, text
+    assert f"another bridge is running on the base topic '{topics.base}'" in text
+    assert "Traceback" not in text
+    first.terminate()
+    await asyncio.wait_for(first.communicate(), timeout=30)
