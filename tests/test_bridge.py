@@ -438,9 +438,7 @@ async def test_broker_restart_mid_run_then_a_command_works(tmp_path_factory: pyt
                 ) as observer:
                     await observer.wait_for_topic(topics.bridge_status, "online", within=30)
                     await observer.wait_for_topic(topics.state(FIRST, CHARGE), "25")
-                    await observer.wait_for_topic(
-                        f"{topics.discovery_prefix}/number/eg4_{FIRST}/battery_charge_current/config"
-                    )
+                    await observer.wait_for_topic(f"{topics.discovery_prefix}/device/eg4_{FIRST}/config")
                     await observer.publish(topics.command(FIRST, CHARGE), "64")
                     result = (await observer.wait_for_topic(topics.result(FIRST, CHARGE))).json()
                     assert (result["ok"], result["value"]) == (True, 64)
