@@ -229,7 +229,8 @@ def test_the_add_on_config_follows_the_add_on_rules() -> None:
     build = yaml.safe_load((ADDON / "build.yaml").read_text())
     assert set(build["build_from"]) == set(config["arch"])
     assert all(image.startswith("ghcr.io/home-assistant/") for image in build["build_from"].values())
-    assert config["services"] == ["mqtt:need"]
+    # Wanted, not needed: the options may name another broker.
+    assert config["services"] == ["mqtt:want"]
     assert (config["ingress"], config["ingress_port"]) == (True, 9108)
     schema, options = config["schema"], config["options"]
     assert set(options) <= set(schema)
@@ -244,6 +245,10 @@ def test_the_add_on_config_follows_the_add_on_rules() -> None:
             assert key in options, f"{key} is required, so it needs a default"
     assert schema["cloud_password"] == "password"
     assert schema["mqtt_password"] == "password?"
+    translations = yaml.safe_load((ADDON / "translations" / "en.yaml").read_text())["configuration"]
+    assert set(translations) == set(schema), "every option named and described"
+    assert all(entry["name"] and entry["description"] for entry in translations.values())
+    assert "Show in sidebar" in (ADDON / "DOCS.md").read_text()
     for name in ("DOCS.md", "CHANGELOG.md", "icon.png", "Dockerfile"):
         assert (ADDON / name).is_file(), name
     assert (ADDON / "icon.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -288,3 +293,46 @@ async def test_a_supervisor_answer_of_the_wrong_shape_is_a_sentence_not_a_traceb
             await asyncio.to_thread(write_config, options_path, config_path, url, TOKEN)
     assert problem in str(refused.value)
     assert not config_path.exists()
+
+
+def test_the_staged_wheel_is_this_checkout_s_bridge() -> None:
+    """The Supervisor builds the image from the add-on's folder alone: the wheel staged there must hold
+    exactly this checkout's bridge, at the add-on's version (`bash eg4_mqtt_bridge/stage-wheel.sh`)."""
+    import zipfile
+
+    wheels = sorted((ADDON / "wheels").glob("eg4_mqtt_bridge-*.whl"))
+    assert [wheel.name for wheel in wheels] == [f"eg4_mqtt_bridge-{__version__}-py3-none-any.whl"]
+    with zipfile.ZipFile(wheels[0]) as wheel:
+        staged = {name: wheel.read(name) for name in wheel.namelist() if name.startswith("bridge/")}
+    here = {
+        path.relative_to(ROOT).as_posix(): path.read_bytes()
+        for path in (ROOT / "bridge").rglob("*")
+        if path.is_file() and "__pycache__" not in path.parts
+    }
+    stale = sorted(name for name in here.keys() | staged.keys() if here.get(name) != staged.get(name))
+    assert stale == [], "the staged wheel is stale: run bash eg4_mqtt_bridge/stage-wheel.sh"
+
+
+def test_the_dockerfile_s_own_install_step_installs_the_staged_wheel(tmp_path: Path) -> None:
+    """The Dockerfile's RUN line, run as written in a fresh environment with the staged wheels where the
+    Dockerfile copies them: the bridge it installs is this one."""
+    dockerfile = (ADDON / "Dockerfile").read_text()
+    (copy,) = re.findall(r"^COPY wheels/ (\S+)$", dockerfile, flags=re.MULTILINE)
+    (run,) = re.findall(r"^RUN (pip install .+)$", dockerfile, flags=re.MULTILINE)
+    wheels = tmp_path / "wheels"
+    shutil.copytree(ADDON / "wheels", wheels)
+    command = run.replace(copy.rstrip("/"), str(wheels))
+    subprocess.run([sys.executable, "-m", "venv", str(tmp_path / "venv")], check=True, timeout=120)
+    environment = {"PATH": f"{tmp_path / 'venv' / 'bin'}:/usr/bin:/bin", "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+    done = subprocess.run(
+        ["sh", "-c", command], env=environment, capture_output=True, text=True, timeout=600, check=False
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert not wheels.exists(), "the step cleans up after itself"
+    version = subprocess.run(
+        [str(tmp_path / "venv" / "bin" / "eg4-bridge"), "--version"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert version.stdout.strip() == f"eg4-bridge {__version__}"
