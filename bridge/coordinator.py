@@ -12,7 +12,7 @@ import json
 import time
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from urllib.parse import urlsplit
 
@@ -273,7 +273,7 @@ class Coordinator:
     def answer(self, command: Command, result: Result) -> None:
         self.command_outcomes[result.outcome] += 1
         self.announcer.result(command, result)
-        when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        when = datetime.now().astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")
         self.recent_commands.append(
             CommandStatus(
                 when, command.serial, command.topic_path, command.requested, result.outcome, result.error

@@ -9,13 +9,14 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime
+from typing import Any, Final
 
 import structlog
 
 from bridge import __version__
 from bridge.catalogue import NumberSetting
-from bridge.cloud import CloudClient
+from bridge.cloud import CloudClient, Runtime
 from bridge.config import Settings, settings_warnings
 from bridge.coordinator import Coordinator
 from bridge.health import HealthReport, serve_health
@@ -137,6 +138,24 @@ async def _failure_of(work: Awaitable[None]) -> Exception | None:
     except Exception as exc:
         return exc
     return None
+
+
+#: The runtime values owners look at first, as the status page shows them: label, `Runtime` field, unit.
+LIVE_VALUES: Final = (
+    ("SOC", "soc", "%"),
+    ("PV", "pv_power", "W"),
+    ("battery", "battery_power", "W"),
+    ("grid import", "grid_import_power", "W"),
+    ("grid export", "grid_export_power", "W"),
+    ("load", "load_power", "W"),
+)
+
+
+def _live_values(runtime: Runtime | None) -> list[tuple[str, str]]:
+    if runtime is None or not runtime.online:
+        return []
+    values = ((label, getattr(runtime, field), unit) for label, field, unit in LIVE_VALUES)
+    return [(label, f"{value:g} {unit}") for label, value, unit in values if value is not None]
 
 
 async def _let_closed_clients_finish() -> None:
@@ -276,6 +295,8 @@ def _status_reporter(
                     None if refreshed is None else now - refreshed,
                     coordinator.transports.way_of(serial),
                     rows,
+                    reason=poller.last_error.get(serial),
+                    live=_live_values(poller.runtime.get(serial)),
                 )
             )
         return Status(
@@ -285,6 +306,8 @@ def _status_reporter(
             cloud_requests_per_minute=metrics.requests_per_minute(),
             inverters=inverters,
             commands=tuple(coordinator.recent_commands),
+            broker_reason=None if link.connected.is_set() else link.last_error,
+            generated=datetime.now().astimezone().strftime("%Y-%m-%d %H:%M:%S %Z"),
         )
 
     return status

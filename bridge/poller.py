@@ -59,6 +59,8 @@ class Poller:
         self.runtime: dict[str, Runtime] = {}
         self.energy: dict[str, Energy] = {}
         self._exposed = settings.control.exposed
+        #: Why the last request about each inverter failed, until one succeeds: for the status page.
+        self.last_error: dict[str, str] = {}
         #: When each inverter was last read without error (monotonic clock), for health and metrics.
         self.last_good_refresh: dict[str, float] = {}
         #: Told each time an inverter's settings were read (the coordinator's check of held limits).
@@ -191,6 +193,7 @@ class Poller:
             self._announcer.availability(serial, False)
             return
         self._unreachable.discard(serial)
+        self.last_error.pop(serial, None)
         came_back = runtime.online and not self._announcer.online.get(serial, True)
         self.runtime[serial] = runtime
         if runtime.online:
@@ -275,6 +278,7 @@ class Poller:
     def cloud_failed(self, serial: str, error: CloudError) -> None:
         """A request about `serial` failed: when the cloud could not be reached, its values are stale now,
         not at the next runtime poll."""
+        self.last_error[serial] = error.message
         if isinstance(error, TransientError) and error.unreachable:
             self._unreachable.add(serial)
             self._announcer.availability(serial, False)

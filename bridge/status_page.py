@@ -34,6 +34,10 @@ class InverterStatus:
     refreshed_ago: float | None
     transport: str
     settings: Sequence[SettingRow] = ()
+    #: Why the last request about it failed (login refused, dongle silent, ...), or `None`.
+    reason: str | None = None
+    #: The values owners look at first, each with its label and unit (SOC, PV, battery, grid, load).
+    live: Sequence[tuple[str, str]] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +58,10 @@ class Status:
     cloud_requests_per_minute: float
     inverters: Sequence[InverterStatus] = ()
     commands: Sequence[CommandStatus] = field(default_factory=tuple)
+    #: Why the broker link is down, or `None`.
+    broker_reason: str | None = None
+    #: When the page was made, in the bridge's local time.
+    generated: str = ""
 
 
 STYLE: Final = """
@@ -61,7 +69,10 @@ body{font-family:system-ui,sans-serif;margin:0 auto;max-width:60rem;padding:.5re
 h1{font-size:1.3rem}h2{font-size:1.1rem;margin-top:1.5rem}
 table{border-collapse:collapse;width:100%;font-size:.9rem}td,th{border-bottom:1px solid #ddd;padding:.3rem;
 text-align:left;vertical-align:top}.ok{color:#16632a}.bad{color:#a4161a}.meta{color:#555;font-size:.85rem}
+.live{display:flex;flex-wrap:wrap;gap:.4rem 1rem;margin:.3rem 0}.live span{white-space:nowrap}
+.why{color:#a4161a;font-size:.9rem}details{margin:.4rem 0}summary{cursor:pointer}
 @media (max-width:40rem){td,th{display:block;border:0;padding:.1rem}
+td::before{content:attr(data-label) ": ";color:#555}
 tr{display:block;border-bottom:1px solid #ddd;padding:.3rem 0}thead{display:none}}
 """
 
@@ -85,15 +96,25 @@ def _age(seconds: float | None) -> str:
 
 
 def _inverter(inverter: InverterStatus) -> str:
+    """Its state and why, the live values, then its settings folded away (the commands stay near the top
+    on a phone)."""
     rows = "".join(
-        f"<tr><td>{escape(row.name)}</td><td>{_held(row)}</td><td>{escape(row.limit)}</td></tr>"
+        f'<tr><td data-label="setting">{escape(row.name)}</td><td data-label="value">{_held(row)}</td>'
+        f'<td data-label="limit">{escape(row.limit)}</td></tr>'
         for row in inverter.settings
     )
+    live = "".join(f"<span>{escape(label)}: <b>{escape(value)}</b></span>" for label, value in inverter.live)
+    why = f'<p class="why">why: {escape(inverter.reason)}</p>' if inverter.reason else ""
+    beyond = sum(1 for row in inverter.settings if row.beyond)
+    flagged = f' · <span class="bad">{beyond} beyond the limit</span>' if beyond else ""
     return (
         f"<h2>{escape(inverter.model)} {escape(inverter.serial)}</h2>"
         f"<p>{_state(inverter.online, 'online', 'offline')} · last read {_age(inverter.refreshed_ago)} · "
-        f"{escape(WAYS.get(inverter.transport, inverter.transport))}</p>"
-        f"<table><thead><tr><th>setting</th><th>value</th><th>limit</th></tr></thead><tbody>{rows}</tbody></table>"
+        f"{escape(WAYS.get(inverter.transport, inverter.transport))}</p>{why}"
+        f'<div class="live">{live}</div>'
+        f"<details><summary>{len(inverter.settings)} settings{flagged}</summary>"
+        f"<table><thead><tr><th>setting</th><th>value</th><th>limit</th></tr></thead><tbody>{rows}</tbody>"
+        "</table></details>"
     )
 
 
@@ -106,17 +127,22 @@ def _held(row: SettingRow) -> str:
 def _command(command: CommandStatus) -> str:
     good = command.outcome in ("accepted", "rechecked", "reasserted") and command.error is None
     return (
-        f"<tr><td>{escape(command.when)}</td><td>{escape(command.serial)}</td><td>{escape(command.setting)}</td>"
-        f"<td>{escape(command.requested)}</td><td>{_state(good, command.outcome, command.outcome)}</td>"
-        f"<td>{escape(command.error or '')}</td></tr>"
+        f'<tr><td data-label="when">{escape(command.when)}</td>'
+        f'<td data-label="inverter">{escape(command.serial)}</td>'
+        f'<td data-label="setting">{escape(command.setting)}</td>'
+        f'<td data-label="sent">{escape(command.requested)}</td>'
+        f'<td data-label="outcome">{_state(good, command.outcome, command.outcome)}</td>'
+        f'<td data-label="why">{escape(command.error or "")}</td></tr>'
     )
 
 
 def render(status: Status) -> str:
-    """The whole page."""
+    """The whole page: the broker and why it is down, each inverter in a few lines, the last commands, then
+    (folded) each inverter's settings."""
     commands = "".join(_command(command) for command in reversed(status.commands)) or (
         '<tr><td colspan="6" class="meta">no command yet</td></tr>'
     )
+    broker_why = f'<p class="why">why: {escape(status.broker_reason)}</p>' if status.broker_reason else ""
     return (
         "<!DOCTYPE html><html lang=en><head><meta charset=utf-8>"
         '<meta name="viewport" content="width=device-width,initial-scale=1">'
@@ -126,10 +152,12 @@ def render(status: Status) -> str:
         f"<p>Broker {escape(status.broker)}: "
         f"{_state(status.broker_connected, 'connected', 'not connected')} · "
         f"cloud requests: {status.cloud_requests_per_minute:.1f} a minute · "
-        '<a href="healthz">health</a> · <a href="metrics">metrics</a></p>'
+        '<a href="healthz">health</a> · <a href="metrics">metrics</a> · <a href="#commands">commands</a></p>'
+        + broker_why
         + "".join(_inverter(inverter) for inverter in status.inverters)
-        + f"<h2>Last {len(status.commands)} commands</h2><table><thead><tr><th>when</th><th>inverter</th>"
-        "<th>setting</th><th>sent</th><th>outcome</th><th>why</th></tr></thead>"
+        + f'<h2 id="commands">Last {len(status.commands)} commands</h2><table><thead><tr><th>when</th>'
+        "<th>inverter</th><th>setting</th><th>sent</th><th>outcome</th><th>why</th></tr></thead>"
         f"<tbody>{commands}</tbody></table>"
-        f'<p class="meta">This page reloads every {REFRESH_SECONDS} s.</p></body></html>'
+        f'<p class="meta">Made at {escape(status.generated)}; the page reloads every {REFRESH_SECONDS} s.</p>'
+        "</body></html>"
     )

@@ -270,13 +270,15 @@ async def test_the_status_page_shows_inverters_settings_and_the_last_commands(br
     assert '<meta name="viewport" content="width=device-width,initial-scale=1">' in page
     assert f"18KPV {PV18K}" in page
     assert f"FlexBOSS21 {FLEXBOSS}" in page
-    assert "<td>AC Charge Power</td><td>6.0 kW</td>" in page
+    assert '<td data-label="setting">AC Charge Power</td><td data-label="value">6.0 kW</td>' in page
     assert "connected" in page
     assert "&lt;script&gt;x&lt;/script&gt;" in page
     assert "<script>" not in page
     assert 'href="/' not in page, "relative links only, for the ingress"
     assert 'src="/' not in page
-    assert page.index("<td>6</td>") < page.index("&lt;script&gt;"), "the newest command first"
+    assert page.index('<td data-label="sent">6</td>') < page.index("&lt;script&gt;"), (
+        "the newest command first"
+    )
 
 
 async def test_a_select_is_written_through_bit_param_control_and_confirmed(broker: Broker) -> None:

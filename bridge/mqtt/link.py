@@ -142,6 +142,8 @@ class MqttLink:
         self.connections = 0
         #: When the last connection ended (monotonic), or `None` while connected or before the first.
         self.disconnected_at: float | None = None
+        #: Why the last connection ended or failed, until the next one is made: for the status page.
+        self.last_error: str | None = None
         #: Messages that could never be published (a topic over MQTT's limit, say), dropped and logged.
         self.unpublishable = 0
 
@@ -212,6 +214,7 @@ class MqttLink:
             # A cancellation that met a disconnection can be lost in here (asyncio on Python 3.11);
             # run_bridge therefore stops this task by asking again until it ends, and by `close()`.
             failures = failures + 1 if error is not None else 0
+            self.last_error = str(error) if error is not None else "the connection ended"
             delay = self._backoff.delay(max(failures, 1))
             log.warning(
                 "mqtt_disconnected",
@@ -315,6 +318,7 @@ class MqttLink:
         self._client = client
         self.connections += 1
         self.disconnected_at = None
+        self.last_error = None
         self.connected.set()
         log.info("mqtt_connected", host=settings.host, port=settings.port, connections=self.connections)
         await self._handler.on_connect()
