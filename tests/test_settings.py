@@ -222,10 +222,14 @@ async def test_a_refused_command_shows_on_the_inverters_last_command_sensor(brok
     async with rigged(broker) as rig:
         sensor = rig.device(PV18K)["cmps"]["last_command"]
         assert (sensor["platform"], sensor["entity_category"]) == ("sensor", "diagnostic")
-        assert sensor["state_topic"] == f"{rig.topics.base}/{PV18K}/last_command/state"
+        # One message carries the state and its attributes: Home Assistant never shows one without the other.
+        assert sensor["state_topic"] == sensor["json_attributes_topic"]
+        assert sensor["state_topic"] == f"{rig.topics.base}/{PV18K}/last_command/attributes"
+        assert sensor["value_template"] == "{{ value_json.outcome }}"
         await rig.command(PV18K, "battery/charge_current", "42.5")
         state = await rig.observer.wait_for_topic(f"{rig.topics.base}/{PV18K}/last_command/state", "refused")
         attributes = await rig.observer.wait_for_topic(sensor["json_attributes_topic"])
+        assert attributes.json()["outcome"] == "refused"
         assert attributes.json()["error"] == (
             "Battery Charge Current must be a whole number of A between 0 and 250, got 42.5"
         )

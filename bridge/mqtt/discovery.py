@@ -187,7 +187,9 @@ def device_config(
     components["last_command"] = _entity(topics, inverter, "sensor", "last_command", "Last Command") | {
         # A refused command shows here: Home Assistant accepts any value its control allows, and only
         # the bridge knows whether the inverter took it.
-        "state_topic": topics.last_command(inverter.serial),
+        # State and attributes from one message, so that Home Assistant never shows one without the other.
+        "state_topic": topics.last_command_attributes(inverter.serial),
+        "value_template": "{{ value_json.outcome }}",
         "json_attributes_topic": topics.last_command_attributes(inverter.serial),
         "icon": "mdi:console-line",
         "entity_category": "diagnostic",
