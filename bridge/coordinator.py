@@ -290,8 +290,8 @@ class Coordinator:
         )
 
     def read_holding(self, serial: str, setting: Setting, value: str) -> None:
-        held = self.poller.parameters.setdefault(serial, {})
-        held[setting.key] = value
+        self.poller.read_back(serial, setting.key, value)
+        held = self.poller.parameters[serial]
         self.announcer.parameter(serial, setting, value, force=True)
         self.announcer.limits_checked(serial, held, self.poller.settings_of(serial))
         self._writes.observed(serial, setting, value)

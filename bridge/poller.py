@@ -59,6 +59,8 @@ class Poller:
         self.runtime: dict[str, Runtime] = {}
         self.energy: dict[str, Energy] = {}
         self._exposed = settings.control.exposed
+        #: When each setting was last read back after a write (monotonic clock), by (serial, key).
+        self._read_back: dict[tuple[str, str], float] = {}
         #: Why the last request about each inverter failed, until one succeeds: for the status page.
         self.last_error: dict[str, str] = {}
         #: When each inverter was last read without error (monotonic clock), for health and metrics.
@@ -214,6 +216,7 @@ class Poller:
         await asyncio.gather(self._refresh_settings_of(serial), self._refresh_energy_of(serial))
 
     async def _refresh_settings_of(self, serial: str) -> None:
+        started = self._clock.now()
         try:
             read = await self._cloud.read_parameters(serial)
         except CloudError as exc:
@@ -236,11 +239,19 @@ class Poller:
             if value is None:
                 log.warning("parameter_missing_or_invalid", serial=serial, setting=setting.key)
                 continue
+            if self._read_back.get((serial, setting.key), float("-inf")) >= started:
+                continue  # read back after a write while this read was under way: that value is newer
             self.parameters[serial][setting.key] = value
             self._announcer.parameter(serial, setting, value)
         self._announcer.limits_checked(serial, self.parameters[serial], self.settings_of(serial))
         if self.settings_read is not None:
             self.settings_read(serial)
+
+    def read_back(self, serial: str, key: str, value: str) -> None:
+        """A write's read-back found `value`: newer than any settings read that started before it, whose
+        answer must not overwrite it."""
+        self._read_back[(serial, key)] = self._clock.now()
+        self.parameters.setdefault(serial, {})[key] = value
 
     def _identified(self, serial: str, values: Mapping[str, object]) -> Device:
         """The inverter as its settings name it: its family from the device type code (register 19) and

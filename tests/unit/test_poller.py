@@ -1,0 +1,69 @@
+"""The poller with a fake source at its seam: a settings read that started before a write's read-back
+never publishes its older value over the newer one."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from bridge.announcer import Announcer
+from bridge.cloud import InverterInfo, Runtime
+from bridge.cloud.models import Energy, ParameterRead
+from bridge.config import Settings
+from bridge.mqtt.topics import Topics
+from bridge.poller import Poller
+from tests.unit.fakes import FakeClock, settle
+
+pytestmark = pytest.mark.unit
+
+SERIAL = "4512345600"
+
+
+class SlowSource:
+    """Answers a settings read only when told to, with what the inverter held when the read started."""
+
+    def __init__(self) -> None:
+        self.go = asyncio.Event()
+
+    async def inverters(self) -> tuple[InverterInfo, ...]:
+        return (
+            InverterInfo.model_validate({"serialNum": SERIAL, "deviceTypeText": "18KPV", "deviceType": 6}),
+        )
+
+    async def get_runtime(self, serial: str) -> Runtime:
+        return Runtime.model_validate({"serialNum": serial})
+
+    async def get_energy(self, serial: str) -> Energy:
+        return Energy.model_validate({"serialNum": serial})
+
+    async def read_parameters(self, serial: str) -> ParameterRead:
+        await self.go.wait()
+        return ParameterRead(serial=serial, values={"HOLD_LEAD_ACID_CHARGE_RATE": "100"}, complete=True)
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.published: list[tuple[str, str]] = []
+
+    def publish(self, topic: str, payload: str, *, retain: bool, qos: int = 1) -> None:
+        self.published.append((topic, payload))
+
+
+async def test_a_read_that_started_before_a_read_back_does_not_overwrite_it() -> None:
+    topics, recorder, clock, source = Topics(), Recorder(), FakeClock(), SlowSource()
+    settings = Settings.model_validate({"cloud": {"username": "someone", "password": "secret"}})
+    announcer = Announcer(topics, settings)
+    announcer.attach(recorder)
+    poller = Poller(source, announcer, settings, clock)
+    await poller.discover()
+    announcer.announce(poller)  # states are published from now on
+    reading = asyncio.create_task(poller.refresh_everything())  # the poll starts: the inverter holds 100
+    await settle()
+    await clock.advance(1)
+    poller.read_back(SERIAL, "battery_charge_current", "150")  # a write, read back holding 150
+    source.go.set()  # the poll's answer, with the 100 it read before the write
+    await reading
+    assert poller.parameters[SERIAL]["battery_charge_current"] == "150"
+    charge = topics.state(SERIAL, "battery/charge_current")
+    assert (charge, "100") not in recorder.published
