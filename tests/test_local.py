@@ -411,3 +411,26 @@ async def test_local_with_a_cloud_account_refuses_to_start_for_an_inverter_with_
             await asyncio.wait_for(run_bridge(settings, asyncio.Event()), 20)
         assert "the cloud account's 4512345602 has no dongle under inverters" in str(refused.value)
         assert simulator.state.writes == []
+
+
+async def test_a_wrong_dongle_serial_is_named_as_such(broker: Broker) -> None:
+    """A serial in the config that is not the dongle's own looks like a dongle that does not answer: the
+    result says what the dongle calls itself instead."""
+    async with run_simulator(SimulatorState(inverter_count=2), dongle_port=0) as simulator:
+        topics = unique_topics()
+        settings = local_settings(
+            simulator, broker.port, topics, transport="local", with_cloud=False, timeout=0.5
+        )
+        dongle = settings.inverters[PV18K].dongle
+        assert dongle is not None
+        wrong = settings.inverters[PV18K].model_copy(
+            update={"dongle": dongle.model_copy(update={"serial": "BA00000000"})}
+        )
+        settings = settings.model_copy(update={"inverters": settings.inverters | {PV18K: wrong}})
+        async with observing(broker.port, f"{topics.base}/#") as observer, running_bridge(settings) as bridge:
+            await observer.wait_for_topic(topics.availability(FLEXBOSS), "online")
+            reason = bridge.coordinator.poller.last_error.get(PV18K, "")
+    assert reason == (
+        f"the dongle at 127.0.0.1:{simulator.dongle_port} says its serial is BA12345600; the config says "
+        "BA00000000 (dongle.serial is the dongle's own, on its label)"
+    )

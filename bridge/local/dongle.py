@@ -148,6 +148,9 @@ class DongleConnection:
         self._timeout = timeout
         self._answer_heartbeats = answer_heartbeats
         self._where = where or dongle_serial
+        self._address = where.partition(" at ")[2] or self._where
+        #: The serial the dongle's own frames carry, when it is not the configured one.
+        self.heard_serial: str | None = None
         self._stream: Stream | None = None
         self._reader: asyncio.Task[None] | None = None
         self._waiting: _Waiting | None = None
@@ -218,9 +221,7 @@ class DongleConnection:
                     reply = await asyncio.shield(waiting.answer)
             except TimeoutError as exc:
                 await self._drop()  # a late reply must not be taken for the next request's
-                raise DongleSilentError(
-                    f"the dongle {self._where} did not answer within {self._timeout:g} s", sent=True
-                ) from exc
+                raise DongleSilentError(self._silence(), sent=True) from exc
             except (ConnectionError, OSError) as exc:
                 await self._drop()
                 raise DongleDroppedError(
@@ -233,6 +234,15 @@ class DongleConnection:
                 f"the inverter refused the request (Modbus exception {reply.exception})", reply.exception
             )
         return reply
+
+    def _silence(self) -> str:
+        """Why no answer came: a dongle that names itself otherwise than the config, or plain silence."""
+        if self.heard_serial is not None:
+            return (
+                f"the dongle at {self._address} says its serial is {self.heard_serial}; the config says "
+                f"{self.dongle_serial} (dongle.serial is the dongle's own, on its label)"
+            )
+        return f"the dongle {self._where} did not answer within {self._timeout:g} s"
 
     async def _connected(self) -> Stream:
         if self._stream is not None and self._reader is not None and not self._reader.done():
@@ -300,6 +310,10 @@ class DongleConnection:
             self._bad_frame()
             return
         self._bad_in_a_row = 0
+        if frame.dongle_serial and frame.dongle_serial != self.dongle_serial:
+            # What the dongle at this address calls itself: a serial in the config that is not its own
+            # looks exactly like a dongle that does not answer, unless the owner is told.
+            self.heard_serial = frame.dongle_serial
         waiting = self._waiting
         if waiting is not None and not waiting.answer.done() and waiting.is_reply(frame):
             waiting.answer.set_result(frame)

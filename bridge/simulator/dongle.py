@@ -95,6 +95,11 @@ class SimulatedDongles:
         function, start = request.modbus_function, request.start or 0
         inverter = self.inverter_behind(request.dongle_serial, request.inverter_serial or "")
         if inverter is None or function is None:
+            known = self.state.inverters.get(request.inverter_serial or "")
+            if known is not None:
+                # Addressed to another dongle: no answer, but the heartbeat a real dongle sends now and
+                # then names it (this one at once, so that tests need not wait for it).
+                return frames.heartbeat(self.state.dongle_serial(known.serial))
             return None  # for another dongle: a real one would never see it
         serial = inverter.serial
         if function in (ModbusFunction.READ_HOLDING, ModbusFunction.READ_INPUT):
