@@ -143,6 +143,7 @@ async def test_each_failure_of_the_dongle(mode: str, failure: str, writing: bool
     with pytest.raises(expected) as raised:
         await r.route(FAILURES[failure], writing=writing)
     assert type(raised.value) is expected
+    assert isinstance(raised.value, CloudError)
     assert raised.value.via == "local"
     assert r.cloud.count == 0, "nothing went to the cloud"
 
