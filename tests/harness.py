@@ -109,6 +109,24 @@ async def observing(
                 await recorder
 
 
+@dataclass
+class Bridged:
+    """A running bridge with its simulator and an observer on its topics: what end-to-end tests drive."""
+
+    simulator: RunningSimulator
+    topics: Topics
+    observer: Observer
+    bridge: Any
+
+    async def command(self, serial: str, path: str, payload: str, within: float = 30) -> dict[str, Any]:
+        """Publish one /set and return its one result."""
+        topic = self.topics.result(serial, path)
+        before = len(self.observer.on(topic))
+        await self.observer.publish(self.topics.command(serial, path), payload)
+        answer: dict[str, Any] = (await self.observer.wait_count(topic, before + 1, within))[before].json()
+        return answer
+
+
 def unique_topics() -> Topics:
     tag = uuid.uuid4().hex[:8]
     return Topics(base=f"eg4test-{tag}", discovery_prefix=f"hatest-{tag}")

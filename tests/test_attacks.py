@@ -6,16 +6,15 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 
-from bridge.daemon import RunningBridge, running_bridge
+from bridge.daemon import running_bridge
 from bridge.mqtt.topics import Topics
-from bridge.simulator import RunningSimulator, SimulatorState, run_simulator
+from bridge.simulator import SimulatorState, run_simulator
 from tests.conftest import Broker
-from tests.harness import Observer, bridge_settings, observing, unique_topics
+from tests.harness import Bridged, bridge_settings, observing, unique_topics
 from tests.reliability import record
 
 FIRST = "4512345600"
@@ -23,19 +22,9 @@ CHARGE = "battery/charge_current"
 DEEP = "[" * 100_000
 
 
-@dataclass
-class Rig:
-    simulator: RunningSimulator
-    topics: Topics
-    observer: Observer
-    bridge: RunningBridge
-
-    async def command(self, payload: str) -> dict[str, Any]:
-        topic = self.topics.result(FIRST, CHARGE)
-        before = len(self.observer.on(topic))
-        await self.observer.publish(self.topics.command(FIRST, CHARGE), payload)
-        answer: dict[str, Any] = (await self.observer.wait_count(topic, before + 1, within=30))[before].json()
-        return answer
+class Rig(Bridged):
+    async def charge(self, payload: str) -> dict[str, Any]:
+        return await self.command(FIRST, CHARGE, payload)
 
     async def refresh(self, payload: str, *, retain: bool = False) -> dict[str, Any]:
         before = len(self.observer.on(self.topics.refresh_response))
@@ -68,7 +57,7 @@ async def test_a_refresh_request_nested_100000_deep_is_answered_and_the_bridge_g
         answer = await rig.refresh(DEEP)
         assert answer["status"] == "ok"
         assert "transaction" not in answer
-        assert (await rig.command("70"))["ok"] is True
+        assert (await rig.charge("70"))["ok"] is True
         assert not rig.bridge.task.done()
     record(
         "fault",
@@ -85,7 +74,7 @@ async def test_a_retained_deep_refresh_request_does_not_stop_any_start(broker: B
     try:
         for _start in range(2):
             async with rigged(broker, topics) as rig:
-                assert (await rig.command("71"))["ok"] is True
+                assert (await rig.charge("71"))["ok"] is True
     finally:
         async with observing(broker.port) as cleaner:
             await cleaner.publish(topics.refresh_request, "", retain=True)
@@ -94,11 +83,11 @@ async def test_a_retained_deep_refresh_request_does_not_stop_any_start(broker: B
 async def test_a_write_answered_with_json_nested_100000_deep_gets_its_result(broker: Broker) -> None:
     async with rigged(broker) as rig:
         await rig.faults({"fail_next": {"deep_json": 1}, "endpoint": "remoteSet/write"})
-        result = await rig.command("72")
+        result = await rig.charge("72")
         assert rig.simulator.state.faults.queued == [], "the deep answer was read"
         assert result["outcome"] == "unknown", result
         assert "nested more than 32 levels deep" in result["error"]
-        assert (await rig.command("73"))["ok"] is True
+        assert (await rig.charge("73"))["ok"] is True
         assert not rig.bridge.task.done()
 
 

@@ -24,11 +24,11 @@ import aiomqtt
 import pytest
 
 from bridge.config import settings_from_mapping
-from bridge.daemon import RunningBridge, running_bridge
+from bridge.daemon import running_bridge
 from bridge.mqtt.topics import Topics
-from bridge.simulator import RunningSimulator, SimulatorState, run_simulator
+from bridge.simulator import SimulatorState, run_simulator
 from tests.conftest import free_port
-from tests.harness import Observer, observing, unique_topics
+from tests.harness import Bridged, observing, unique_topics
 
 SERIAL = "4512345600"
 CHARGE = "battery/charge_current"
@@ -137,23 +137,8 @@ def rabbitmq(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ForeignBroker
         stop(process)
 
 
-@dataclass
-class Rig:
-    simulator: RunningSimulator
-    topics: Topics
-    observer: Observer
-    bridge: RunningBridge
-
-    async def command(self, payload: str) -> dict[str, Any]:
-        topic = self.topics.result(SERIAL, CHARGE)
-        before = len(self.observer.on(topic))
-        await self.observer.publish(self.topics.command(SERIAL, CHARGE), payload)
-        answer: dict[str, Any] = (await self.observer.wait_count(topic, before + 1, within=30))[before].json()
-        return answer
-
-
 @asynccontextmanager
-async def bridged(broker: ForeignBroker, topics: Topics) -> AsyncIterator[Rig]:
+async def bridged(broker: ForeignBroker, topics: Topics) -> AsyncIterator[Bridged]:
     async with run_simulator(SimulatorState(inverter_count=1)) as simulator:
         mqtt: dict[str, Any] = {
             "port": broker.port,
@@ -180,7 +165,7 @@ async def bridged(broker: ForeignBroker, topics: Topics) -> AsyncIterator[Rig]:
             password=broker.password,
         ) as observer:
             async with running_bridge(settings, ready_within=60) as bridge:
-                yield Rig(simulator, topics, observer, bridge)
+                yield Bridged(simulator, topics, observer, bridge)
 
 
 async def serves_home_assistant(broker: ForeignBroker) -> None:
@@ -204,7 +189,7 @@ async def serves_home_assistant(broker: ForeignBroker) -> None:
             # RabbitMQ 3 sends no retained message to a wildcard filter: the stored /set never arrives.
             await asyncio.sleep(2)
             assert rig.observer.on(topics.result(SERIAL, CHARGE)) == []
-        accepted = await rig.command("60")
+        accepted = await rig.command(SERIAL, CHARGE, "60")
         assert (accepted["outcome"], accepted["confirmed"]) == ("accepted", True)
         await rig.observer.wait_for_topic(topics.state(SERIAL, CHARGE), "60")
         await rig.observer.publish(topics.command(SERIAL, CHARGE), "", retain=True)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -16,11 +15,11 @@ import pytest
 
 from bridge.catalogue import SETTINGS, Risk, offered_in_family
 from bridge.config import settings_from_mapping
-from bridge.daemon import RunningBridge, running_bridge
+from bridge.daemon import running_bridge
 from bridge.families import Family
 from bridge.simulator import RunningSimulator, SimulatorState, run_simulator
 from tests.conftest import Broker
-from tests.harness import Observer, bridge_settings, observing, unique_topics
+from tests.harness import Bridged, bridge_settings, observing, unique_topics
 
 MODELS = ("18KPV", "FlexBOSS21", "12000XP", "LXP-LB-8K")
 HYBRID, FLEXBOSS, OFF_GRID, LUXPOWER = (f"{4512345600 + index:010d}" for index in range(4))
@@ -34,20 +33,7 @@ FAMILIES = {
 LOCAL_NAMES = {HYBRID: "18KPV", FLEXBOSS: "FlexBOSS21", OFF_GRID: "12000XP", LUXPOWER: "LXP-LB"}
 
 
-@dataclass
-class Rig:
-    simulator: RunningSimulator
-    observer: Observer
-    topics: Any
-    bridge: RunningBridge
-
-    async def command(self, serial: str, path: str, payload: str) -> dict[str, Any]:
-        topic = self.topics.result(serial, path)
-        before = len(self.observer.on(topic))
-        await self.observer.publish(self.topics.command(serial, path), payload)
-        answer: dict[str, Any] = (await self.observer.wait_count(topic, before + 1))[before].json()
-        return answer
-
+class Rig(Bridged):
     def device(self, serial: str) -> dict[str, Any]:
         config: dict[str, Any] = self.observer.on(
             f"{self.topics.discovery_prefix}/device/eg4_{serial}/config"
@@ -94,7 +80,7 @@ async def four_families(broker: Broker, *, local: bool = False, **options: Any) 
             async with running_bridge(settings) as bridge:
                 for serial in FAMILIES:
                     await observer.wait_for_topic(f"{topics.discovery_prefix}/device/eg4_{serial}/config")
-                yield Rig(simulator, observer, topics, bridge)
+                yield Rig(simulator, topics, observer, bridge)
 
 
 def expected_settings(serial: str, rig: Rig, *, local: bool) -> set[str]:
