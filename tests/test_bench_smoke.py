@@ -34,3 +34,12 @@ def test_the_local_benchmark_measures_both_doors_and_a_fleet_over_dongles() -> N
     (row,) = report.fleet
     assert (row.inverters, row.cycles) == (2, 1)
     assert "through the dongle" in report.markdown()
+
+
+def test_the_dongle_flood_benchmark_reports_the_reader_against_its_floor_and_the_old_reader() -> None:
+    """It runs, small, and reports each of its three rows (its figures are for RESULTS.md, not asserted)."""
+    from bench.dongle_garbage import report
+
+    table = report(kib=8, runs=1)
+    for row in ("floor (finding frame starts)", "the reader now", "the old reader"):
+        assert f"| {row}" in table
