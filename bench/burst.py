@@ -83,7 +83,10 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
+    import argparse
+
     from bridge.logs import configure_logging
 
+    argparse.ArgumentParser(prog="python -m bench.burst", description=__doc__).parse_args()
     configure_logging("ERROR")
     asyncio.run(main())

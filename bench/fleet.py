@@ -8,6 +8,7 @@ served.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import math
 import statistics
@@ -23,6 +24,7 @@ from bench.common import (
     requests_served,
     simulator_process,
 )
+from bridge.logs import configure_logging
 
 CLOUD_LATENCY_MS = 50.0
 #: Runtime, the three parameter windows and the energy counters.
@@ -106,3 +108,19 @@ def run(sizes: tuple[tuple[int, int, int], ...]) -> list[FleetRow]:
             with simulator_process(inverters, latency_ms=CLOUD_LATENCY_MS) as base_url:
                 rows.append(asyncio.run(measure(base_url, broker.port, inverters, concurrency, cycles)))
     return rows
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.fleet", description=__doc__)
+    parser.add_argument("--inverters", type=int, default=10, help="simulated inverters")
+    parser.add_argument("--concurrency", type=int, default=3, help="cloud requests at once")
+    parser.add_argument("--cycles", type=int, default=3, help="refresh cycles")
+    args = parser.parse_args()
+    configure_logging("ERROR")
+    rows = run(((args.inverters, args.concurrency, args.cycles),))
+    print(HEADER + "\n".join(row.markdown() for row in rows))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

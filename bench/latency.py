@@ -8,6 +8,7 @@ the simulator. The bridge runs as its own process (`eg4-bridge run`), as deploye
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import time
@@ -25,6 +26,7 @@ from bench.common import (
     percentile,
     simulator_process,
 )
+from bridge.logs import configure_logging
 
 SERIAL = "4512345600"
 WRITE_PATH = "/WManage/web/maintain/remoteSet/write"
@@ -165,3 +167,16 @@ def run(commands: int) -> LatencyReport:
         with bridge_process(config):
             result_ms, state_ms = asyncio.run(bridge_commands(broker.port, base_topic, commands))
     return LatencyReport(commands, result_ms, state_ms, mqtt_ms, http_ms, read_ms)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.latency", description=__doc__)
+    parser.add_argument("--commands", type=int, default=200, help="commands to time (and floor requests)")
+    args = parser.parse_args()
+    configure_logging("ERROR")
+    print(run(args.commands).markdown())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -3,6 +3,7 @@ accelerated refresh cycles with commands and broker restarts mixed in (the bridg
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 from dataclasses import dataclass
 
@@ -18,6 +19,7 @@ from bench.common import (
     resident_mib,
     simulator_process,
 )
+from bridge.logs import configure_logging
 
 SOAK_INVERTERS = 10
 
@@ -115,3 +117,21 @@ def run(sizes: tuple[int, ...], cycles: int, restarts: int) -> tuple[dict[int, f
         with simulator_process(SOAK_INVERTERS) as base_url:
             report = asyncio.run(soak(base_url, broker, cycles, restarts))
     return at_start, report
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.memory", description=__doc__)
+    parser.add_argument("--inverters", type=int, default=100, help="inverters for the size after start")
+    parser.add_argument("--cycles", type=int, default=50, help="accelerated refresh cycles of the soak")
+    parser.add_argument("--restarts", type=int, default=2, help="broker restarts during the soak")
+    args = parser.parse_args()
+    configure_logging("ERROR")
+    at_start, soak = run((args.inverters,), args.cycles, args.restarts)
+    for inverters, mib in at_start.items():
+        print(f"{inverters} inverters: {mib:.1f} MiB resident after start")
+    print(soak.markdown())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -7,6 +7,7 @@ dependency); bench/pylxpweb_read.py runs inside it.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import shutil
@@ -17,6 +18,7 @@ from pathlib import Path
 
 from bench.common import PASSWORD, USERNAME, simulator_process
 from bridge.cloud import CloudClient
+from bridge.logs import configure_logging
 
 HERE = Path(__file__).parent
 VENV = HERE / ".venv-pylxpweb"
@@ -106,3 +108,16 @@ def run(inverters: int) -> Comparison:
         parameters_theirs=theirs["parameters"],
         parameters_ours=timings[3][1],
     )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.pylxpweb_compare", description=__doc__)
+    parser.add_argument("--inverters", type=int, default=10, help="simulated inverters")
+    args = parser.parse_args()
+    configure_logging("ERROR")
+    print(run(args.inverters).markdown())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

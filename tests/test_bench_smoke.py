@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from bench import fleet, latency
 
 
@@ -43,3 +45,21 @@ def test_the_dongle_flood_benchmark_reports_the_reader_against_its_floor_and_the
     table = report(kib=8, runs=1)
     for row in ("floor (finding frame starts)", "the reader now", "the old reader"):
         assert f"| {row}" in table
+
+
+@pytest.mark.parametrize(
+    "module", ["run", "latency", "fleet", "burst", "memory", "local", "pylxpweb_compare", "dongle_garbage"]
+)
+def test_every_benchmark_runs_alone_and_says_how(module: str) -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", f"bench.{module}", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(f"usage: python -m bench.{module}")
