@@ -252,6 +252,18 @@ class DongleSettings(_Section):
     rest_seconds: float = Field(default=60.0, ge=0, le=3600)
 
 
+class ModbusSettings(_Section):
+    """An RS485-to-Ethernet adapter on the inverter's RS485 port, spoken to in Modbus TCP (docs/LOCAL.md)."""
+
+    host: str = Field(min_length=1)
+    port: int = Field(default=502, ge=1, le=65535)
+    #: The inverter's Modbus address on its RS485 port (1 unless changed on the inverter).
+    unit: int = Field(default=1, ge=1, le=247)
+    timeout_seconds: float = Field(default=3.0, gt=0, le=60)
+    #: `hybrid`: how long requests go straight to the cloud after the adapter failed.
+    rest_seconds: float = Field(default=60.0, ge=0, le=3600)
+
+
 class SettingLimit(_Section):
     """The most the bridge will write to one setting, in the setting's own unit."""
 
@@ -276,6 +288,12 @@ class InverterLimits(_Section):
     #: This inverter's way in; none: the top-level `transport`.
     transport: Transport | None = None
     dongle: DongleSettings | None = None
+    #: Instead of the dongle: an RS485 adapter spoken to in Modbus TCP.
+    modbus: ModbusSettings | None = None
+
+    @property
+    def local_way(self) -> DongleSettings | ModbusSettings | None:
+        return self.dongle if self.dongle is not None else self.modbus
 
     @field_validator("limits")
     @classmethod
@@ -339,16 +357,23 @@ class Settings(_Section):
     def _ways_in(self) -> Settings:
         for serial, own in self.inverters.items():
             if serial == "default":
-                if own.dongle is not None:
-                    raise ValueError("inverters.default.dongle: a dongle belongs to one inverter, by serial")
+                if own.dongle is not None or own.modbus is not None:
+                    raise ValueError(
+                        "inverters.default.dongle: a dongle or adapter belongs to one inverter, by serial"
+                    )
                 continue
-            if self.transport_of(serial) != "cloud" and own.dongle is None:
+            if own.dongle is not None and own.modbus is not None:
+                raise ValueError(
+                    f"inverters.{serial}: a dongle or a Modbus adapter, not both (one local way per inverter)"
+                )
+            if self.transport_of(serial) != "cloud" and own.local_way is None:
                 raise ValueError(
                     f"inverters.{serial}.dongle: transport {self.transport_of(serial)} needs the dongle's "
-                    "host and serial (dongle: {host: 192.168.1.50, serial: BA12345678})"
+                    "host and serial (dongle: {host: 192.168.1.50, serial: BA12345678}), or a Modbus "
+                    "adapter (modbus: {host: 192.168.1.60})"
                 )
         named = [serial for serial in self.inverters if serial != "default"]
-        if self.transport == "hybrid" and not any(own.dongle for own in self.inverters.values()):
+        if self.transport == "hybrid" and not any(own.local_way for own in self.inverters.values()):
             raise ValueError(
                 "transport: hybrid needs at least one inverter with its dongle under inverters (without one, "
                 "the cloud is the only way in: say transport: cloud)"
@@ -372,7 +397,7 @@ class Settings(_Section):
         """How the bridge reaches this inverter: its transport when it has a dongle, else the cloud (an
         inverter found on the account with no dongle named has no other way in)."""
         own = self.inverters.get(serial) if serial != "default" else None
-        return "cloud" if own is None or own.dongle is None else self.transport_of(serial)
+        return "cloud" if own is None or own.local_way is None else self.transport_of(serial)
 
     @property
     def dongles(self) -> dict[str, DongleSettings]:
@@ -381,6 +406,15 @@ class Settings(_Section):
             serial: own.dongle
             for serial, own in self.inverters.items()
             if own.dongle is not None and self.way_in(serial) != "cloud"
+        }
+
+    @property
+    def local_ways(self) -> dict[str, DongleSettings | ModbusSettings]:
+        """The inverters reached without the cloud (`local`, `hybrid`), by serial: a dongle or an adapter."""
+        return {
+            serial: way
+            for serial, own in self.inverters.items()
+            if (way := own.local_way) is not None and self.way_in(serial) != "cloud"
         }
 
     def limits_for(self, serial: str) -> InverterLimits:

@@ -188,7 +188,7 @@ def _warn_about_risky_settings(settings: Settings) -> None:
 def _stall_limit(settings: Settings) -> float:
     """Seconds without a finished runtime cycle after which the bridge counts as hung."""
     cloud_timeout = 0.0 if settings.cloud is None else settings.cloud.request_timeout
-    dongle_timeout = max((dongle.timeout_seconds for dongle in settings.dongles.values()), default=0.0)
+    dongle_timeout = max((way.timeout_seconds for way in settings.local_ways.values()), default=0.0)
     return 2 * settings.polling.runtime_seconds + 4 * (cloud_timeout + dongle_timeout) + RETRY_SLACK_SECONDS
 
 

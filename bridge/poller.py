@@ -99,7 +99,7 @@ class Poller:
         stranded = sorted(
             serial
             for serial in self.devices
-            if settings.transport_of(serial) == "local" and serial not in settings.dongles
+            if settings.transport_of(serial) == "local" and serial not in settings.local_ways
         )
         if stranded:
             raise NoLocalWayError(

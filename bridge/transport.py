@@ -16,7 +16,7 @@ import structlog
 from bridge.catalogue import SelectSetting, Setting, SwitchSetting, WindowSetting
 from bridge.cloud import CloudClient, InverterInfo, Runtime
 from bridge.cloud.models import Energy, ParameterRead, ParameterValue, parse_energy, parse_runtime
-from bridge.config import DongleSettings, Settings
+from bridge.config import DongleSettings, ModbusSettings, Settings
 from bridge.errors import (
     CloudError,
     MalformedResponseError,
@@ -35,6 +35,7 @@ from bridge.local.dongle import (
     tcp_connector,
 )
 from bridge.local.frames import ModbusFunction
+from bridge.local.modbus import ModbusConnection
 from bridge.writes import Clock, Delivery
 
 log = structlog.get_logger(__name__)
@@ -99,17 +100,41 @@ class CloudWay:
         return setting.from_cloud(values)
 
 
+class RegisterConnection(Protocol):
+    """What a local way reads and writes registers through: the dongle's connection or a Modbus adapter's."""
+
+    stats: DongleStats
+
+    async def read(
+        self, inverter: str, function: ModbusFunction, start: int, count: int
+    ) -> tuple[int, ...]: ...
+
+    async def write_single(self, inverter: str, register: int, value: int) -> None: ...
+
+    async def write_multiple(self, inverter: str, start: int, values: list[int]) -> None: ...
+
+    async def close(self) -> None: ...
+
+
 class LocalWay:
-    """One inverter through its dongle: registers read in blocks and turned into the cloud's vocabulary."""
+    """One inverter without the cloud (its dongle, or an RS485 adapter): registers read in blocks and
+    turned into the cloud's vocabulary."""
 
     def __init__(
-        self, serial: str, connection: DongleConnection, max_block: int = registers.BLOCK, rest: float = 60.0
+        self,
+        serial: str,
+        connection: RegisterConnection,
+        max_block: int = registers.BLOCK,
+        rest: float = 60.0,
+        via: str = "local",
     ) -> None:
         self.serial = serial
         self.connection = connection
         self.max_block = max_block
         #: `hybrid`: how long requests skip the dongle after it failed.
         self.rest = rest
+        #: What results say of writes this way: `local` (the dongle), `modbus_tcp`.
+        self.via = via
 
     async def _words(self, function: ModbusFunction, wanted: tuple[int, ...]) -> dict[int, int]:
         words: dict[int, int] = {}
@@ -180,7 +205,7 @@ class LocalWay:
         return names
 
 
-def _as_cloud_error(exc: DongleError, serial: str, *, writing: bool) -> CloudError:
+def _as_cloud_error(exc: DongleError, serial: str, *, writing: bool, via: str = "local") -> CloudError:
     """The bridge's error for a dongle's failure, with the same meaning the cloud's errors have."""
     error: CloudError
     if isinstance(exc, DongleExceptionError):
@@ -189,7 +214,7 @@ def _as_cloud_error(exc: DongleError, serial: str, *, writing: bool) -> CloudErr
         error = OutcomeUnknownError(exc.message, serial=serial)
     else:
         error = TransientError(exc.message, serial=serial, maybe_delivered=exc.sent)
-    error.via = "local"
+    error.via = via
     return error
 
 
@@ -200,10 +225,7 @@ class Transports:
         self._cloud = cloud
         self._settings = settings
         self._clock = clock
-        self._local = {
-            serial: LocalWay(serial, _connection(dongle), dongle.max_block, dongle.rest_seconds)
-            for serial, dongle in settings.dongles.items()
-        }
+        self._local = {serial: _local_way(serial, way) for serial, way in settings.local_ways.items()}
         self._resting_until: dict[str, float] = {}
 
     def way_of(self, serial: str) -> str:
@@ -237,7 +259,7 @@ class Transports:
         read, via = await self._route(
             serial, LocalWay.parameters, lambda cloud: cloud.read_parameters(serial)
         )
-        if via == "local" and self.way_of(serial) == "hybrid" and self._cloud is not None:
+        if via != "cloud" and self.way_of(serial) == "hybrid" and self._cloud is not None:
             return await self._with_cloud_only_settings(read, self._cloud)
         return read
 
@@ -291,16 +313,16 @@ class Transports:
         if mode == "hybrid" and self._resting_until.get(serial, 0.0) > self._clock.now():
             return await self._through_cloud(serial, cloud), "cloud"
         try:
-            return await local(way), "local"
+            return await local(way), way.via
         except DongleError as exc:
             safe_elsewhere = not (writing and exc.sent) and not isinstance(exc, DongleExceptionError)
             if mode != "hybrid" or self._cloud is None or not safe_elsewhere:
-                raise _as_cloud_error(exc, serial, writing=writing) from exc
+                raise _as_cloud_error(exc, serial, writing=writing, via=way.via) from exc
             log.warning("dongle_failed_cloud_asked_instead", serial=serial, error=exc.message)
             self._resting_until[serial] = self._clock.now() + way.rest
             return await self._through_cloud(serial, cloud), "cloud"
         except RefusedError as exc:
-            exc.via = "local"
+            exc.via = way.via
             raise
 
     async def _through_cloud(self, serial: str, call: Callable[[CloudClient], Awaitable[_Answer]]) -> _Answer:
@@ -311,6 +333,14 @@ class Transports:
         except CloudError as exc:
             exc.via = "cloud"
             raise
+
+
+def _local_way(serial: str, way: DongleSettings | ModbusSettings) -> LocalWay:
+    if isinstance(way, ModbusSettings):
+        adapter = ModbusConnection(way.host, way.port, way.unit, timeout=way.timeout_seconds)
+        # Blocks of 40: what every firmware takes through its RS485 port.
+        return LocalWay(serial, adapter, registers.BLOCK, way.rest_seconds, via="modbus_tcp")
+    return LocalWay(serial, _connection(way), way.max_block, way.rest_seconds)
 
 
 def _connection(dongle: DongleSettings) -> DongleConnection:

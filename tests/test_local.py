@@ -434,3 +434,87 @@ async def test_a_wrong_dongle_serial_is_named_as_such(broker: Broker) -> None:
         f"the dongle at 127.0.0.1:{simulator.dongle_port} says its serial is BA12345600; the config says "
         "BA00000000 (dongle.serial is the dongle's own, on its label)"
     )
+
+
+@asynccontextmanager
+async def through_adapters(
+    broker: Broker, *, transport: str, with_cloud: bool, answer_within: float = 1.0
+) -> AsyncIterator[Rig]:
+    """The inverters reached through RS485 adapters in Modbus TCP (the simulator's), no dongle at all."""
+    async with run_simulator(SimulatorState(inverter_count=2), modbus_port=0) as simulator:
+        topics = unique_topics()
+        document: dict[str, Any] = {
+            "transport": transport,
+            "mqtt": {
+                "port": broker.port,
+                "base_topic": topics.base,
+                "discovery_prefix": topics.discovery_prefix,
+            },
+            "polling": {"runtime_seconds": 60, "parameters_seconds": 3600, "write_refresh_seconds": 0.5},
+            "control": {"min_write_interval_seconds": 0, "recheck_after_unknown_seconds": 1},
+            "inverters": {
+                serial: {
+                    "modbus": {
+                        "host": "127.0.0.1",
+                        "port": simulator.modbus_port,
+                        "unit": unit,
+                        "timeout_seconds": answer_within,
+                    }
+                }
+                for unit, serial in enumerate((PV18K, FLEXBOSS), start=1)
+            },
+        }
+        if with_cloud:
+            document["cloud"] = {"base_url": simulator.base_url, "username": "demo", "password": "demo"}
+        settings = settings_from_mapping(document, environ={})
+        async with observing(broker.port, f"{topics.base}/#", f"{topics.discovery_prefix}/#") as observer:
+            async with running_bridge(settings):
+                await observer.wait_for_topic(f"{topics.discovery_prefix}/device/eg4_{FLEXBOSS}/config")
+                yield Rig(simulator, observer, topics)
+
+
+async def test_with_only_a_modbus_tcp_adapter_a_write_is_confirmed_and_the_cloud_never_asked(
+    broker: Broker,
+) -> None:
+    async with through_adapters(broker, transport="local", with_cloud=False) as rig:
+        await rig.observer.wait_for_topic(rig.topics.state(PV18K, "battery/charge_current"), "25")
+        result = await rig.command(PV18K, "battery/charge_current", "66")
+        assert (result["outcome"], result["confirmed"], result["via"]) == ("accepted", True, "modbus_tcp")
+        window = await rig.command(FLEXBOSS, "ac_charge/window_1", "02:15-05:30")
+        assert (window["outcome"], window["via"]) == ("accepted", "modbus_tcp")
+        device = rig.observer.on(f"{rig.topics.discovery_prefix}/device/eg4_{FLEXBOSS}/config")[-1].json()
+        assert device["device"]["model"] == "FlexBOSS21", "named from its registers through the adapter"
+    state = rig.state
+    assert state.value_of(PV18K, "HOLD_LEAD_ACID_CHARGE_RATE") == "66"
+    assert [state.value_of(FLEXBOSS, f"HOLD_AC_CHARGE_{part}") for part in ("START_HOUR", "END_MINUTE")] == [
+        "02",
+        "30",
+    ]
+    assert state.writes_by_door["modbus_tcp"] >= 3
+    assert state.writes_by_door["cloud"] == 0
+    assert not any(path.startswith("/WManage") for path in state.requests), "the cloud was never asked"
+
+
+async def test_hybrid_falls_back_to_the_cloud_when_the_adapter_is_silent(broker: Broker) -> None:
+    async with through_adapters(broker, transport="hybrid", with_cloud=True, answer_within=0.5) as rig:
+        await rig.dongle_faults(silent=True)
+        result = await rig.command(PV18K, "battery/charge_current", "44")
+        assert (result["outcome"], result["confirmed"], result["via"]) == ("accepted", True, "cloud")
+    assert rig.state.value_of(PV18K, "HOLD_LEAD_ACID_CHARGE_RATE") == "44"
+    assert rig.state.writes_by_door["modbus_tcp"] == 0
+
+
+async def test_an_adapter_write_that_gets_no_answer_is_unknown_then_rechecked(broker: Broker) -> None:
+    async with through_adapters(broker, transport="local", with_cloud=False, answer_within=0.5) as rig:
+        await rig.dongle_faults(next={"silence_after_write": 1})
+        result = await rig.command(PV18K, "battery/charge_current", "77")
+        assert (result["outcome"], result["applied"], result["via"]) == ("unknown", "unknown", "modbus_tcp")
+        follow_up = await rig.next_result(PV18K, "battery/charge_current", 2)
+        assert (follow_up["outcome"], follow_up["found"]) == ("rechecked", 77)
+        await rig.dongle_faults(next={"exception_on_write": 1})
+        refused = await rig.command(PV18K, "battery/charge_current", "78")
+        assert (refused["outcome"], refused["applied"]) == ("failed", False)
+        assert "Modbus exception 4" in refused["error"]
+    assert [w for w in rig.state.writes if w[1] == "HOLD_LEAD_ACID_CHARGE_RATE"] == [
+        (PV18K, "HOLD_LEAD_ACID_CHARGE_RATE", "77")
+    ]

@@ -67,8 +67,9 @@ class SimulatedDongles:
         inverter.advance(time.monotonic())
         return registers.encode_inputs(runtime_answer(inverter) | energy_answer(inverter))
 
-    def apply(self, inverter: SimInverter, written: dict[int, int]) -> int | None:
-        """Apply register writes as the cloud's parameters; the exception code when refused."""
+    def apply(self, inverter: SimInverter, written: dict[int, int], door: str = "local") -> int | None:
+        """Apply register writes as the cloud's parameters; the exception code when refused. `door` names
+        the way they came in (`local`: the dongle; `modbus_tcp`: an RS485 adapter)."""
         touched = {
             name: encoding
             for name, encoding in registers.HOLDING.items()
@@ -80,9 +81,9 @@ class SimulatedDongles:
         for name, encoding in touched.items():
             value = encoding.decode(words)
             refusal = (
-                self.state.set_function(inverter.serial, name, value, door="local")
+                self.state.set_function(inverter.serial, name, value, door=door)
                 if isinstance(value, bool)
-                else self.state.write(inverter.serial, name, value, door="local")
+                else self.state.write(inverter.serial, name, value, door=door)
             )
             if refusal is not None:
                 return ILLEGAL_VALUE

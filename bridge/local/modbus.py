@@ -1,0 +1,155 @@
+"""Modbus TCP to an RS485 adapter on the inverter's RS485 port (a Waveshare or similar), through pymodbus:
+the same registers the dongle reads and writes, as one connection kept open, one request at a time.
+
+It offers what `LocalWay` asks of a connection (read, write one register, write several, close, counts),
+and fails with the dongle's error kinds, which say whether a request may have reached the inverter: the
+router never sends again elsewhere what may have landed. pymodbus's own retries are off for the same reason.
+No cloud, no MQTT.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, Final
+
+import structlog
+from pymodbus.client import AsyncModbusTcpClient
+from pymodbus.exceptions import ModbusException
+
+from bridge.local.dongle import (
+    DongleDroppedError,
+    DongleExceptionError,
+    DongleSilentError,
+    DongleStats,
+    DongleUnreachableError,
+)
+from bridge.local.frames import ModbusFunction
+
+log = structlog.get_logger(__name__)
+
+#: The pause after each request: RS485 adapters and the inverter's port take one master, one request at a
+#: time, and some firmware needs a breath between requests (eg4_web_monitor waits about as long).
+PAUSE_SECONDS: Final = 0.05
+
+
+class ModbusConnection:
+    """Requests to one inverter behind a Modbus TCP adapter, one at a time, over one connection."""
+
+    def __init__(self, host: str, port: int, unit: int, *, timeout: float) -> None:
+        self._host, self._port, self._unit = host, port, unit
+        self._timeout = timeout
+        self._where = f"the Modbus adapter at {host}:{port} (unit {unit})"
+        self._client: AsyncModbusTcpClient | None = None
+        self._lock = asyncio.Lock()
+        self.stats = DongleStats()
+
+    async def close(self) -> None:
+        async with self._lock:
+            self._drop()
+
+    def _drop(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    async def _connected(self) -> AsyncModbusTcpClient:
+        if self._client is not None and self._client.connected:
+            return self._client
+        self._drop()
+        # No retries, no reconnecting behind our back: each request goes once, and is ours to repeat.
+        client = AsyncModbusTcpClient(
+            self._host, port=self._port, timeout=self._timeout, retries=0, reconnect_delay=0
+        )
+        try:
+            async with asyncio.timeout(self._timeout):
+                connected = await client.connect()
+        except (TimeoutError, OSError) as exc:
+            connected = False
+            log.debug("modbus_connect_failed", adapter=self._where, error=str(exc))
+        if not connected:
+            client.close()
+            raise DongleUnreachableError(
+                f"cannot connect to {self._where}: refused or not answering", sent=False
+            )
+        self._client = client
+        return client
+
+    async def read(self, inverter: str, function: ModbusFunction, start: int, count: int) -> tuple[int, ...]:
+        """`count` holding or input registers from `start`; asked once more on a new connection if the
+        first was lost (a read changes nothing)."""
+        for attempt in (1, 2):
+            try:
+                answer = await self._exchange(
+                    lambda client: (
+                        client.read_holding_registers(start, count=count, device_id=self._unit)
+                        if function == ModbusFunction.READ_HOLDING
+                        else client.read_input_registers(start, count=count, device_id=self._unit)
+                    ),
+                    f"read of {count} registers from {start}",
+                )
+            except DongleDroppedError:
+                if attempt == 2:
+                    raise
+                continue
+            registers = tuple(int(value) for value in answer.registers)
+            if len(registers) != count:
+                raise DongleSilentError(
+                    f"{self._where} answered {len(registers)} of {count} registers", sent=True
+                )
+            return registers
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def write_single(self, inverter: str, register: int, value: int) -> None:
+        """One register (function 6). Never sent twice."""
+        await self._exchange(
+            lambda client: client.write_register(register, value, device_id=self._unit),
+            f"write of register {register}",
+        )
+
+    async def write_multiple(self, inverter: str, start: int, values: list[int]) -> None:
+        await self._exchange(
+            lambda client: client.write_registers(start, values, device_id=self._unit),
+            f"write of {len(values)} registers from {start}",
+        )
+
+    async def _exchange(self, request: Callable[[AsyncModbusTcpClient], Awaitable[Any]], what: str) -> Any:
+        started = time.perf_counter()
+        outcome = "ok"
+        try:
+            async with self._lock:
+                client = await self._connected()
+                self.stats.requests += 1
+                try:
+                    answer = await request(client)
+                except ModbusException as exc:
+                    # No answer in time, or the connection lost with the request out: it may have landed.
+                    self._drop()
+                    text = str(exc).lower()
+                    if "timeout" in text or "no response" in text:
+                        raise DongleSilentError(
+                            f"{self._where} did not answer within {self._timeout:g} s", sent=True
+                        ) from exc
+                    raise DongleDroppedError(
+                        f"the connection to {self._where} ended before it answered", sent=True
+                    ) from exc
+                finally:
+                    await asyncio.sleep(PAUSE_SECONDS)
+                if answer.isError():
+                    code = int(getattr(answer, "exception_code", 0) or 0)
+                    raise DongleExceptionError(
+                        f"the inverter refused the {what} (Modbus exception {code})", code
+                    )
+                return answer
+        except (DongleUnreachableError, DongleSilentError, DongleExceptionError) as exc:
+            outcome = type(exc).__name__
+            raise
+        finally:
+            log.debug(
+                "modbus_exchange",
+                adapter=self._where,
+                request=what,
+                outcome=outcome,
+                seconds=round(time.perf_counter() - started, 3),
+            )

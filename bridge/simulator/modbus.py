@@ -1,0 +1,115 @@
+"""The simulated RS485 adapters: Modbus TCP (MBAP framing, functions 3, 4, 6 and 16) for every simulated
+inverter on one port, the unit id naming the inverter (1 for the first, 2 for the second, ...), over the same
+registers as the simulated dongles and the same state as the simulated cloud.
+
+Faults come from the same queue as the dongles' (`POST /_sim/dongle_faults`): `silence`, `exception`,
+`exception_on_write`, `silence_after_write`, `drop_mid_write`, and `latency_ms`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import struct
+from collections.abc import AsyncIterator
+from typing import Final
+
+from bridge.simulator.dongle import ILLEGAL_ADDRESS, ILLEGAL_VALUE, MAX_READ, SimulatedDongles
+from bridge.simulator.state import SimInverter, SimulatorState
+
+DEVICE_FAILURE: Final = 4
+READS: Final = (3, 4)
+WRITES: Final = (6, 16)
+
+
+class SimulatedAdapters:
+    def __init__(self, state: SimulatorState) -> None:
+        self.state = state
+        self.registers = SimulatedDongles(state)
+        self._open: set[asyncio.StreamWriter] = set()
+
+    def inverter_of(self, unit: int) -> SimInverter | None:
+        serials = [
+            serial for serial, inverter in self.state.inverters.items() if inverter.has_battery_parameters
+        ]
+        return self.state.inverters[serials[unit - 1]] if 1 <= unit <= len(serials) else None
+
+    def answer(self, unit: int, pdu: bytes) -> bytes:
+        """The response PDU to one request PDU."""
+        function = pdu[0]
+        inverter = self.inverter_of(unit)
+        if inverter is None:
+            return bytes([function | 0x80, ILLEGAL_ADDRESS])
+        if function in READS and len(pdu) == 5:
+            start, count = struct.unpack(">HH", pdu[1:5])
+            self.state.requests[f"modbus:read_{'holding' if function == 3 else 'input'}"] += 1
+            if not 0 < count <= MAX_READ:
+                return bytes([function | 0x80, ILLEGAL_VALUE])
+            words = self.registers.holding(inverter) if function == 3 else self.registers.inputs(inverter)
+            values = [words.get(start + offset, 0) for offset in range(count)]
+            return bytes([function, 2 * count]) + struct.pack(f">{count}H", *values)
+        if function == 6 and len(pdu) == 5:
+            register, value = struct.unpack(">HH", pdu[1:5])
+            return self._write(inverter, {register: value}) or pdu
+        if function == 16 and len(pdu) >= 6:
+            start, count, size = *struct.unpack(">HH", pdu[1:5]), pdu[5]
+            if size != 2 * count or len(pdu) != 6 + size:
+                return bytes([function | 0x80, ILLEGAL_VALUE])
+            written = struct.unpack(f">{count}H", pdu[6 : 6 + size])
+            refusal = self._write(inverter, {start + offset: value for offset, value in enumerate(written)})
+            return refusal or pdu[:5]
+        return bytes([function | 0x80, 1])
+
+    def _write(self, inverter: SimInverter, written: dict[int, int]) -> bytes | None:
+        self.state.requests["modbus:write"] += 1
+        code = self.registers.apply(inverter, written, door="modbus_tcp")
+        return None if code is None else bytes([(6 if len(written) == 1 else 16) | 0x80, code])
+
+    async def serve_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._open.add(writer)
+        try:
+            while True:
+                header = await reader.readexactly(7)
+                transaction, _protocol, length, unit = struct.unpack(">HHHB", header)
+                pdu = await reader.readexactly(length - 1)
+                faults = self.state.dongle_faults
+                fault = faults.take(write=pdu[0] in WRITES)
+                if faults.silent or fault == "silence":
+                    continue
+                if faults.latency_ms:
+                    await asyncio.sleep(faults.latency_ms / 1000)
+                if fault in ("exception", "exception_on_write"):
+                    response = bytes([pdu[0] | 0x80, DEVICE_FAILURE])
+                else:
+                    response = self.answer(unit, pdu)
+                if fault == "drop_mid_write":
+                    return  # applied, and never answered
+                if fault == "silence_after_write":
+                    continue  # applied, never answered, the connection left open
+                writer.write(struct.pack(">HHHB", transaction, 0, len(response) + 1, unit) + response)
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError, OSError):
+            pass
+        finally:
+            self._open.discard(writer)
+            writer.close()
+
+    async def close_connections(self) -> None:
+        for writer in list(self._open):
+            writer.close()
+
+
+@contextlib.asynccontextmanager
+async def serve_adapters(
+    adapters: SimulatedAdapters, host: str = "127.0.0.1", port: int = 0
+) -> AsyncIterator[int]:
+    """Serve Modbus TCP until the block ends; yields the port (`0` picks a free one)."""
+    server = await asyncio.start_server(adapters.serve_connection, host, port)
+    try:
+        yield server.sockets[0].getsockname()[1]
+    finally:
+        server.close()
+        await adapters.close_connections()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(2):
+                await server.wait_closed()
