@@ -115,6 +115,13 @@ def _parser() -> argparse.ArgumentParser:
         help="also serve every inverter's WiFi dongle (the local protocol) on this TCP port; none: not",
     )
     sim.add_argument(
+        "--modbus-port",
+        type=int,
+        default=None,
+        help="also serve Modbus TCP as RS485 adapters would (unit 1: the first inverter, 2: the second, ...) "
+        "on this TCP port; none: not",
+    )
+    sim.add_argument(
         "--dongle-latency-ms", type=float, default=0.0, help="milliseconds added to every dongle answer"
     )
     sim.add_argument("--inverters", type=int, default=2, help="how many inverters the plant has")
@@ -261,11 +268,17 @@ def _run_simulator(args: argparse.Namespace) -> int:
     )
 
     async def serve() -> None:
-        async with run_simulator(state, args.host, args.port, dongle_port=args.dongle_port) as running:
+        async with run_simulator(
+            state, args.host, args.port, dongle_port=args.dongle_port, modbus_port=args.modbus_port
+        ) as running:
             devices = len(state.inverters)
             print(f"simulated EG4 cloud at {running.base_url} with {devices} devices", flush=True)
             if running.dongle_port is not None:
                 print(f"simulated dongles at {args.host}:{running.dongle_port}", flush=True)
+            if running.modbus_port is not None:
+                print(
+                    f"simulated RS485 adapters (Modbus TCP) at {args.host}:{running.modbus_port}", flush=True
+                )
             await asyncio.Event().wait()
 
     with contextlib.suppress(KeyboardInterrupt):

@@ -409,3 +409,14 @@ def test_a_config_yaml_in_the_checkout_is_never_committed() -> None:
         ["git", "check-ignore", "-q", "config.yaml"], cwd=REPOSITORY, check=False, capture_output=True
     )
     assert ignored.returncode == 0
+
+
+def test_a_modbus_adapter_is_a_local_way_and_not_beside_a_dongle(tmp_path: Path) -> None:
+    adapter = 'transport: local\ninverters:\n  "4512345600":\n    modbus: {host: 192.168.1.60}\n'
+    settings = load_settings(write(tmp_path, adapter), environ={})
+    way = settings.local_ways["4512345600"]
+    assert (getattr(way, "port", None), getattr(way, "unit", None)) == (502, 1)
+    both = adapter + "    dongle: {host: 192.168.1.50, serial: BA12345600}\n"
+    done = check_config(write(tmp_path, both))
+    assert done.returncode == 2
+    assert "a dongle or a Modbus adapter, not both" in done.stderr
