@@ -329,7 +329,7 @@ def test_a_local_only_file_needs_no_cloud_account(tmp_path: Path) -> None:
         ),
         pytest.param(
             LOCAL_ONLY + "  default: {dongle: {host: h, serial: BA12345600}}\n",
-            "inverters.default.dongle: a dongle belongs to one inverter",
+            "inverters.default.dongle: a dongle or adapter belongs to one inverter",
             id="a dongle for every inverter",
         ),
         pytest.param(
