@@ -12,9 +12,10 @@ fi
 .venv/bin/mypy
 if [ "$#" -eq 0 ]; then
   # Everything, in random order (pytest-randomly), with a timeout per test and a coverage gate on bridge/
-  # (pyproject.toml), on one worker per core, four at most (pytest-xdist). Each file's tests run in one
-  # worker: a module's shared bridge, and what it records for docs/RELIABILITY.md, stay whole.
-  .venv/bin/pytest -n auto --maxprocesses 4 --dist loadfile --cov --cov-report=term
+  # (pyproject.toml), on four workers (pytest-xdist): the end-to-end tests mostly wait on sockets, so four
+  # finish in 3 minutes on two cores where two workers took 5. Each file's tests run in one worker: a
+  # module's shared bridge, and what it records for docs/RELIABILITY.md, stay whole.
+  .venv/bin/pytest -n 4 --dist loadfile --cov --cov-report=term
 else
   # A part (`-m unit`, a file, `-k ...`): in this process, and no coverage gate, as a part covers less.
   .venv/bin/pytest --cov --cov-report=term --cov-fail-under=0 "$@"
