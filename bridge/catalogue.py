@@ -643,8 +643,6 @@ SETTINGS: Final[tuple[Setting, ...]] = (
 
 #: The settings of the first release, whose per-entity discovery topics are migrated (`migrate_discovery`).
 WRITABLE_PARAMETERS: Final = (BATTERY_CHARGE_CURRENT, BATTERY_DISCHARGE_CURRENT)
-#: Kept for the code that speaks of the battery currents only.
-WritableParameter = NumberSetting
 
 
 def setting_by_topic_path(topic_path: str) -> Setting | None:
@@ -654,9 +652,6 @@ def setting_by_topic_path(topic_path: str) -> Setting | None:
 
 def setting_by_key(key: str) -> Setting | None:
     return _BY_KEY.get(key)
-
-
-parameter_by_topic_path = setting_by_topic_path
 
 
 @dataclass(frozen=True, slots=True)
@@ -698,14 +693,6 @@ def offered_in_family(setting: Setting, family: Family, exposed: frozenset[str])
 
 _BY_TOPIC_PATH: Final = {setting.topic_path: setting for setting in SETTINGS}
 _BY_KEY: Final = {setting.key: setting for setting in SETTINGS}
-
-
-def window_of(register: int) -> tuple[int, int]:
-    """The first of the three read windows that holds `register`."""
-    for start, count in PARAMETER_WINDOWS:
-        if start <= register < start + count:
-            return start, count
-    raise ValueError(f"register {register} lies outside every read window")
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,10 +23,6 @@ class Notifier:
         self._watchdog_seconds = _watchdog_seconds(env)
 
     @property
-    def enabled(self) -> bool:
-        return bool(self._address)
-
-    @property
     def watchdog_interval(self) -> float | None:
         """How often to send WATCHDOG=1: half the period systemd waits, or `None` without a watchdog."""
         return None if self._watchdog_seconds is None else self._watchdog_seconds / 2

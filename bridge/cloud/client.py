@@ -209,11 +209,6 @@ class CloudClient:
             await self._session.close()
             self._session = None
 
-    @property
-    def account(self) -> Account | None:
-        """The last login answer, or `None` before the first login."""
-        return self._account
-
     # -- login and discovery -------------------------------------------------------------------------
 
     async def login(self) -> Account:

@@ -9,9 +9,8 @@ import pytest
 from bridge.catalogue import (
     BATTERY_CHARGE_CURRENT,
     BATTERY_DISCHARGE_CURRENT,
+    PARAMETER_WINDOWS,
     WRITABLE_PARAMETERS,
-    parameter_by_topic_path,
-    window_of,
 )
 from bridge.errors import ParameterValueError
 
@@ -101,25 +100,16 @@ def test_catalogue_rows_match_the_documented_table() -> None:
     }
 
 
-def test_lookups_by_topic_path_and_window() -> None:
-    assert parameter_by_topic_path("battery/charge_current") is BATTERY_CHARGE_CURRENT
-    assert parameter_by_topic_path("battery/soc") is None
-    assert window_of(101) == (0, 127)
-    assert window_of(227) == (127, 127)
-    assert window_of(300) == (240, 127)
-    with pytest.raises(ValueError, match="outside every read window"):
-        window_of(400)
+def test_lookups_by_topic_path() -> None:
+    assert setting_by_topic_path("battery/charge_current") is BATTERY_CHARGE_CURRENT
+    assert setting_by_topic_path("battery/soc") is None
 
 
-def test_every_register_lies_in_exactly_one_window_at_its_edges() -> None:
-    assert window_of(0) == (0, 127)
-    assert window_of(126) == (0, 127)
-    assert window_of(127) == (127, 127)
-    assert window_of(253) == (127, 127)
-    assert window_of(254) == (240, 127)
-    assert window_of(366) == (240, 127)
-    with pytest.raises(ValueError, match="register 367 lies outside every read window"):
-        window_of(367)
+def test_every_setting_is_read_by_one_of_the_cloud_s_three_windows() -> None:
+    """The settings are read as three windows of registers: each register of each row lies in one."""
+    for setting in SETTINGS:
+        for register in setting.registers:
+            assert any(start <= register < start + count for start, count in PARAMETER_WINDOWS), setting.key
 
 
 @pytest.mark.parametrize("raw", ["abc", [80], None, True])

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from bridge.catalogue import BATTERY_CHARGE_CURRENT, BATTERY_DISCHARGE_CURRENT, Setting, WritableParameter
+from bridge.catalogue import BATTERY_CHARGE_CURRENT, BATTERY_DISCHARGE_CURRENT, NumberSetting, Setting
 from bridge.commands import Command, Outcome, Result
 from bridge.errors import OutcomeUnknownError, RefusedError, TransientError
 from bridge.policy import Write
@@ -21,7 +21,7 @@ SERIAL = "4512345600"
 CHARGE = BATTERY_CHARGE_CURRENT.key
 
 
-def command(value: int, parameter: WritableParameter = BATTERY_CHARGE_CURRENT) -> tuple[Command, Write]:
+def command(value: int, parameter: NumberSetting = BATTERY_CHARGE_CURRENT) -> tuple[Command, Write]:
     topic = f"eg4/{SERIAL}/{parameter.topic_path}/set"
     return Command(topic, SERIAL, parameter.topic_path, str(value).encode(), False), Write(
         parameter, str(value)
@@ -35,7 +35,7 @@ class Rig:
     clock: FakeClock
     listener: RecordingListener
 
-    async def send(self, value: int, parameter: WritableParameter = BATTERY_CHARGE_CURRENT) -> None:
+    async def send(self, value: int, parameter: NumberSetting = BATTERY_CHARGE_CURRENT) -> None:
         self.queue.submit(*command(value, parameter))
         await settle()
 
