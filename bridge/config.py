@@ -253,15 +253,35 @@ class DongleSettings(_Section):
 
 
 class ModbusSettings(_Section):
-    """An RS485-to-Ethernet adapter on the inverter's RS485 port, spoken to in Modbus TCP (docs/LOCAL.md)."""
+    """An adapter on the inverter's RS485 port (docs/LOCAL.md): RS485-to-Ethernet in Modbus TCP (`host`),
+    or USB-to-RS485 on this machine in Modbus RTU (`device`)."""
 
-    host: str = Field(min_length=1)
+    host: str | None = Field(default=None, min_length=1)
     port: int = Field(default=502, ge=1, le=65535)
+    #: RTU: the serial device of a USB-to-RS485 adapter (`/dev/ttyUSB0`), and its line settings.
+    device: str | None = Field(default=None, min_length=1)
+    baudrate: int = Field(default=19200, ge=1200, le=115200)
+    parity: Literal["N", "E", "O"] = "N"
+    stopbits: Literal[1, 2] = 1
     #: The inverter's Modbus address on its RS485 port (1 unless changed on the inverter).
     unit: int = Field(default=1, ge=1, le=247)
     timeout_seconds: float = Field(default=3.0, gt=0, le=60)
     #: `hybrid`: how long requests go straight to the cloud after the adapter failed.
     rest_seconds: float = Field(default=60.0, ge=0, le=3600)
+
+    @model_validator(mode="after")
+    def _one_way(self) -> ModbusSettings:
+        if (self.host is None) == (self.device is None):
+            raise ValueError(
+                "an adapter is reached by host (Modbus TCP, an RS485-to-Ethernet adapter) or by device "
+                "(Modbus RTU, a USB-to-RS485 adapter on this machine): give one of the two"
+            )
+        return self
+
+    @property
+    def kind(self) -> str:
+        """`modbus_tcp` or `modbus_rtu`: what results say."""
+        return "modbus_tcp" if self.host is not None else "modbus_rtu"
 
 
 class SettingLimit(_Section):

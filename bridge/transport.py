@@ -35,7 +35,7 @@ from bridge.local.dongle import (
     tcp_connector,
 )
 from bridge.local.frames import ModbusFunction
-from bridge.local.modbus import ModbusConnection
+from bridge.local.modbus import ModbusConnection, ModbusLine
 from bridge.writes import Clock, Delivery
 
 log = structlog.get_logger(__name__)
@@ -225,7 +225,8 @@ class Transports:
         self._cloud = cloud
         self._settings = settings
         self._clock = clock
-        self._local = {serial: _local_way(serial, way) for serial, way in settings.local_ways.items()}
+        lines: dict[str, ModbusLine] = {}  # by serial device: the inverters on one RS485 line share it
+        self._local = {serial: _local_way(serial, way, lines) for serial, way in settings.local_ways.items()}
         self._resting_until: dict[str, float] = {}
 
     def way_of(self, serial: str) -> str:
@@ -335,11 +336,11 @@ class Transports:
             raise
 
 
-def _local_way(serial: str, way: DongleSettings | ModbusSettings) -> LocalWay:
+def _local_way(serial: str, way: DongleSettings | ModbusSettings, lines: dict[str, ModbusLine]) -> LocalWay:
     if isinstance(way, ModbusSettings):
-        adapter = ModbusConnection(way.host, way.port, way.unit, timeout=way.timeout_seconds)
+        line = lines.setdefault(way.device, ModbusLine()) if way.device is not None else None
         # Blocks of 40: what every firmware takes through its RS485 port.
-        return LocalWay(serial, adapter, registers.BLOCK, way.rest_seconds, via="modbus_tcp")
+        return LocalWay(serial, ModbusConnection(way, line), registers.BLOCK, way.rest_seconds, via=way.kind)
     return LocalWay(serial, _connection(way), way.max_block, way.rest_seconds)
 
 

@@ -5,6 +5,7 @@ commands and results."""
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import sys
 from collections.abc import AsyncIterator
@@ -438,11 +439,15 @@ async def test_a_wrong_dongle_serial_is_named_as_such(broker: Broker) -> None:
 
 @asynccontextmanager
 async def through_adapters(
-    broker: Broker, *, transport: str, with_cloud: bool, answer_within: float = 1.0
+    broker: Broker, *, transport: str, with_cloud: bool, answer_within: float = 1.0, rtu: bool = False
 ) -> AsyncIterator[Rig]:
-    """The inverters reached through RS485 adapters in Modbus TCP (the simulator's), no dongle at all."""
-    async with run_simulator(SimulatorState(inverter_count=2), modbus_port=0) as simulator:
+    """The inverters reached through RS485 adapters (the simulator's), no dongle at all: Modbus TCP, or with
+    `rtu` Modbus RTU on a pseudo-terminal."""
+    async with run_simulator(SimulatorState(inverter_count=2), modbus_port=0, rtu=rtu) as simulator:
         topics = unique_topics()
+        where: dict[str, Any] = (
+            {"device": simulator.rtu_device} if rtu else {"host": "127.0.0.1", "port": simulator.modbus_port}
+        )
         document: dict[str, Any] = {
             "transport": transport,
             "mqtt": {
@@ -453,14 +458,7 @@ async def through_adapters(
             "polling": {"runtime_seconds": 60, "parameters_seconds": 3600, "write_refresh_seconds": 0.5},
             "control": {"min_write_interval_seconds": 0, "recheck_after_unknown_seconds": 1},
             "inverters": {
-                serial: {
-                    "modbus": {
-                        "host": "127.0.0.1",
-                        "port": simulator.modbus_port,
-                        "unit": unit,
-                        "timeout_seconds": answer_within,
-                    }
-                }
+                serial: {"modbus": where | {"unit": unit, "timeout_seconds": answer_within}}
                 for unit, serial in enumerate((PV18K, FLEXBOSS), start=1)
             },
         }
@@ -518,3 +516,49 @@ async def test_an_adapter_write_that_gets_no_answer_is_unknown_then_rechecked(br
     assert [w for w in rig.state.writes if w[1] == "HOLD_LEAD_ACID_CHARGE_RATE"] == [
         (PV18K, "HOLD_LEAD_ACID_CHARGE_RATE", "77")
     ]
+
+
+async def test_through_a_usb_rs485_adapter_in_modbus_rtu_a_write_is_confirmed(broker: Broker) -> None:
+    """Modbus RTU on a pseudo-terminal, as a USB-RS485 adapter's /dev/ttyUSB0: read, written, read back."""
+    async with through_adapters(broker, transport="local", with_cloud=False, rtu=True) as rig:
+        await rig.observer.wait_for_topic(rig.topics.state(FLEXBOSS, "battery/charge_current"), "250")
+        result = await rig.command(PV18K, "battery/charge_current", "55")
+        assert (result["outcome"], result["confirmed"], result["via"]) == ("accepted", True, "modbus_rtu")
+    assert rig.state.value_of(PV18K, "HOLD_LEAD_ACID_CHARGE_RATE") == "55"
+    assert rig.state.writes_by_door["modbus_rtu"] == 1
+    assert not any(path.startswith("/WManage") for path in rig.state.requests)
+
+
+@pytest.mark.parametrize(
+    ("device", "words"),
+    [
+        ("/dev/ttyUSB97", "there is no serial device /dev/ttyUSB97: is the USB-RS485 adapter plugged in"),
+        ("unreadable", "permission denied on"),
+    ],
+)
+async def test_a_serial_device_that_cannot_be_used_is_said_in_words(
+    broker: Broker, tmp_path: Path, device: str, words: str
+) -> None:
+    if device == "unreadable":
+        if os.geteuid() == 0:
+            pytest.skip("root may open any file: permission cannot be refused here")
+        path = tmp_path / "ttyUSB0"
+        path.write_text("")
+        path.chmod(0)
+        device = str(path)
+    async with run_simulator(SimulatorState(inverter_count=1)) as simulator:
+        topics = unique_topics()
+        document = {
+            "transport": "local",
+            "mqtt": {
+                "port": broker.port,
+                "base_topic": topics.base,
+                "discovery_prefix": topics.discovery_prefix,
+            },
+            "inverters": {PV18K: {"modbus": {"device": device}}},
+        }
+        settings = settings_from_mapping(document, environ={})
+        async with observing(broker.port, f"{topics.base}/#") as observer, running_bridge(settings) as bridge:
+            await observer.wait_for_topic(topics.availability(PV18K), "offline")
+            assert words in bridge.coordinator.poller.last_error[PV18K]
+        assert simulator.state.writes == []

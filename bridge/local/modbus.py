@@ -1,5 +1,6 @@
-"""Modbus TCP to an RS485 adapter on the inverter's RS485 port (a Waveshare or similar), through pymodbus:
-the same registers the dongle reads and writes, as one connection kept open, one request at a time.
+"""Modbus to an adapter on the inverter's RS485 port, through pymodbus: TCP to an RS485-to-Ethernet adapter (a
+Waveshare or similar), or RTU through a USB-to-RS485 adapter's serial device. The same registers the dongle
+reads and writes, over one connection kept open, one request at a time.
 
 It offers what `LocalWay` asks of a connection (read, write one register, write several, close, counts),
 and fails with the dongle's error kinds, which say whether a request may have reached the inverter: the
@@ -10,14 +11,16 @@ No cloud, no MQTT.
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
 import structlog
-from pymodbus.client import AsyncModbusTcpClient
+from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient, ModbusBaseClient
 from pymodbus.exceptions import ModbusException
 
+from bridge.config import ModbusSettings
 from bridge.local.dongle import (
     DongleDroppedError,
     DongleExceptionError,
@@ -34,34 +37,79 @@ log = structlog.get_logger(__name__)
 PAUSE_SECONDS: Final = 0.05
 
 
-class ModbusConnection:
-    """Requests to one inverter behind a Modbus TCP adapter, one at a time, over one connection."""
+class ModbusLine:
+    """One adapter's connection, shared by every inverter on its RS485 line (a serial device opens once):
+    one request at a time over it."""
 
-    def __init__(self, host: str, port: int, unit: int, *, timeout: float) -> None:
-        self._host, self._port, self._unit = host, port, unit
-        self._timeout = timeout
-        self._where = f"the Modbus adapter at {host}:{port} (unit {unit})"
-        self._client: AsyncModbusTcpClient | None = None
-        self._lock = asyncio.Lock()
+    def __init__(self) -> None:
+        self.client: ModbusBaseClient | None = None
+        self.lock = asyncio.Lock()
+
+
+class ModbusConnection:
+    """Requests to one inverter behind a Modbus adapter, one at a time, over one connection: TCP to an
+    RS485-to-Ethernet adapter, or RTU through a USB-to-RS485 adapter's serial device (`line`: shared with
+    the other inverters on the same device)."""
+
+    def __init__(self, adapter: ModbusSettings, line: ModbusLine | None = None) -> None:
+        self._adapter = adapter
+        self._line = line or ModbusLine()
+        self._unit = adapter.unit
+        self._timeout = adapter.timeout_seconds
+        place = adapter.device if adapter.device is not None else f"{adapter.host}:{adapter.port}"
+        self._where = f"the Modbus adapter at {place} (unit {adapter.unit})"
         self.stats = DongleStats()
 
     async def close(self) -> None:
-        async with self._lock:
+        async with self._line.lock:
             self._drop()
 
     def _drop(self) -> None:
-        if self._client is not None:
-            self._client.close()
-            self._client = None
+        if self._line.client is not None:
+            self._line.client.close()
+            self._line.client = None
 
-    async def _connected(self) -> AsyncModbusTcpClient:
-        if self._client is not None and self._client.connected:
-            return self._client
-        self._drop()
+    def _client_for(self) -> ModbusBaseClient:
         # No retries, no reconnecting behind our back: each request goes once, and is ours to repeat.
-        client = AsyncModbusTcpClient(
-            self._host, port=self._port, timeout=self._timeout, retries=0, reconnect_delay=0
+        adapter = self._adapter
+        if adapter.device is not None:
+            return AsyncModbusSerialClient(
+                adapter.device,
+                baudrate=adapter.baudrate,
+                parity=adapter.parity,
+                stopbits=adapter.stopbits,
+                bytesize=8,
+                timeout=self._timeout,
+                retries=0,
+                reconnect_delay=0,
+            )
+        assert adapter.host is not None
+        return AsyncModbusTcpClient(
+            adapter.host, port=adapter.port, timeout=self._timeout, retries=0, reconnect_delay=0
         )
+
+    def _serial_problem(self) -> str | None:
+        """What is wrong with the serial device, in words an owner can act on, or `None`."""
+        device = self._adapter.device
+        if device is None:
+            return None
+        if not os.path.exists(device):
+            return f"there is no serial device {device}: is the USB-RS485 adapter plugged in, at that path?"
+        if not os.access(device, os.R_OK | os.W_OK):
+            return (
+                f"permission denied on {device}: let the bridge's user use serial ports (the dialout group "
+                "on Debian and Ubuntu)"
+            )
+        return None
+
+    async def _connected(self) -> ModbusBaseClient:
+        if self._line.client is not None and self._line.client.connected:
+            return self._line.client
+        self._drop()
+        problem = self._serial_problem()
+        if problem is not None:
+            raise DongleUnreachableError(problem, sent=False)
+        client = self._client_for()
         try:
             async with asyncio.timeout(self._timeout):
                 connected = await client.connect()
@@ -73,7 +121,7 @@ class ModbusConnection:
             raise DongleUnreachableError(
                 f"cannot connect to {self._where}: refused or not answering", sent=False
             )
-        self._client = client
+        self._line.client = client
         return client
 
     async def read(self, inverter: str, function: ModbusFunction, start: int, count: int) -> tuple[int, ...]:
@@ -114,11 +162,11 @@ class ModbusConnection:
             f"write of {len(values)} registers from {start}",
         )
 
-    async def _exchange(self, request: Callable[[AsyncModbusTcpClient], Awaitable[Any]], what: str) -> Any:
+    async def _exchange(self, request: Callable[[ModbusBaseClient], Awaitable[Any]], what: str) -> Any:
         started = time.perf_counter()
         outcome = "ok"
         try:
-            async with self._lock:
+            async with self._line.lock:
                 client = await self._connected()
                 self.stats.requests += 1
                 try:

@@ -11,7 +11,7 @@ from aiohttp import web
 
 from bridge.simulator.app import create_app
 from bridge.simulator.dongle import SimulatedDongles, serve_dongles
-from bridge.simulator.modbus import SimulatedAdapters, serve_adapters
+from bridge.simulator.modbus import SimulatedAdapters, serve_adapters, serve_serial_adapter
 from bridge.simulator.state import FAULT_KINDS, Faults, SimInverter, SimulatorState
 
 
@@ -23,6 +23,8 @@ class RunningSimulator:
     dongle_port: int | None = None
     #: The port of the simulated RS485 adapters (Modbus TCP), when they were asked for.
     modbus_port: int | None = None
+    #: The serial device of the simulated USB-to-RS485 adapter (Modbus RTU), when it was asked for.
+    rtu_device: str | None = None
 
 
 @asynccontextmanager
@@ -33,6 +35,7 @@ async def run_simulator(
     *,
     dongle_port: int | None = None,
     modbus_port: int | None = None,
+    rtu: bool = False,
 ) -> AsyncIterator[RunningSimulator]:
     """Serve `state` over HTTP until the block ends; `port=0` picks a free port. With `dongle_port`, the
     dongles' local protocol is served on that port too (`0`: a free one), and with `modbus_port` Modbus TCP
@@ -54,7 +57,10 @@ async def run_simulator(
                 bound_modbus = await stack.enter_async_context(
                     serve_adapters(SimulatedAdapters(state), host, modbus_port)
                 )
-            yield RunningSimulator(state, base_url, bound_dongles, bound_modbus)
+            rtu_device = None
+            if rtu:
+                rtu_device = await stack.enter_async_context(serve_serial_adapter(SimulatedAdapters(state)))
+            yield RunningSimulator(state, base_url, bound_dongles, bound_modbus, rtu_device)
     finally:
         await runner.cleanup()
 

@@ -1,6 +1,7 @@
 """The simulated RS485 adapters: Modbus TCP (MBAP framing, functions 3, 4, 6 and 16) for every simulated
-inverter on one port, the unit id naming the inverter (1 for the first, 2 for the second, ...), over the same
-registers as the simulated dongles and the same state as the simulated cloud.
+inverter on one port, and Modbus RTU on a pseudo-terminal (a USB-to-RS485 adapter's serial line), the unit id
+naming the inverter (1 for the first, 2 for the second, ...), over the same registers as the simulated dongles
+and the same state as the simulated cloud.
 
 Faults come from the same queue as the dongles' (`POST /_sim/dongle_faults`): `silence`, `exception`,
 `exception_on_write`, `silence_after_write`, `drop_mid_write`, and `latency_ms`.
@@ -10,10 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import struct
+import tty
 from collections.abc import AsyncIterator
 from typing import Final
 
+from bridge.local.frames import crc16_modbus
 from bridge.simulator.dongle import ILLEGAL_ADDRESS, ILLEGAL_VALUE, MAX_READ, SimulatedDongles
 from bridge.simulator.state import SimInverter, SimulatorState
 
@@ -34,7 +38,7 @@ class SimulatedAdapters:
         ]
         return self.state.inverters[serials[unit - 1]] if 1 <= unit <= len(serials) else None
 
-    def answer(self, unit: int, pdu: bytes) -> bytes:
+    def answer(self, unit: int, pdu: bytes, door: str = "modbus_tcp") -> bytes:
         """The response PDU to one request PDU."""
         function = pdu[0]
         inverter = self.inverter_of(unit)
@@ -50,19 +54,21 @@ class SimulatedAdapters:
             return bytes([function, 2 * count]) + struct.pack(f">{count}H", *values)
         if function == 6 and len(pdu) == 5:
             register, value = struct.unpack(">HH", pdu[1:5])
-            return self._write(inverter, {register: value}) or pdu
+            return self._write(inverter, {register: value}, door) or pdu
         if function == 16 and len(pdu) >= 6:
             start, count, size = *struct.unpack(">HH", pdu[1:5]), pdu[5]
             if size != 2 * count or len(pdu) != 6 + size:
                 return bytes([function | 0x80, ILLEGAL_VALUE])
             written = struct.unpack(f">{count}H", pdu[6 : 6 + size])
-            refusal = self._write(inverter, {start + offset: value for offset, value in enumerate(written)})
+            refusal = self._write(
+                inverter, {start + offset: value for offset, value in enumerate(written)}, door
+            )
             return refusal or pdu[:5]
         return bytes([function | 0x80, 1])
 
-    def _write(self, inverter: SimInverter, written: dict[int, int]) -> bytes | None:
+    def _write(self, inverter: SimInverter, written: dict[int, int], door: str) -> bytes | None:
         self.state.requests["modbus:write"] += 1
-        code = self.registers.apply(inverter, written, door="modbus_tcp")
+        code = self.registers.apply(inverter, written, door=door)
         return None if code is None else bytes([(6 if len(written) == 1 else 16) | 0x80, code])
 
     async def serve_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -113,3 +119,82 @@ async def serve_adapters(
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(2):
                 await server.wait_closed()
+
+
+class SimulatedSerialAdapter:
+    """A USB-to-RS485 adapter's serial line, as a pseudo-terminal: the bridge opens `device` as it would
+    /dev/ttyUSB0 and speaks Modbus RTU (unit, PDU, CRC-16/Modbus) to the same simulated inverters."""
+
+    def __init__(self, adapters: SimulatedAdapters) -> None:
+        self._adapters = adapters
+        self._master, self._slave = os.openpty()
+        tty.setraw(self._slave)
+        self.device = os.ttyname(self._slave)
+        self._buffer = bytearray()
+
+    def start(self) -> None:
+        asyncio.get_running_loop().add_reader(self._master, self._readable)
+
+    def close(self) -> None:
+        with contextlib.suppress(ValueError, RuntimeError):
+            asyncio.get_running_loop().remove_reader(self._master)
+        for fd in (self._master, self._slave):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+    def _readable(self) -> None:
+        try:
+            self._buffer.extend(os.read(self._master, 4096))
+        except OSError:
+            return
+        while (frame := self._next_frame()) is not None:
+            self._answer(frame)
+
+    def _next_frame(self) -> bytes | None:
+        """One whole request: unit, function, its fields, CRC (the length follows from the function)."""
+        buffer = self._buffer
+        if len(buffer) < 2:
+            return None
+        function = buffer[1]
+        if function in (3, 4, 6):
+            size = 8
+        elif function == 16:
+            if len(buffer) < 7:
+                return None
+            size = 9 + buffer[6]
+        else:
+            buffer.clear()  # nothing this line speaks: drop it, as a device would
+            return None
+        if len(buffer) < size:
+            return None
+        frame = bytes(buffer[:size])
+        del buffer[:size]
+        return frame
+
+    def _answer(self, frame: bytes) -> None:
+        unit, pdu, crc = frame[0], frame[1:-2], int.from_bytes(frame[-2:], "little")
+        if crc != crc16_modbus(frame[:-2]):
+            return  # a damaged frame: a device stays silent
+        faults = self._adapters.state.dongle_faults
+        fault = faults.take(write=pdu[0] in WRITES)
+        if faults.silent or fault in ("silence", "drop_mid_write"):
+            return
+        if fault in ("exception", "exception_on_write"):
+            response = bytes([pdu[0] | 0x80, DEVICE_FAILURE])
+        else:
+            response = self._adapters.answer(unit, pdu, door="modbus_rtu")
+        if fault == "silence_after_write":
+            return
+        body = bytes([unit]) + response
+        os.write(self._master, body + crc16_modbus(body).to_bytes(2, "little"))
+
+
+@contextlib.asynccontextmanager
+async def serve_serial_adapter(adapters: SimulatedAdapters) -> AsyncIterator[str]:
+    """A simulated USB-to-RS485 adapter until the block ends; yields its serial device's path."""
+    line = SimulatedSerialAdapter(adapters)
+    line.start()
+    try:
+        yield line.device
+    finally:
+        line.close()
