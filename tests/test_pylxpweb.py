@@ -121,3 +121,23 @@ async def test_pylxpweb_reads_and_writes_the_charge_current_through_the_simulate
     assert state.writes_by_door == {"local": 1}
     assert abs(seen["battery_soc"] - soc) <= 1
     assert 40 < seen["battery_voltage"] < 60
+
+
+async def test_pylxpweb_reads_and_writes_through_the_simulated_modbus_adapter() -> None:
+    """pylxpweb's own Modbus TCP transport against the simulator's Modbus port: the device type code the
+    bridge tells families by, the charge current read, written and read back, and a runtime read."""
+    import asyncio
+
+    python = await asyncio.to_thread(ensure_venv)
+    if python is None:
+        pytest.skip("no Python 3.12 or newer here for pylxpweb's virtual environment")
+    state = SimulatorState(inverter_count=2)
+    async with run_simulator(state, modbus_port=0) as simulator:
+        port = str(simulator.modbus_port)
+        done = await in_pylxpweb(python, "pylxpweb_modbus.py", "127.0.0.1", port, "1", "4512345600", "61")
+    assert done.returncode == 0, done.stderr[-2000:]
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    assert (seen["before"], seen["device_type"], seen["written"], seen["after"]) == (25, 2092, True, 61)
+    assert 0 <= seen["battery_soc"] <= 100
+    assert state.value_of("4512345600", "HOLD_LEAD_ACID_CHARGE_RATE") == "61"
+    assert state.writes_by_door["modbus_tcp"] == 1
