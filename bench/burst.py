@@ -40,7 +40,11 @@ async def burst(commands: int, broker_extra: str, broker_name: str) -> Burst:
             config = {
                 "cloud": {"base_url": simulator.base_url, "username": "demo", "password": "demo"},
                 "mqtt": {"port": broker.port, "outbox_limit": 100_000},
-                "polling": {"runtime_seconds": 600, "parameters_seconds": 3600},
+                "polling": {
+                    "runtime_seconds": 600,
+                    "parameters_seconds": 3600,
+                    "refresh_request_gap_seconds": 0,
+                },
                 "control": {"min_write_interval_seconds": 0},
             }
             async with bridge_in_process(config):

@@ -96,7 +96,12 @@ class Mosquitto:
 
 @contextmanager
 def simulator_process(
-    inverters: int, latency_ms: float = 0.0, *, dongle_port: int | None = None, dongle_latency_ms: float = 0.0
+    inverters: int,
+    latency_ms: float = 0.0,
+    *,
+    dongle_port: int | None = None,
+    dongle_latency_ms: float = 0.0,
+    modbus_port: int | None = None,
 ) -> Iterator[str]:
     """`eg4-bridge simulator` in a process of its own, so that its CPU is not counted as the bridge's; with
     `dongle_port`, its simulated dongles answer there."""
@@ -105,7 +110,7 @@ def simulator_process(
         []
         if dongle_port is None
         else ["--dongle-port", str(dongle_port), "--dongle-latency-ms", str(dongle_latency_ms)]
-    )
+    ) + ([] if modbus_port is None else ["--modbus-port", str(modbus_port)])
     process = subprocess.Popen(
         [
             sys.executable, "-m", "bridge.cli", "--log-level", "WARNING", "simulator",
@@ -116,8 +121,9 @@ def simulator_process(
     )  # fmt: skip
     try:
         wait_for_port(port)
-        if dongle_port is not None:
-            wait_for_port(dongle_port)
+        for local_port in (dongle_port, modbus_port):
+            if local_port is not None:
+                wait_for_port(local_port)
         yield f"http://127.0.0.1:{port}"
     finally:
         process.terminate()

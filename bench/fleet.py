@@ -77,7 +77,7 @@ async def measure(base_url: str, broker_port: int, inverters: int, concurrency: 
             "concurrency": concurrency,
         },
         "mqtt": {"port": broker_port, "base_topic": base_topic},
-        "polling": {"runtime_seconds": 3600, "parameters_seconds": 86400},
+        "polling": {"runtime_seconds": 3600, "parameters_seconds": 86400, "refresh_request_gap_seconds": 0},
     }
     durations, cpu, requests, messages = [], [], [], []
     async with bridge_in_process(config), refresh_probe(broker_port, base_topic) as probe:

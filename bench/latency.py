@@ -161,7 +161,11 @@ def run(commands: int) -> LatencyReport:
         config = {
             "cloud": {"base_url": base_url, "username": USERNAME, "password": PASSWORD},
             "mqtt": {"port": broker.port, "base_topic": base_topic},
-            "polling": {"runtime_seconds": 3600, "parameters_seconds": 86400},
+            "polling": {
+                "runtime_seconds": 3600,
+                "parameters_seconds": 86400,
+                "refresh_request_gap_seconds": 0,
+            },
             "control": {"min_write_interval_seconds": 0},
         }
         with bridge_process(config):

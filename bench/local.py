@@ -9,6 +9,8 @@ to several seconds to answer a write: this is kind to it); its dongles after `DO
 - a command through the dongle: two MQTT hops + one register write + one register read, sent as raw frames
   on a socket of the benchmark's own (the bridge also reads the register before writing it, since a flag
   shares its register with others: that read is not in the floor);
+- a command through a Modbus TCP adapter: two MQTT hops + a write-single and a read of one register as
+  raw Modbus TCP on a socket of the benchmark's own (the same pre-read applies);
 - a fleet refresh over N dongles: the same register reads the bridge makes for one inverter (runtime,
   energy, settings), sent as raw frames over one socket per dongle, all dongles at once.
 
@@ -88,7 +90,7 @@ class FleetRow:
 @dataclass(frozen=True, slots=True)
 class LocalReport:
     commands: int
-    ways: tuple[Way, Way]
+    ways: tuple[Way, ...]
     fleet: list[FleetRow]
     cloud_latency_ms: float
 
@@ -130,6 +132,24 @@ class RawDongle:
 
     def close(self) -> None:
         self._writer.close()
+
+
+async def modbus_floor(port: int, count: int) -> list[float]:
+    """A register written (function 6) and read back (function 3) as raw Modbus TCP on a socket of our own."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    times = []
+    try:
+        for index in range(count):
+            started = time.perf_counter()
+            for transaction, pdu in ((2 * index, struct.pack(">BHH", 6, 101, 40 + index % 50)),
+                                     (2 * index + 1, struct.pack(">BHH", 3, 101, 1))):  # fmt: skip
+                writer.write(struct.pack(">HHHB", transaction % 65536, 0, len(pdu) + 1, 1) + pdu)
+                head = await reader.readexactly(7)
+                await reader.readexactly(struct.unpack(">H", head[4:6])[0] - 1)
+            times.append((time.perf_counter() - started) * 1000)
+    finally:
+        writer.close()
+    return times
 
 
 async def dongle_floor(port: int, count: int) -> list[float]:
@@ -200,7 +220,7 @@ def local_config(port: int, dongle_port: int, base_topic: str, inverters: list[s
     return {
         "transport": "local",
         "mqtt": {"port": port, "base_topic": base_topic},
-        "polling": {"runtime_seconds": 3600, "parameters_seconds": 86400},
+        "polling": {"runtime_seconds": 3600, "parameters_seconds": 86400, "refresh_request_gap_seconds": 0},
         "control": {"min_write_interval_seconds": 0},
         "inverters": {
             serial: {"dongle": {"host": "127.0.0.1", "port": dongle_port, "serial": dongle_serial(serial)}}
@@ -222,12 +242,16 @@ async def refresh_cycles(port: int, base_topic: str, cycles: int) -> list[float]
 def run(
     commands: int, fleet_sizes: tuple[int, ...], cycles: int = 3, cloud_latency_ms: float = CLOUD_LATENCY_MS
 ) -> LocalReport:
-    dongle_port = free_port()
+    dongle_port, modbus_port = free_port(), free_port()
     biggest = max(fleet_sizes)
     with (
         Mosquitto() as broker,
         simulator(
-            biggest, cloud_latency_ms, dongle_port=dongle_port, dongle_latency_ms=DONGLE_LATENCY_MS
+            biggest,
+            cloud_latency_ms,
+            dongle_port=dongle_port,
+            dongle_latency_ms=DONGLE_LATENCY_MS,
+            modbus_port=modbus_port,
         ) as url,
     ):
         hops = asyncio.run(mqtt_round_trips(broker.port, commands))
@@ -241,13 +265,26 @@ def run(
         cloud_config = {
             "cloud": {"base_url": url, "username": USERNAME, "password": PASSWORD},
             "mqtt": {"port": broker.port, "base_topic": "benchcloud"},
-            "polling": {"runtime_seconds": 3600, "parameters_seconds": 86400},
+            "polling": {
+                "runtime_seconds": 3600,
+                "parameters_seconds": 86400,
+                "refresh_request_gap_seconds": 0,
+            },
             "control": {"min_write_interval_seconds": 0},
         }
         with bridge_process(cloud_config):
             through_cloud, _ = asyncio.run(bridge_commands(broker.port, "benchcloud", commands))
         with bridge_process(local_config(broker.port, dongle_port, "benchlocal", [SERIAL])):
             through_dongle, _ = asyncio.run(bridge_commands(broker.port, "benchlocal", commands))
+        adapter_floor = [
+            2 * hop + exchange
+            for hop, exchange in zip(hops, asyncio.run(modbus_floor(modbus_port, commands)), strict=True)
+        ]
+        adapter_config = local_config(broker.port, dongle_port, "benchmodbus", [SERIAL]) | {
+            "inverters": {SERIAL: {"modbus": {"host": "127.0.0.1", "port": modbus_port, "unit": 1}}}
+        }
+        with bridge_process(adapter_config):
+            through_adapter, _ = asyncio.run(bridge_commands(broker.port, "benchmodbus", commands))
         fleet = []
         for size in fleet_sizes:
             floors = [asyncio.run(fleet_floor(dongle_port, size)) for _ in range(cycles)]
@@ -258,6 +295,7 @@ def run(
     ways = (
         Way("through the cloud", through_cloud, cloud_floor),
         Way("through the dongle", through_dongle, local_floor),
+        Way("through a Modbus TCP adapter", through_adapter, adapter_floor),
     )
     return LocalReport(commands, ways, fleet, cloud_latency_ms)
 

@@ -52,7 +52,11 @@ def resident_after_start(inverters: int, broker_port: int) -> float:
         config = {
             "cloud": {"base_url": base_url, "username": USERNAME, "password": PASSWORD, "concurrency": 8},
             "mqtt": {"port": broker_port, "base_topic": f"benchmem{inverters}"},
-            "polling": {"runtime_seconds": 3600, "parameters_seconds": 86400},
+            "polling": {
+                "runtime_seconds": 3600,
+                "parameters_seconds": 86400,
+                "refresh_request_gap_seconds": 0,
+            },
         }
         with bridge_process(config) as pid:
             return resident_mib(pid)
@@ -62,7 +66,12 @@ async def soak(base_url: str, broker: Mosquitto, cycles: int, restarts: int) -> 
     config = {
         "cloud": {"base_url": base_url, "username": USERNAME, "password": PASSWORD},
         "mqtt": {"port": broker.port, "base_topic": "benchsoak"},
-        "polling": {"runtime_seconds": 3600, "parameters_seconds": 86400, "write_refresh_seconds": 0},
+        "polling": {
+            "runtime_seconds": 3600,
+            "parameters_seconds": 86400,
+            "write_refresh_seconds": 0,
+            "refresh_request_gap_seconds": 0,
+        },
         "control": {"min_write_interval_seconds": 0},
     }
     samples: list[tuple[int, float]] = []

@@ -164,6 +164,9 @@ class PollingSettings(_Section):
     #: After a write, every inverter's parameters are read again; a burst of writes shares one such read
     #: per this many seconds.
     write_refresh_seconds: float = Field(default=10, ge=0, le=3600)
+    #: Refreshes asked for on `<base>/bridge/request/refresh` start at most this often; requests meanwhile
+    #: join the next one (anyone on the broker could otherwise make the bridge hammer the cloud).
+    refresh_request_gap_seconds: float = Field(default=5, ge=0, le=3600)
 
 
 class HealthSettings(_Section):

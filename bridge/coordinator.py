@@ -42,8 +42,6 @@ SHUTTING_DOWN = "the bridge is shutting down; nothing was written"
 MAX_REQUEST_BYTES = 4096
 #: Refresh requests that may wait for the running refresh; more are answered at once with an error.
 MAX_REFRESH_WAITING = 10_000
-#: Refreshes on request start at most this often; requests in between join the next one.
-REFRESH_REQUEST_GAP_SECONDS = 5.0
 
 
 def _transaction_of(payload: bytes) -> object:
@@ -85,7 +83,7 @@ class Coordinator:
         #: The refresh a request started, and the transactions of every request that joined it.
         self._refresh_job: asyncio.Task[None] | None = None
         self._refresh_waiting: list[object] = []
-        self._last_requested_refresh = -REFRESH_REQUEST_GAP_SECONDS
+        self._last_requested_refresh = float("-inf")
         self._connections = 0
         self._tasks: asyncio.TaskGroup | None = None
         self.ready = asyncio.Event()
@@ -182,10 +180,15 @@ class Coordinator:
             )
 
     async def _refresh_and_respond(self) -> None:
-        # One refresh on request at most every REFRESH_REQUEST_GAP_SECONDS: requests meanwhile wait, and
-        # are answered together by the refresh they joined.
+        # One refresh on request at most every `polling.refresh_request_gap_seconds`: requests meanwhile
+        # wait, and are answered together by the refresh they joined.
         await self._clock.sleep(
-            max(0.0, self._last_requested_refresh + REFRESH_REQUEST_GAP_SECONDS - self._clock.now())
+            max(
+                0.0,
+                self._last_requested_refresh
+                + self._settings.polling.refresh_request_gap_seconds
+                - self._clock.now(),
+            )
         )
         self._last_requested_refresh = self._clock.now()
         started = time.perf_counter()

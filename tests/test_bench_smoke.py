@@ -27,15 +27,17 @@ async def test_the_burst_benchmark_answers_every_command_and_ends_on_the_last() 
     assert (outcome.results, outcome.last_held) == (50, True)
 
 
-def test_the_local_benchmark_measures_both_doors_and_a_fleet_over_dongles() -> None:
+def test_the_local_benchmark_measures_every_way_and_a_fleet_over_dongles() -> None:
     from bench import local
 
     report = local.run(3, (2,), cycles=1, cloud_latency_ms=20)
-    cloud, dongle = report.ways
+    cloud, dongle, adapter = report.ways
     assert len(cloud.result_ms) == len(dongle.result_ms) == len(dongle.floor_ms) == 3
+    assert len(adapter.result_ms) == len(adapter.floor_ms) == 3
     (row,) = report.fleet
     assert (row.inverters, row.cycles) == (2, 1)
     assert "through the dongle" in report.markdown()
+    assert "through a Modbus TCP adapter" in report.markdown()
 
 
 def test_the_dongle_flood_benchmark_reports_the_reader_against_its_floor_and_the_old_reader() -> None:

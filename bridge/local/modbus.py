@@ -32,9 +32,9 @@ from bridge.local.frames import ModbusFunction
 
 log = structlog.get_logger(__name__)
 
-#: The pause after each request: RS485 adapters and the inverter's port take one master, one request at a
-#: time, and some firmware needs a breath between requests (eg4_web_monitor waits about as long).
-PAUSE_SECONDS: Final = 0.05
+#: A pause after each request: none, as no public source names one the firmware needs (one request at a
+#: time is kept by the lock; RTU's silence between frames by pymodbus's framer).
+PAUSE_SECONDS: Final = 0.0
 
 
 class ModbusLine:
