@@ -87,7 +87,7 @@ def bridge_config(options: Mapping[str, Any], broker: Mapping[str, Any] | None) 
             "password": options.get("cloud_password"),
         },
         "transport": options.get("transport", "cloud"),
-        "inverters": _dongles(options.get("dongles") or []),
+        "inverters": _dongles(options.get("dongles") or []) | _adapters(options.get("adapters") or []),
         "mqtt": mqtt,
         "polling": {
             "runtime_seconds": options.get("runtime_seconds", 60),
@@ -115,6 +115,16 @@ def _dongles(entries: list[Mapping[str, Any]]) -> dict[str, Any]:
         if entry.get("port"):
             dongle["port"] = entry["port"]
         inverters[str(entry.get("inverter_serial"))] = {"dongle": dongle}
+    return inverters
+
+
+def _adapters(entries: list[Mapping[str, Any]]) -> dict[str, Any]:
+    """The add-on's list of RS485 adapters as the config's `inverters.<serial>.modbus`: `host` (and `port`)
+    for Modbus TCP, or `device` for a USB adapter passed through to the add-on (Modbus RTU)."""
+    inverters: dict[str, Any] = {}
+    for entry in entries:
+        adapter = {key: entry[key] for key in ("host", "port", "device", "unit") if entry.get(key)}
+        inverters[str(entry.get("inverter_serial"))] = {"modbus": adapter}
     return inverters
 
 

@@ -336,3 +336,16 @@ def test_the_dockerfile_s_own_install_step_installs_the_staged_wheel(tmp_path: P
         timeout=60,
     )
     assert version.stdout.strip() == f"eg4-bridge {__version__}"
+
+
+async def test_rs485_adapters_become_modbus_ways_in_the_config(tmp_path: Path) -> None:
+    options = OPTIONS | {
+        "transport": "local",
+        "adapters": [
+            {"inverter_serial": "4512345600", "host": "192.168.1.60", "unit": 2},
+            {"inverter_serial": "4512345601", "device": "/dev/ttyUSB0"},
+        ],
+    }
+    config, _asked = await start(tmp_path, options, BROKER)
+    assert config["inverters"]["4512345600"] == {"modbus": {"host": "192.168.1.60", "unit": 2}}
+    assert config["inverters"]["4512345601"] == {"modbus": {"device": "/dev/ttyUSB0"}}
