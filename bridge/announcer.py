@@ -46,6 +46,9 @@ class Fleet(Protocol):
 
     def settings_of(self, serial: str) -> list[Setting]: ...
 
+    def sensors_of(self, serial: str) -> frozenset[str] | None:
+        """The sensors its way in gives, by key; `None`: all of them."""
+
 
 class Announcer:
     def __init__(self, topics: Topics, settings: Settings, today: Callable[[], date] = date.today) -> None:
@@ -247,12 +250,13 @@ class Announcer:
             # Held values beyond the announced bounds widen them: part of what the config depends on.
             beyond = self.beyond.get(serial, {})
             held = {key: entry["held"] for key, entry in beyond.items()}
-            keys = (repr(device), *(setting.key for setting in settings), *sorted(held.items()))
+            sensors = fleet.sensors_of(serial)
+            keys = (repr(device), *(setting.key for setting in settings), *sorted(held.items()), sensors)
             cached = self._discovery.get(serial)
             changed = cached is None or cached[0] != keys
             if cached is None or changed:
                 limits = self._settings.limits_for(serial)
-                config = device_config(self._topics, device, settings, limits, held=held)[1]
+                config = device_config(self._topics, device, settings, limits, held=held, sensors=sensors)[1]
                 cached = (keys, _json(config))
                 self._discovery[serial] = cached
             if migrate:

@@ -86,6 +86,7 @@ async def run_bridge(
             lambda: link.dropped,
             lambda: coordinator.announcer.messages,
             lambda: coordinator.announcer.energy_held_back,
+            lambda: coordinator.poller.readings_dropped,
         )
         metrics.watch_dongles(coordinator.transports.dongle_stats)
         if settings.health.enabled:

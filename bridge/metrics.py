@@ -57,11 +57,18 @@ class BridgeMetrics:
         dropped: Callable[[], int] = lambda: 0,
         published: Callable[[], int] = lambda: 0,
         energy_held_back: Callable[[], int] = lambda: 0,
+        readings_dropped: Callable[[], int] = lambda: 0,
     ) -> None:
         """Report what the coordinator and the link count, read afresh at every scrape."""
         self.registry.register(
             _StateCollector(
-                command_outcomes, connections, last_good_refresh, dropped, published, energy_held_back
+                command_outcomes,
+                connections,
+                last_good_refresh,
+                dropped,
+                published,
+                energy_held_back,
+                readings_dropped,
             )
         )
 
@@ -82,8 +89,10 @@ class _StateCollector(Collector):
         dropped: Callable[[], int],
         published: Callable[[], int],
         energy_held_back: Callable[[], int],
+        readings_dropped: Callable[[], int],
     ) -> None:
         self._energy_held_back = energy_held_back
+        self._readings_dropped = readings_dropped
         self._command_outcomes = command_outcomes
         self._connections = connections
         self._last_good_refresh = last_good_refresh
@@ -118,6 +127,12 @@ class _StateCollector(Collector):
         )
         held_back.add_metric([], self._energy_held_back())
         yield held_back
+        canary = CounterMetricFamily(
+            "eg4_bridge_settings_reads_dropped",
+            "Settings reads dropped because the inverter's device type code (the canary) changed",
+        )
+        canary.add_metric([], self._readings_dropped())
+        yield canary
         reconnects = CounterMetricFamily(
             "eg4_bridge_mqtt_reconnects", "Connections to the broker after the first"
         )

@@ -28,10 +28,13 @@ from bridge.errors import (
     UnknownInverterError,
 )
 from bridge.families import family_of_model, identify, model_name
+from bridge.local import registers
 from bridge.transport import DEVICE_TYPE_CODE, POWER_RATING, UNIDENTIFIED_MODEL, Source
 from bridge.writes import Clock
 
 log = structlog.get_logger(__name__)
+
+LOCAL_SENSORS: Final = registers.sensors_given()
 
 STARTUP_RETRY_SECONDS: Final = (5.0, 15.0, 60.0)
 #: A serial must be usable as one topic level and look like the cloud's: ten letters and digits.
@@ -59,6 +62,10 @@ class Poller:
         self.runtime: dict[str, Runtime] = {}
         self.energy: dict[str, Energy] = {}
         self._exposed = settings.control.exposed
+        #: Each inverter's device type code as first read: the canary of every later settings read.
+        self._codes: dict[str, object] = {}
+        #: Settings reads dropped because the canary changed, for metrics.
+        self.readings_dropped = 0
         #: When each setting was last read back after a write (monotonic clock), by (serial, key).
         self._read_back: dict[tuple[str, str], float] = {}
         #: Why the last request about each inverter failed, until one succeeds: for the status page.
@@ -147,6 +154,11 @@ class Poller:
         """Every inverter's runtime values and settings, read together; changes published."""
         await asyncio.gather(self._refresh_runtime(), self._refresh_parameters())
 
+    def sensors_of(self, serial: str) -> frozenset[str] | None:
+        """Reached without the cloud (`local`), an inverter has only the sensors its registers give: the
+        others (the load, which the cloud computes) are not announced rather than left `unknown`."""
+        return LOCAL_SENSORS if self._settings.way_in(serial) == "local" else None
+
     def settings_of(self, serial: str) -> list[Setting]:
         """The settings announced and written for an inverter: those its model has (all, before its
         settings were first read), everyday ones and the protection ones `control.expose` names."""
@@ -224,6 +236,8 @@ class Poller:
             self.cloud_failed(serial, exc)
             return
         self.cloud_answered(serial)
+        if not self._canary_holds(serial, read.values):
+            return
         device = self._identified(serial, read.values)
         offered = frozenset(
             setting.key
@@ -246,6 +260,22 @@ class Poller:
         self._announcer.limits_checked(serial, self.parameters[serial], self.settings_of(serial))
         if self.settings_read is not None:
             self.settings_read(serial)
+
+    def _canary_holds(self, serial: str, values: Mapping[str, object]) -> bool:
+        """The device type code is a canary: an inverter's never changes. A read that says otherwise is
+        not this inverter's (a misrouted or corrupted answer): it is dropped, counted and logged, and
+        nothing of it published."""
+        code = values.get(DEVICE_TYPE_CODE)
+        if code is None:
+            return True
+        first = self._codes.setdefault(serial, code)
+        if code == first:
+            return True
+        self.readings_dropped += 1
+        log.warning(
+            "settings_read_dropped_canary_changed", serial=serial, code=str(code), expected=str(first)
+        )
+        return False
 
     def read_back(self, serial: str, key: str, value: str) -> None:
         """A write's read-back found `value`: newer than any settings read that started before it, whose

@@ -22,7 +22,6 @@ from bridge.catalogue import (
     Setting,
     SwitchSetting,
 )
-from bridge.cloud.models import parse_energy, parse_runtime
 from bridge.families import KNOWN_FAMILIES, Family
 from bridge.local import registers
 
@@ -64,15 +63,7 @@ def _through_dongle(setting: Setting) -> str:
 
 
 def _sensors_through_dongle() -> frozenset[str]:
-    """The runtime and energy fields the input registers give (what the dongle's read leaves empty is not)."""
-    zeros = dict.fromkeys(range(256), 0)
-    runtime = parse_runtime(registers.decode_inputs(registers.RUNTIME_FIELDS, zeros), "0000000000")
-    energy = parse_energy(registers.decode_inputs(registers.ENERGY_FIELDS, zeros), "0000000000")
-    return frozenset(
-        sensor.key
-        for sensor in (*SENSORS, *ENERGY_SENSORS)
-        if getattr(runtime, sensor.field, None) is not None or getattr(energy, sensor.field, None) is not None
-    )
+    return registers.sensors_given()
 
 
 def tables() -> str:

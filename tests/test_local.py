@@ -139,6 +139,11 @@ async def test_with_no_cloud_at_all_the_bridge_reads_and_confirms_a_write_throug
     assert state.writes_by_door["cloud"] == 0
     assert state.writes_by_door["local"] >= 4
     assert not any(path.startswith("/WManage") for path in state.requests)  # the cloud was never asked
+    # The load is the cloud's arithmetic: not announced through the dongle, rather than left unknown.
+    device = rig.observer.on(f"{topics.discovery_prefix}/device/eg4_{PV18K}/config")[-1].json()
+    announced = set(device["cmps"])
+    assert {"load_power", "energy_load_total", "energy_load_today"}.isdisjoint(announced)
+    assert {"soc", "pv_power", "battery_power", "energy_pv_total"} <= announced
 
 
 async def test_settings_with_no_agreed_register_encoding_are_not_offered_locally(broker: Broker) -> None:

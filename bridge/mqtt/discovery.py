@@ -151,6 +151,7 @@ def device_config(
     *,
     energy: bool = True,
     held: Mapping[str, str] | None = None,
+    sensors: frozenset[str] | None = None,
 ) -> DiscoveryMessage:
     """The one config of an inverter: every offered setting (a control, or a sensor when read-only), every
     runtime sensor and, when the cloud gives them, the energy counters; a problem sensor for settings held
@@ -176,7 +177,8 @@ def device_config(
         "entity_category": "diagnostic",
     }
     for sensor in (*SENSORS, *(ENERGY_SENSORS if energy else ())):
-        components[sensor.key] = sensor_component(topics, inverter, sensor)
+        if sensors is None or sensor.key in sensors:  # `sensors`: only those its way in gives
+            components[sensor.key] = sensor_component(topics, inverter, sensor)
     components["refresh"] = _entity(topics, inverter, "button", "refresh", "Refresh Now") | {
         # Reads every inverter again; the answer comes on the bridge's refresh response topic.
         "command_topic": topics.refresh_request,

@@ -327,6 +327,9 @@ class NoInverters:
     def settings_of(self, serial: str) -> list[Setting]:
         return []
 
+    def sensors_of(self, serial: str) -> frozenset[str] | None:
+        return None
+
 
 class Today:
     def __init__(self) -> None:

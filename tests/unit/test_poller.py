@@ -67,3 +67,33 @@ async def test_a_read_that_started_before_a_read_back_does_not_overwrite_it() ->
     assert poller.parameters[SERIAL]["battery_charge_current"] == "150"
     charge = topics.state(SERIAL, "battery/charge_current")
     assert (charge, "100") not in recorder.published
+
+
+class ChangingSource(SlowSource):
+    """A settings read whose device type code changes: the second answer is not this inverter's."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.go.set()
+        self.codes = ["2092", "54"]
+
+    async def read_parameters(self, serial: str) -> ParameterRead:
+        code = self.codes.pop(0)
+        value = "25" if code == "2092" else "200"
+        values = {"HOLD_LEAD_ACID_CHARGE_RATE": value, "HOLD_DEVICE_TYPE_CODE": code}
+        return ParameterRead(serial=serial, values=values, complete=True)
+
+
+async def test_a_read_whose_canary_changed_is_dropped_counted_and_never_published() -> None:
+    topics, recorder, clock = Topics(), Recorder(), FakeClock()
+    settings = Settings.model_validate({"cloud": {"username": "someone", "password": "secret"}})
+    announcer = Announcer(topics, settings)
+    announcer.attach(recorder)
+    poller = Poller(ChangingSource(), announcer, settings, clock)
+    await poller.discover()
+    announcer.announce(poller)
+    await poller.refresh_everything()
+    await poller.refresh_everything()
+    assert poller.parameters[SERIAL]["battery_charge_current"] == "25"
+    assert poller.readings_dropped == 1
+    assert (topics.state(SERIAL, "battery/charge_current"), "200") not in recorder.published
