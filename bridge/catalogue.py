@@ -664,12 +664,14 @@ class Retired:
     platform: str
     replaced_by: str
     why: str
+    #: What to send to the replacement instead, as the refusal says it.
+    instead: str
 
 
 #: Settings retired, newest last.
 RETIRED: Final = (
     Retired("grid_export_power_percent", "grid/export_power_percent", "number", "grid/export_power_limit",
-            "the inverter holds kilowatts there, not percent: 20 meant 20 kW"),
+            "the inverter holds kilowatts there, not percent: 20 meant 20 kW", "kilowatts"),
 )  # fmt: skip
 
 
@@ -678,8 +680,8 @@ def retired_setting_message(topic_path: str) -> str | None:
     for retired in RETIRED:
         if retired.topic_path == topic_path:
             return (
-                f"{topic_path} was retired in 0.3 ({retired.why}); nothing was written: send kilowatts to "
-                f"{retired.replaced_by}/set"
+                f"{topic_path} was retired in 0.3 ({retired.why}); nothing was written: send "
+                f"{retired.instead} to {retired.replaced_by}/set"
             )
     return None
 

@@ -139,6 +139,9 @@ class Rule:
     #: The value asked for and the other's held value (canonical text) to `None` (allowed) or the reason.
     check: Callable[[str, str], str | None]
     source: str
+    #: Judged even while the other setting is not known (its held value then reads `unknown`): for a
+    #: rule the firmware enforces unless it knows the other holds what it needs.
+    when_unknown: bool = False
 
 
 def _peak_shaving_off(value: str, peak_shaving: str) -> str | None:
@@ -171,7 +174,8 @@ def _on_grid_below_off_grid(value: str, off_grid: str) -> str | None:
 #: The rules between settings, each with the public source that states it.
 RULES: Final = (
     Rule("grid_peak_shaving_power", "grid_peak_shaving", _peak_shaving_off,
-         "eg4_web_monitor (number.py: the firmware refuses the setpoint while peak shaving is off)"),
+         "eg4_web_monitor (number.py: the firmware refuses the setpoint while peak shaving is off)",
+         when_unknown=True),
     Rule("battery_off_grid_cutoff_soc", "battery_discharge_cutoff_soc", _off_grid_above_on_grid,
          "luxpower-ha-integration (hold_registers.py: register 125's range is 0 to register 105)"),
     Rule("battery_discharge_cutoff_soc", "battery_off_grid_cutoff_soc", _on_grid_below_off_grid,
@@ -181,12 +185,12 @@ RULES: Final = (
 
 def check_rules(setting: Setting, value: str, held: Mapping[str, str]) -> None:
     """Refuse a value that breaks a rule with another setting as held. A rule whose other setting is not
-    known is not judged here, except peak shaving, which the firmware refuses unless it is known on."""
+    known is judged only when it says so (`when_unknown`)."""
     for rule in RULES:
         if rule.setting != setting.key:
             continue
         other = held.get(rule.other)
-        if other is None and rule.other != "grid_peak_shaving":
+        if other is None and not rule.when_unknown:
             continue
         reason = rule.check(value, other or "unknown")
         if reason is not None:

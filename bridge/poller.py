@@ -28,13 +28,12 @@ from bridge.errors import (
     UnknownInverterError,
 )
 from bridge.families import family_of_model, identify, model_name
-from bridge.local import registers
-from bridge.transport import DEVICE_TYPE_CODE, POWER_RATING, UNIDENTIFIED_MODEL, Source
+from bridge.transport import DEVICE_TYPE_CODE, POWER_RATING, UNIDENTIFIED_MODEL, Source, sensors_given_locally
 from bridge.writes import Clock
 
 log = structlog.get_logger(__name__)
 
-LOCAL_SENSORS: Final = registers.sensors_given()
+LOCAL_SENSORS: Final = sensors_given_locally()
 
 STARTUP_RETRY_SECONDS: Final = (5.0, 15.0, 60.0)
 #: A serial must be usable as one topic level and look like the cloud's: ten letters and digits.

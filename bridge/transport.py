@@ -13,7 +13,7 @@ from typing import Final, Protocol, TypeVar
 
 import structlog
 
-from bridge.catalogue import SelectSetting, Setting, SwitchSetting, WindowSetting
+from bridge.catalogue import ENERGY_SENSORS, SENSORS, SelectSetting, Setting, SwitchSetting, WindowSetting
 from bridge.cloud import CloudClient, InverterInfo, Runtime
 from bridge.cloud.models import Energy, ParameterRead, ParameterValue, parse_energy, parse_runtime
 from bridge.config import DongleSettings, ModbusSettings, Settings
@@ -358,4 +358,17 @@ def _configured(serial: str) -> InverterInfo:
     """An inverter known from the config alone: the dongle does not say which model it is."""
     return InverterInfo.model_validate(
         {"serialNum": serial, "deviceTypeText": UNIDENTIFIED_MODEL, "deviceType": INVERTER_DEVICE_TYPE}
+    )
+
+
+def sensors_given_locally() -> frozenset[str]:
+    """The keys of the runtime and energy sensors the input registers give (the load, which the cloud
+    computes, they do not): what an inverter reached without the cloud is announced with."""
+    zeros = dict.fromkeys(range(256), 0)
+    runtime = parse_runtime(registers.decode_inputs(registers.RUNTIME_FIELDS, zeros), "0000000000")
+    energy = parse_energy(registers.decode_inputs(registers.ENERGY_FIELDS, zeros), "0000000000")
+    return frozenset(
+        sensor.key
+        for sensor in (*SENSORS, *ENERGY_SENSORS)
+        if getattr(runtime, sensor.field, None) is not None or getattr(energy, sensor.field, None) is not None
     )

@@ -179,19 +179,3 @@ def encode_inputs(values: Mapping[str, CloudValue]) -> dict[int, int]:
             spread[first] = value & WORD  # a negative temperature as two's complement
         words.update(spread)
     return words
-
-
-def sensors_given() -> frozenset[str]:
-    """The keys of the runtime and energy sensors the input registers give (the load, which the cloud
-    computes, they do not): what an inverter reached without the cloud is announced with."""
-    from bridge.catalogue import ENERGY_SENSORS, SENSORS  # the rows, read here only
-    from bridge.cloud.models import parse_energy, parse_runtime
-
-    zeros = dict.fromkeys(range(256), 0)
-    runtime = parse_runtime(decode_inputs(RUNTIME_FIELDS, zeros), "0000000000")
-    energy = parse_energy(decode_inputs(ENERGY_FIELDS, zeros), "0000000000")
-    return frozenset(
-        sensor.key
-        for sensor in (*SENSORS, *ENERGY_SENSORS)
-        if getattr(runtime, sensor.field, None) is not None or getattr(energy, sensor.field, None) is not None
-    )

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Final
 
 import structlog
@@ -242,16 +242,29 @@ def _whole_frames(buffer: bytearray) -> list[bytes]:
 
 
 @contextlib.asynccontextmanager
-async def serve_dongles(
-    dongles: SimulatedDongles, host: str = "127.0.0.1", port: int = 0
+async def serving(
+    handler: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]],
+    close_connections: Callable[[], Awaitable[None]],
+    host: str,
+    port: int,
 ) -> AsyncIterator[int]:
-    """Serve the dongles until the block ends; yields the port (`0` picks a free one)."""
-    server = await asyncio.start_server(dongles.serve_connection, host, port)
+    """A TCP server of the simulator's until the block ends; yields its port (`0` picks a free one). At the
+    end its open connections are closed, as a device switched off would close them."""
+    server = await asyncio.start_server(handler, host, port)
     try:
         yield server.sockets[0].getsockname()[1]
     finally:
         server.close()
-        await dongles.close_connections()
+        await close_connections()
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(2):
                 await server.wait_closed()
+
+
+@contextlib.asynccontextmanager
+async def serve_dongles(
+    dongles: SimulatedDongles, host: str = "127.0.0.1", port: int = 0
+) -> AsyncIterator[int]:
+    """Serve the dongles until the block ends; yields the port (`0` picks a free one)."""
+    async with serving(dongles.serve_connection, dongles.close_connections, host, port) as bound:
+        yield bound

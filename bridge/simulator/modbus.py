@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator
 from typing import Final
 
 from bridge.local.frames import crc16_modbus
-from bridge.simulator.dongle import ILLEGAL_ADDRESS, ILLEGAL_VALUE, MAX_READ, SimulatedDongles
+from bridge.simulator.dongle import ILLEGAL_ADDRESS, ILLEGAL_VALUE, MAX_READ, SimulatedDongles, serving
 from bridge.simulator.state import SimInverter, SimulatorState
 
 DEVICE_FAILURE: Final = 4
@@ -110,15 +110,8 @@ async def serve_adapters(
     adapters: SimulatedAdapters, host: str = "127.0.0.1", port: int = 0
 ) -> AsyncIterator[int]:
     """Serve Modbus TCP until the block ends; yields the port (`0` picks a free one)."""
-    server = await asyncio.start_server(adapters.serve_connection, host, port)
-    try:
-        yield server.sockets[0].getsockname()[1]
-    finally:
-        server.close()
-        await adapters.close_connections()
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(2):
-                await server.wait_closed()
+    async with serving(adapters.serve_connection, adapters.close_connections, host, port) as bound:
+        yield bound
 
 
 class SimulatedSerialAdapter:
