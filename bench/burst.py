@@ -89,7 +89,7 @@ async def main() -> None:
 if __name__ == "__main__":
     import argparse
 
-    from bridge.logs import configure_logging
+    from bridge.service.logs import configure_logging
 
     argparse.ArgumentParser(prog="python -m bench.burst", description=__doc__).parse_args()
     configure_logging("ERROR")

@@ -25,9 +25,9 @@ from typing import Any
 import aiomqtt
 import yaml
 
-from bridge.config import settings_from_mapping
-from bridge.coordinator import Coordinator
-from bridge.daemon import running_bridge
+from bridge.core.config import settings_from_mapping
+from bridge.service.coordinator import Coordinator
+from bridge.service.daemon import running_bridge
 
 USERNAME = "demo"
 PASSWORD = "demo"
@@ -113,7 +113,7 @@ def simulator_process(
     ) + ([] if modbus_port is None else ["--modbus-port", str(modbus_port)])
     process = subprocess.Popen(
         [
-            sys.executable, "-m", "bridge.cli", "--log-level", "WARNING", "simulator",
+            sys.executable, "-m", "bridge.service.cli", "--log-level", "WARNING", "simulator",
             "--port", str(port), "--inverters", str(inverters), "--latency-ms", str(latency_ms), *dongles,
         ],
         stdout=subprocess.DEVNULL,
@@ -260,7 +260,16 @@ def bridge_process(config: dict[str, Any], *, within: float = 600) -> Iterator[i
         path.write_text(yaml.safe_dump(config | {"health": {"enabled": True, "port": health}}))
         path.chmod(0o600)
         process = subprocess.Popen(
-            [sys.executable, "-m", "bridge.cli", "--log-level", "WARNING", "run", "--config", str(path)],
+            [
+                sys.executable,
+                "-m",
+                "bridge.service.cli",
+                "--log-level",
+                "WARNING",
+                "run",
+                "--config",
+                str(path),
+            ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )

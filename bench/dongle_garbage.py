@@ -18,9 +18,9 @@ import statistics
 import time
 from collections.abc import Callable
 
-from bridge.local import frames
-from bridge.local.dongle import DongleConnection, Stream
-from bridge.logs import configure_logging
+from bridge.service.logs import configure_logging
+from bridge.transports.local import frames
+from bridge.transports.local.dongle import DongleConnection, Stream
 
 FRAME_START_EVERY = 20
 CLAIMED_LENGTH = 580

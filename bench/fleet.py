@@ -24,7 +24,7 @@ from bench.common import (
     requests_served,
     simulator_process,
 )
-from bridge.logs import configure_logging
+from bridge.service.logs import configure_logging
 
 CLOUD_LATENCY_MS = 50.0
 #: Runtime, the three parameter windows and the energy counters.

@@ -26,7 +26,7 @@ from bench.common import (
     percentile,
     simulator_process,
 )
-from bridge.logs import configure_logging
+from bridge.service.logs import configure_logging
 
 SERIAL = "4512345600"
 WRITE_PATH = "/WManage/web/maintain/remoteSet/write"

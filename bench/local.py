@@ -39,8 +39,8 @@ from bench.latency import (
     timed_posts,
     write_forms,
 )
-from bridge.local import frames, registers
-from bridge.local.frames import ModbusFunction
+from bridge.transports.local import frames, registers
+from bridge.transports.local.frames import ModbusFunction
 
 CLOUD_LATENCY_MS = 300.0
 DONGLE_LATENCY_MS = 20.0

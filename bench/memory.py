@@ -19,7 +19,7 @@ from bench.common import (
     resident_mib,
     simulator_process,
 )
-from bridge.logs import configure_logging
+from bridge.service.logs import configure_logging
 
 SOAK_INVERTERS = 10
 

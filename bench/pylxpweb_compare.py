@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.common import PASSWORD, USERNAME, simulator_process
-from bridge.cloud import CloudClient
-from bridge.logs import configure_logging
+from bridge.service.logs import configure_logging
+from bridge.transports.cloud import CloudClient
 
 HERE = Path(__file__).parent
 VENV = HERE / ".venv-pylxpweb"

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from bench import fleet, latency, local, memory, pylxpweb_compare
 from bench.common import machine, percentile
-from bridge.logs import configure_logging
+from bridge.service.logs import configure_logging
 
 HERE = Path(__file__).parent
 

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from bridge.cloud import CloudClient, RetryPolicy
 from bridge.simulator import RunningSimulator, SimulatorState, run_simulator
+from bridge.transports.cloud import CloudClient, RetryPolicy
 from tests.reliability import check_report, gather, recorded_as_json
 
 FAST_RETRY = RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.05)

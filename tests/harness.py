@@ -16,7 +16,7 @@ from typing import Any
 
 import aiomqtt
 
-from bridge.config import Settings, settings_from_mapping
+from bridge.core.config import Settings, settings_from_mapping
 from bridge.mqtt.topics import Topics
 from bridge.simulator import RunningSimulator
 
@@ -173,7 +173,7 @@ async def start_bridge_process(
 ) -> asyncio.subprocess.Process:
     """`eg4-bridge run --config <config>` as its own process, its output piped for the test to read."""
     return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bridge.cli", "run", "--config", str(config), *extra,
+        sys.executable, "-m", "bridge.service.cli", "run", "--config", str(config), *extra,
         env=env,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,

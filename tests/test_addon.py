@@ -18,8 +18,8 @@ import yaml
 from aiohttp import web
 
 from bridge import __version__
-from bridge.addon import AddonError, write_config
-from bridge.config import load_settings
+from bridge.core.config import load_settings
+from bridge.service.addon import AddonError, write_config
 from tests.conftest import free_port
 
 ROOT = Path(__file__).parent.parent
@@ -206,7 +206,11 @@ async def test_options_that_cannot_work_are_refused_saying_why(
 
 def test_the_start_script_exits_2_with_a_sentence_when_it_cannot_start(tmp_path: Path) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "bridge.addon"], capture_output=True, text=True, timeout=60, check=False
+        [sys.executable, "-m", "bridge.service.addon"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert done.returncode == 2
     assert done.stderr.startswith("eg4-bridge add-on: /data/options.json cannot be read")

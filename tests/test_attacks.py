@@ -10,8 +10,8 @@ from typing import Any
 
 import aiohttp
 
-from bridge.daemon import running_bridge
 from bridge.mqtt.topics import Topics
+from bridge.service.daemon import running_bridge
 from bridge.simulator import SimulatorState, run_simulator
 from tests.conftest import Broker
 from tests.harness import Bridged, bridge_settings, observing, unique_topics

@@ -16,12 +16,12 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from bridge.catalogue import setting_by_topic_path
-from bridge.cloud import CloudClient
-from bridge.config import load_settings
-from bridge.daemon import running_bridge
-from bridge.errors import ConfigError, MalformedResponseError
+from bridge.core.catalogue import setting_by_topic_path
+from bridge.core.config import load_settings
+from bridge.core.errors import ConfigError, MalformedResponseError
+from bridge.service.daemon import running_bridge
 from bridge.simulator import RunningSimulator, SimulatorState, run_simulator
+from bridge.transports.cloud import CloudClient
 from tests.conftest import FAST_RETRY, Broker
 from tests.harness import Observer, bridge_settings, observing, unique_topics
 from tests.reliability import record

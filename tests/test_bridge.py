@@ -9,8 +9,8 @@ from dataclasses import dataclass
 import pytest
 
 from bridge import PROJECT_URL, __version__
-from bridge.daemon import RunningBridge, running_bridge
 from bridge.mqtt.topics import Topics
+from bridge.service.daemon import RunningBridge, running_bridge
 from bridge.simulator import RunningSimulator, SimulatorState, run_simulator
 from tests.conftest import Broker
 from tests.harness import Observer, bridge_settings, observing, unique_topics

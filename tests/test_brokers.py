@@ -23,9 +23,9 @@ from typing import Any
 import aiomqtt
 import pytest
 
-from bridge.config import settings_from_mapping
-from bridge.daemon import running_bridge
+from bridge.core.config import settings_from_mapping
 from bridge.mqtt.topics import Topics
+from bridge.service.daemon import running_bridge
 from bridge.simulator import SimulatorState, run_simulator
 from tests.conftest import free_port
 from tests.harness import Bridged, observing, unique_topics

@@ -6,15 +6,15 @@ import asyncio
 
 import pytest
 
-from bridge.catalogue import BATTERY_CHARGE_CURRENT, BATTERY_DISCHARGE_CURRENT
-from bridge.cloud import CloudClient
-from bridge.errors import (
+from bridge.core.catalogue import BATTERY_CHARGE_CURRENT, BATTERY_DISCHARGE_CURRENT
+from bridge.core.errors import (
     AuthenticationError,
     MalformedResponseError,
     RefusedError,
     TransientError,
 )
 from bridge.simulator import RunningSimulator
+from bridge.transports.cloud import CloudClient
 from tests.conftest import FAST_RETRY
 
 INVERTER = "4512345600"

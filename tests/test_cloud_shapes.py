@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
-from bridge.cloud.models import parse_account, parse_runtime
-from bridge.errors import MalformedResponseError
+from bridge.core.errors import MalformedResponseError
+from bridge.core.readings import parse_runtime
+from bridge.transports.cloud.answers import parse_account
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

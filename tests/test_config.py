@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from bridge.config import load_settings
-from bridge.errors import ConfigError
+from bridge.core.config import load_settings
+from bridge.core.errors import ConfigError
 
 REPOSITORY = Path(__file__).parent.parent
 GOOD = """
@@ -36,7 +36,7 @@ def write(tmp_path: Path, text: str) -> Path:
 
 def check_config(path: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "bridge.cli", "check-config", "--config", str(path)],
+        [sys.executable, "-m", "bridge.service.cli", "check-config", "--config", str(path)],
         capture_output=True,
         text=True,
         timeout=60,
@@ -266,7 +266,7 @@ def test_check_config_warns_of_placeholders_and_polling_faster_than_the_cloud_al
 def test_every_option_of_every_command_says_what_it_does() -> None:
     from argparse import _SubParsersAction
 
-    from bridge.cli import _parser
+    from bridge.service.cli import _parser
 
     parser = _parser()
     commands = next(action for action in parser._actions if isinstance(action, _SubParsersAction))
@@ -280,7 +280,7 @@ def test_every_option_of_every_command_says_what_it_does() -> None:
 
 
 def test_fast_polling_of_a_simulator_on_this_machine_is_no_mistake() -> None:
-    from bridge.config import settings_from_mapping, settings_warnings
+    from bridge.core.config import settings_from_mapping, settings_warnings
 
     local = settings_from_mapping(
         {"cloud": {"base_url": "http://127.0.0.1:8085", "username": "demo", "password": "demo"},

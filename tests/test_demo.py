@@ -20,7 +20,7 @@ SIMULATED = "4512345600"
 async def start_demo(*args: str) -> asyncio.subprocess.Process:
     """`eg4-bridge demo` with `args`, its output piped for the test to read."""
     return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bridge.cli", "demo", *args,
+        sys.executable, "-m", "bridge.service.cli", "demo", *args,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
@@ -85,7 +85,7 @@ async def test_the_local_demo_reaches_the_inverters_through_their_dongles(broker
 
 async def test_the_demo_uses_a_base_topic_of_its_own_by_default() -> None:
     """A real bridge's `eg4` is never the demo's: its exit cannot mark a real bridge offline."""
-    from bridge.cli import _parser
+    from bridge.service.cli import _parser
 
     args = _parser().parse_args(["demo"])
     assert args.base_topic == "eg4demo"

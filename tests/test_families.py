@@ -13,10 +13,10 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bridge.catalogue import SETTINGS, Risk, offered_in_family
-from bridge.config import settings_from_mapping
-from bridge.daemon import running_bridge
-from bridge.families import Family
+from bridge.core.catalogue import SETTINGS, Risk, offered_in_family
+from bridge.core.config import settings_from_mapping
+from bridge.core.families import Family
+from bridge.service.daemon import running_bridge
 from bridge.simulator import RunningSimulator, SimulatorState, run_simulator
 from tests.conftest import Broker
 from tests.harness import Bridged, bridge_settings, observing, unique_topics

@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 import structlog
 
-from bridge.config import MqttSettings
-from bridge.daemon import running_bridge
+from bridge.core.config import MqttSettings
 from bridge.mqtt.link import MqttLink
 from bridge.mqtt.topics import Topics
+from bridge.service.daemon import running_bridge
 from bridge.simulator import SimulatorState, run_simulator
 from tests.conftest import Broker, free_port
 from tests.harness import Observer, Seen, bridge_settings, observing, unique_topics

@@ -17,8 +17,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bridge.config import Settings, settings_from_mapping
-from bridge.daemon import running_bridge
+from bridge.core.config import Settings, settings_from_mapping
+from bridge.service.daemon import running_bridge
 from bridge.simulator import RunningSimulator, SimulatorState, run_simulator
 from tests.conftest import Broker, free_port
 from tests.harness import Observer, observing, start_bridge_process, unique_topics
@@ -290,7 +290,7 @@ async def test_the_commands_as_shipped_serve_dongles_and_run_a_bridge_with_no_cl
     each in its own process, as a user would start them."""
     dongle_port = free_port()
     simulator = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bridge.cli", "simulator", "--port", str(free_port()),
+        sys.executable, "-m", "bridge.service.cli", "simulator", "--port", str(free_port()),
         "--dongle-port", str(dongle_port), "--inverters", "1",
         stdout=asyncio.subprocess.PIPE,
     )  # fmt: skip
@@ -408,8 +408,8 @@ async def test_local_with_a_cloud_account_refuses_to_start_for_an_inverter_with_
 ) -> None:
     """docs/LOCAL.md promises that with `local` nothing goes to the cloud: an account inverter with no dongle
     named would be written through the cloud all the same, so the bridge does not start, naming it."""
-    from bridge.daemon import run_bridge
-    from bridge.errors import NoLocalWayError
+    from bridge.core.errors import NoLocalWayError
+    from bridge.service.daemon import run_bridge
 
     async with run_simulator(SimulatorState(inverter_count=3), dongle_port=0) as simulator:
         settings = local_settings(simulator, broker.port, unique_topics(), transport="local", with_cloud=True)

@@ -58,7 +58,7 @@ async def test_pylxpweb_and_the_codec_agree_on_dongle_frames_both_ways() -> None
     the codec builds pass pylxpweb's checks and give the same values."""
     import asyncio
 
-    from bridge.local.frames import (
+    from bridge.transports.local.frames import (
         ModbusFunction,
         decode,
         read_reply,

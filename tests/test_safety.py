@@ -9,8 +9,8 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from bridge.daemon import running_bridge
 from bridge.mqtt.topics import Topics
+from bridge.service.daemon import running_bridge
 from bridge.simulator import RunningSimulator, SimulatorState, run_simulator
 from tests.conftest import Broker
 from tests.harness import Observer, bridge_settings, observing, unique_topics

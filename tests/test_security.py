@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from bridge.config import settings_from_mapping
-from bridge.daemon import run_bridge
-from bridge.errors import BrokerRefusedError
+from bridge.core.config import settings_from_mapping
+from bridge.core.errors import BrokerRefusedError
+from bridge.service.daemon import run_bridge
 from bridge.simulator import SimulatorState, run_simulator
 from tests.conftest import Broker
 from tests.harness import observing, start_bridge_process, unique_topics

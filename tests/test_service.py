@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from bridge import __version__
-from bridge.daemon import running_bridge
+from bridge.service.daemon import running_bridge
 from bridge.simulator import SimulatorState, run_simulator
 from tests.conftest import Broker, free_port
 from tests.harness import bridge_settings, observing, start_bridge_process, unique_topics
@@ -205,7 +205,7 @@ def test_version_flag_reports_the_version_discovery_announces() -> None:
     import subprocess
 
     done = subprocess.run(
-        [sys.executable, "-m", "bridge.cli", "--version"],
+        [sys.executable, "-m", "bridge.service.cli", "--version"],
         capture_output=True,
         text=True,
         timeout=30,

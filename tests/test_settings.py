@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from bridge.catalogue import SETTINGS, Risk, SwitchSetting, WindowSetting
-from bridge.daemon import running_bridge
+from bridge.core.catalogue import SETTINGS, Risk, SwitchSetting, WindowSetting
+from bridge.service.daemon import running_bridge
 from bridge.simulator import RunningSimulator, SimulatorState, run_simulator
 from bridge.simulator.state import SimInverter
 from tests.conftest import Broker

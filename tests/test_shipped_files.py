@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 import yaml
 
-from bridge.catalogue import SENSORS, SETTINGS
-from bridge.daemon import running_bridge
-from bridge.devices import Device
+from bridge.core.catalogue import SENSORS, SETTINGS
+from bridge.core.devices import Device
 from bridge.mqtt.discovery import device_config
 from bridge.mqtt.topics import Topics
+from bridge.service.daemon import running_bridge
 from bridge.simulator import SimulatorState, run_simulator
 from tests.conftest import Broker, free_port
 from tests.harness import bridge_settings, unique_topics
@@ -185,7 +185,7 @@ async def test_the_container_health_check_tells_a_live_bridge_from_a_dead_one(
 
     def probe() -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "bridge.cli", "healthcheck", "--config", str(config)],
+            [sys.executable, "-m", "bridge.service.cli", "healthcheck", "--config", str(config)],
             capture_output=True,
             text=True,
             timeout=60,
@@ -210,9 +210,9 @@ async def test_the_container_health_check_tells_a_live_bridge_from_a_dead_one(
 
 def test_docs_settings_is_the_rows() -> None:
     """docs/SETTINGS.md lists every setting with its register, unit, range, families and sources, as the
-    rows hold them (`python -m bridge.tables --write`)."""
-    from bridge.catalogue import SETTINGS
-    from bridge.tables import settings_doc
+    rows hold them (`python -m bridge.service.tables --write`)."""
+    from bridge.core.catalogue import SETTINGS
+    from bridge.service.tables import settings_doc
 
     written = (DOCS / "SETTINGS.md").read_text()
     assert written == settings_doc()
@@ -222,8 +222,8 @@ def test_docs_settings_is_the_rows() -> None:
 
 
 def test_the_readme_tables_are_the_catalogue() -> None:
-    """The settings and sensors tables say exactly what the catalogue holds (`python -m bridge.tables --write`)."""
-    from bridge.tables import with_tables
+    """The settings and sensors tables say exactly what the catalogue holds (`python -m bridge.service.tables --write`)."""
+    from bridge.service.tables import with_tables
 
     readme = (ROOT / "README.md").read_text()
     assert with_tables(readme) == readme

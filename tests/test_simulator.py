@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import asyncio
 
-from bridge.local import frames
-from bridge.local.frames import ModbusFunction, TcpFunction
 from bridge.simulator import SimulatorState, run_simulator
+from bridge.transports.local import frames
+from bridge.transports.local.frames import ModbusFunction, TcpFunction
 
 SERIAL = "4512345600"
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from bridge.daemon import running_bridge
+from bridge.service.daemon import running_bridge
 from bridge.simulator import SimulatorState, run_simulator
 from tests.conftest import Broker, free_port
 from tests.harness import bridge_settings, observing, unique_topics

@@ -16,11 +16,11 @@ from typing import Any
 
 import pytest
 
-from bridge.config import MqttSettings
-from bridge.daemon import RunningBridge, run_bridge, running_bridge
-from bridge.errors import AnotherBridgeError
+from bridge.core.config import MqttSettings
+from bridge.core.errors import AnotherBridgeError
 from bridge.mqtt.link import MqttLink
 from bridge.mqtt.topics import MAX_TOPIC_BYTES, Topics
+from bridge.service.daemon import RunningBridge, run_bridge, running_bridge
 from bridge.simulator import RunningSimulator, SimulatorState, run_simulator
 from bridge.simulator.state import SlowWrite
 from tests.conftest import Broker, free_port

@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any, Final
 
 from bridge import PROJECT_URL, __version__
-from bridge.catalogue import (
+from bridge.core.catalogue import (
     ENERGY_SENSORS,
     FIRST_RELEASE_SENSORS,
     RETIRED,
@@ -25,8 +25,8 @@ from bridge.catalogue import (
     SwitchSetting,
     WindowSetting,
 )
-from bridge.config import InverterLimits
-from bridge.devices import Device
+from bridge.core.config import InverterLimits
+from bridge.core.devices import Device
 from bridge.mqtt.topics import OFFLINE, ONLINE, Topics
 
 MANUFACTURER: Final = "EG4 Electronics"

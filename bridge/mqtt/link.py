@@ -22,8 +22,8 @@ import aiomqtt
 import structlog
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from bridge.config import MqttSettings, TlsSettings
-from bridge.errors import AnotherBridgeError, BrokerRefusedError
+from bridge.core.config import MqttSettings, TlsSettings
+from bridge.core.errors import AnotherBridgeError, BrokerRefusedError
 from bridge.mqtt.outbox import Outbox, Outgoing
 from bridge.mqtt.topics import OFFLINE, ONLINE, Topics, topic_is_publishable
 

@@ -2,8 +2,8 @@
 same state as the simulated cloud, so that a write through one door is read through the other.
 
 One port serves every inverter; a request names its dongle and inverter, as frames do. Registers are made
-from the cloud's values with the bridge's register table (`bridge.local.registers`), and writes are applied
-through the same state methods the cloud's endpoints use, with the same refusals.
+from the cloud's values with the bridge's register table (`bridge.transports.local.registers`), and
+writes are applied through the same state methods the cloud's endpoints use, with the same refusals.
 
 Faults, queued over HTTP (`POST /_sim/dongle_faults`) or directly: `silence` (no answer), `drop_mid_write`
 (the write is applied, then the connection closed before the answer), `misrouted_reply` (another
@@ -21,10 +21,10 @@ from typing import Final
 
 import structlog
 
-from bridge.local import frames, registers
-from bridge.local.frames import Frame, FrameError, ModbusFunction, TcpFunction
 from bridge.simulator.app import energy_answer, runtime_answer
 from bridge.simulator.state import SimInverter, SimulatorState
+from bridge.transports.local import frames, registers
+from bridge.transports.local.frames import Frame, FrameError, ModbusFunction, TcpFunction
 
 log = structlog.get_logger(__name__)
 

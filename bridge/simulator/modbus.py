@@ -17,9 +17,9 @@ import tty
 from collections.abc import AsyncIterator
 from typing import Final
 
-from bridge.local.frames import crc16_modbus
 from bridge.simulator.dongle import ILLEGAL_ADDRESS, ILLEGAL_VALUE, MAX_READ, SimulatedDongles, serving
 from bridge.simulator.state import SimInverter, SimulatorState
+from bridge.transports.local.frames import crc16_modbus
 
 DEVICE_FAILURE: Final = 4
 READS: Final = (3, 4)

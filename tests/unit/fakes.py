@@ -6,10 +6,10 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 
-from bridge.catalogue import Setting
-from bridge.commands import Command, Result
-from bridge.errors import CloudError, TransientError
-from bridge.writes import Delivery
+from bridge.core.catalogue import Setting
+from bridge.core.commands import Command, Result
+from bridge.core.errors import CloudError, TransientError
+from bridge.core.writes import Delivery
 
 
 class FakeClock:

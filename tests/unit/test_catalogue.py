@@ -6,13 +6,13 @@ import math
 
 import pytest
 
-from bridge.catalogue import (
+from bridge.core.catalogue import (
     BATTERY_CHARGE_CURRENT,
     BATTERY_DISCHARGE_CURRENT,
     PARAMETER_WINDOWS,
     WRITABLE_PARAMETERS,
 )
-from bridge.errors import ParameterValueError
+from bridge.core.errors import ParameterValueError
 
 
 @pytest.mark.parametrize(
@@ -133,7 +133,7 @@ import json  # noqa: E402
 from decimal import Decimal  # noqa: E402
 from importlib import resources  # noqa: E402
 
-from bridge.catalogue import (  # noqa: E402
+from bridge.core.catalogue import (  # noqa: E402
     ENERGY_SENSORS,
     SETTINGS,
     NumberSetting,
@@ -143,7 +143,7 @@ from bridge.catalogue import (  # noqa: E402
     setting_by_key,
     setting_by_topic_path,
 )
-from bridge.cloud.models import Energy  # noqa: E402
+from bridge.core.readings import Energy  # noqa: E402
 
 AC_CHARGE = setting_by_topic_path("ac_charge/enabled")
 WINDOW = setting_by_topic_path("ac_charge/window_2")
@@ -417,7 +417,7 @@ def test_long_refused_payloads_are_quoted_up_to_32_characters() -> None:
 
 
 def test_a_select_takes_its_options_by_name_and_reads_their_position() -> None:
-    from bridge.catalogue import SelectSetting
+    from bridge.core.catalogue import SelectSetting
 
     select = setting_by_topic_path("ac_charge/type")
     assert isinstance(select, SelectSetting)

@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from bridge.local import frames, registers
-from bridge.local.dongle import (
+from bridge.transports.local import frames, registers
+from bridge.transports.local.dongle import (
     DongleConnection,
     DongleDroppedError,
     DongleExceptionError,
@@ -18,7 +18,7 @@ from bridge.local.dongle import (
     DongleUnreachableError,
     Stream,
 )
-from bridge.local.frames import ModbusFunction, TcpFunction
+from bridge.transports.local.frames import ModbusFunction, TcpFunction
 
 pytestmark = pytest.mark.unit
 
@@ -356,7 +356,7 @@ def test_signs_bytes_and_sums_of_inputs_at_their_edges() -> None:
 
 
 def test_to_cloud_is_the_inverse_of_from_cloud_for_every_kind_of_setting() -> None:
-    from bridge.catalogue import SETTINGS, NumberSetting, SelectSetting, SwitchSetting, WindowSetting
+    from bridge.core.catalogue import SETTINGS, NumberSetting, SelectSetting, SwitchSetting, WindowSetting
 
     samples = {SwitchSetting: "OFF", WindowSetting: "01:30-05:45", SelectSetting: "soc_volt"}
     for setting in SETTINGS:

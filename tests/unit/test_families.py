@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bridge.announcer import Announcer
-from bridge.catalogue import (
+from bridge.core.catalogue import (
     ENERGY_SENSORS,
     SETTINGS,
     NumberSetting,
@@ -23,16 +22,17 @@ from bridge.catalogue import (
     setting_by_key,
     setting_by_topic_path,
 )
-from bridge.cloud.models import Energy, Runtime
-from bridge.commands import Command
-from bridge.config import InverterLimits, Settings, ThermalGuardSettings
-from bridge.devices import Device
-from bridge.errors import ParameterValueError
-from bridge.families import Family, family_of_code, family_of_model, identify, model_name
-from bridge.local import registers
+from bridge.core.commands import Command
+from bridge.core.config import InverterLimits, Settings, ThermalGuardSettings
+from bridge.core.devices import Device
+from bridge.core.errors import ParameterValueError
+from bridge.core.families import Family, family_of_code, family_of_model, identify, model_name
+from bridge.core.policy import Situation, decide
+from bridge.core.readings import Energy, Runtime
+from bridge.mqtt.announcer import Announcer
 from bridge.mqtt.discovery import number_bounds
 from bridge.mqtt.topics import Topics
-from bridge.policy import Situation, decide
+from bridge.transports.local import registers
 
 pytestmark = pytest.mark.unit
 

@@ -7,7 +7,7 @@ import struct
 
 import pytest
 
-from bridge.local.frames import (
+from bridge.transports.local.frames import (
     Frame,
     FrameError,
     ModbusFunction,

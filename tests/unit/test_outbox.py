@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from bridge.catalogue import SETTINGS
-from bridge.config import MqttSettings
-from bridge.devices import Device
+from bridge.core.catalogue import SETTINGS
+from bridge.core.config import MqttSettings
+from bridge.core.devices import Device
 from bridge.mqtt.discovery import device_config, first_release_topics
 from bridge.mqtt.link import MqttLink
 from bridge.mqtt.outbox import Outbox, Outgoing
@@ -127,7 +127,7 @@ def test_the_link_drops_counts_and_logs_a_message_no_broker_could_take() -> None
 
 def test_the_watchdog_is_fed_only_while_the_loop_turns_and_the_broker_was_reachable_lately() -> None:
     """Wrong broker credentials later, or a broker gone for good: systemd must see a failed service."""
-    from bridge.daemon import BROKER_DOWN_LIMIT_SECONDS, watchdog_withheld_because
+    from bridge.service.daemon import BROKER_DOWN_LIMIT_SECONDS, watchdog_withheld_because
 
     stall = 180.0
     assert watchdog_withheld_because(1000.0, 990.0, stall, None) is None
@@ -147,7 +147,7 @@ def test_a_backlog_for_the_broker_is_said_once_until_it_drains() -> None:
     own outbox backs up, once, and again only after it drained."""
     from structlog.testing import capture_logs
 
-    from bridge.config import MqttSettings
+    from bridge.core.config import MqttSettings
     from bridge.mqtt.link import BACKLOG_WARNING, MqttLink
     from bridge.mqtt.topics import Topics
 

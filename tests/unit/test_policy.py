@@ -7,11 +7,11 @@ from decimal import Decimal
 
 import pytest
 
-from bridge.catalogue import BATTERY_CHARGE_CURRENT, BATTERY_DISCHARGE_CURRENT
-from bridge.commands import MAX_PAYLOAD_BYTES, Command, Outcome, Result, read_number, result_payload
-from bridge.config import InverterLimits, ThermalGuardSettings
-from bridge.errors import ParameterValueError
-from bridge.policy import Situation, Write, decide
+from bridge.core.catalogue import BATTERY_CHARGE_CURRENT, BATTERY_DISCHARGE_CURRENT
+from bridge.core.commands import MAX_PAYLOAD_BYTES, Command, Outcome, Result, read_number, result_payload
+from bridge.core.config import InverterLimits, ThermalGuardSettings
+from bridge.core.errors import ParameterValueError
+from bridge.core.policy import Situation, Write, decide
 
 SERIAL = "4512345600"
 GUARD_OFF = ThermalGuardSettings()
@@ -252,7 +252,7 @@ def test_a_result_keeps_an_error_of_exactly_the_limit_and_writes_text_unescaped(
 
 
 def test_a_setting_the_model_lacks_is_unknown_once_its_settings_were_read() -> None:
-    from bridge.catalogue import setting_by_topic_path
+    from bridge.core.catalogue import setting_by_topic_path
 
     window = command("01:00-05:00", "ac_charge/window_1")
     before_any_read = Situation(ready=True, stopping=False, known_inverter=True, offered=None)

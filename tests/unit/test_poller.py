@@ -7,12 +7,11 @@ import asyncio
 
 import pytest
 
-from bridge.announcer import Announcer
-from bridge.cloud import InverterInfo, Runtime
-from bridge.cloud.models import Energy, ParameterRead
-from bridge.config import Settings
+from bridge.core.config import Settings
+from bridge.core.poller import Poller
+from bridge.core.readings import Energy, InverterInfo, ParameterRead, Runtime
+from bridge.mqtt.announcer import Announcer
 from bridge.mqtt.topics import Topics
-from bridge.poller import Poller
 from tests.unit.fakes import FakeClock, settle
 
 pytestmark = pytest.mark.unit

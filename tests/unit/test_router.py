@@ -10,23 +10,23 @@ from typing import Any, cast
 
 import pytest
 
-from bridge.cloud import CloudClient
-from bridge.config import Settings
-from bridge.errors import (
+from bridge.core.config import Settings
+from bridge.core.errors import (
     CloudError,
     MalformedResponseError,
     OutcomeUnknownError,
     RefusedError,
     TransientError,
 )
-from bridge.local.dongle import (
+from bridge.transports.cloud import CloudClient
+from bridge.transports.local.dongle import (
     DongleDroppedError,
     DongleError,
     DongleExceptionError,
     DongleSilentError,
     DongleUnreachableError,
 )
-from bridge.transport import LocalWay, Transports
+from bridge.transports.router import LocalWay, Transports
 from tests.unit.fakes import FakeClock
 
 pytestmark = pytest.mark.unit

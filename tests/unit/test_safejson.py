@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bridge import safejson
+from bridge.core import safejson
 
 pytestmark = pytest.mark.unit
 

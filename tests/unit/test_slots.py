@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from bridge.cloud.client import Slots
+from bridge.transports.cloud.client import Slots
 
 pytestmark = pytest.mark.unit
 

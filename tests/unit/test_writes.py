@@ -10,11 +10,11 @@ from dataclasses import dataclass
 
 import pytest
 
-from bridge.catalogue import BATTERY_CHARGE_CURRENT, BATTERY_DISCHARGE_CURRENT, NumberSetting, Setting
-from bridge.commands import Command, Outcome, Result
-from bridge.errors import OutcomeUnknownError, RefusedError, TransientError
-from bridge.policy import Write
-from bridge.writes import Delivery, WriteQueue
+from bridge.core.catalogue import BATTERY_CHARGE_CURRENT, BATTERY_DISCHARGE_CURRENT, NumberSetting, Setting
+from bridge.core.commands import Command, Outcome, Result
+from bridge.core.errors import OutcomeUnknownError, RefusedError, TransientError
+from bridge.core.policy import Write
+from bridge.core.writes import Delivery, WriteQueue
 from tests.unit.fakes import FakeClock, FakeDoor, RecordingListener, settle
 
 SERIAL = "4512345600"

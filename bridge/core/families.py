@@ -2,8 +2,8 @@
 
 A setting's meaning can differ between families (the off-grid models have no grid sell-back; Luxpower's own
 sources read some registers in percent where the EG4 ones read kilowatts), so every setting row says, per
-family, whether it is offered (`bridge.catalogue`). Where nothing identifies the family, only the settings
-every family agrees on are offered.
+family, whether it is offered (`bridge.core.catalogue`). Where nothing identifies the family, only the
+settings every family agrees on are offered.
 
 Sources: the device type code (holding register 19, `HOLD_DEVICE_TYPE_CODE` in the cloud's parameters) and
 its codes are pylxpweb's (`constants/registers.py`, `devices/inverters/_features.py`) and eg4_web_monitor's

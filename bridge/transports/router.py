@@ -2,8 +2,8 @@
 the cloud when the dongle does not answer (`hybrid`). The poller reads and the write queue writes through
 `Transports` alone, and never learns which way a request went, except from a result's `via`.
 
-The dongle speaks registers (`bridge.local`); here they become the same models the cloud's answers become,
-through the same parsers, so that everything above sees one shape whatever the way.
+The dongle speaks registers (`bridge.transports.local`); here they become the same models the cloud's
+answers become, through the same parsers, so that everything above sees one shape whatever the way.
 """
 
 from __future__ import annotations
@@ -13,19 +13,35 @@ from typing import Final, Protocol, TypeVar
 
 import structlog
 
-from bridge.catalogue import ENERGY_SENSORS, SENSORS, SelectSetting, Setting, SwitchSetting, WindowSetting
-from bridge.cloud import CloudClient, InverterInfo, Runtime
-from bridge.cloud.models import Energy, ParameterRead, ParameterValue, parse_energy, parse_runtime
-from bridge.config import DongleSettings, ModbusSettings, Settings
-from bridge.errors import (
+from bridge.core.catalogue import (
+    ENERGY_SENSORS,
+    SENSORS,
+    SelectSetting,
+    Setting,
+    SwitchSetting,
+    WindowSetting,
+)
+from bridge.core.config import DongleSettings, ModbusSettings, Settings
+from bridge.core.errors import (
     CloudError,
     MalformedResponseError,
     OutcomeUnknownError,
     RefusedError,
     TransientError,
 )
-from bridge.local import registers
-from bridge.local.dongle import (
+from bridge.core.readings import (
+    Energy,
+    InverterInfo,
+    ParameterRead,
+    ParameterValue,
+    Runtime,
+    parse_energy,
+    parse_runtime,
+)
+from bridge.core.writes import Clock, Delivery
+from bridge.transports.cloud import CloudClient
+from bridge.transports.local import registers
+from bridge.transports.local.dongle import (
     DongleConnection,
     DongleError,
     DongleExceptionError,
@@ -34,9 +50,8 @@ from bridge.local.dongle import (
     DongleUnreachableError,
     tcp_connector,
 )
-from bridge.local.frames import ModbusFunction
-from bridge.local.modbus import ModbusConnection, ModbusLine
-from bridge.writes import Clock, Delivery
+from bridge.transports.local.frames import ModbusFunction
+from bridge.transports.local.modbus import ModbusConnection, ModbusLine
 
 log = structlog.get_logger(__name__)
 

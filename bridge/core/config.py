@@ -29,8 +29,8 @@ from pydantic import (
     model_validator,
 )
 
-from bridge.catalogue import SETTINGS, NumberSetting, Risk, setting_by_key
-from bridge.errors import ConfigError
+from bridge.core.catalogue import SETTINGS, NumberSetting, Risk, setting_by_key
+from bridge.core.errors import ConfigError
 
 #: Environment variables that fill (and take precedence over) the file's secrets.
 ENVIRONMENT: Final = {

@@ -21,9 +21,9 @@ from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Final
 
-from bridge.encodings import ClockPart, Encoding, Flag, Scaled
-from bridge.errors import ParameterValueError
-from bridge.families import Family
+from bridge.core.encodings import ClockPart, Encoding, Flag, Scaled
+from bridge.core.errors import ParameterValueError
+from bridge.core.families import Family
 
 #: The three register windows that together cover every holding register (0-366).
 PARAMETER_WINDOWS: Final = ((0, 127), (127, 127), (240, 127))
@@ -699,7 +699,7 @@ _BY_KEY: Final = {setting.key: setting for setting in SETTINGS}
 
 @dataclass(frozen=True, slots=True)
 class Sensor:
-    """A runtime value published read-only; `field` names the attribute of `bridge.cloud.models.Runtime`
+    """A runtime value published read-only; `field` names the attribute of `bridge.core.readings.Runtime`
     (or of `Energy`, for the energy counters)."""
 
     key: str

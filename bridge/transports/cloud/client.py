@@ -22,22 +22,11 @@ from typing import Any, Final, NamedTuple, Self
 import aiohttp
 import structlog
 
-from bridge import safejson
-from bridge.catalogue import (
+from bridge.core import safejson
+from bridge.core.catalogue import (
     PARAMETER_WINDOWS,
 )
-from bridge.cloud.models import (
-    Account,
-    Energy,
-    InverterInfo,
-    ParameterRead,
-    ParameterValue,
-    Runtime,
-    parse_account,
-    parse_energy,
-    parse_runtime,
-)
-from bridge.errors import (
+from bridge.core.errors import (
     AuthenticationError,
     CloudError,
     LoginRefusedError,
@@ -46,6 +35,16 @@ from bridge.errors import (
     RefusedError,
     TransientError,
 )
+from bridge.core.readings import (
+    Energy,
+    InverterInfo,
+    ParameterRead,
+    ParameterValue,
+    Runtime,
+    parse_energy,
+    parse_runtime,
+)
+from bridge.transports.cloud.answers import Account, parse_account
 
 log = structlog.get_logger(__name__)
 

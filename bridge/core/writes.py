@@ -18,16 +18,16 @@ from typing import Final, Protocol
 
 import structlog
 
-from bridge.catalogue import Setting
-from bridge.commands import Applied, Command, Outcome, Result
-from bridge.errors import (
+from bridge.core.catalogue import Setting
+from bridge.core.commands import Applied, Command, Outcome, Result
+from bridge.core.errors import (
     CloudError,
     MalformedResponseError,
     OutcomeUnknownError,
     ParameterValueError,
     RefusedError,
 )
-from bridge.policy import Write
+from bridge.core.policy import Write
 
 log = structlog.get_logger(__name__)
 

@@ -18,22 +18,22 @@ from urllib.parse import urlsplit
 
 import structlog
 
-from bridge import safejson
-from bridge.announcer import Announcer, Publisher
-from bridge.catalogue import Setting, setting_by_key
-from bridge.cloud import CloudClient
-from bridge.commands import Command, Outcome, Result
-from bridge.config import Settings
-from bridge.devices import Device
-from bridge.errors import CloudError, ParameterValueError
-from bridge.families import Family
+from bridge.core import safejson
+from bridge.core.catalogue import Setting, setting_by_key
+from bridge.core.commands import Command, Outcome, Result
+from bridge.core.config import Settings
+from bridge.core.devices import Device
+from bridge.core.errors import CloudError, ParameterValueError
+from bridge.core.families import Family
+from bridge.core.policy import Situation, decide
+from bridge.core.poller import Poller
+from bridge.core.writes import Clock, MonotonicClock, WriteQueue
+from bridge.mqtt.announcer import Announcer, Publisher
 from bridge.mqtt.discovery import first_release_topics
 from bridge.mqtt.topics import Topics, topic_is_publishable
-from bridge.policy import Situation, decide
-from bridge.poller import Poller
-from bridge.status_page import CommandStatus
-from bridge.transport import Transports
-from bridge.writes import Clock, MonotonicClock, WriteQueue
+from bridge.service.status_page import CommandStatus
+from bridge.transports.cloud import CloudClient
+from bridge.transports.router import Transports
 
 log = structlog.get_logger(__name__)
 

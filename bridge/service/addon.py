@@ -15,9 +15,9 @@ from typing import Any, Final
 
 import yaml
 
-from bridge import safejson
-from bridge.config import settings_from_mapping
-from bridge.errors import ConfigError
+from bridge.core import safejson
+from bridge.core.config import settings_from_mapping
+from bridge.core.errors import ConfigError
 
 OPTIONS: Final = Path("/data/options.json")
 CONFIG: Final = Path("/data/config.yaml")
@@ -153,7 +153,7 @@ def main() -> int:
     except AddonError as exc:
         print(f"eg4-bridge add-on: {exc}", file=sys.stderr)
         return 2
-    os.execvp(sys.executable, [sys.executable, "-m", "bridge.cli", "run", "--config", str(CONFIG)])
+    os.execvp(sys.executable, [sys.executable, "-m", "bridge.service.cli", "run", "--config", str(CONFIG)])
     return 0  # not reached: exec replaces this process
 
 

@@ -1,7 +1,7 @@
 """What the inverter's registers hold, in the cloud's vocabulary: the settings' registers (each stated in its
-row of `bridge.catalogue`, gathered here), the runtime fields' input registers, and the registers that say
-which inverter it is. Read by the local transport (registers to values) and by the dongle simulator (values
-to registers). Plain data and pure functions, no I/O.
+row of `bridge.core.catalogue`, gathered here), the runtime fields' input registers, and the registers
+that say which inverter it is. Read by the local transport (registers to values) and by the dongle
+simulator (values to registers). Plain data and pure functions, no I/O.
 
 Only encodings public implementations agree on are used (docs/SETTINGS.md names them). A setting whose
 register holds something else than the cloud says, or whose layout the sources disagree on, has none: it is
@@ -14,22 +14,22 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
-from bridge.catalogue import SETTINGS
-from bridge.encodings import WORD, ClockPart, CloudValue, Encoding, EncodingError, Flag, Scaled
+from bridge.core.catalogue import SETTINGS
+from bridge.core.encodings import WORD, ClockPart, CloudValue, Encoding, EncodingError, Flag, Scaled
 
 __all__ = ["BLOCK", "HOLDING", "ClockPart", "CloudValue", "Encoding", "EncodingError", "Flag", "Scaled"]
 
 #: Registers are read in blocks of at most this many: what every firmware takes.
 BLOCK: Final = 40
 
-#: Holding registers, by the cloud's parameter name: taken from the settings' rows (`bridge.catalogue`),
+#: Holding registers, by the cloud's parameter name: taken from the settings' rows (`bridge.core.catalogue`),
 #: the one place a setting's register is stated.
 HOLDING: Final[Mapping[str, Encoding]] = {
     name: encoding for setting in SETTINGS for name, encoding in setting.local
 }
 
 #: The registers that say which inverter this is: the model bits (0-1, with the power rating) and the
-#: device type code (19). pylxpweb and eg4_web_monitor agree on both (`bridge.families`).
+#: device type code (19). pylxpweb and eg4_web_monitor agree on both (`bridge.core.families`).
 IDENTITY_REGISTERS: Final = (0, 1, 19)
 DEVICE_TYPE_CODE_REGISTER: Final = 19
 

@@ -14,22 +14,27 @@ from typing import Final
 
 import structlog
 
-from bridge.announcer import Announcer
-from bridge.catalogue import SETTINGS, Risk, Setting, offered_in_family
-from bridge.cloud import InverterInfo, Runtime
-from bridge.cloud.models import Energy
-from bridge.config import Settings
-from bridge.devices import Device
-from bridge.errors import (
+from bridge.core.catalogue import SETTINGS, Risk, Setting, offered_in_family
+from bridge.core.config import Settings
+from bridge.core.devices import Device
+from bridge.core.errors import (
     AuthenticationError,
     CloudError,
     NoLocalWayError,
     TransientError,
     UnknownInverterError,
 )
-from bridge.families import family_of_model, identify, model_name
-from bridge.transport import DEVICE_TYPE_CODE, POWER_RATING, UNIDENTIFIED_MODEL, Source, sensors_given_locally
-from bridge.writes import Clock
+from bridge.core.families import family_of_model, identify, model_name
+from bridge.core.readings import Energy, InverterInfo, Runtime
+from bridge.core.writes import Clock
+from bridge.mqtt.announcer import Announcer
+from bridge.transports.router import (
+    DEVICE_TYPE_CODE,
+    POWER_RATING,
+    UNIDENTIFIED_MODEL,
+    Source,
+    sensors_given_locally,
+)
 
 log = structlog.get_logger(__name__)
 

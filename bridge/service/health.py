@@ -11,8 +11,8 @@ from typing import Final
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from bridge.metrics import BridgeMetrics
-from bridge.status_page import Status, render
+from bridge.service.metrics import BridgeMetrics
+from bridge.service.status_page import Status, render
 
 
 @dataclass(frozen=True, slots=True)

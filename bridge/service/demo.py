@@ -10,10 +10,10 @@ import socket
 import sys
 from typing import Any
 
-from bridge.config import settings_from_mapping
-from bridge.coordinator import Coordinator
-from bridge.daemon import run_bridge, stop_on_signals
-from bridge.errors import AnotherBridgeError, BridgeError
+from bridge.core.config import settings_from_mapping
+from bridge.core.errors import AnotherBridgeError, BridgeError
+from bridge.service.coordinator import Coordinator
+from bridge.service.daemon import run_bridge, stop_on_signals
 from bridge.simulator import RunningSimulator, SimulatorState, run_simulator
 
 NO_BROKER_EXIT = 1

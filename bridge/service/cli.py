@@ -10,9 +10,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bridge import __version__
-from bridge.config import Settings, file_warnings, load_settings, settings_warnings
-from bridge.daemon import run_bridge, stop_on_signals
-from bridge.errors import (
+from bridge.core.config import Settings, file_warnings, load_settings, settings_warnings
+from bridge.core.errors import (
     AnotherBridgeError,
     AuthenticationError,
     BridgeError,
@@ -20,7 +19,8 @@ from bridge.errors import (
     ConfigError,
     UnknownInverterError,
 )
-from bridge.logs import configure_logging
+from bridge.service.daemon import run_bridge, stop_on_signals
+from bridge.service.logs import configure_logging
 
 EXIT_USAGE = 2
 EXIT_REFUSED = 1
@@ -158,7 +158,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE if url is None else _healthcheck(url)
     configure_logging(args.log_level or "INFO")
     if args.command == "demo":
-        from bridge.demo import run_demo
+        from bridge.service.demo import run_demo
 
         return run_demo(args)
     return _run_simulator(args)

@@ -19,8 +19,8 @@ from typing import Final, Protocol
 
 import structlog
 
-from bridge.local import frames
-from bridge.local.frames import Frame, FrameError, ModbusFunction, TcpFunction
+from bridge.transports.local import frames
+from bridge.transports.local.frames import Frame, FrameError, ModbusFunction, TcpFunction
 
 log = structlog.get_logger(__name__)
 

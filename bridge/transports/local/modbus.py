@@ -20,15 +20,15 @@ import structlog
 from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient, ModbusBaseClient
 from pymodbus.exceptions import ModbusException
 
-from bridge.config import ModbusSettings
-from bridge.local.dongle import (
+from bridge.core.config import ModbusSettings
+from bridge.transports.local.dongle import (
     DongleDroppedError,
     DongleExceptionError,
     DongleSilentError,
     DongleStats,
     DongleUnreachableError,
 )
-from bridge.local.frames import ModbusFunction
+from bridge.transports.local.frames import ModbusFunction
 
 log = structlog.get_logger(__name__)
 

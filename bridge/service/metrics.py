@@ -15,8 +15,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoM
 from prometheus_client.registry import Collector
 
 from bridge import __version__
-from bridge.commands import Outcome
-from bridge.local.dongle import DongleStats
+from bridge.core.commands import Outcome
+from bridge.transports.local.dongle import DongleStats
 
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 

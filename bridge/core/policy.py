@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Final
 
-from bridge.catalogue import (
+from bridge.core.catalogue import (
     NumberSetting,
     Offer,
     Risk,
@@ -17,10 +17,10 @@ from bridge.catalogue import (
     retired_setting_message,
     setting_by_topic_path,
 )
-from bridge.commands import Command
-from bridge.config import InverterLimits, ThermalGuardSettings
-from bridge.errors import ParameterValueError
-from bridge.families import Family
+from bridge.core.commands import Command
+from bridge.core.config import InverterLimits, ThermalGuardSettings
+from bridge.core.errors import ParameterValueError
+from bridge.core.families import Family
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,16 +15,17 @@ from typing import Any, Final
 import structlog
 
 from bridge import __version__
-from bridge.catalogue import NumberSetting
-from bridge.cloud import CloudClient, Runtime
-from bridge.config import Settings, settings_warnings
-from bridge.coordinator import Coordinator
-from bridge.health import HealthReport, serve_health
-from bridge.metrics import BridgeMetrics
+from bridge.core.catalogue import NumberSetting
+from bridge.core.config import Settings, settings_warnings
+from bridge.core.readings import Runtime
 from bridge.mqtt.link import MqttLink
 from bridge.mqtt.topics import Topics
-from bridge.status_page import InverterStatus, SettingRow, Status
-from bridge.systemd import Notifier
+from bridge.service.coordinator import Coordinator
+from bridge.service.health import HealthReport, serve_health
+from bridge.service.metrics import BridgeMetrics
+from bridge.service.status_page import InverterStatus, SettingRow, Status
+from bridge.service.systemd import Notifier
+from bridge.transports.cloud import CloudClient
 
 log = structlog.get_logger(__name__)
 

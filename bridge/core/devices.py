@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bridge.families import Family
+from bridge.core.families import Family
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,7 @@
-"""Typed models of what the cloud answers. Parsing and scaling happen here, once; no I/O."""
+"""What is read of an inverter, whichever transport read it: typed models in the vendor's field names
+(the cloud answers in them; the register tables decode to them). Parsing and scaling happen here, once;
+no I/O.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +10,8 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from bridge.catalogue import Setting
-from bridge.errors import MalformedResponseError, ParameterValueError
+from bridge.core.catalogue import Setting
+from bridge.core.errors import MalformedResponseError, ParameterValueError
 
 GRIDBOSS_DEVICE_TYPE = 9
 NO_BMS_TEMPERATURE = 127
@@ -17,11 +20,13 @@ NO_BMS_TEMPERATURE = 127
 ParameterValue = str | bool | int | float
 
 
-class _CloudModel(BaseModel):
+class VendorModel(BaseModel):
+    """A shape in the vendor's field names, which the cloud answers in and the register tables decode to."""
+
     model_config = ConfigDict(populate_by_name=True, extra="ignore", frozen=True)
 
 
-class InverterInfo(_CloudModel):
+class InverterInfo(VendorModel):
     """One device of a plant, as the login answer lists it."""
 
     #: Checked by the bridge, not here: one device with an unusable serial must not fail the whole login.
@@ -50,33 +55,7 @@ class InverterInfo(_CloudModel):
         return f"{self.standard}-{self.slave_version:02X}{self.fw_version:02X}"
 
 
-class ParallelGroup(_CloudModel):
-    name: str = Field(alias="parallelGroup")
-    first_serial: str | None = Field(default=None, alias="parallelFirstDeviceSn")
-
-
-class Plant(_CloudModel):
-    plant_id: int = Field(alias="plantId")
-    name: str
-    inverters: tuple[InverterInfo, ...] = ()
-    parallel_groups: tuple[ParallelGroup, ...] = Field(default=(), alias="parallelGroups")
-
-
-class Account(_CloudModel):
-    """The login answer: who we are and every device of every plant."""
-
-    user_id: int = Field(alias="userId")
-    username: str | None = None
-    role: str | None = None
-    readonly: bool = False
-    plants: tuple[Plant, ...] = ()
-
-    @property
-    def inverters(self) -> tuple[InverterInfo, ...]:
-        return tuple(inverter for plant in self.plants for inverter in plant.inverters)
-
-
-class Runtime(_CloudModel):
+class Runtime(VendorModel):
     """Runtime values of one inverter, in engineering units. `None` where the cloud gave nothing."""
 
     serial: str = Field(alias="serialNum")
@@ -143,7 +122,7 @@ class Runtime(_CloudModel):
         return self.charge_power - self.discharge_power
 
 
-class ParameterRead(_CloudModel):
+class ParameterRead(VendorModel):
     """Every parameter of one inverter, merged from the three windows.
 
     `complete` is false when a window failed; its values are then those of its last good read, and
@@ -167,7 +146,7 @@ class ParameterRead(_CloudModel):
         return all(name in self.values for name in setting.cloud_names)
 
 
-class Energy(_CloudModel):
+class Energy(VendorModel):
     """Energy counters of one inverter, in kWh (the cloud gives tenths)."""
 
     serial: str = Field(alias="serialNum")
@@ -206,7 +185,7 @@ def _parse_for(model: type[_Answered], what: str, payload: Mapping[str, Any], se
         parsed = model.model_validate({"serialNum": serial, **payload})
     except ValidationError as exc:
         raise MalformedResponseError(
-            f"{what} answer for {serial} has unexpected fields: {_first_problem(exc)}", serial=serial
+            f"{what} answer for {serial} has unexpected fields: {first_problem(exc)}", serial=serial
         ) from exc
     if parsed.serial != serial:
         raise MalformedResponseError(
@@ -215,37 +194,12 @@ def _parse_for(model: type[_Answered], what: str, payload: Mapping[str, Any], se
     return parsed
 
 
-def parse_account(payload: Mapping[str, Any]) -> Account:
-    """The login answer as an `Account`, each inverter tagged with its plant and parallel group."""
-    try:
-        account = Account.model_validate(payload)
-    except ValidationError as exc:
-        raise MalformedResponseError(f"login answer has unexpected fields: {_first_problem(exc)}") from exc
-    return account.model_copy(update={"plants": tuple(_tag_plant(plant) for plant in account.plants)})
-
-
-def _tag_plant(plant: Plant) -> Plant:
-    # Inverters do not carry their group; a group is named by its first device, which is how the
-    # login answer ties a plant's inverters together.
-    group = plant.parallel_groups[0].name if len(plant.parallel_groups) == 1 else None
-    tagged = tuple(
-        inverter.model_copy(
-            update={
-                "plant_id": plant.plant_id,
-                "parallel_group": group if inverter.has_battery_parameters else None,
-            }
-        )
-        for inverter in plant.inverters
-    )
-    return plant.model_copy(update={"inverters": tagged})
-
-
 def parse_runtime(payload: Mapping[str, Any], serial: str) -> Runtime:
     """A runtime answer as `Runtime`. An offline inverter (fields missing) is a valid answer."""
     return _parse_for(Runtime, "runtime", payload, serial)
 
 
-def _first_problem(exc: ValidationError) -> str:
+def first_problem(exc: ValidationError) -> str:
     error = exc.errors()[0]
     location = ".".join(str(part) for part in error["loc"])
     return f"{location}: {error['msg']}"

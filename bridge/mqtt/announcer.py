@@ -13,7 +13,7 @@ from typing import Protocol
 import structlog
 
 from bridge import __version__
-from bridge.catalogue import (
+from bridge.core.catalogue import (
     ENERGY_SENSORS,
     RETIRED,
     SENSORS,
@@ -22,10 +22,10 @@ from bridge.catalogue import (
     Setting,
     setting_by_key,
 )
-from bridge.cloud import Energy, Runtime
-from bridge.commands import Command, Result, result_payload
-from bridge.config import Settings
-from bridge.devices import Device
+from bridge.core.commands import Command, Result, result_payload
+from bridge.core.config import Settings
+from bridge.core.devices import Device
+from bridge.core.readings import Energy, Runtime
 from bridge.mqtt.discovery import MIGRATE, device_config, first_release_topics
 from bridge.mqtt.topics import OFFLINE, ONLINE, Topics
 
