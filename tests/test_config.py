@@ -359,7 +359,7 @@ def test_each_inverter_takes_its_own_transport_or_the_default(tmp_path: Path) ->
         '  "4512345602": {transport: cloud}\n'
     )
     settings = load_settings(write(tmp_path, text), environ={})
-    assert [settings.transport_of(serial) for serial in ("4512345600", "4512345601", "4512345602")] == [
+    assert [settings.configured_mode(serial) for serial in ("4512345600", "4512345601", "4512345602")] == [
         "hybrid",
         "cloud",
         "cloud",
@@ -414,7 +414,7 @@ def test_a_config_yaml_in_the_checkout_is_never_committed() -> None:
 def test_a_modbus_adapter_is_a_local_way_and_not_beside_a_dongle(tmp_path: Path) -> None:
     adapter = 'transport: local\ninverters:\n  "4512345600":\n    modbus: {host: 192.168.1.60}\n'
     settings = load_settings(write(tmp_path, adapter), environ={})
-    way = settings.local_ways["4512345600"]
+    way = settings.local_transports["4512345600"]
     assert (getattr(way, "port", None), getattr(way, "unit", None)) == (502, 1)
     both = adapter + "    dongle: {host: 192.168.1.50, serial: BA12345600}\n"
     done = check_config(write(tmp_path, both))

@@ -78,7 +78,7 @@ async def test_the_local_demo_reaches_the_inverters_through_their_dongles(broker
         await observer.publish(topics.command(SIMULATED, "battery/charge_current"), "70")
         result = (await observer.wait_for_topic(topics.result(SIMULATED, "battery/charge_current"))).json()
         stdout, _stderr = await asyncio.wait_for(demo.communicate(), timeout=30)
-    assert (result["ok"], result["via"]) == (True, "local")
+    assert (result["ok"], result["via"]) == (True, "dongle")
     assert "through their simulated WiFi dongles, with no cloud" in stdout.decode()
     assert demo.returncode == 0
 

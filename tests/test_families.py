@@ -92,7 +92,7 @@ def expected_settings(serial: str, rig: Rig, *, local: bool) -> set[str]:
         for setting in SETTINGS
         if setting.risk is Risk.EVERYDAY
         and offered_in_family(setting, FAMILIES[serial], frozenset())
-        and all(name in names for name in setting.cloud_names)
+        and all(name in names for name in setting.field_names)
         and (not local or setting.local)
     }
 
@@ -106,7 +106,7 @@ def announced_settings(config: dict[str, Any]) -> set[str]:
 async def test_each_family_is_offered_what_its_rows_say(broker: Broker, local: bool) -> None:
     async with four_families(broker, local=local) as rig:
         for serial, family in FAMILIES.items():
-            device = rig.bridge.coordinator.poller.devices[serial]
+            device = rig.bridge.coordinator.fleet[serial].device
             assert device.family is family, serial
             assert announced_settings(rig.device(serial)) == expected_settings(serial, rig, local=local), (
                 serial
@@ -151,7 +151,7 @@ async def test_the_export_power_limit_is_written_and_read_back_in_kilowatts(
     async with four_families(broker, local=local) as rig:
         result = await rig.command(HYBRID, "grid/export_power_limit", "12.1")
         assert (result["outcome"], result["value"], result["confirmed"]) == ("accepted", 12.1, True)
-        assert result["via"] == ("local" if local else "cloud")
+        assert result["via"] == ("dongle" if local else "cloud")
         await rig.observer.wait_for_topic(rig.topics.state(HYBRID, "grid/export_power_limit"), "12.1")
         too_much = await rig.command(HYBRID, "grid/export_power_limit", "50")
         assert too_much["error"] == "Grid Export Power Limit must be between 0 and 25.5 kW, got 50"

@@ -122,13 +122,13 @@ async def test_with_no_cloud_at_all_the_bridge_reads_and_confirms_a_write_throug
         soc = await rig.observer.wait_for(lambda seen: seen.topic == topics.state(PV18K, "battery/soc"))
         assert 0 < int(soc.payload) <= 100
         result = await rig.command(PV18K, "battery/charge_current", "60")
-        assert (result["outcome"], result["confirmed"], result["via"]) == ("accepted", True, "local")
+        assert (result["outcome"], result["confirmed"], result["via"]) == ("accepted", True, "dongle")
         assert rig.state.value_of(PV18K, "HOLD_LEAD_ACID_CHARGE_RATE") == "60"
         await rig.observer.wait_for_topic(topics.state(PV18K, "battery/charge_current"), "60")
         switched = await rig.command(FLEXBOSS, "ac_charge/enabled", "OFF")
-        assert (switched["outcome"], switched["via"]) == ("accepted", "local")
+        assert (switched["outcome"], switched["via"]) == ("accepted", "dongle")
         window = await rig.command(PV18K, "ac_charge/window_2", "01:30-05:45")
-        assert (window["outcome"], window["via"]) == ("accepted", "local")
+        assert (window["outcome"], window["via"]) == ("accepted", "dongle")
     state = rig.state
     assert state.value_of(FLEXBOSS, "FUNC_AC_CHARGE") is False
     assert state.value_of(FLEXBOSS, "FUNC_EPS_EN") is True  # its neighbour in register 21, kept
@@ -136,8 +136,8 @@ async def test_with_no_cloud_at_all_the_bridge_reads_and_confirms_a_write_throug
         "01",
         "45",
     ]
-    assert state.writes_by_door["cloud"] == 0
-    assert state.writes_by_door["local"] >= 4
+    assert state.writes_by_transport["cloud"] == 0
+    assert state.writes_by_transport["dongle"] >= 4
     assert not any(path.startswith("/WManage") for path in state.requests)  # the cloud was never asked
     # The load is the cloud's arithmetic: not announced through the dongle, rather than left unknown.
     device = rig.observer.on(f"{topics.discovery_prefix}/device/eg4_{PV18K}/config")[-1].json()
@@ -164,12 +164,12 @@ async def test_settings_with_no_agreed_register_encoding_are_not_offered_locally
 async def test_hybrid_with_the_dongle_silent_confirms_through_the_cloud_and_says_so(broker: Broker) -> None:
     async with rigged(broker, transport="hybrid", with_cloud=True, timeout=0.5) as rig:
         local = await rig.command(PV18K, "battery/charge_current", "40")
-        assert (local["outcome"], local["via"]) == ("accepted", "local")
+        assert (local["outcome"], local["via"]) == ("accepted", "dongle")
         await rig.dongle_faults(silent=True)
         result = await rig.command(PV18K, "battery/charge_current", "55")
         assert (result["outcome"], result["confirmed"], result["via"]) == ("accepted", True, "cloud")
     assert rig.state.value_of(PV18K, "HOLD_LEAD_ACID_CHARGE_RATE") == "55"
-    assert rig.state.write_doors[-2:] == ["local", "cloud"]
+    assert rig.state.write_transports[-2:] == ["dongle", "cloud"]
     record(
         "local",
         "hybrid transport with the dongle silent",
@@ -187,14 +187,14 @@ async def test_a_write_that_times_out_is_unknown_then_rechecked_never_resent(
     async with rigged(broker, transport=transport, with_cloud=transport == "hybrid", timeout=0.5) as rig:
         await rig.dongle_faults(next={"silence_after_write": 1})
         result = await rig.command(PV18K, "battery/charge_current", "75")
-        assert (result["outcome"], result["applied"], result["via"]) == ("unknown", "unknown", "local")
+        assert (result["outcome"], result["applied"], result["via"]) == ("unknown", "unknown", "dongle")
         assert "did not answer within 0.5 s" in result["error"]
         follow_up = await rig.next_result(PV18K, "battery/charge_current", 2)
         assert (follow_up["outcome"], follow_up["confirmed"], follow_up["found"]) == ("rechecked", True, 75)
     assert [write for write in rig.state.writes if write[1] == "HOLD_LEAD_ACID_CHARGE_RATE"] == [
         (PV18K, "HOLD_LEAD_ACID_CHARGE_RATE", "75")
     ]
-    assert rig.state.writes_by_door["cloud"] == 0
+    assert rig.state.writes_by_transport["cloud"] == 0
 
 
 @pytest.mark.parametrize("transport", ["local", "hybrid"])
@@ -205,7 +205,7 @@ async def test_a_connection_dropped_mid_write_is_unknown_then_rechecked_never_re
     async with rigged(broker, transport=transport, with_cloud=transport == "hybrid") as rig:
         await rig.dongle_faults(next={"drop_mid_write": 1})
         result = await rig.command(PV18K, "battery/charge_current", "70")
-        assert (result["outcome"], result["applied"], result["via"]) == ("unknown", "unknown", "local")
+        assert (result["outcome"], result["applied"], result["via"]) == ("unknown", "unknown", "dongle")
         follow_up = await rig.next_result(PV18K, "battery/charge_current", 2)
         assert (follow_up["outcome"], follow_up["confirmed"]) == ("rechecked", True)
     assert [write for write in rig.state.writes if write[1] == "HOLD_LEAD_ACID_CHARGE_RATE"] == [
@@ -268,7 +268,7 @@ async def test_local_with_the_dongle_unreachable_fails_and_never_falls_back(
                 await observer.publish(topics.command(PV18K, "battery/charge_current"), "60")
                 answer = (await observer.wait_count(topics.result(PV18K, "battery/charge_current"), 1))[0]
     result = answer.json()
-    assert (result["outcome"], result["applied"], result["via"]) == ("failed", False, "local"), result
+    assert (result["outcome"], result["applied"], result["via"]) == ("failed", False, "dongle"), result
     assert "cannot connect to the dongle" in result["error"]
     assert simulator.state.writes == []
 
@@ -294,10 +294,13 @@ async def test_the_commands_as_shipped_serve_dongles_and_run_a_bridge_with_no_cl
         "--dongle-port", str(dongle_port), "--inverters", "1",
         stdout=asyncio.subprocess.PIPE,
     )  # fmt: skip
+    drained: asyncio.Task[bytes] | None = None
     try:
         assert simulator.stdout is not None
         lines = [(await asyncio.wait_for(simulator.stdout.readline(), 20)).decode() for _ in range(2)]
         assert lines[1].strip() == f"simulated dongles at 127.0.0.1:{dongle_port}"
+        # Whatever else it prints is read, so that a full pipe never blocks it (and its exit on SIGINT).
+        drained = asyncio.create_task(simulator.stdout.read())
         topics = unique_topics()
         config = tmp_path / "config.yaml"
         config.write_text(
@@ -313,7 +316,7 @@ async def test_the_commands_as_shipped_serve_dongles_and_run_a_bridge_with_no_cl
                 await observer.publish(topics.command(PV18K, "battery/charge_current"), "90")
                 seen = await observer.wait_for_topic(topics.result(PV18K, "battery/charge_current"))
                 result = seen.json()
-                assert (result["outcome"], result["confirmed"], result["via"]) == ("accepted", True, "local")
+                assert (result["outcome"], result["confirmed"], result["via"]) == ("accepted", True, "dongle")
                 await observer.wait_for_topic(topics.state(PV18K, "battery/charge_current"), "90")
             finally:
                 bridge.send_signal(signal.SIGTERM)
@@ -322,6 +325,8 @@ async def test_the_commands_as_shipped_serve_dongles_and_run_a_bridge_with_no_cl
     finally:
         simulator.send_signal(signal.SIGINT)
         await asyncio.wait_for(simulator.wait(), timeout=20)
+        if drained is not None:
+            await drained
 
 
 async def test_hybrid_writes_settings_with_no_register_encoding_through_the_cloud(broker: Broker) -> None:
@@ -330,8 +335,8 @@ async def test_hybrid_writes_settings_with_no_register_encoding_through_the_clou
         result = await rig.command(PV18K, "ac_charge/type", "soc_volt")
         assert (result["outcome"], result["confirmed"], result["via"]) == ("accepted", True, "cloud")
         current = await rig.command(PV18K, "battery/charge_current", "45")
-        assert current["via"] == "local"
-    assert rig.state.write_doors == ["cloud", "local"]
+        assert current["via"] == "dongle"
+    assert rig.state.write_transports == ["cloud", "dongle"]
 
 
 async def test_the_status_page_and_metrics_show_the_dongles(broker: Broker) -> None:
@@ -347,12 +352,12 @@ async def test_the_status_page_and_metrics_show_the_dongles(broker: Broker) -> N
     requests = next(
         line
         for line in metrics.splitlines()
-        if line.startswith(f'eg4_bridge_dongle_requests_total{{serial="{PV18K}"}}')
+        if line.startswith(f'eg4_bridge_local_requests_total{{serial="{PV18K}",transport="dongle"}}')
     )
     assert (
         float(requests.split()[-1]) >= 4
     )  # the settings, runtime and energy reads, the write and its read-back
-    assert "eg4_bridge_dongle_reconnects_total" in metrics
+    assert "eg4_bridge_local_reconnects_total" in metrics
     assert page.count("through its dongle") == 2
 
 
@@ -398,9 +403,9 @@ async def test_hybrid_tries_the_dongle_again_once_it_has_rested(broker: Broker) 
     assert [(result["via"], result["confirmed"]) for result in (during, resting, after)] == [
         ("cloud", True),
         ("cloud", True),
-        ("local", True),
+        ("dongle", True),
     ]
-    assert rig.state.write_doors == ["cloud", "cloud", "local"]
+    assert rig.state.write_transports == ["cloud", "cloud", "dongle"]
 
 
 async def test_local_with_a_cloud_account_refuses_to_start_for_an_inverter_with_no_dongle(
@@ -408,12 +413,12 @@ async def test_local_with_a_cloud_account_refuses_to_start_for_an_inverter_with_
 ) -> None:
     """docs/LOCAL.md promises that with `local` nothing goes to the cloud: an account inverter with no dongle
     named would be written through the cloud all the same, so the bridge does not start, naming it."""
-    from bridge.core.errors import NoLocalWayError
+    from bridge.core.errors import NoLocalTransportError
     from bridge.service.daemon import run_bridge
 
     async with run_simulator(SimulatorState(inverter_count=3), dongle_port=0) as simulator:
         settings = local_settings(simulator, broker.port, unique_topics(), transport="local", with_cloud=True)
-        with pytest.raises(NoLocalWayError) as refused:
+        with pytest.raises(NoLocalTransportError) as refused:
             await asyncio.wait_for(run_bridge(settings, asyncio.Event()), 20)
         assert "the cloud account's 4512345602 has no dongle under inverters" in str(refused.value)
         assert simulator.state.writes == []
@@ -435,7 +440,7 @@ async def test_a_wrong_dongle_serial_is_named_as_such(broker: Broker) -> None:
         settings = settings.model_copy(update={"inverters": settings.inverters | {PV18K: wrong}})
         async with observing(broker.port, f"{topics.base}/#") as observer, running_bridge(settings) as bridge:
             await observer.wait_for_topic(topics.availability(FLEXBOSS), "online")
-            reason = bridge.coordinator.poller.last_error.get(PV18K, "")
+            reason = bridge.coordinator.fleet[PV18K].last_error or ""
     assert reason == (
         f"the dongle at 127.0.0.1:{simulator.dongle_port} says its serial is BA12345600; the config says "
         "BA00000000 (dongle.serial is the dongle's own, on its label)"
@@ -493,8 +498,8 @@ async def test_with_only_a_modbus_tcp_adapter_a_write_is_confirmed_and_the_cloud
         "02",
         "30",
     ]
-    assert state.writes_by_door["modbus_tcp"] >= 3
-    assert state.writes_by_door["cloud"] == 0
+    assert state.writes_by_transport["modbus_tcp"] >= 3
+    assert state.writes_by_transport["cloud"] == 0
     assert not any(path.startswith("/WManage") for path in state.requests), "the cloud was never asked"
 
 
@@ -504,7 +509,7 @@ async def test_hybrid_falls_back_to_the_cloud_when_the_adapter_is_silent(broker:
         result = await rig.command(PV18K, "battery/charge_current", "44")
         assert (result["outcome"], result["confirmed"], result["via"]) == ("accepted", True, "cloud")
     assert rig.state.value_of(PV18K, "HOLD_LEAD_ACID_CHARGE_RATE") == "44"
-    assert rig.state.writes_by_door["modbus_tcp"] == 0
+    assert rig.state.writes_by_transport["modbus_tcp"] == 0
 
 
 async def test_an_adapter_write_that_gets_no_answer_is_unknown_then_rechecked(broker: Broker) -> None:
@@ -530,7 +535,7 @@ async def test_through_a_usb_rs485_adapter_in_modbus_rtu_a_write_is_confirmed(br
         result = await rig.command(PV18K, "battery/charge_current", "55")
         assert (result["outcome"], result["confirmed"], result["via"]) == ("accepted", True, "modbus_rtu")
     assert rig.state.value_of(PV18K, "HOLD_LEAD_ACID_CHARGE_RATE") == "55"
-    assert rig.state.writes_by_door["modbus_rtu"] == 1
+    assert rig.state.writes_by_transport["modbus_rtu"] == 1
     assert not any(path.startswith("/WManage") for path in rig.state.requests)
 
 
@@ -565,5 +570,5 @@ async def test_a_serial_device_that_cannot_be_used_is_said_in_words(
         settings = settings_from_mapping(document, environ={})
         async with observing(broker.port, f"{topics.base}/#") as observer, running_bridge(settings) as bridge:
             await observer.wait_for_topic(topics.availability(PV18K), "offline")
-            assert words in bridge.coordinator.poller.last_error[PV18K]
+            assert words in (bridge.coordinator.fleet[PV18K].last_error or "")
         assert simulator.state.writes == []

@@ -118,7 +118,7 @@ async def test_pylxpweb_reads_and_writes_the_charge_current_through_the_simulate
         soc = round(state.inverters[serial].soc)
     assert (seen["before"], seen["written"], seen["after"]) == (61, True, 77)
     assert state.value_of(serial, "HOLD_LEAD_ACID_CHARGE_RATE") == "77"  # seen through the cloud's door
-    assert state.writes_by_door == {"local": 1}
+    assert state.writes_by_transport == {"dongle": 1}
     assert abs(seen["battery_soc"] - soc) <= 1
     assert 40 < seen["battery_voltage"] < 60
 
@@ -140,4 +140,4 @@ async def test_pylxpweb_reads_and_writes_through_the_simulated_modbus_adapter() 
     assert (seen["before"], seen["device_type"], seen["written"], seen["after"]) == (25, 2092, True, 61)
     assert 0 <= seen["battery_soc"] <= 100
     assert state.value_of("4512345600", "HOLD_LEAD_ACID_CHARGE_RATE") == "61"
-    assert state.writes_by_door["modbus_tcp"] == 1
+    assert state.writes_by_transport["modbus_tcp"] == 1

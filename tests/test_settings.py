@@ -120,11 +120,11 @@ async def test_a_window_refused_half_way_says_how_much_was_written(broker: Broke
         original = rig.simulator.state.write
 
         def refuse_the_third(
-            serial: str, hold_param: str, value_text: str, door: str = "cloud"
+            serial: str, hold_param: str, value_text: str, transport: str = "cloud"
         ) -> str | None:
             if hold_param == "HOLD_FORCED_CHARGE_END_HOUR":
                 return "REMOTE_SET_ERROR"
-            return original(serial, hold_param, value_text, door)
+            return original(serial, hold_param, value_text, transport)
 
         rig.simulator.state.write = refuse_the_third  # type: ignore[method-assign]
         result = await rig.command(PV18K, "forced_charge/window_1", "02:00-04:00")

@@ -22,14 +22,15 @@ from enum import StrEnum
 from typing import Final
 
 from bridge.core.encodings import ClockPart, Encoding, Flag, Scaled
-from bridge.core.errors import ParameterValueError
+from bridge.core.errors import CommandRefused, ValueUnreadable
 from bridge.core.families import Family
 
 #: The three register windows that together cover every holding register (0-366).
 PARAMETER_WINDOWS: Final = ((0, 127), (127, 127), (240, 127))
 
-#: A value as the cloud gives it: `HOLD_*` text, `FUNC_*` booleans, a few integers.
-CloudValue = str | bool | int | float
+#: A value in the vendor's terms, as the cloud gives it and the register tables decode it: `HOLD_*` text,
+#: `FUNC_*` booleans, a few integers.
+FieldValue = str | bool | int | float
 #: How a result message shows a value: a number, a switch's state, a window's text.
 JsonValue = int | float | bool | str
 
@@ -102,15 +103,15 @@ class Provenance:
 
 
 def payload_text(payload: bytes, unit_hint: str) -> str:
-    """The payload as stripped text, or `ParameterValueError` saying why not."""
+    """The payload as stripped text, or `CommandRefused` saying why not."""
     if len(payload) > MAX_PAYLOAD_BYTES:
-        raise ParameterValueError(f"payload too long ({len(payload)} bytes; at most {MAX_PAYLOAD_BYTES})")
+        raise CommandRefused(f"payload too long ({len(payload)} bytes; at most {MAX_PAYLOAD_BYTES})")
     try:
         text = payload.decode("utf-8").strip()
     except UnicodeDecodeError as exc:
-        raise ParameterValueError("payload is not UTF-8 text") from exc
+        raise CommandRefused("payload is not UTF-8 text") from exc
     if not text:
-        raise ParameterValueError(f"empty payload: send {unit_hint}")
+        raise CommandRefused(f"empty payload: send {unit_hint}")
     return text
 
 
@@ -141,7 +142,7 @@ class NumberSetting:
         return "number"
 
     @property
-    def cloud_names(self) -> tuple[str, ...]:
+    def field_names(self) -> tuple[str, ...]:
         return (self.hold_param,)
 
     @property
@@ -153,11 +154,11 @@ class NumberSetting:
         return self.step == 1
 
     def parse(self, payload: bytes, maximum: Decimal | None = None) -> str:
-        """The canonical text a `/set` payload asks for, or `ParameterValueError` saying why not."""
+        """The canonical text a `/set` payload asks for, or `CommandRefused` saying why not."""
         return self.canonical(self.validate(read_number(payload, self), maximum=maximum))
 
     def validate(self, value: float | Decimal, *, maximum: Decimal | int | None = None) -> Decimal:
-        """The value to write, or `ParameterValueError` naming the setting and range.
+        """The value to write, or `CommandRefused` naming the setting and range.
 
         The documented rule: round to the nearest step, refuse when that is further than 0.01 of a step
         from the input, refuse outside the range. Decimal arithmetic keeps `80.01` exactly 0.01 away from 80.
@@ -165,7 +166,7 @@ class NumberSetting:
         upper = self.maximum if maximum is None else min(self.maximum, Decimal(maximum))
         exact = _as_decimal(value, self)
         if exact.adjusted() > 6:  # far out of any range; also keeps quantize() away from huge exponents
-            raise ParameterValueError(
+            raise CommandRefused(
                 f"{self.name} must be between {self.minimum} and {upper} {self.unit}, got {value}"
             )
         nearest = (exact / self.step).to_integral_value() * self.step
@@ -173,12 +174,12 @@ class NumberSetting:
             grain = (
                 f"a whole number of {self.unit}" if self.whole else f"a multiple of {self.step} {self.unit}"
             )
-            raise ParameterValueError(
+            raise CommandRefused(
                 f"{self.name} must be {grain} between {self.minimum} and {upper}, got {value}"
             )
         if not self.minimum <= nearest <= upper:
             configured = " (the limit set in the bridge's config)" if upper < self.maximum else ""
-            raise ParameterValueError(
+            raise CommandRefused(
                 f"{self.name} must be between {self.minimum} and {upper} {self.unit}{configured}, got {value}"
             )
         return nearest.quantize(self.step)
@@ -187,22 +188,22 @@ class NumberSetting:
         # Every range starts at 0 or above: the absolute value only turns "-0" into "0".
         return format(value.copy_abs().quantize(self.step), "f")
 
-    def parse_cloud_value(self, raw: object) -> Decimal:
+    def parse_field_value(self, raw: object) -> Decimal:
         """The held text (`"200"`, `"7.5"`) as the value it stands for. A value outside the range, or off
         its step, is still what the inverter holds, and is kept as it is: the owner must see it."""
         if isinstance(raw, bool) or not isinstance(raw, str | int | float):
-            raise ParameterValueError(f"{self.hold_param} as read is not a number: {raw!r}")
+            raise ValueUnreadable(f"{self.hold_param} as read is not a number: {raw!r}")
         try:
             value = Decimal(str(raw).strip())
         except InvalidOperation as exc:
-            raise ParameterValueError(f"{self.hold_param} as read is not a number: {raw!r}") from exc
+            raise ValueUnreadable(f"{self.hold_param} as read is not a number: {raw!r}") from exc
         if not value.is_finite() or value.adjusted() > 6 or value < 0:
-            raise ParameterValueError(f"{self.hold_param} as read is not a value it can hold: {raw!r}")
+            raise ValueUnreadable(f"{self.hold_param} as read is not a value it can hold: {raw!r}")
         return value
 
-    def from_cloud(self, values: Mapping[str, CloudValue]) -> str:
-        """The canonical text of what the inverter holds; `KeyError` or `ParameterValueError` if unknown."""
-        return self.held_text(self.parse_cloud_value(values[self.hold_param]))
+    def from_fields(self, values: Mapping[str, FieldValue]) -> str:
+        """The canonical text of what the inverter holds; `KeyError` or `ValueUnreadable` if unknown."""
+        return self.held_text(self.parse_field_value(values[self.hold_param]))
 
     def held_text(self, value: Decimal) -> str:
         """A held value as text: on its step as every written value is, otherwise with its own digits."""
@@ -214,8 +215,8 @@ class NumberSetting:
         """Whether a held value lies within the setting's own range (not the owner's limit)."""
         return self.minimum <= Decimal(canonical) <= self.maximum
 
-    def to_cloud(self, canonical: str) -> dict[str, CloudValue]:
-        """The cloud's parameters and values that hold `canonical` (the inverse of `from_cloud`)."""
+    def to_fields(self, canonical: str) -> dict[str, FieldValue]:
+        """The cloud's parameters and values that hold `canonical` (the inverse of `from_fields`)."""
         return {self.hold_param: canonical}
 
     def json_value(self, canonical: str) -> JsonValue:
@@ -251,7 +252,7 @@ class SwitchSetting:
         return "switch"
 
     @property
-    def cloud_names(self) -> tuple[str, ...]:
+    def field_names(self) -> tuple[str, ...]:
         return (self.func_param,)
 
     @property
@@ -262,16 +263,16 @@ class SwitchSetting:
         text = payload_text(payload, self.unit_hint())
         on = SWITCH_WORDS.get(text.lower())
         if on is None:
-            raise ParameterValueError(f"{self.name} takes ON or OFF (or true/false, 1/0), got {text[:32]!r}")
+            raise CommandRefused(f"{self.name} takes ON or OFF (or true/false, 1/0), got {text[:32]!r}")
         return "ON" if on else "OFF"
 
-    def from_cloud(self, values: Mapping[str, CloudValue]) -> str:
+    def from_fields(self, values: Mapping[str, FieldValue]) -> str:
         raw = values[self.func_param]
         if not isinstance(raw, bool):
-            raise ParameterValueError(f"{self.func_param} from the cloud is not true or false: {raw!r}")
+            raise ValueUnreadable(f"{self.func_param} as read is not true or false: {raw!r}")
         return "ON" if raw else "OFF"
 
-    def to_cloud(self, canonical: str) -> dict[str, CloudValue]:
+    def to_fields(self, canonical: str) -> dict[str, FieldValue]:
         return {self.func_param: canonical == "ON"}
 
     def json_value(self, canonical: str) -> JsonValue:
@@ -306,7 +307,7 @@ class WindowSetting:
         return "text"
 
     @property
-    def cloud_names(self) -> tuple[str, str, str, str]:
+    def field_names(self) -> tuple[str, str, str, str]:
         """Start hour, start minute, end hour, end minute: the order they are written in."""
         return tuple(  # type: ignore[return-value]
             f"{self.prefix}_{edge}_{part}{self.suffix}"
@@ -322,7 +323,7 @@ class WindowSetting:
         text = payload_text(payload, self.unit_hint())
         match = WINDOW.fullmatch(text)
         if match is None:
-            raise ParameterValueError(
+            raise CommandRefused(
                 f"{self.name} takes a window as HH:MM-HH:MM, such as 01:00-05:00, got {text[:32]!r}"
             )
         return self._window(*(int(part) for part in match.groups()))
@@ -334,7 +335,7 @@ class WindowSetting:
             and 0 <= start_minute <= 59
             and 0 <= end_minute <= 59
         ):
-            raise ParameterValueError(f"{self.name}: hours run from 00 to 23 and minutes from 00 to 59")
+            raise CommandRefused(f"{self.name}: hours run from 00 to 23 and minutes from 00 to 59")
         return f"{start_hour:02d}:{start_minute:02d}-{end_hour:02d}:{end_minute:02d}"
 
     def parts(self, canonical: str) -> tuple[int, int, int, int]:
@@ -343,19 +344,22 @@ class WindowSetting:
         start_hour, start_minute, end_hour, end_minute = (int(part) for part in match.groups())
         return start_hour, start_minute, end_hour, end_minute
 
-    def from_cloud(self, values: Mapping[str, CloudValue]) -> str:
+    def from_fields(self, values: Mapping[str, FieldValue]) -> str:
         numbers = []
-        for name in self.cloud_names:
+        for name in self.field_names:
             raw = values[name]
             if isinstance(raw, bool) or not str(raw).strip().isdigit():
-                raise ParameterValueError(f"{name} from the cloud is not an hour or minute: {raw!r}")
+                raise ValueUnreadable(f"{name} as read is not an hour or minute: {raw!r}")
             numbers.append(int(str(raw)))
-        return self._window(*numbers)
+        try:
+            return self._window(*numbers)
+        except CommandRefused as exc:  # a held window out of range: unreadable, not a refused command
+            raise ValueUnreadable(str(exc)) from exc
 
-    def to_cloud(self, canonical: str) -> dict[str, CloudValue]:
+    def to_fields(self, canonical: str) -> dict[str, FieldValue]:
         return {
             name: f"{number:02d}"
-            for name, number in zip(self.cloud_names, self.parts(canonical), strict=True)
+            for name, number in zip(self.field_names, self.parts(canonical), strict=True)
         }
 
     def json_value(self, canonical: str) -> JsonValue:
@@ -389,7 +393,7 @@ class SelectSetting:
         return "select"
 
     @property
-    def cloud_names(self) -> tuple[str, ...]:
+    def field_names(self) -> tuple[str, ...]:
         return (self.bit_param,)
 
     @property
@@ -400,20 +404,20 @@ class SelectSetting:
         text = payload_text(payload, self.unit_hint())
         chosen = next((option for option in self.options if option == text.lower()), None)
         if chosen is None:
-            raise ParameterValueError(f"{self.name} takes {self.unit_hint()}, got {text[:32]!r}")
+            raise CommandRefused(f"{self.name} takes {self.unit_hint()}, got {text[:32]!r}")
         return chosen
 
     def value_of(self, canonical: str) -> int:
         """What the inverter holds for an option."""
         return self.options.index(canonical)
 
-    def from_cloud(self, values: Mapping[str, CloudValue]) -> str:
+    def from_fields(self, values: Mapping[str, FieldValue]) -> str:
         raw = values[self.bit_param]
         if isinstance(raw, bool) or not str(raw).strip().isdigit() or int(str(raw)) >= len(self.options):
-            raise ParameterValueError(f"{self.bit_param} from the cloud is not one of its options: {raw!r}")
+            raise ValueUnreadable(f"{self.bit_param} as read is not one of its options: {raw!r}")
         return self.options[int(str(raw))]
 
-    def to_cloud(self, canonical: str) -> dict[str, CloudValue]:
+    def to_fields(self, canonical: str) -> dict[str, FieldValue]:
         return {self.bit_param: self.value_of(canonical)}
 
     def json_value(self, canonical: str) -> JsonValue:
@@ -430,25 +434,23 @@ Setting = NumberSetting | SwitchSetting | WindowSetting | SelectSetting
 
 
 def read_number(payload: bytes, setting: NumberSetting) -> Decimal:
-    """The number in a payload (`80`, `80.0`, a JSON number), or `ParameterValueError` saying why not."""
+    """The number in a payload (`80`, `80.0`, a JSON number), or `CommandRefused` saying why not."""
     text = payload_text(payload, setting.unit_hint())
     if NUMBER.fullmatch(text):
         return Decimal(text)
     if text.lower().lstrip("+-") in NOT_FINITE:
-        raise ParameterValueError(f"{setting.name} must be a finite number, got {text}")
-    raise ParameterValueError(
-        f"{setting.name} must be a number such as {setting.example()}, got {text[:32]!r}"
-    )
+        raise CommandRefused(f"{setting.name} must be a finite number, got {text}")
+    raise CommandRefused(f"{setting.name} must be a number such as {setting.example()}, got {text[:32]!r}")
 
 
 def _as_decimal(value: float | Decimal, setting: NumberSetting) -> Decimal:
     if isinstance(value, bool):
-        raise ParameterValueError(f"{setting.name} must be a number, got {value!r}")
+        raise CommandRefused(f"{setting.name} must be a number, got {value!r}")
     if isinstance(value, float) and not math.isfinite(value):
-        raise ParameterValueError(f"{setting.name} must be a finite number, got {value}")
+        raise CommandRefused(f"{setting.name} must be a finite number, got {value}")
     exact = value if isinstance(value, Decimal) else Decimal(repr(value))
     if not exact.is_finite():
-        raise ParameterValueError(f"{setting.name} must be a finite number, got {value}")
+        raise CommandRefused(f"{setting.name} must be a finite number, got {value}")
     return exact
 
 

@@ -26,11 +26,11 @@ class Outcome(StrEnum):
 
     #: Written, and read back holding the value.
     ACCEPTED = "accepted"
-    #: The cloud took the write, but reading it back failed or showed another value.
+    #: The transport took the write, but reading it back failed or showed another value.
     UNCONFIRMED = "unconfirmed"
     #: Refused by the bridge (bad payload, limit, read-only, retained, ...): nothing was sent.
     REFUSED = "refused"
-    #: The cloud said no, or could not be reached: nothing was applied.
+    #: The transport said no, or could not be reached: nothing was applied.
     FAILED = "failed"
     #: Replaced by a later command for the same setting before it was sent.
     SUPERSEDED = "superseded"
@@ -68,7 +68,7 @@ class Result:
     outcome: Outcome
     #: The value written (or sent, when its fate is unknown); `None` when nothing was sent.
     value: JsonValue | None = None
-    #: Why not, in words: the bridge's own reason or the cloud's text; `None` when all went well.
+    #: Why not, in words: the bridge's own reason or the transport's text; `None` when all went well.
     error: str | None = None
     applied: Applied = False
     #: Read back after the write, holding the value.
@@ -77,7 +77,8 @@ class Result:
     attempts: int = 0
     #: On a follow-up: what the inverter was found holding.
     found: JsonValue | None = None
-    #: Which way the write went: `cloud` or `local` (the dongle); `None` when nothing was sent.
+    #: The transport the write went through: `cloud`, `dongle`, `modbus_tcp` or `modbus_rtu`; `None`
+    #: when nothing was sent.
     via: str | None = None
 
 
@@ -85,7 +86,7 @@ def result_payload(command: Command, result: Result) -> str:
     """The JSON answer to one command.
 
     `ok` is true only when the inverter was read back holding the value (`confirmed`); `applied` says
-    whether the value reached the inverter (`"unknown"` when the cloud never answered).
+    whether the value reached the inverter (`"unknown"` when the transport never answered).
     """
     error = result.error
     if error is not None and len(error) > MAX_ERROR_CHARS:

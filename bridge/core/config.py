@@ -233,7 +233,7 @@ class ControlSettings(_Section):
 
 #: How the bridge reaches an inverter: the vendor's cloud, the inverter's WiFi dongle on the local network,
 #: or the dongle first and the cloud when the dongle does not answer.
-Transport = Literal["cloud", "local", "hybrid"]
+RoutingMode = Literal["cloud", "local", "hybrid"]
 
 
 class DongleSettings(_Section):
@@ -300,7 +300,7 @@ class SettingLimit(_Section):
         return value
 
 
-class InverterLimits(_Section):
+class InverterSettings(_Section):
     """Limits for one inverter (or, under the key `default`, for all): what the bridge will write."""
 
     max_charge_current: Amperes | None = Field(default=None, ge=0, le=250)
@@ -309,13 +309,13 @@ class InverterLimits(_Section):
     #: Any other setting's limit, by its key: `limits: {ac_charge_power: {max: 5}}`.
     limits: dict[str, SettingLimit] = Field(default_factory=dict)
     #: This inverter's way in; none: the top-level `transport`.
-    transport: Transport | None = None
+    transport: RoutingMode | None = None
     dongle: DongleSettings | None = None
     #: Instead of the dongle: an RS485 adapter spoken to in Modbus TCP.
     modbus: ModbusSettings | None = None
 
     @property
-    def local_way(self) -> DongleSettings | ModbusSettings | None:
+    def local_transport(self) -> DongleSettings | ModbusSettings | None:
         return self.dongle if self.dongle is not None else self.modbus
 
     @field_validator("limits")
@@ -345,14 +345,14 @@ class Settings(_Section):
     #: The vendor's cloud account; may be left out only when every inverter is reached through its dongle.
     cloud: CloudSettings | None = None
     #: How inverters are reached unless `inverters.<serial>.transport` says otherwise.
-    transport: Transport = "cloud"
+    transport: RoutingMode = "cloud"
     mqtt: MqttSettings = MqttSettings()
     polling: PollingSettings = PollingSettings()
     health: HealthSettings = HealthSettings()
     log_level: str = Field(default="INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$")
     control: ControlSettings = ControlSettings()
     #: Per-inverter limits by serial, and `default` for every inverter not named.
-    inverters: dict[str, InverterLimits] = Field(default_factory=dict)
+    inverters: dict[str, InverterSettings] = Field(default_factory=dict)
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -367,7 +367,7 @@ class Settings(_Section):
 
     @field_validator("inverters")
     @classmethod
-    def _serials_well_formed(cls, value: dict[str, InverterLimits]) -> dict[str, InverterLimits]:
+    def _serials_well_formed(cls, value: dict[str, InverterSettings]) -> dict[str, InverterSettings]:
         bad = [serial for serial in value if not SERIAL_KEY.fullmatch(serial)]
         if bad:
             raise ValueError(
@@ -389,20 +389,20 @@ class Settings(_Section):
                 raise ValueError(
                     f"inverters.{serial}: a dongle or a Modbus adapter, not both (one local way per inverter)"
                 )
-            if self.transport_of(serial) != "cloud" and own.local_way is None:
+            if self.configured_mode(serial) != "cloud" and own.local_transport is None:
                 raise ValueError(
-                    f"inverters.{serial}.dongle: transport {self.transport_of(serial)} needs the dongle's "
+                    f"inverters.{serial}.dongle: transport {self.configured_mode(serial)} needs the dongle's "
                     "host and serial (dongle: {host: 192.168.1.50, serial: BA12345678}), or a Modbus "
                     "adapter (modbus: {host: 192.168.1.60})"
                 )
         named = [serial for serial in self.inverters if serial != "default"]
-        if self.transport == "hybrid" and not any(own.local_way for own in self.inverters.values()):
+        if self.transport == "hybrid" and not any(own.local_transport for own in self.inverters.values()):
             raise ValueError(
                 "transport: hybrid needs at least one inverter with its dongle under inverters (without one, "
                 "the cloud is the only way in: say transport: cloud)"
             )
         if self.cloud is None and not (
-            named and all(self.transport_of(serial) == "local" for serial in named)
+            named and all(self.configured_mode(serial) == "local" for serial in named)
         ):
             raise ValueError(
                 "cloud: required, unless every inverter is named under inverters with transport: local "
@@ -410,17 +410,17 @@ class Settings(_Section):
             )
         return self
 
-    def transport_of(self, serial: str) -> Transport:
+    def configured_mode(self, serial: str) -> RoutingMode:
         own = self.inverters.get(serial)
         default = self.inverters.get("default")
-        chosen: Transport = _first_set(own and own.transport, default and default.transport, self.transport)
+        chosen: RoutingMode = _first_set(own and own.transport, default and default.transport, self.transport)
         return chosen
 
-    def way_in(self, serial: str) -> Transport:
+    def mode_of(self, serial: str) -> RoutingMode:
         """How the bridge reaches this inverter: its transport when it has a dongle, else the cloud (an
         inverter found on the account with no dongle named has no other way in)."""
         own = self.inverters.get(serial) if serial != "default" else None
-        return "cloud" if own is None or own.local_way is None else self.transport_of(serial)
+        return "cloud" if own is None or own.local_transport is None else self.configured_mode(serial)
 
     @property
     def dongles(self) -> dict[str, DongleSettings]:
@@ -428,24 +428,24 @@ class Settings(_Section):
         return {
             serial: own.dongle
             for serial, own in self.inverters.items()
-            if own.dongle is not None and self.way_in(serial) != "cloud"
+            if own.dongle is not None and self.mode_of(serial) != "cloud"
         }
 
     @property
-    def local_ways(self) -> dict[str, DongleSettings | ModbusSettings]:
+    def local_transports(self) -> dict[str, DongleSettings | ModbusSettings]:
         """The inverters reached without the cloud (`local`, `hybrid`), by serial: a dongle or an adapter."""
         return {
             serial: way
             for serial, own in self.inverters.items()
-            if (way := own.local_way) is not None and self.way_in(serial) != "cloud"
+            if (way := own.local_transport) is not None and self.mode_of(serial) != "cloud"
         }
 
-    def limits_for(self, serial: str) -> InverterLimits:
+    def limits_for(self, serial: str) -> InverterSettings:
         """The inverter's own limits, each unset one taken from `default`."""
-        default = self.inverters.get("default", InverterLimits())
-        own = self.inverters.get(serial, InverterLimits())
+        default = self.inverters.get("default", InverterSettings())
+        own = self.inverters.get(serial, InverterSettings())
         control = self.control
-        return InverterLimits(
+        return InverterSettings(
             limits=default.limits | own.limits,
             max_charge_current=_first_set(
                 own.max_charge_current, default.max_charge_current, control.max_charge_current

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Final
 
-#: A value as the cloud gives it: `HOLD_*` text in the cloud's units, `FUNC_*` booleans, runtime integers.
-CloudValue = str | bool | int | float
+#: A value in the vendor's terms: `HOLD_*` text in the vendor's units, `FUNC_*` booleans, runtime integers.
+FieldValue = str | bool | int | float
 
 WORD: Final = 0xFFFF
 
@@ -22,7 +22,7 @@ class EncodingError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Scaled:
-    """A whole register holding the cloud's number times `factor` (`7.5` kW is `75` for factor 10)."""
+    """A whole register holding the vendor's number times `factor` (`7.5` kW is `75` for factor 10)."""
 
     register: int
     factor: int = 1
@@ -30,7 +30,7 @@ class Scaled:
     def decode(self, words: Mapping[int, int]) -> str:
         return format((Decimal(words[self.register]) / self.factor).normalize(), "f")
 
-    def encode(self, value: CloudValue, words: Mapping[int, int]) -> dict[int, int]:
+    def encode(self, value: FieldValue, words: Mapping[int, int]) -> dict[int, int]:
         try:
             raw = Decimal(str(value)) * self.factor
         except InvalidOperation as exc:
@@ -50,7 +50,7 @@ class Flag:
     def decode(self, words: Mapping[int, int]) -> bool:
         return bool(words[self.register] >> self.bit & 1)
 
-    def encode(self, value: CloudValue, words: Mapping[int, int]) -> dict[int, int]:
+    def encode(self, value: FieldValue, words: Mapping[int, int]) -> dict[int, int]:
         mask = 1 << self.bit
         current = words[self.register]
         return {self.register: current | mask if value is True else current & ~mask & WORD}
@@ -68,7 +68,7 @@ class ClockPart:
         word = words[self.register]
         return f"{(word >> 8 if self.high_byte else word & 0xFF):02d}"
 
-    def encode(self, value: CloudValue, words: Mapping[int, int]) -> dict[int, int]:
+    def encode(self, value: FieldValue, words: Mapping[int, int]) -> dict[int, int]:
         text = str(value).strip()
         if isinstance(value, bool) or not text.isdigit() or int(text) > self.highest:
             raise EncodingError(f"{value!r} is not an hour or minute")

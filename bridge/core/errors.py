@@ -7,12 +7,18 @@ class BridgeError(Exception):
     """Base of every error this package raises on purpose."""
 
 
-class ParameterValueError(BridgeError, ValueError):
-    """A value that must not be written: not a number, not a whole number, or out of range."""
+class CommandRefused(BridgeError, ValueError):  # noqa: N818 (a refusal, not a fault: named for what it says)
+    """A command the bridge will not carry out: a payload that is not a value the setting takes, or a rule
+    (limits, the model's family, read-only, starting or shutting down) that says no. Nothing was sent."""
 
 
-class CloudError(BridgeError):
-    """The cloud could not do what was asked. `retryable` says whether trying again may help."""
+class ValueUnreadable(BridgeError, ValueError):  # noqa: N818
+    """A value read from an inverter that is not one its setting can hold: left out, never published."""
+
+
+class TransportError(BridgeError):
+    """A transport (the cloud, a dongle, an RS485 adapter) could not do what was asked; the subclass says
+    which kind of failure. `retryable` says whether trying again may help."""
 
     retryable: bool = False
 
@@ -22,18 +28,20 @@ class CloudError(BridgeError):
         self.serial = serial
         #: How many times the request was sent before this error was final.
         self.attempts = 1
-        #: Which way the request went (`cloud` or `local`), once a transport has said.
+        #: The transport the request went through (`cloud`, `dongle`, `modbus_tcp`, `modbus_rtu`), once the
+        #: router has said.
         self.via: str | None = None
 
 
-class AuthenticationError(CloudError):
+class AuthenticationError(TransportError):
     """The cloud refused the account name or password, or refused a freshly made session."""
 
 
-class RefusedError(CloudError):
-    """The cloud answered `success: false` with a reason that will not change on retry.
+class RefusedError(TransportError):
+    """The transport answered no, for a reason that will not change on retry: the cloud's `success: false`,
+    a Modbus exception from the inverter.
 
-    `server_text` is the cloud's own text, verbatim (`REMOTE_SET_ERROR`, `apiBlocked`, ...).
+    `server_text` is the transport's own text, verbatim (`REMOTE_SET_ERROR`, `apiBlocked`, ...).
     """
 
     def __init__(self, server_text: str, *, serial: str | None = None) -> None:
@@ -41,13 +49,13 @@ class RefusedError(CloudError):
         self.server_text = server_text
 
 
-class TransientError(CloudError):
+class TransientError(TransportError):
     """A fault that may pass: `DATAFRAME_TIMEOUT`, busy, HTTP 5xx, timeouts, connection errors.
 
-    `maybe_delivered` says whether the request may have reached the cloud: false only when it certainly did
-    not (the connection was refused, the name did not resolve) or the cloud answered that it did not act
-    (`DATAFRAME_TIMEOUT`), so that a write is sent again only then. `unreachable` says the cloud itself could
-    not be reached or did not answer, as opposed to answering with a transient code.
+    `maybe_delivered` says whether the request may have reached the transport: false only when it certainly
+    did not (the connection was refused, the name did not resolve) or the transport answered that it did not
+    act (`DATAFRAME_TIMEOUT`), so that a write is sent again only then. `unreachable` says the transport
+    itself could not be reached or did not answer, as opposed to answering with a transient code.
     """
 
     retryable = True
@@ -65,13 +73,18 @@ class TransientError(CloudError):
         self.unreachable = unreachable
 
 
-class OutcomeUnknownError(CloudError):
-    """A write was sent, but whether the cloud applied it cannot be known: no answer in time, the connection
-    lost mid-request, or a server error after it arrived. It is never sent again blindly."""
+class OutcomeUnknownError(TransportError):
+    """A write was sent, but whether it was applied cannot be known: no answer in time, the connection lost
+    mid-request, or a server error after it arrived. It is never sent again blindly."""
 
 
-class MalformedResponseError(CloudError):
-    """The cloud answered, but not in a shape we understand: HTML, broken JSON, wrong or missing fields."""
+class MalformedResponseError(TransportError):
+    """The transport answered, but not in a shape we understand: HTML, broken JSON, wrong or missing
+    fields."""
+
+
+class NoTransportError(TransportError):
+    """No transport reaches the inverter: no cloud account, and no dongle or adapter named for it."""
 
 
 class LoginRefusedError(AuthenticationError):
@@ -87,9 +100,9 @@ class UnknownInverterError(BridgeError):
     """The config names an inverter the account does not have: its limits would silently not apply."""
 
 
-class NoLocalWayError(UnknownInverterError):
-    """`transport: local` for an inverter found on the account that has no dongle: the only way left to it
-    is the cloud, which `local` promises never to use."""
+class NoLocalTransportError(UnknownInverterError):
+    """`transport: local` for an inverter found on the account that has no dongle or adapter: the only
+    transport left to it is the cloud, which `local` promises never to use."""
 
 
 class BrokerRefusedError(BridgeError):

@@ -18,8 +18,8 @@ from bridge.core.catalogue import (
     setting_by_topic_path,
 )
 from bridge.core.commands import Command
-from bridge.core.config import InverterLimits, ThermalGuardSettings
-from bridge.core.errors import ParameterValueError
+from bridge.core.config import InverterSettings, ThermalGuardSettings
+from bridge.core.errors import CommandRefused
 from bridge.core.families import Family
 
 
@@ -33,7 +33,7 @@ class Situation:
     stopping: bool
     #: The command's serial names an inverter with battery settings on the account.
     known_inverter: bool
-    limits: InverterLimits = field(default_factory=InverterLimits)
+    limits: InverterSettings = field(default_factory=InverterSettings)
     #: The values the inverter was last read holding (canonical text), by setting key.
     held: Mapping[str, str] = field(default_factory=dict)
     #: The battery's temperature, or `None` when unknown (offline, no BMS reading).
@@ -56,37 +56,37 @@ class Write:
 
 
 def decide(command: Command, situation: Situation, guard: ThermalGuardSettings) -> Write:
-    """The write a command asks for, or `ParameterValueError` with the reason to refuse it."""
+    """The write a command asks for, or `CommandRefused` with the reason to refuse it."""
     if command.retained:
-        raise ParameterValueError("retained command ignored: publish /set without the retain flag")
+        raise CommandRefused("retained command ignored: publish /set without the retain flag")
     if situation.stopping:
-        raise ParameterValueError("the bridge is shutting down; nothing was written")
+        raise CommandRefused("the bridge is shutting down; nothing was written")
     if not situation.ready:
-        raise ParameterValueError("the bridge is still starting; try again shortly")
+        raise CommandRefused("the bridge is still starting; try again shortly")
     if not situation.known_inverter:
-        raise ParameterValueError(f"unknown inverter {command.serial or '(none)'}")
+        raise CommandRefused(f"unknown inverter {command.serial or '(none)'}")
     setting = setting_by_topic_path(command.topic_path)
     if setting is None:
         retired = retired_setting_message(command.topic_path)
         named = command.topic_path or "(none)"
-        raise ParameterValueError(
+        raise CommandRefused(
             retired
             or f"unknown setting {named}: not one the bridge writes on {command.serial} "
             "(see the README's topic table)"
         )
     check_offered(setting, situation, command.serial)
     if setting.risk is Risk.PROTECTION and setting.key not in situation.exposed:
-        raise ParameterValueError(
+        raise CommandRefused(
             f"{setting.name} changes a protection: the bridge writes it only when control.expose names "
             f"{setting.key}"
         )
     limits = situation.limits
     if limits.read_only:
-        raise ParameterValueError(f"read-only: the bridge is configured not to write to {command.serial}")
+        raise CommandRefused(f"read-only: the bridge is configured not to write to {command.serial}")
     try:
         value = setting.parse(command.payload, limits.maximum_for(setting))
-    except ParameterValueError as refused:
-        raise ParameterValueError(f"{refused}{_held_beyond(setting, situation)}") from refused
+    except CommandRefused as refused:
+        raise CommandRefused(f"{refused}{_held_beyond(setting, situation)}") from refused
     if isinstance(setting, NumberSetting) and setting.limit_setting is not None:
         check_thermal_guard(guard, setting, Decimal(value), situation)
     check_rules(setting, value, situation.held)
@@ -114,16 +114,14 @@ def check_offered(setting: Setting, situation: Situation, serial: str) -> None:
     model = situation.model or serial
     offer, why = setting.provenance.offer(situation.family)  # the dispute's words are in the docs
     if offer is Offer.ABSENT:
-        raise ParameterValueError(
-            f"{setting.name} is not offered on {model} ({situation.family.label}): {why}"
-        )
+        raise CommandRefused(f"{setting.name} is not offered on {model} ({situation.family.label}): {why}")
     if offer is Offer.CONTESTED and setting.key not in situation.exposed:
-        raise ParameterValueError(
+        raise CommandRefused(
             f"{setting.name} is not offered on {model} ({situation.family.label}): the sources disagree "
             f"on what it means there (docs/SETTINGS.md says who says what); the bridge writes it only when "
             f"control.expose names {setting.key}"
         )
-    raise ParameterValueError(
+    raise CommandRefused(
         f"{setting.name} is not offered on {model}: the parameters read from it do not include it "
         "(a setting with no agreed register is read and written through the cloud only)"
     )
@@ -194,7 +192,7 @@ def check_rules(setting: Setting, value: str, held: Mapping[str, str]) -> None:
             continue
         reason = rule.check(value, other or "unknown")
         if reason is not None:
-            raise ParameterValueError(reason)
+            raise CommandRefused(reason)
 
 
 def check_thermal_guard(
@@ -207,12 +205,12 @@ def check_thermal_guard(
         return
     temperature = situation.battery_temperature
     if temperature is None:
-        raise ParameterValueError(
+        raise CommandRefused(
             f"thermal guard: the battery temperature is unknown, so {setting.name} may not be raised "
             f"above {guard.derated_current} {setting.unit}"
         )
     if temperature > guard.max_temperature:
-        raise ParameterValueError(
+        raise CommandRefused(
             f"thermal guard: the battery is at {temperature} °C, above {guard.max_temperature:g} °C, so "
             f"{setting.name} may not be raised above {guard.derated_current} {setting.unit}"
         )

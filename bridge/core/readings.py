@@ -6,17 +6,22 @@ no I/O.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from bridge.core.catalogue import Setting
-from bridge.core.errors import MalformedResponseError, ParameterValueError
+from bridge.core.errors import MalformedResponseError, ValueUnreadable
 
 GRIDBOSS_DEVICE_TYPE = 9
+#: The vendor's names for what the identity registers hold, so that one parser reads every transport's.
+DEVICE_TYPE_CODE: Final = "HOLD_DEVICE_TYPE_CODE"
+POWER_RATING: Final = "HOLD_MODEL_powerRating"
+#: The model of an inverter known from the config alone, until its registers say which it is.
+UNIDENTIFIED_MODEL: Final = "inverter"
 NO_BMS_TEMPERATURE = 127
 
-#: A parameter's value as the cloud gives it: `HOLD_*` text, `FUNC_*` booleans, a few integers.
+#: A parameter's value in the vendor's terms: `HOLD_*` text, `FUNC_*` booleans, a few integers.
 ParameterValue = str | bool | int | float
 
 
@@ -56,7 +61,7 @@ class InverterInfo(VendorModel):
 
 
 class Runtime(VendorModel):
-    """Runtime values of one inverter, in engineering units. `None` where the cloud gave nothing."""
+    """Runtime values of one inverter, in engineering units. `None` where the transport gave nothing."""
 
     serial: str = Field(alias="serialNum")
     lost: bool = False
@@ -137,17 +142,17 @@ class ParameterRead(VendorModel):
     def current(self, setting: Setting) -> str | None:
         """The setting's value as its canonical text, or `None` when missing or not a valid value."""
         try:
-            return setting.from_cloud(self.values)
-        except (KeyError, ParameterValueError):
+            return setting.from_fields(self.values)
+        except (KeyError, ValueUnreadable):
             return None
 
     def has(self, setting: Setting) -> bool:
         """Whether this inverter's model has the setting: every parameter it reads is in the answer."""
-        return all(name in self.values for name in setting.cloud_names)
+        return all(name in self.values for name in setting.field_names)
 
 
 class Energy(VendorModel):
-    """Energy counters of one inverter, in kWh (the cloud gives tenths)."""
+    """Energy counters of one inverter, in kWh (the vendor counts tenths)."""
 
     serial: str = Field(alias="serialNum")
     pv_today: float | None = Field(default=None, alias="todayYielding")

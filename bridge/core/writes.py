@@ -2,8 +2,8 @@
 each write read back, and one result per command. A write whose fate is unknown is never sent again; it is
 read again later, and a late landing that undid a newer confirmed command is undone once.
 
-It knows no transport and no MQTT: it writes through a `Door`, waits on a `Clock`, and tells a `Listener`
-what happened. Tests give it fakes of all three.
+It knows no transport and no MQTT: it writes through a `SettingsTransport` (the router), waits on a
+`Clock`, and tells a `Listener` what happened. Tests give it fakes of all three.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Final, Protocol
@@ -19,13 +18,14 @@ from typing import Final, Protocol
 import structlog
 
 from bridge.core.catalogue import Setting
+from bridge.core.clock import Clock
 from bridge.core.commands import Applied, Command, Outcome, Result
 from bridge.core.errors import (
-    CloudError,
     MalformedResponseError,
     OutcomeUnknownError,
-    ParameterValueError,
     RefusedError,
+    TransportError,
+    ValueUnreadable,
 )
 from bridge.core.policy import Write
 
@@ -36,42 +36,32 @@ WriteKey = tuple[str, str]
 #: How long after a write of unknown fate a read that finds its value takes it for that write landing late.
 LATE_LANDING_SECONDS: Final = 600.0
 #: Who accepted a write, by the transport it went through, as results say it.
-ACCEPTED_BY: Final = {"cloud": "the cloud", "local": "the dongle"}
+ACCEPTED_BY: Final = {
+    "cloud": "the cloud",
+    "dongle": "the dongle",
+    "modbus_tcp": "the RS485 adapter",
+    "modbus_rtu": "the RS485 adapter",
+}
 
 
 @dataclass(frozen=True, slots=True)
 class Delivery:
-    """How a write went out: how many times a request was sent, and which way (`cloud` or `local`)."""
+    """How a write went out: how many times a request was sent, and through which transport (`cloud`,
+    `dongle`, `modbus_tcp`, `modbus_rtu`)."""
 
     attempts: int
     via: str
 
 
-class Door(Protocol):
-    """The way to an inverter's settings (the cloud, its dongle, or both), as the queue needs it."""
+class SettingsTransport(Protocol):
+    """The transport to an inverter's settings (the router), as the queue needs it."""
 
     async def write(self, serial: str, setting: Setting, value: str) -> Delivery:
-        """Write `value` (canonical text). Raises `CloudError` (a subclass says which kind: refused,
+        """Write `value` (canonical text). Raises `TransportError` (a subclass says which kind: refused,
         transient, unknown outcome; its `via` says which way it failed, when known)."""
 
     async def read(self, serial: str, setting: Setting) -> str:
-        """What the inverter holds now, as canonical text. Raises `CloudError` or `ParameterValueError`."""
-
-
-class Clock(Protocol):
-    def now(self) -> float: ...
-
-    async def sleep(self, seconds: float) -> None: ...
-
-
-class MonotonicClock:
-    """The real clock."""
-
-    def now(self) -> float:
-        return time.monotonic()
-
-    async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(seconds)
+        """What the inverter holds now, as canonical text. Raises `TransportError` or `CommandRefused`."""
 
 
 class Listener(Protocol):
@@ -86,9 +76,9 @@ class Listener(Protocol):
     def wrote(self, serial: str) -> None:
         """A write went through: the inverter's settings (and its parallel group's) may have changed."""
 
-    def cloud_answered(self, serial: str) -> None: ...
+    def transport_answered(self, serial: str) -> None: ...
 
-    def cloud_failed(self, serial: str, error: CloudError) -> None: ...
+    def transport_failed(self, serial: str, error: TransportError) -> None: ...
 
 
 @dataclass(slots=True)
@@ -107,9 +97,15 @@ class SettingHistory:
 
 class WriteQueue:
     def __init__(
-        self, door: Door, clock: Clock, listener: Listener, *, spacing: float, recheck_after: float
+        self,
+        transport: SettingsTransport,
+        clock: Clock,
+        listener: Listener,
+        *,
+        spacing: float,
+        recheck_after: float,
     ) -> None:
-        self._door = door
+        self._transport = transport
         self._clock = clock
         self._listener = listener
         self._spacing = spacing
@@ -185,7 +181,7 @@ class WriteQueue:
         history = self._history.setdefault((serial, setting.key), SettingHistory())
         sequence = next(self._sequence)
         try:
-            delivery = await self._door.write(serial, setting, value)
+            delivery = await self._transport.write(serial, setting, value)
         except (OutcomeUnknownError, MalformedResponseError) as exc:
             # It reached the inverter's transport, and no answer says what became of it.
             history.maybe_applied[value] = sequence
@@ -196,19 +192,19 @@ class WriteQueue:
             failed = Result(Outcome.FAILED, error=exc.server_text, attempts=exc.attempts, via=exc.via)
             self._listener.answer(command, failed)
             return
-        except CloudError as exc:
-            self._listener.cloud_failed(serial, exc)
+        except TransportError as exc:
+            self._listener.transport_failed(serial, exc)
             failed = Result(Outcome.FAILED, error=exc.message, attempts=exc.attempts, via=exc.via)
             self._listener.answer(command, failed)
             return
         except asyncio.CancelledError:
             history.maybe_applied[value] = sequence
-            stopped = "the bridge stopped before the cloud answered; it may have been applied"
+            stopped = "the bridge stopped before the transport answered; it may have been applied"
             unknown = Result(Outcome.UNKNOWN, value=shown, error=stopped, applied="unknown", attempts=1)
             self._listener.answer(command, unknown)
             raise
         history.maybe_applied[value] = sequence
-        self._listener.cloud_answered(serial)
+        self._listener.transport_answered(serial)
         self._listener.wrote(serial)
         held = await self._read_back(serial, setting)
         attempts, via = delivery.attempts, delivery.via
@@ -229,8 +225,8 @@ class WriteQueue:
             )
         self._listener.answer(command, result)
 
-    def _answer_unknown(self, command: Command, write: Write, sequence: int, error: CloudError) -> None:
-        """Say that the write's fate is unknown, and find it out once the cloud has had time to act."""
+    def _answer_unknown(self, command: Command, write: Write, sequence: int, error: TransportError) -> None:
+        """Say that the write's fate is unknown, and find it out once the transport has had time to act."""
         delay = self._recheck_after
         why = (
             f"{error.message}; the write may or may not have been applied, and was not sent again. "
@@ -287,8 +283,8 @@ class WriteQueue:
         shown, was = setting.json_value(value), setting.json_value(found)
         async with self._spaced(serial):
             try:
-                delivery = await self._door.write(serial, setting, value)
-            except CloudError as exc:
+                delivery = await self._transport.write(serial, setting, value)
+            except TransportError as exc:
                 applied: Applied = "unknown" if isinstance(exc, OutcomeUnknownError) else False
                 failure = f"{why}, but the write failed: {exc.message}"
                 failed = Result(
@@ -363,8 +359,8 @@ class WriteQueue:
     async def _read_back(self, serial: str, setting: Setting) -> str | None:
         """What the inverter holds now, told to the listener; `None` if that is not known."""
         try:
-            held = await self._door.read(serial, setting)
-        except (CloudError, KeyError, ParameterValueError) as exc:
+            held = await self._transport.read(serial, setting)
+        except (TransportError, KeyError, ValueUnreadable) as exc:
             log.warning("read_back_failed", serial=serial, setting=setting.key, error=str(exc))
             return None
         self._listener.read_holding(serial, setting, held)

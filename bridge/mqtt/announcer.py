@@ -5,9 +5,8 @@ it again on a reconnect and when Home Assistant restarts. It queues messages thr
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from datetime import date
-from decimal import Decimal
 from typing import Protocol
 
 import structlog
@@ -17,14 +16,13 @@ from bridge.core.catalogue import (
     ENERGY_SENSORS,
     RETIRED,
     SENSORS,
-    NumberSetting,
     Sensor,
     Setting,
     setting_by_key,
 )
 from bridge.core.commands import Command, Result, result_payload
 from bridge.core.config import Settings
-from bridge.core.devices import Device
+from bridge.core.fleet import Fleet
 from bridge.core.readings import Energy, Runtime
 from bridge.mqtt.discovery import MIGRATE, device_config, first_release_topics
 from bridge.mqtt.topics import OFFLINE, ONLINE, Topics
@@ -36,24 +34,16 @@ class Publisher(Protocol):
     def publish(self, topic: str, payload: str, *, retain: bool, qos: int = 1) -> None: ...
 
 
-class Fleet(Protocol):
-    """What the announcer says again on every announcement: the poller's cache."""
-
-    devices: dict[str, Device]
-    parameters: dict[str, dict[str, str]]
-    runtime: dict[str, Runtime]
-    energy: dict[str, Energy]
-
-    def settings_of(self, serial: str) -> list[Setting]: ...
-
-    def sensors_of(self, serial: str) -> frozenset[str] | None:
-        """The sensors its way in gives, by key; `None`: all of them."""
-
-
 class Announcer:
-    def __init__(self, topics: Topics, settings: Settings, today: Callable[[], date] = date.today) -> None:
+    """Publishes what the fleet state holds: the poller's `Announcements`, and everything again on every
+    announcement."""
+
+    def __init__(
+        self, topics: Topics, settings: Settings, fleet: Fleet, today: Callable[[], date] = date.today
+    ) -> None:
         self._topics = topics
         self._settings = settings
+        self._fleet = fleet
         self._today = today
         #: Each energy counter's highest value published, and the day it was published on.
         self._counted: dict[str, tuple[float, date]] = {}
@@ -61,11 +51,8 @@ class Announcer:
         self._held_back: set[str] = set()
         #: Energy readings held back because they were lower than the last one published, for metrics.
         self.energy_held_back = 0
-        #: Each inverter's settings held beyond the owner's limit or the setting's range, by setting key.
-        self.beyond: dict[str, dict[str, dict[str, str]]] = {}
         self._publisher: Publisher | None = None
         self._said: dict[str, str] = {}  # retained topic -> the payload last published there
-        self._online: dict[str, bool] = {}
         self._discovery: dict[str, tuple[tuple[object, ...], str]] = {}  # serial -> (what it shows, config)
         self._announced = False
         self._migrated = False
@@ -77,11 +64,6 @@ class Announcer:
 
     def attach(self, publisher: Publisher) -> None:
         self._publisher = publisher
-
-    @property
-    def online(self) -> dict[str, bool]:
-        """Each inverter's availability as last said."""
-        return self._online
 
     def _publish(self, topic: str, payload: str, *, retain: bool, qos: int = 1, always: bool = False) -> None:
         # Before the first announcement only the cache is filled: discovery must come before any state.
@@ -101,11 +83,8 @@ class Announcer:
         self.state(serial, setting.topic_path, setting.state(value), force=force)
 
     def availability(self, serial: str, online: bool) -> None:
-        """Said when it changes."""
-        changed = self._online.get(serial) != online
-        self._online[serial] = online
-        if changed:
-            self._publish(self._topics.availability(serial), ONLINE if online else OFFLINE, retain=True)
+        """Said when it changes (the fleet state knows when)."""
+        self._publish(self._topics.availability(serial), ONLINE if online else OFFLINE, retain=True)
 
     def runtime(self, serial: str, runtime: Runtime | None, *, force: bool = False) -> None:
         if runtime is None or not runtime.online:
@@ -145,26 +124,16 @@ class Announcer:
             )
         return False
 
-    def limits_checked(self, serial: str, held: Mapping[str, str], settings: Iterable[Setting]) -> None:
+    def beyond_limits(self, serial: str) -> None:
         """Say which settings the inverter holds beyond the owner's limit or the setting's own range: a
         problem sensor (`ON` / `OFF`) and its attributes, when that changes."""
-        limits = self._settings.limits_for(serial)
-        beyond: dict[str, dict[str, str]] = {}
-        for setting in settings:
-            value = held.get(setting.key)
-            if not isinstance(setting, NumberSetting) or value is None:
-                continue
-            limit = limits.maximum_for(setting)
-            top = setting.maximum if limit is None else min(setting.maximum, limit)
-            if not setting.minimum <= Decimal(value) <= top:
-                beyond[setting.key] = {"held": value, "limit": str(top), "unit": setting.unit}
-        self.beyond[serial] = beyond
         self._say_beyond(serial, force=False)
 
     def _say_beyond(self, serial: str, *, force: bool) -> None:
-        beyond = self.beyond.get(serial)
+        state = self._fleet.get(serial)
+        beyond = None if state is None else state.beyond
         if beyond is None:
-            return
+            return  # its settings were not checked yet
         # The attributes first: Home Assistant shows them with the state they belong to.
         topic = self._topics.beyond_limit_attributes(serial)
         payload = _json({"settings": beyond})
@@ -187,28 +156,21 @@ class Announcer:
         )
         self._publish(self._topics.last_command(serial), result.outcome.value, retain=True, always=True)
 
-    def bridge_info(self, fleet: Fleet, cloud_host: str) -> None:
-        """Retained `<base>/bridge/info`: version, inverters with their settings and limits, the door to them;
-        nothing secret (no account, no password)."""
-        inverters = []
-        for serial, device in fleet.devices.items():
-            limits = self._settings.limits_for(serial)
-            maxima = {
-                setting.key: str(maximum)
-                for setting in fleet.settings_of(serial)
-                if (maximum := limits.maximum_for(setting)) is not None
+    def bridge_info(self, cloud_host: str) -> None:
+        """Retained `<base>/bridge/info`: version, inverters with their settings and limits, the routing
+        mode to each; nothing secret (no account, no password)."""
+        inverters = [
+            {
+                "serial": summary.serial,
+                "model": summary.model,
+                "firmware": summary.firmware,
+                "transport": summary.transport,
+                "settings": len(summary.settings),
+                "read_only": summary.read_only,
+                "limits": {row.key: str(row.limit) for row in summary.settings if row.limit is not None},
             }
-            inverters.append(
-                {
-                    "serial": serial,
-                    "model": device.model,
-                    "firmware": device.firmware,
-                    "transport": self._settings.way_in(serial),
-                    "settings": len(fleet.settings_of(serial)),
-                    "read_only": bool(limits.read_only),
-                    "limits": maxima,
-                }
-            )
+            for summary in self._fleet.summaries()
+        ]
         info = {
             "version": __version__,
             "cloud": cloud_host,
@@ -221,34 +183,36 @@ class Announcer:
         """An answer to a request on one of the bridge's own topics; never retained."""
         self._publish(topic, payload, retain=False, always=True)
 
-    def announce(self, fleet: Fleet) -> None:
+    def announce(self) -> None:
         """The first announcement, and again after a reconnect or Home Assistant's birth: discovery, then
-        availability and every cached state, whether or not it changed."""
+        availability and every state the fleet state holds, whether or not it changed."""
         self._announced = True
-        self.discovery(fleet, again=True)
-        for serial in fleet.devices:
-            if serial in self._online:
-                online = self._online[serial]
-                self._publish(self._topics.availability(serial), ONLINE if online else OFFLINE, retain=True)
-            for key, value in fleet.parameters.get(serial, {}).items():
+        self.discovery(again=True)
+        fleet = self._fleet
+        for serial in fleet:
+            state = fleet[serial]
+            if state.online is not None:
+                self.availability(serial, state.online)
+            for key, value in state.held.items():
                 setting = setting_by_key(key)
                 if setting is not None:
                     self.parameter(serial, setting, value, force=True)
             self._say_beyond(serial, force=True)
-            self.runtime(serial, fleet.runtime.get(serial), force=True)
-            self.energy(serial, fleet.energy.get(serial), force=True)
+            self.runtime(serial, state.runtime, force=True)
+            self.energy(serial, state.energy, force=True)
 
-    def discovery(self, fleet: Fleet, *, again: bool = False) -> None:
+    def discovery(self, *, again: bool = False) -> None:
         """Each inverter's one config. On start, on connect and to a restarted Home Assistant (`again`) at
         QoS 1; after each refresh said again at QoS 0 (a lost repetition is repeated at the next one), or
         at QoS 1 when it changed (the settings the model offers became known). The first announcement
         migrates the first release's per-entity configs."""
         migrate = not self._migrated
         self._migrated = True
+        fleet = self._fleet
         for serial, device in fleet.devices.items():
             settings = fleet.settings_of(serial)
             # Held values beyond the announced bounds widen them: part of what the config depends on.
-            beyond = self.beyond.get(serial, {})
+            beyond = fleet.beyond(serial)
             held = {key: entry["held"] for key, entry in beyond.items()}
             sensors = fleet.sensors_of(serial)
             keys = (repr(device), *(setting.key for setting in settings), *sorted(held.items()), sensors)
@@ -294,4 +258,4 @@ def _json(config: object) -> str:
     return json.dumps(config, separators=(",", ":"), ensure_ascii=False)
 
 
-__all__ = ["Announcer", "Fleet", "Publisher", "format_reading"]
+__all__ = ["Announcer", "Publisher", "format_reading"]

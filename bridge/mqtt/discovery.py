@@ -25,7 +25,7 @@ from bridge.core.catalogue import (
     SwitchSetting,
     WindowSetting,
 )
-from bridge.core.config import InverterLimits
+from bridge.core.config import InverterSettings
 from bridge.core.devices import Device
 from bridge.mqtt.topics import OFFLINE, ONLINE, Topics
 
@@ -57,7 +57,7 @@ def _entity(topics: Topics, inverter: Device, platform: str, key: str, name: str
 
 
 def number_bounds(
-    setting: NumberSetting, limits: InverterLimits, held: str | None
+    setting: NumberSetting, limits: InverterSettings, held: str | None
 ) -> tuple[Decimal, Decimal]:
     """The least and most a number control offers: the setting's range, its top lowered to the owner's
     limit, then widened to the value held, so that Home Assistant always shows what the inverter holds
@@ -74,7 +74,7 @@ def setting_component(
     topics: Topics,
     inverter: Device,
     setting: Setting,
-    limits: InverterLimits,
+    limits: InverterSettings,
     *,
     read_only: bool,
     held: str | None = None,
@@ -147,7 +147,7 @@ def device_config(
     topics: Topics,
     inverter: Device,
     settings: Iterable[Setting],
-    limits: InverterLimits | None = None,
+    limits: InverterSettings | None = None,
     *,
     energy: bool = True,
     held: Mapping[str, str] | None = None,
@@ -156,7 +156,7 @@ def device_config(
     """The one config of an inverter: every offered setting (a control, or a sensor when read-only), every
     runtime sensor and, when the cloud gives them, the energy counters; a problem sensor for settings held
     beyond their limit; and, for each retired setting, the platform alone, which removes its entity."""
-    limits = limits or InverterLimits()
+    limits = limits or InverterSettings()
     held = held or {}
     components: dict[str, dict[str, Any]] = {}
     for retired in RETIRED:

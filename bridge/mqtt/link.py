@@ -1,7 +1,7 @@
 """The link to the MQTT broker: one reconnect loop, an outbox that survives disconnections, inbound dispatch.
 
-It knows topics but nothing of the cloud. On every connect it subscribes, says `online` on the bridge status
-topic (the last will says `offline`), and asks its handler to republish what it knows.
+It knows topics but nothing of the transports. On every connect it subscribes, says `online` on the bridge
+status topic (the last will says `offline`), and asks its handler to republish what it knows.
 """
 
 from __future__ import annotations

@@ -20,20 +20,22 @@ import structlog
 
 from bridge.core import safejson
 from bridge.core.catalogue import Setting, setting_by_key
+from bridge.core.clock import Clock, MonotonicClock
 from bridge.core.commands import Command, Outcome, Result
 from bridge.core.config import Settings
 from bridge.core.devices import Device
-from bridge.core.errors import CloudError, ParameterValueError
+from bridge.core.errors import CommandRefused, TransportError
 from bridge.core.families import Family
+from bridge.core.fleet import Fleet
 from bridge.core.policy import Situation, decide
 from bridge.core.poller import Poller
-from bridge.core.writes import Clock, MonotonicClock, WriteQueue
+from bridge.core.writes import WriteQueue
 from bridge.mqtt.announcer import Announcer, Publisher
 from bridge.mqtt.discovery import first_release_topics
 from bridge.mqtt.topics import Topics, topic_is_publishable
 from bridge.service.status_page import CommandStatus
 from bridge.transports.cloud import CloudClient
-from bridge.transports.router import Transports
+from bridge.transports.router import Router, register_transports
 
 log = structlog.get_logger(__name__)
 
@@ -65,13 +67,14 @@ class Coordinator:
         self._topics = topics
         self._settings = settings
         self._cloud_host = "" if settings.cloud is None else urlsplit(settings.cloud.base_url).hostname or ""
-        self.announcer = Announcer(topics, settings)
-        self.transports = Transports(cloud, settings, clock)
-        self.poller = Poller(self.transports, self.announcer, settings, clock)
+        self.fleet = Fleet(settings)
+        self.announcer = Announcer(topics, settings, self.fleet)
+        self.router = Router(cloud, register_transports(settings), settings, clock)
+        self.poller = Poller(self.router, self.fleet, self.announcer, settings, clock)
         self.poller.settings_read = self._settings_were_read
         control = settings.control
         self._writes = WriteQueue(
-            self.transports,
+            self.router,
             clock,
             self,
             spacing=control.min_write_interval_seconds,
@@ -98,7 +101,7 @@ class Coordinator:
     @property
     def inverters(self) -> dict[str, Device]:
         """The inverters with battery settings, by serial."""
-        return dict(self.poller.devices)
+        return self.fleet.devices
 
     async def run(self) -> None:
         """Discover, refresh everything once, announce it, then keep it fresh and take commands until
@@ -110,21 +113,19 @@ class Coordinator:
             self._writes.start(tasks)
             await poller.refresh_everything()
             if self.retained_among is not None:
-                old = [
-                    topic for serial in poller.devices for topic in first_release_topics(self._topics, serial)
-                ]
+                old = [topic for serial in self.fleet for topic in first_release_topics(self._topics, serial)]
                 self.announcer.first_release_found = await self.retained_among(old)
             self._announce_again()
             self.ready.set()
-            log.info("bridge_ready", inverters=len(poller.devices))
+            log.info("bridge_ready", inverters=len(self.fleet))
             if self._settings.control.bring_down_to_limit:
-                for serial in poller.devices:
+                for serial in self.fleet:
                     self._bring_down_to_limits(serial)  # what the first refresh found
             poller.start(tasks)
 
     def _announce_again(self) -> None:
-        self.announcer.announce(self.poller)
-        self.announcer.bridge_info(self.poller, self._cloud_host)
+        self.announcer.announce()
+        self.announcer.bridge_info(self._cloud_host)
 
     # -- MQTT events --------------------------------------------------------------------------------
 
@@ -193,12 +194,11 @@ class Coordinator:
         self._last_requested_refresh = self._clock.now()
         started = time.perf_counter()
         await self.poller.refresh_everything()
-        self.announcer.discovery(self.poller)
-        offline = sorted(serial for serial, online in self.announcer.online.items() if not online)
+        self.announcer.discovery()
         answer: dict[str, object] = {
             "status": "ok",
-            "inverters": len(self.poller.devices),
-            "offline": offline,
+            "inverters": len(self.fleet),
+            "offline": self.fleet.offline(),
             "seconds": round(time.perf_counter() - started, 3),
         }
         waiting, self._refresh_waiting = self._refresh_waiting, []
@@ -213,7 +213,7 @@ class Coordinator:
     def _accept(self, command: Command) -> None:
         try:
             write = decide(command, self._situation(command.serial), self._settings.control.thermal_guard)
-        except ParameterValueError as refusal:
+        except CommandRefused as refusal:
             self.answer(command, Result(Outcome.REFUSED, error=str(refusal)))
             return
         self._writes.submit(command, write)
@@ -222,7 +222,7 @@ class Coordinator:
         """A poll read the inverter's settings: a late landing of an earlier unknown write over a newer
         confirmed command is undone (the write queue knows), and, if the owner wants, values above the
         limit brought down."""
-        for key, value in self.poller.parameters.get(serial, {}).items():
+        for key, value in self.fleet.held(serial).items():
             setting = setting_by_key(key)
             if setting is not None:
                 self._writes.observed(serial, setting, value)
@@ -236,7 +236,7 @@ class Coordinator:
         if not self.ready.is_set() or self._stopping:
             return
         limits = self._settings.limits_for(serial)
-        for key, entry in self.announcer.beyond.get(serial, {}).items():
+        for key, entry in self.fleet.beyond(serial).items():
             setting = setting_by_key(key)
             limit = None if setting is None else limits.maximum_for(setting)
             if setting is None or limit is None or Decimal(entry["held"]) <= limit:
@@ -248,18 +248,18 @@ class Coordinator:
             self._accept(Command(topic, serial, setting.topic_path, str(limit).encode(), retained=False))
 
     def _situation(self, serial: str) -> Situation:
-        poller = self.poller
-        device = poller.devices.get(serial)
+        state = self.fleet.get(serial)
+        device = None if state is None else state.device
         return Situation(
             model=device.model if device is not None else "",
             family=device.family if device is not None else Family.UNKNOWN,
             ready=self.ready.is_set(),
             stopping=self._stopping,
-            known_inverter=serial in poller.devices,
+            known_inverter=state is not None,
             limits=self._settings.limits_for(serial),
-            held=poller.parameters.get(serial, {}),
-            battery_temperature=poller.battery_temperature(serial),
-            offered=poller.offered.get(serial),
+            held=self.fleet.held(serial),
+            battery_temperature=self.fleet.battery_temperature(serial),
+            offered=None if state is None else state.offered,
             exposed=self._settings.control.exposed,
         )
 
@@ -282,7 +282,7 @@ class Coordinator:
                 when, command.serial, command.topic_path, command.requested, result.outcome, result.error
             )
         )
-        if command.serial in self.poller.devices:
+        if command.serial in self.fleet:
             self.announcer.last_command(command.serial, command, result)
         log.info(
             "command_answered",
@@ -294,16 +294,16 @@ class Coordinator:
 
     def read_holding(self, serial: str, setting: Setting, value: str) -> None:
         self.poller.read_back(serial, setting.key, value)
-        held = self.poller.parameters[serial]
         self.announcer.parameter(serial, setting, value, force=True)
-        self.announcer.limits_checked(serial, held, self.poller.settings_of(serial))
+        self.fleet.check_limits(serial)
+        self.announcer.beyond_limits(serial)
         self._writes.observed(serial, setting, value)
 
     def wrote(self, serial: str) -> None:
         self.poller.request_refresh()
 
-    def cloud_answered(self, serial: str) -> None:
-        self.poller.cloud_answered(serial)
+    def transport_answered(self, serial: str) -> None:
+        self.poller.transport_answered(serial)
 
-    def cloud_failed(self, serial: str, error: CloudError) -> None:
-        self.poller.cloud_failed(serial, error)
+    def transport_failed(self, serial: str, error: TransportError) -> None:
+        self.poller.transport_failed(serial, error)

@@ -1,4 +1,5 @@
-"""The daemon: the cloud client, the coordinator, the MQTT link and the health endpoint, run together."""
+"""The daemon: the cloud client (when there is an account), the coordinator with its router, the MQTT link
+and the health endpoint, run together."""
 
 from __future__ import annotations
 
@@ -15,8 +16,8 @@ from typing import Any, Final
 import structlog
 
 from bridge import __version__
-from bridge.core.catalogue import NumberSetting
 from bridge.core.config import Settings, settings_warnings
+from bridge.core.fleet import InverterSummary
 from bridge.core.readings import Runtime
 from bridge.mqtt.link import MqttLink
 from bridge.mqtt.topics import Topics
@@ -70,7 +71,7 @@ async def run_bridge(
             )
         )
         coordinator = Coordinator(cloud, topics, settings)
-        stack.push_async_callback(coordinator.transports.close)
+        stack.push_async_callback(coordinator.router.close)
         link = MqttLink(
             settings.mqtt,
             topics,
@@ -83,13 +84,13 @@ async def run_bridge(
         metrics.watch(
             coordinator.command_outcomes,
             lambda: link.connections,
-            coordinator.poller.last_good_refresh,
+            coordinator.fleet.last_good_refreshes,
             lambda: link.dropped,
             lambda: coordinator.announcer.messages,
             lambda: coordinator.announcer.energy_held_back,
-            lambda: coordinator.poller.readings_dropped,
+            lambda: coordinator.fleet.readings_dropped,
         )
-        metrics.watch_dongles(coordinator.transports.dongle_stats)
+        metrics.watch_local_transports(coordinator.router.local_stats)
         if settings.health.enabled:
             report = _health_reporter(settings, coordinator, link)
             status = _status_reporter(settings, coordinator, link, metrics)
@@ -190,7 +191,7 @@ def _warn_about_risky_settings(settings: Settings) -> None:
 def _stall_limit(settings: Settings) -> float:
     """Seconds without a finished runtime cycle after which the bridge counts as hung."""
     cloud_timeout = 0.0 if settings.cloud is None else settings.cloud.request_timeout
-    dongle_timeout = max((way.timeout_seconds for way in settings.local_ways.values()), default=0.0)
+    dongle_timeout = max((way.timeout_seconds for way in settings.local_transports.values()), default=0.0)
     return 2 * settings.polling.runtime_seconds + 4 * (cloud_timeout + dongle_timeout) + RETRY_SLACK_SECONDS
 
 
@@ -255,7 +256,7 @@ def _health_reporter(
         ready = coordinator.ready.is_set()
         if not ready:
             reasons.append("the first refresh has not finished")
-        newest = max(coordinator.poller.last_good_refresh.values(), default=None)
+        newest = max(coordinator.fleet.last_good_refreshes().values(), default=None)
         age = None if newest is None else round(time.monotonic() - newest, 3)
         if ready and (age is None or age > stale_after):
             reasons.append(f"no inverter read successfully in the last {stale_after:.0f} s")
@@ -268,51 +269,42 @@ def _status_reporter(
     settings: Settings, coordinator: Coordinator, link: MqttLink, metrics: BridgeMetrics
 ) -> Callable[[], Status]:
     def status() -> Status:
-        poller = coordinator.poller
         now = time.monotonic()
-        inverters = []
-        for serial, device in poller.devices.items():
-            limits = settings.limits_for(serial)
-            held = poller.parameters.get(serial, {})
-            rows = []
-            beyond = coordinator.announcer.beyond.get(serial, {})
-            for setting in poller.settings_of(serial):
-                maximum = limits.maximum_for(setting)
-                value = held.get(setting.key)
-                unit = f" {setting.unit}" if isinstance(setting, NumberSetting) else ""
-                rows.append(
-                    SettingRow(
-                        setting.name,
-                        "" if value is None else setting.state(value) + unit,
-                        "" if maximum is None else f"≤ {maximum}{unit}",
-                        beyond=setting.key in beyond,
-                    )
-                )
-            refreshed = poller.last_good_refresh.get(serial)
-            inverters.append(
-                InverterStatus(
-                    serial,
-                    device.model,
-                    coordinator.announcer.online.get(serial),
-                    None if refreshed is None else now - refreshed,
-                    coordinator.transports.way_of(serial),
-                    rows,
-                    reason=poller.last_error.get(serial),
-                    live=_live_values(poller.runtime.get(serial)),
-                )
-            )
         return Status(
             version=__version__,
             broker=f"{settings.mqtt.host}:{settings.mqtt.port}",
             broker_connected=link.connected.is_set(),
             cloud_requests_per_minute=metrics.requests_per_minute(),
-            inverters=inverters,
+            inverters=[_inverter_status(summary, now) for summary in coordinator.fleet.summaries()],
             commands=tuple(coordinator.recent_commands),
             broker_reason=None if link.connected.is_set() else link.last_error,
             generated=datetime.now().astimezone().strftime("%Y-%m-%d %H:%M:%S %Z"),
         )
 
     return status
+
+
+def _inverter_status(summary: InverterSummary, now: float) -> InverterStatus:
+    rows = [
+        SettingRow(
+            row.name,
+            "" if row.state is None else f"{row.state} {row.unit}".rstrip(),
+            "" if row.limit is None else f"≤ {row.limit} {row.unit}".rstrip(),
+            beyond=row.beyond,
+        )
+        for row in summary.settings
+    ]
+    refreshed = summary.last_good_refresh
+    return InverterStatus(
+        summary.serial,
+        summary.model,
+        summary.online,
+        None if refreshed is None else now - refreshed,
+        summary.transport,
+        rows,
+        reason=summary.last_error,
+        live=_live_values(summary.runtime),
+    )
 
 
 @dataclass

@@ -16,7 +16,7 @@ from prometheus_client.registry import Collector
 
 from bridge import __version__
 from bridge.core.commands import Outcome
-from bridge.transports.local.dongle import DongleStats
+from bridge.transports.local.dongle import LocalStats
 
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
@@ -53,7 +53,7 @@ class BridgeMetrics:
         self,
         command_outcomes: Mapping[str, int],
         connections: Callable[[], int],
-        last_good_refresh: Mapping[str, float],
+        last_good_refresh: Callable[[], Mapping[str, float]],
         dropped: Callable[[], int] = lambda: 0,
         published: Callable[[], int] = lambda: 0,
         energy_held_back: Callable[[], int] = lambda: 0,
@@ -72,9 +72,10 @@ class BridgeMetrics:
             )
         )
 
-    def watch_dongles(self, stats: Mapping[str, DongleStats]) -> None:
-        """Report each dongle's counts (by the inverter behind it), read afresh at every scrape."""
-        self.registry.register(_DongleCollector(stats))
+    def watch_local_transports(self, stats: Mapping[str, tuple[str, LocalStats]]) -> None:
+        """Report each dongle's or adapter's counts (by the inverter behind it and the transport's name),
+        read afresh at every scrape."""
+        self.registry.register(_LocalCollector(stats))
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
@@ -85,7 +86,7 @@ class _StateCollector(Collector):
         self,
         command_outcomes: Mapping[str, int],
         connections: Callable[[], int],
-        last_good_refresh: Mapping[str, float],
+        last_good_refresh: Callable[[], Mapping[str, float]],
         dropped: Callable[[], int],
         published: Callable[[], int],
         energy_held_back: Callable[[], int],
@@ -140,35 +141,36 @@ class _StateCollector(Collector):
         yield reconnects
         age = GaugeMetricFamily(
             "eg4_bridge_last_refresh_age_seconds",
-            "Seconds since each inverter was last read from the cloud without error",
+            "Seconds since each inverter was last read without error",
             labels=["serial"],
         )
         now = time.monotonic()
-        for serial, when in sorted(self._last_good_refresh.items()):
+        for serial, when in sorted(self._last_good_refresh().items()):
             age.add_metric([serial], round(now - when, 3))
         yield age
 
 
-#: Each dongle counter: its metric name, help text, and the count of `DongleStats` it reports.
-DONGLE_COUNTERS = (
-    ("eg4_bridge_dongle_requests", "Requests sent to the inverter's dongle", "requests"),
-    ("eg4_bridge_dongle_reconnects", "Connections to the dongle after the first", "reconnects"),
+#: Each register transport's counter (a dongle's, an RS485 adapter's): its metric name, help text, and the
+#: count of `LocalStats` it reports.
+LOCAL_COUNTERS = (
+    ("eg4_bridge_local_requests", "Requests sent through the inverter's dongle or RS485 adapter", "requests"),
+    ("eg4_bridge_local_reconnects", "Connections to the dongle or adapter after the first", "reconnects"),
     (
-        "eg4_bridge_dongle_frames_skipped",
+        "eg4_bridge_local_frames_skipped",
         "Frames from the dongle that answered no request: heartbeats, the cloud's traffic, stale replies",
         "skipped_frames",
     ),
-    ("eg4_bridge_dongle_heartbeats_answered", "Dongle heartbeats echoed back", "heartbeats_answered"),
+    ("eg4_bridge_local_heartbeats_answered", "Dongle heartbeats echoed back", "heartbeats_answered"),
 )
 
 
-class _DongleCollector(Collector):
-    def __init__(self, stats: Mapping[str, DongleStats]) -> None:
+class _LocalCollector(Collector):
+    def __init__(self, stats: Mapping[str, tuple[str, LocalStats]]) -> None:
         self._stats = stats
 
     def collect(self) -> Iterable[Metric]:
-        for name, text, count in DONGLE_COUNTERS:
-            family = CounterMetricFamily(name, text, labels=["serial"])
-            for serial, stats in sorted(self._stats.items()):
-                family.add_metric([serial], getattr(stats, count))
+        for name, text, count in LOCAL_COUNTERS:
+            family = CounterMetricFamily(name, text, labels=["serial", "transport"])
+            for serial, (transport, stats) in sorted(self._stats.items()):
+                family.add_metric([serial, transport], getattr(stats, count))
             yield family

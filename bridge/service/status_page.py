@@ -77,8 +77,8 @@ tr{display:block;border-bottom:1px solid #ddd;padding:.3rem 0}thead{display:none
 """
 
 
-#: How each transport is said on the page.
-WAYS: Final = {
+#: How each routing mode is said on the page.
+ROUTING_MODES: Final = {
     "cloud": "through the cloud",
     "local": "through its dongle",
     "hybrid": "through its dongle, the cloud when the dongle does not answer",
@@ -110,7 +110,7 @@ def _inverter(inverter: InverterStatus) -> str:
     return (
         f"<h2>{escape(inverter.model)} {escape(inverter.serial)}</h2>"
         f"<p>{_state(inverter.online, 'online', 'offline')} · last read {_age(inverter.refreshed_ago)} · "
-        f"{escape(WAYS.get(inverter.transport, inverter.transport))}</p>{why}"
+        f"{escape(ROUTING_MODES.get(inverter.transport, inverter.transport))}</p>{why}"
         f'<div class="live">{live}</div>'
         f"<details><summary>{len(inverter.settings)} settings{flagged}</summary>"
         f"<table><thead><tr><th>setting</th><th>value</th><th>limit</th></tr></thead><tbody>{rows}</tbody>"

@@ -52,15 +52,15 @@ def _written_by(setting: Setting) -> str:
 
 def _through_dongle(setting: Setting) -> str:
     """Where the setting is in the inverter's registers, or why the dongle does not offer it."""
-    if not registers.has_local_encoding(setting.cloud_names):
+    if not registers.has_local_encoding(setting.field_names):
         return "cloud only"
-    encodings = [registers.HOLDING[name] for name in setting.cloud_names]
+    encodings = [registers.HOLDING[name] for name in setting.field_names]
     first = encodings[0]
     if isinstance(first, registers.Flag):
         return f"{first.register}, bit {first.bit}"
     if isinstance(first, registers.Scaled):
         return f"{first.register}" + (f" (x{first.factor})" if first.factor != 1 else "")
-    return "-".join(str(register) for register in registers.holding_registers(setting.cloud_names))
+    return "-".join(str(register) for register in registers.holding_registers(setting.field_names))
 
 
 def tables() -> str:

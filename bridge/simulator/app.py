@@ -611,8 +611,8 @@ async def _stats(request: web.Request) -> web.Response:
             "requests": dict(state.requests),
             "writes": [list(write) for write in state.writes],
             "peak_in_flight": state.peak_in_flight,
-            "writes_by_door": {"cloud": 0, "local": 0} | dict(state.writes_by_door),
-            "write_doors": list(state.write_doors),
+            "writes_by_transport": {"cloud": 0, "dongle": 0} | dict(state.writes_by_transport),
+            "write_transports": list(state.write_transports),
         }
     )
 

@@ -1,5 +1,5 @@
 """The simulated WiFi dongles: the local protocol (TCP, framed Modbus) for every simulated inverter, on the
-same state as the simulated cloud, so that a write through one door is read through the other.
+same state as the simulated cloud, so that a write through one transport is read through the other.
 
 One port serves every inverter; a request names its dongle and inverter, as frames do. Registers are made
 from the cloud's values with the bridge's register table (`bridge.transports.local.registers`), and
@@ -67,8 +67,8 @@ class SimulatedDongles:
         inverter.advance(time.monotonic())
         return registers.encode_inputs(runtime_answer(inverter) | energy_answer(inverter))
 
-    def apply(self, inverter: SimInverter, written: dict[int, int], door: str = "local") -> int | None:
-        """Apply register writes as the cloud's parameters; the exception code when refused. `door` names
+    def apply(self, inverter: SimInverter, written: dict[int, int], transport: str = "dongle") -> int | None:
+        """Apply register writes as the cloud's parameters; the exception code when refused. `transport` names
         the way they came in (`local`: the dongle; `modbus_tcp`: an RS485 adapter)."""
         touched = {
             name: encoding
@@ -81,9 +81,9 @@ class SimulatedDongles:
         for name, encoding in touched.items():
             value = encoding.decode(words)
             refusal = (
-                self.state.set_function(inverter.serial, name, value, door=door)
+                self.state.set_function(inverter.serial, name, value, transport=transport)
                 if isinstance(value, bool)
-                else self.state.write(inverter.serial, name, value, door=door)
+                else self.state.write(inverter.serial, name, value, transport=transport)
             )
             if refusal is not None:
                 return ILLEGAL_VALUE

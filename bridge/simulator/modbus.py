@@ -38,7 +38,7 @@ class SimulatedAdapters:
         ]
         return self.state.inverters[serials[unit - 1]] if 1 <= unit <= len(serials) else None
 
-    def answer(self, unit: int, pdu: bytes, door: str = "modbus_tcp") -> bytes:
+    def answer(self, unit: int, pdu: bytes, transport: str = "modbus_tcp") -> bytes:
         """The response PDU to one request PDU."""
         function = pdu[0]
         inverter = self.inverter_of(unit)
@@ -54,21 +54,21 @@ class SimulatedAdapters:
             return bytes([function, 2 * count]) + struct.pack(f">{count}H", *values)
         if function == 6 and len(pdu) == 5:
             register, value = struct.unpack(">HH", pdu[1:5])
-            return self._write(inverter, {register: value}, door) or pdu
+            return self._write(inverter, {register: value}, transport) or pdu
         if function == 16 and len(pdu) >= 6:
             start, count, size = *struct.unpack(">HH", pdu[1:5]), pdu[5]
             if size != 2 * count or len(pdu) != 6 + size:
                 return bytes([function | 0x80, ILLEGAL_VALUE])
             written = struct.unpack(f">{count}H", pdu[6 : 6 + size])
             refusal = self._write(
-                inverter, {start + offset: value for offset, value in enumerate(written)}, door
+                inverter, {start + offset: value for offset, value in enumerate(written)}, transport
             )
             return refusal or pdu[:5]
         return bytes([function | 0x80, 1])
 
-    def _write(self, inverter: SimInverter, written: dict[int, int], door: str) -> bytes | None:
+    def _write(self, inverter: SimInverter, written: dict[int, int], transport: str) -> bytes | None:
         self.state.requests["modbus:write"] += 1
-        code = self.registers.apply(inverter, written, door=door)
+        code = self.registers.apply(inverter, written, transport=transport)
         return None if code is None else bytes([(6 if len(written) == 1 else 16) | 0x80, code])
 
     async def serve_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -175,7 +175,7 @@ class SimulatedSerialAdapter:
         if fault in ("exception", "exception_on_write"):
             response = bytes([pdu[0] | 0x80, DEVICE_FAILURE])
         else:
-            response = self._adapters.answer(unit, pdu, door="modbus_rtu")
+            response = self._adapters.answer(unit, pdu, transport="modbus_rtu")
         if fault == "silence_after_write":
             return
         body = bytes([unit]) + response

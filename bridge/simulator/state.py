@@ -299,10 +299,11 @@ class SimulatorState:
     sessions: dict[str, float] = field(default_factory=dict)
     in_flight: int = 0
     peak_in_flight: int = 0
-    #: Values written, by the door they came through: `cloud` (HTTP) or `local` (the dongle's port).
-    writes_by_door: Counter[str] = field(default_factory=Counter)
-    #: The door of each value in `writes`, in the same order.
-    write_doors: list[str] = field(default_factory=list)
+    #: Values written, by the transport they came through: `cloud` (HTTP), `dongle` (the dongle's port),
+    #: `modbus_tcp` or `modbus_rtu`.
+    writes_by_transport: Counter[str] = field(default_factory=Counter)
+    #: The transport of each value in `writes`, in the same order.
+    write_transports: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
@@ -361,10 +362,10 @@ class SimulatorState:
         """The serial of the WiFi dongle on an inverter: two letters and the inverter's last eight digits."""
         return f"BA{serial[-8:]}"
 
-    def _record(self, serial: str, name: str, stored: str, door: str) -> None:
+    def _record(self, serial: str, name: str, stored: str, transport: str) -> None:
         self.writes.append((serial, name, stored))
-        self.write_doors.append(door)
-        self.writes_by_door[door] += 1
+        self.write_transports.append(transport)
+        self.writes_by_transport[transport] += 1
 
     def value_of(self, serial: str, name: str) -> str | bool | int | None:
         return self.inverters[serial].values.get(name)
@@ -377,7 +378,7 @@ class SimulatorState:
             if start <= register < start + count
         }
 
-    def write(self, serial: str, hold_param: str, value_text: str, door: str = "cloud") -> str | None:
+    def write(self, serial: str, hold_param: str, value_text: str, transport: str = "cloud") -> str | None:
         """Apply a write; returns the refusal text, or `None` when the value is now held."""
         inverter = self.inverters[serial]
         if hold_param not in inverter.registers or not _is_holding(hold_param):
@@ -389,10 +390,12 @@ class SimulatorState:
         if refusal is not None:
             return refusal
         inverter.values[hold_param] = stored
-        self._record(serial, hold_param, stored, door)
+        self._record(serial, hold_param, stored, transport)
         return None
 
-    def set_function(self, serial: str, func_param: str, enable: bool, door: str = "cloud") -> str | None:
+    def set_function(
+        self, serial: str, func_param: str, enable: bool, transport: str = "cloud"
+    ) -> str | None:
         """Turn a `FUNC_*` function on or off; the refusal text, or `None` when it now holds."""
         inverter = self.inverters[serial]
         if not func_param.startswith("FUNC_") or func_param not in inverter.registers:
@@ -403,7 +406,7 @@ class SimulatorState:
         if func_param == PEAK_SHAVING and not enable and PEAK_SHAVING_POWER in inverter.values:
             # The firmware zeroes the setpoint when peak shaving goes off (eg4_web_monitor).
             inverter.values[PEAK_SHAVING_POWER] = "0"
-        self._record(serial, func_param, "true" if enable else "false", door)
+        self._record(serial, func_param, "true" if enable else "false", transport)
         return None
 
     def set_bits(self, serial: str, bit_param: str, value: int) -> str | None:

@@ -1,14 +1,16 @@
-"""The ways to an inverter, chosen per inverter: the cloud, its WiFi dongle (`local`), or the dongle first and
-the cloud when the dongle does not answer (`hybrid`). The poller reads and the write queue writes through
-`Transports` alone, and never learns which way a request went, except from a result's `via`.
+"""The router: for each inverter and request, the transport that carries it. The routing mode is configured
+per inverter: the cloud (`cloud`), its dongle or RS485 adapter alone (`local`), or the dongle or adapter first
+and the cloud when it does not answer (`hybrid`). The poller reads and the write queue writes through the
+`Router` alone, and never learns which transport a request went through, except from a result's `via`.
 
-The dongle speaks registers (`bridge.transports.local`); here they become the same models the cloud's
-answers become, through the same parsers, so that everything above sees one shape whatever the way.
+A dongle and an adapter speak registers (`bridge.transports.local`); here they become the same readings the
+cloud's answers become, through the same parsers, so that everything above sees one shape whatever the
+transport.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Final, Protocol, TypeVar
 
 import structlog
@@ -21,15 +23,19 @@ from bridge.core.catalogue import (
     SwitchSetting,
     WindowSetting,
 )
+from bridge.core.clock import Clock
 from bridge.core.config import DongleSettings, ModbusSettings, Settings
 from bridge.core.errors import (
-    CloudError,
-    MalformedResponseError,
+    NoTransportError,
     OutcomeUnknownError,
     RefusedError,
     TransientError,
+    TransportError,
 )
 from bridge.core.readings import (
+    DEVICE_TYPE_CODE,
+    POWER_RATING,
+    UNIDENTIFIED_MODEL,
     Energy,
     InverterInfo,
     ParameterRead,
@@ -38,16 +44,16 @@ from bridge.core.readings import (
     parse_energy,
     parse_runtime,
 )
-from bridge.core.writes import Clock, Delivery
+from bridge.core.writes import Delivery
 from bridge.transports.cloud import CloudClient
 from bridge.transports.local import registers
 from bridge.transports.local.dongle import (
     DongleConnection,
-    DongleError,
-    DongleExceptionError,
-    DongleSilentError,
-    DongleStats,
-    DongleUnreachableError,
+    LocalSilentError,
+    LocalStats,
+    LocalTransportError,
+    LocalUnreachableError,
+    ModbusExceptionError,
     tcp_connector,
 )
 from bridge.transports.local.frames import ModbusFunction
@@ -56,28 +62,11 @@ from bridge.transports.local.modbus import ModbusConnection, ModbusLine
 log = structlog.get_logger(__name__)
 
 INVERTER_DEVICE_TYPE: Final = 6
-#: The cloud's names for what the identity registers hold, so that one parser reads both ways in.
-DEVICE_TYPE_CODE: Final = "HOLD_DEVICE_TYPE_CODE"
-POWER_RATING: Final = "HOLD_MODEL_powerRating"
-#: The model of an inverter known from the config alone, until its registers say which it is.
-UNIDENTIFIED_MODEL: Final = "inverter"
 
 _Answer = TypeVar("_Answer")
 
 
-class Source(Protocol):
-    """What the poller reads."""
-
-    async def inverters(self) -> tuple[InverterInfo, ...]: ...
-
-    async def get_runtime(self, serial: str) -> Runtime: ...
-
-    async def get_energy(self, serial: str) -> Energy: ...
-
-    async def read_parameters(self, serial: str) -> ParameterRead: ...
-
-
-class CloudWay:
+class CloudTransport:
     """Settings through the cloud: each kind of setting by its own endpoint."""
 
     def __init__(self, cloud: CloudClient) -> None:
@@ -96,10 +85,10 @@ class CloudWay:
         """Start hour, start minute, end hour, end minute, in that order; the first refusal ends it, and
         says how much of the window was written before it."""
         sent = 0
-        for written, (name, number) in enumerate(zip(setting.cloud_names, setting.parts(value), strict=True)):
+        for written, (name, number) in enumerate(zip(setting.field_names, setting.parts(value), strict=True)):
             try:
                 sent += await self._cloud.write_parameter(serial, name, f"{number:02d}")
-            except CloudError as exc:
+            except TransportError as exc:
                 exc.attempts += sent
                 if written and isinstance(exc, RefusedError):
                     exc.server_text = (
@@ -112,13 +101,13 @@ class CloudWay:
         # Only the setting's own registers: the cloud reads any window, and a few registers are cheap.
         first, last = min(setting.registers), max(setting.registers)
         values = await self._cloud.read_window(serial, first, last - first + 1, urgent=True)
-        return setting.from_cloud(values)
+        return setting.from_fields(values)
 
 
 class RegisterConnection(Protocol):
-    """What a local way reads and writes registers through: the dongle's connection or a Modbus adapter's."""
+    """What a register transport reads and writes through: the dongle's connection or a Modbus adapter's."""
 
-    stats: DongleStats
+    stats: LocalStats
 
     async def read(
         self, inverter: str, function: ModbusFunction, start: int, count: int
@@ -131,9 +120,9 @@ class RegisterConnection(Protocol):
     async def close(self) -> None: ...
 
 
-class LocalWay:
-    """One inverter without the cloud (its dongle, or an RS485 adapter): registers read in blocks and
-    turned into the cloud's vocabulary."""
+class RegisterTransport:
+    """One inverter without the cloud, through its dongle or an RS485 adapter: registers read in blocks and
+    turned into readings in the vendor's field names."""
 
     def __init__(
         self,
@@ -141,26 +130,27 @@ class LocalWay:
         connection: RegisterConnection,
         max_block: int = registers.BLOCK,
         rest: float = 60.0,
-        via: str = "local",
+        name: str = "dongle",
     ) -> None:
         self.serial = serial
         self.connection = connection
         self.max_block = max_block
-        #: `hybrid`: how long requests skip the dongle after it failed.
+        #: `hybrid`: how long requests skip this transport after it failed.
         self.rest = rest
-        #: What results say of writes this way: `local` (the dongle), `modbus_tcp`.
-        self.via = via
+        #: The transport's name, as results say it (`via`) and metrics label it: `dongle`, `modbus_tcp`,
+        #: `modbus_rtu`.
+        self.name = name
 
     async def _words(self, function: ModbusFunction, wanted: tuple[int, ...]) -> dict[int, int]:
         words: dict[int, int] = {}
         for start, count in registers.blocks(wanted, self.max_block):
             try:
                 values = await self.connection.read(self.serial, function, start, count)
-            except (DongleExceptionError, DongleSilentError) as exc:
+            except (ModbusExceptionError, LocalSilentError) as exc:
                 if count <= registers.BLOCK:
                     raise
                 # Older firmware takes 40 registers at a time: ask so from now on.
-                log.warning("dongle_large_read_refused", serial=self.serial, count=count, error=exc.message)
+                log.warning("local_large_read_refused", serial=self.serial, count=count, error=exc.message)
                 self.max_block = registers.BLOCK
                 return await self._words(function, wanted)
             words.update(zip(range(start, start + count), values, strict=True))
@@ -178,7 +168,7 @@ class LocalWay:
 
     async def parameters(self) -> ParameterRead:
         """Every parameter with a register encoding (the settings offered locally are those), and what the
-        identity registers say: the device type code and power rating, named as the cloud names them."""
+        identity registers say: the device type code and power rating, in the vendor's field names."""
         names = tuple(registers.HOLDING)
         wanted = registers.holding_registers(names) + registers.IDENTITY_REGISTERS
         words = await self._words(ModbusFunction.READ_HOLDING, wanted)
@@ -190,7 +180,7 @@ class LocalWay:
     async def read(self, setting: Setting) -> str:
         names = self._names(setting)
         words = await self._words(ModbusFunction.READ_HOLDING, registers.holding_registers(names))
-        return setting.from_cloud(registers.decode_holding(names, words))
+        return setting.from_fields(registers.decode_holding(names, words))
 
     async def write(self, setting: Setting, value: str) -> int:
         """Read the setting's registers afresh (a flag shares its register with others), then write the
@@ -198,13 +188,13 @@ class LocalWay:
         names = self._names(setting)
         try:
             words = await self._words(ModbusFunction.READ_HOLDING, registers.holding_registers(names))
-        except DongleExceptionError:
+        except ModbusExceptionError:
             raise
-        except DongleError as exc:
-            # Nothing was written yet: the write may safely go another way.
-            raise DongleUnreachableError(f"{exc.message}; nothing was written", sent=False) from exc
+        except LocalTransportError as exc:
+            # Nothing was written yet: the write may safely go through another transport.
+            raise LocalUnreachableError(f"{exc.message}; nothing was written", sent=False) from exc
         try:
-            changed = registers.encode_holding(setting.to_cloud(value), words)
+            changed = registers.encode_holding(setting.to_fields(value), words)
         except registers.EncodingError as exc:
             raise RefusedError(f"{value} cannot be written to the register: {exc}") from exc
         # One register at a time (function 6), in order: a window's start before its end. lxp-bridge and
@@ -214,16 +204,19 @@ class LocalWay:
         return len(changed)
 
     def _names(self, setting: Setting) -> tuple[str, ...]:
-        names = setting.cloud_names
+        names = setting.field_names
         if not registers.has_local_encoding(names):
-            raise RefusedError(f"{setting.name} cannot be written through the dongle, only through the cloud")
+            raise RefusedError(
+                f"{setting.name} cannot be written through the {self.name}, only through the cloud"
+            )
         return names
 
 
-def _as_cloud_error(exc: DongleError, serial: str, *, writing: bool, via: str = "local") -> CloudError:
-    """The bridge's error for a dongle's failure, with the same meaning the cloud's errors have."""
-    error: CloudError
-    if isinstance(exc, DongleExceptionError):
+def as_transport_error(exc: LocalTransportError, serial: str, *, writing: bool, via: str) -> TransportError:
+    """The bridge's error for a register transport's failure: the same kinds, with the same meanings, as the
+    cloud's."""
+    error: TransportError
+    if isinstance(exc, ModbusExceptionError):
         error = RefusedError(exc.message, serial=serial)
     elif writing and exc.sent:
         error = OutcomeUnknownError(exc.message, serial=serial)
@@ -233,31 +226,43 @@ def _as_cloud_error(exc: DongleError, serial: str, *, writing: bool, via: str = 
     return error
 
 
-class Transports:
-    """Every inverter's way in, as `Source` for the poller and as the write queue's `Door`."""
+class Router:
+    """Picks the transport for each inverter and request: the poller's `InverterReader` and the write
+    queue's `SettingsTransport`. Its transports are handed in: the cloud's client (or none) and each
+    inverter's register transport (`register_transports` makes them from the config)."""
 
-    def __init__(self, cloud: CloudClient | None, settings: Settings, clock: Clock) -> None:
+    def __init__(
+        self,
+        cloud: CloudClient | None,
+        local: Mapping[str, RegisterTransport],
+        settings: Settings,
+        clock: Clock,
+    ) -> None:
         self._cloud = cloud
         self._settings = settings
         self._clock = clock
-        lines: dict[str, ModbusLine] = {}  # by serial device: the inverters on one RS485 line share it
-        self._local = {serial: _local_way(serial, way, lines) for serial, way in settings.local_ways.items()}
+        self._local = dict(local)
         self._resting_until: dict[str, float] = {}
 
-    def way_of(self, serial: str) -> str:
-        """`cloud`, `local` or `hybrid`, as configured."""
-        return self._settings.way_in(serial)
+    def mode_of(self, serial: str) -> str:
+        """The routing mode: `cloud`, `local` or `hybrid`, as configured."""
+        return self._settings.mode_of(serial)
+
+    def sensors_of(self, serial: str) -> frozenset[str] | None:
+        """Reached without the cloud (`local`), an inverter has only the sensors its registers give; `None`:
+        all of them."""
+        return LOCAL_SENSORS if self.mode_of(serial) == "local" else None
 
     @property
-    def dongle_stats(self) -> dict[str, DongleStats]:
-        """Each dongle's counts, by the serial of the inverter behind it."""
-        return {serial: way.connection.stats for serial, way in self._local.items()}
+    def local_stats(self) -> dict[str, tuple[str, LocalStats]]:
+        """Each register transport's name and counts, by the serial of the inverter behind it."""
+        return {serial: (way.name, way.connection.stats) for serial, way in self._local.items()}
 
     async def close(self) -> None:
         for way in self._local.values():
             await way.connection.close()
 
-    # -- Source ---------------------------------------------------------------------------------------
+    # -- the poller's InverterReader ------------------------------------------------------------------
 
     async def inverters(self) -> tuple[InverterInfo, ...]:
         if self._cloud is None:
@@ -266,16 +271,20 @@ class Transports:
         return await self._cloud.inverters()
 
     async def get_runtime(self, serial: str) -> Runtime:
-        return (await self._route(serial, LocalWay.runtime, lambda cloud: cloud.get_runtime(serial)))[0]
+        return (
+            await self._route(serial, RegisterTransport.runtime, lambda cloud: cloud.get_runtime(serial))
+        )[0]
 
     async def get_energy(self, serial: str) -> Energy:
-        return (await self._route(serial, LocalWay.energy, lambda cloud: cloud.get_energy(serial)))[0]
+        return (await self._route(serial, RegisterTransport.energy, lambda cloud: cloud.get_energy(serial)))[
+            0
+        ]
 
     async def read_parameters(self, serial: str) -> ParameterRead:
         read, via = await self._route(
-            serial, LocalWay.parameters, lambda cloud: cloud.read_parameters(serial)
+            serial, RegisterTransport.parameters, lambda cloud: cloud.read_parameters(serial)
         )
-        if via != "cloud" and self.way_of(serial) == "hybrid" and self._cloud is not None:
+        if via != "cloud" and self.mode_of(serial) == "hybrid" and self._cloud is not None:
             return await self._with_cloud_only_settings(read, self._cloud)
         return read
 
@@ -284,21 +293,21 @@ class Transports:
         dongle's. A cloud that fails leaves them out of this read (they keep their last values)."""
         try:
             remote = await cloud.read_parameters(local.serial)
-        except CloudError as exc:
+        except TransportError as exc:
             log.warning("cloud_only_settings_unread", serial=local.serial, error=exc.message)
             return local.model_copy(update={"complete": False})
         values = dict(remote.values) | dict(local.values)
         return local.model_copy(update={"values": values, "complete": remote.complete})
 
-    # -- Door -----------------------------------------------------------------------------------------
+    # -- the write queue's SettingsTransport --------------------------------------------------------
 
     async def write(self, serial: str, setting: Setting, value: str) -> Delivery:
         attempts, via = await self._route(
             serial,
             lambda way: way.write(setting, value),
-            lambda cloud: CloudWay(cloud).write(serial, setting, value),
+            lambda cloud: CloudTransport(cloud).write(serial, setting, value),
             writing=True,
-            local_has_it=registers.has_local_encoding(setting.cloud_names),
+            local_has_it=registers.has_local_encoding(setting.field_names),
         )
         return Delivery(attempts, via)
 
@@ -307,56 +316,73 @@ class Transports:
             await self._route(
                 serial,
                 lambda way: way.read(setting),
-                lambda cloud: CloudWay(cloud).read(serial, setting),
-                local_has_it=registers.has_local_encoding(setting.cloud_names),
+                lambda cloud: CloudTransport(cloud).read(serial, setting),
+                local_has_it=registers.has_local_encoding(setting.field_names),
             )
         )[0]
 
     async def _route(
         self,
         serial: str,
-        local: Callable[[LocalWay], Awaitable[_Answer]],
+        local: Callable[[RegisterTransport], Awaitable[_Answer]],
         cloud: Callable[[CloudClient], Awaitable[_Answer]],
         *,
         writing: bool = False,
         local_has_it: bool = True,
     ) -> tuple[_Answer, str]:
-        """The answer and the way it came. `hybrid`: the dongle first; when it cannot be reached or does
-        not answer (and, for a write, nothing was written), the cloud, and the dongle rests a while."""
-        way, mode = self._local.get(serial), self.way_of(serial)
+        """The answer and the name of the transport it came through. `hybrid`: the register transport first;
+        when it cannot be reached or does not answer (and, for a write, nothing was written), the cloud, and
+        the register transport rests a while."""
+        way, mode = self._local.get(serial), self.mode_of(serial)
         if way is None or mode == "cloud" or (mode == "hybrid" and not local_has_it):
             return await self._through_cloud(serial, cloud), "cloud"
         if mode == "hybrid" and self._resting_until.get(serial, 0.0) > self._clock.now():
             return await self._through_cloud(serial, cloud), "cloud"
         try:
-            return await local(way), way.via
-        except DongleError as exc:
-            safe_elsewhere = not (writing and exc.sent) and not isinstance(exc, DongleExceptionError)
+            return await local(way), way.name
+        except LocalTransportError as exc:
+            safe_elsewhere = not (writing and exc.sent) and not isinstance(exc, ModbusExceptionError)
             if mode != "hybrid" or self._cloud is None or not safe_elsewhere:
-                raise _as_cloud_error(exc, serial, writing=writing, via=way.via) from exc
-            log.warning("dongle_failed_cloud_asked_instead", serial=serial, error=exc.message)
+                raise as_transport_error(exc, serial, writing=writing, via=way.name) from exc
+            log.warning(
+                "local_transport_failed_cloud_asked_instead", serial=serial, via=way.name, error=exc.message
+            )
             self._resting_until[serial] = self._clock.now() + way.rest
             return await self._through_cloud(serial, cloud), "cloud"
         except RefusedError as exc:
-            exc.via = way.via
+            exc.via = way.name
             raise
 
     async def _through_cloud(self, serial: str, call: Callable[[CloudClient], Awaitable[_Answer]]) -> _Answer:
         if self._cloud is None:
-            raise MalformedResponseError(f"{serial} has no way in: no cloud account and no dongle")
+            raise NoTransportError(
+                f"no transport reaches {serial}: no cloud account, and no dongle or adapter"
+            )
         try:
             return await call(self._cloud)
-        except CloudError as exc:
+        except TransportError as exc:
             exc.via = "cloud"
             raise
 
 
-def _local_way(serial: str, way: DongleSettings | ModbusSettings, lines: dict[str, ModbusLine]) -> LocalWay:
+def register_transports(settings: Settings) -> dict[str, RegisterTransport]:
+    """Each inverter's register transport (`local`, `hybrid`), by serial, as the config names them."""
+    lines: dict[str, ModbusLine] = {}  # by serial device: the inverters on one RS485 line share it
+    return {
+        serial: _register_transport(serial, way, lines) for serial, way in settings.local_transports.items()
+    }
+
+
+def _register_transport(
+    serial: str, way: DongleSettings | ModbusSettings, lines: dict[str, ModbusLine]
+) -> RegisterTransport:
     if isinstance(way, ModbusSettings):
         line = lines.setdefault(way.device, ModbusLine()) if way.device is not None else None
         # Blocks of 40: what every firmware takes through its RS485 port.
-        return LocalWay(serial, ModbusConnection(way, line), registers.BLOCK, way.rest_seconds, via=way.kind)
-    return LocalWay(serial, _connection(way), way.max_block, way.rest_seconds)
+        return RegisterTransport(
+            serial, ModbusConnection(way, line), registers.BLOCK, way.rest_seconds, name=way.kind
+        )
+    return RegisterTransport(serial, _connection(way), way.max_block, way.rest_seconds)
 
 
 def _connection(dongle: DongleSettings) -> DongleConnection:
@@ -387,3 +413,6 @@ def sensors_given_locally() -> frozenset[str]:
         for sensor in (*SENSORS, *ENERGY_SENSORS)
         if getattr(runtime, sensor.field, None) is not None or getattr(energy, sensor.field, None) is not None
     )
+
+
+LOCAL_SENSORS: Final = sensors_given_locally()

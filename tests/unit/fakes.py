@@ -1,4 +1,4 @@
-"""Fakes at the bridge's own seams: a clock that moves only when told, a door to a scripted inverter, and a
+"""Fakes at the bridge's own seams: a clock that moves only when told, a transport to a scripted inverter, and a
 listener that records what the write queue says. No broker, no server, no sleeping."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from bridge.core.catalogue import Setting
 from bridge.core.commands import Command, Result
-from bridge.core.errors import CloudError, TransientError
+from bridge.core.errors import TransientError, TransportError
 from bridge.core.writes import Delivery
 
 
@@ -49,7 +49,7 @@ async def settle() -> None:
 
 
 @dataclass
-class FakeDoor:
+class FakeTransport:
     """One inverter's settings behind a scripted transport. Each write takes the next entry of `on_write`
     (an exception to raise, or "ignore": the cloud says yes but the inverter keeps its value), then applies;
     each read fails while `failing_reads` lasts."""
@@ -83,7 +83,7 @@ class RecordingListener:
     held: list[tuple[str, str, str]] = field(default_factory=list)
     written: list[str] = field(default_factory=list)
     answered: list[str] = field(default_factory=list)
-    failed: list[tuple[str, CloudError]] = field(default_factory=list)
+    failed: list[tuple[str, TransportError]] = field(default_factory=list)
 
     def answer(self, command: Command, result: Result) -> None:
         self.results.append((command, result))
@@ -94,10 +94,10 @@ class RecordingListener:
     def wrote(self, serial: str) -> None:
         self.written.append(serial)
 
-    def cloud_answered(self, serial: str) -> None:
+    def transport_answered(self, serial: str) -> None:
         self.answered.append(serial)
 
-    def cloud_failed(self, serial: str, error: CloudError) -> None:
+    def transport_failed(self, serial: str, error: TransportError) -> None:
         self.failed.append((serial, error))
 
     def outcomes(self) -> list[tuple[str, str | None]]:

@@ -12,7 +12,7 @@ from bridge.core.catalogue import (
     PARAMETER_WINDOWS,
     WRITABLE_PARAMETERS,
 )
-from bridge.core.errors import ParameterValueError
+from bridge.core.errors import CommandRefused, ValueUnreadable
 
 
 @pytest.mark.parametrize(
@@ -41,7 +41,7 @@ def test_values_outside_the_rule_are_refused_naming_parameter_value_and_range(
     given: float, reason: str
 ) -> None:
     """Every refusal names the parameter, the value given and the allowed range or kind."""
-    with pytest.raises(ParameterValueError) as refused:
+    with pytest.raises(CommandRefused) as refused:
         BATTERY_DISCHARGE_CURRENT.validate(given)
     assert str(refused.value) == f"Battery Discharge Current {reason}"
 
@@ -49,25 +49,25 @@ def test_values_outside_the_rule_are_refused_naming_parameter_value_and_range(
 def test_a_lower_configured_maximum_narrows_the_range() -> None:
     """A configured limit below 250 A is enforced and named in the refusal."""
     assert BATTERY_CHARGE_CURRENT.validate(100, maximum=100) == 100
-    with pytest.raises(ParameterValueError, match=r"100 A \(the limit set in the bridge's config\), got 101"):
+    with pytest.raises(CommandRefused, match=r"100 A \(the limit set in the bridge's config\), got 101"):
         BATTERY_CHARGE_CURRENT.validate(101, maximum=100)
 
 
 def test_booleans_are_not_numbers() -> None:
     """`True` is an int to Python, but never a current."""
-    with pytest.raises(ParameterValueError, match="must be a number"):
+    with pytest.raises(CommandRefused, match="must be a number"):
         BATTERY_CHARGE_CURRENT.validate(True)
 
 
 @pytest.mark.parametrize(("raw", "value"), [("200", 200), ("25", 25), (80, 80), ("250.0", 250)])
 def test_cloud_text_parses_to_the_integer_it_stands_for(raw: object, value: int) -> None:
-    assert BATTERY_CHARGE_CURRENT.parse_cloud_value(raw) == value
+    assert BATTERY_CHARGE_CURRENT.parse_field_value(raw) == value
 
 
 @pytest.mark.parametrize("raw", ["", "abc", "-5", "1e9", "NaN", None, True, [1]])
 def test_cloud_values_that_are_not_values_a_register_can_hold_are_refused(raw: object) -> None:
-    with pytest.raises(ParameterValueError):
-        BATTERY_CHARGE_CURRENT.parse_cloud_value(raw)
+    with pytest.raises(ValueUnreadable):
+        BATTERY_CHARGE_CURRENT.parse_field_value(raw)
 
 
 @pytest.mark.parametrize(
@@ -75,7 +75,7 @@ def test_cloud_values_that_are_not_values_a_register_can_hold_are_refused(raw: o
 )
 def test_a_held_value_beyond_the_range_or_off_its_step_is_shown_as_held(raw: str, shown: str) -> None:
     """What the inverter holds is never hidden: 300 A beyond the 250 A range, 12.1 off a step of 1."""
-    assert BATTERY_CHARGE_CURRENT.from_cloud({"HOLD_LEAD_ACID_CHARGE_RATE": raw}) == shown
+    assert BATTERY_CHARGE_CURRENT.from_fields({"HOLD_LEAD_ACID_CHARGE_RATE": raw}) == shown
     assert BATTERY_CHARGE_CURRENT.in_range(shown) is (Decimal(shown) <= 250)
 
 
@@ -114,15 +114,15 @@ def test_every_setting_is_read_by_one_of_the_cloud_s_three_windows() -> None:
 
 @pytest.mark.parametrize("raw", ["abc", [80], None, True])
 def test_a_cloud_value_that_is_no_number_is_named_in_the_refusal(raw: object) -> None:
-    with pytest.raises(ParameterValueError) as refused:
-        BATTERY_CHARGE_CURRENT.parse_cloud_value(raw)
+    with pytest.raises(ValueUnreadable) as refused:
+        BATTERY_CHARGE_CURRENT.parse_field_value(raw)
     assert str(refused.value) == f"HOLD_LEAD_ACID_CHARGE_RATE as read is not a number: {raw!r}"
 
 
 def test_a_decimal_that_is_not_finite_is_refused_by_name() -> None:
     from decimal import Decimal
 
-    with pytest.raises(ParameterValueError) as refused:
+    with pytest.raises(CommandRefused) as refused:
         BATTERY_CHARGE_CURRENT.validate(Decimal("NaN"))
     assert str(refused.value) == "Battery Charge Current must be a finite number, got NaN"
 
@@ -161,8 +161,8 @@ def test_every_setting_reads_names_a_real_register_map_holds_at_its_registers(fa
     reads back."""
     registers = register_map(family)
     for setting in SETTINGS:
-        assert all(name in registers for name in setting.cloud_names), setting.key
-        assert {registers[name] for name in setting.cloud_names} == set(setting.registers), setting.key
+        assert all(name in registers for name in setting.field_names), setting.key
+        assert {registers[name] for name in setting.field_names} == set(setting.registers), setting.key
 
 
 #: The cloud's writable parameters that matter first, as the API reference gives them.
@@ -273,21 +273,19 @@ def test_a_switch_takes_on_off_true_false_one_zero(payload: bytes, canonical: st
 )
 def test_a_switch_refuses_anything_else_saying_why(payload: bytes, reason: str) -> None:
     assert isinstance(AC_CHARGE, SwitchSetting)
-    with pytest.raises(ParameterValueError) as refused:
+    with pytest.raises(CommandRefused) as refused:
         AC_CHARGE.parse(payload)
     assert str(refused.value) == reason
 
 
 def test_a_switch_reads_the_clouds_boolean_only() -> None:
     assert isinstance(AC_CHARGE, SwitchSetting)
-    assert AC_CHARGE.from_cloud({"FUNC_AC_CHARGE": True}) == "ON"
-    assert AC_CHARGE.from_cloud({"FUNC_AC_CHARGE": False}) == "OFF"
-    with pytest.raises(
-        ParameterValueError, match=r"^FUNC_AC_CHARGE from the cloud is not true or false: 'true'$"
-    ):
-        AC_CHARGE.from_cloud({"FUNC_AC_CHARGE": "true"})
+    assert AC_CHARGE.from_fields({"FUNC_AC_CHARGE": True}) == "ON"
+    assert AC_CHARGE.from_fields({"FUNC_AC_CHARGE": False}) == "OFF"
+    with pytest.raises(ValueUnreadable, match=r"^FUNC_AC_CHARGE as read is not true or false: 'true'$"):
+        AC_CHARGE.from_fields({"FUNC_AC_CHARGE": "true"})
     with pytest.raises(KeyError):
-        AC_CHARGE.from_cloud({})
+        AC_CHARGE.from_fields({})
 
 
 @pytest.mark.parametrize(
@@ -321,7 +319,7 @@ def test_a_window_is_hh_mm_dash_hh_mm(payload: bytes, canonical: str) -> None:
 )
 def test_a_window_refuses_anything_else_saying_why(payload: bytes, reason: str) -> None:
     assert isinstance(WINDOW, WindowSetting)
-    with pytest.raises(ParameterValueError) as refused:
+    with pytest.raises(CommandRefused) as refused:
         WINDOW.parse(payload)
     assert str(refused.value) == reason
 
@@ -334,17 +332,17 @@ def test_a_window_reads_and_splits_the_clouds_four_values() -> None:
         "HOLD_AC_CHARGE_END_HOUR_1": "6",
         "HOLD_AC_CHARGE_END_MINUTE_1": "45",
     }
-    assert WINDOW.from_cloud(held) == "00:01-06:45"
+    assert WINDOW.from_fields(held) == "00:01-06:45"
     assert WINDOW.parts("00:01-06:45") == (0, 1, 6, 45)
     assert WINDOW.parts("23:59-12:30") == (23, 59, 12, 30)
     with pytest.raises(
-        ParameterValueError, match=r"^HOLD_AC_CHARGE_END_HOUR_1 from the cloud is not an hour or minute: 'x'$"
+        ValueUnreadable, match=r"^HOLD_AC_CHARGE_END_HOUR_1 as read is not an hour or minute: 'x'$"
     ):
-        WINDOW.from_cloud(held | {"HOLD_AC_CHARGE_END_HOUR_1": "x"})
-    with pytest.raises(ParameterValueError, match="not an hour or minute: True"):
-        WINDOW.from_cloud(held | {"HOLD_AC_CHARGE_END_HOUR_1": True})
-    with pytest.raises(ParameterValueError, match="hours run from 00 to 23"):
-        WINDOW.from_cloud(held | {"HOLD_AC_CHARGE_END_HOUR_1": "24"})
+        WINDOW.from_fields(held | {"HOLD_AC_CHARGE_END_HOUR_1": "x"})
+    with pytest.raises(ValueUnreadable, match="not an hour or minute: True"):
+        WINDOW.from_fields(held | {"HOLD_AC_CHARGE_END_HOUR_1": True})
+    with pytest.raises(ValueUnreadable, match="hours run from 00 to 23"):
+        WINDOW.from_fields(held | {"HOLD_AC_CHARGE_END_HOUR_1": "24"})
 
 
 def test_a_number_with_tenths_rounds_to_its_step_within_a_hundredth_of_it() -> None:
@@ -354,21 +352,21 @@ def test_a_number_with_tenths_rounds_to_its_step_within_a_hundredth_of_it() -> N
     assert POWER.parse(b"12") == "12.0"
     assert POWER.parse(b"-0.0001") == "0.0"
     assert POWER.parse(b"5.5", Decimal("5.5")) == "5.5"
-    with pytest.raises(ParameterValueError) as refused:
+    with pytest.raises(CommandRefused) as refused:
         POWER.parse(b"5.502")
     assert str(refused.value) == "AC Charge Power must be a multiple of 0.1 kW between 0 and 15, got 5.502"
-    with pytest.raises(ParameterValueError) as limited:
+    with pytest.raises(CommandRefused) as limited:
         POWER.parse(b"5.6", Decimal("5.5"))
     assert (
         str(limited.value)
         == "AC Charge Power must be between 0 and 5.5 kW (the limit set in the bridge's config), got 5.6"
     )
-    with pytest.raises(ParameterValueError) as word:
+    with pytest.raises(CommandRefused) as word:
         POWER.parse(b"fast")
     assert str(word.value) == "AC Charge Power must be a number such as 7.5, got 'fast'"
     assert (POWER.json_value("5.5"), POWER.json_value("12.0")) == (5.5, 12)
     assert isinstance(POWER.json_value("12.0"), int)
-    assert POWER.from_cloud({"HOLD_AC_CHARGE_POWER_CMD": "7.5"}) == "7.5"
+    assert POWER.from_fields({"HOLD_AC_CHARGE_POWER_CMD": "7.5"}) == "7.5"
     assert POWER.state("7.5") == "7.5"
     assert BATTERY_CHARGE_CURRENT.parse(b"-0") == "0"
     assert BATTERY_CHARGE_CURRENT.example() == "80"
@@ -398,7 +396,7 @@ def test_a_window_at_the_edges_of_the_clock(payload: bytes, accepted: bool) -> N
     if accepted:
         assert WINDOW.parse(payload) == payload.decode()
     else:
-        with pytest.raises(ParameterValueError, match="hours run from 00 to 23 and minutes from 00 to 59"):
+        with pytest.raises(CommandRefused, match="hours run from 00 to 23 and minutes from 00 to 59"):
             WINDOW.parse(payload)
 
 
@@ -406,10 +404,10 @@ def test_long_refused_payloads_are_quoted_up_to_32_characters() -> None:
     assert isinstance(AC_CHARGE, SwitchSetting)
     assert isinstance(WINDOW, WindowSetting)
     text = "x" * 40
-    with pytest.raises(ParameterValueError) as switch:
+    with pytest.raises(CommandRefused) as switch:
         AC_CHARGE.parse(text.encode())
     assert str(switch.value) == f"AC Charge takes ON or OFF (or true/false, 1/0), got {'x' * 32!r}"
-    with pytest.raises(ParameterValueError) as window:
+    with pytest.raises(CommandRefused) as window:
         WINDOW.parse(text.encode())
     assert str(window.value) == (
         f"AC Charge Window 2 takes a window as HH:MM-HH:MM, such as 01:00-05:00, got {'x' * 32!r}"
@@ -423,21 +421,19 @@ def test_a_select_takes_its_options_by_name_and_reads_their_position() -> None:
     assert isinstance(select, SelectSetting)
     assert select.parse(b"Time_And_SOC_Volt") == "time_and_soc_volt"
     assert select.value_of("soc_volt") == 1
-    assert select.from_cloud({"BIT_AC_CHARGE_TYPE": 2}) == "time_and_soc_volt"
-    assert select.from_cloud({"BIT_AC_CHARGE_TYPE": "0"}) == "time"
+    assert select.from_fields({"BIT_AC_CHARGE_TYPE": 2}) == "time_and_soc_volt"
+    assert select.from_fields({"BIT_AC_CHARGE_TYPE": "0"}) == "time"
     assert (select.json_value("time"), select.state("time")) == ("time", "time")
     for raw in (3, True, "x"):
-        with pytest.raises(
-            ParameterValueError, match="BIT_AC_CHARGE_TYPE from the cloud is not one of its options"
-        ):
-            select.from_cloud({"BIT_AC_CHARGE_TYPE": raw})
-    with pytest.raises(ParameterValueError) as refused:
+        with pytest.raises(ValueUnreadable, match="BIT_AC_CHARGE_TYPE as read is not one of its options"):
+            select.from_fields({"BIT_AC_CHARGE_TYPE": raw})
+    with pytest.raises(CommandRefused) as refused:
         select.parse(b"soon" * 10)
     assert (
         str(refused.value)
         == f"AC Charge Type takes one of time, soc_volt, time_and_soc_volt, got {('soon' * 8)!r}"
     )
     with pytest.raises(
-        ParameterValueError, match=r"^empty payload: send one of time, soc_volt, time_and_soc_volt$"
+        CommandRefused, match=r"^empty payload: send one of time, soc_volt, time_and_soc_volt$"
     ):
         select.parse(b"")

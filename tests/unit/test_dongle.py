@@ -12,10 +12,10 @@ import pytest
 from bridge.transports.local import frames, registers
 from bridge.transports.local.dongle import (
     DongleConnection,
-    DongleDroppedError,
-    DongleExceptionError,
-    DongleSilentError,
-    DongleUnreachableError,
+    LocalDroppedError,
+    LocalSilentError,
+    LocalUnreachableError,
+    ModbusExceptionError,
     Stream,
 )
 from bridge.transports.local.frames import ModbusFunction, TcpFunction
@@ -184,7 +184,7 @@ async def test_a_stale_reply_left_from_an_earlier_request_is_not_taken_for_the_n
 
     dongle = FakeDongle([silent_then_late, answer([60])])
     link = connection(dongle)
-    with pytest.raises(DongleSilentError) as silent:
+    with pytest.raises(LocalSilentError) as silent:
         await link.read(INVERTER, ModbusFunction.READ_HOLDING, 101, 1)
     assert silent.value.sent
     dongle.streams[0].incoming.put_nowait(late)  # it arrives after the bridge gave up
@@ -204,7 +204,7 @@ async def test_a_read_cut_off_by_a_dropped_connection_is_asked_again_once() -> N
 async def test_a_write_cut_off_by_a_dropped_connection_is_never_sent_again() -> None:
     dongle = FakeDongle([lambda request: None, answer([60])])
     link = connection(dongle)
-    with pytest.raises(DongleDroppedError) as dropped:
+    with pytest.raises(LocalDroppedError) as dropped:
         await link.write_single(INVERTER, 101, 60)
     assert dropped.value.sent
     assert len(dongle.requests) == 1
@@ -215,7 +215,7 @@ async def test_an_exception_reply_is_a_refusal_with_its_code() -> None:
         data = bytes([1, (request.modbus_function or 0) | 0x80]) + request.data[2:14] + bytes([3])
         return [frames.frame(TcpFunction.TRANSLATED, DONGLE, data)]
 
-    with pytest.raises(DongleExceptionError) as refused:
+    with pytest.raises(ModbusExceptionError) as refused:
         await connection(FakeDongle([refuse])).write_single(INVERTER, 101, 300)
     assert refused.value.code == 3
     assert "Modbus exception 3" in refused.value.message
@@ -223,7 +223,7 @@ async def test_an_exception_reply_is_a_refusal_with_its_code() -> None:
 
 async def test_an_unreachable_dongle_says_nothing_was_sent() -> None:
     dongle = FakeDongle([answer([60])], refuse=True)
-    with pytest.raises(DongleUnreachableError) as unreachable:
+    with pytest.raises(LocalUnreachableError) as unreachable:
         await connection(dongle).write_single(INVERTER, 101, 60)
     assert not unreachable.value.sent
     assert "cannot connect to the dongle" in unreachable.value.message
@@ -364,15 +364,15 @@ def test_to_cloud_is_the_inverse_of_from_cloud_for_every_kind_of_setting() -> No
             canonical = setting.canonical(setting.minimum + setting.step)
         else:
             canonical = samples[type(setting)]
-        values = setting.to_cloud(canonical)
-        assert set(values) == set(setting.cloud_names), setting.key
-        assert setting.from_cloud(values) == canonical, setting.key
+        values = setting.to_fields(canonical)
+        assert set(values) == set(setting.field_names), setting.key
+        assert setting.from_fields(values) == canonical, setting.key
     switch = next(setting for setting in SETTINGS if isinstance(setting, SwitchSetting))
-    assert switch.to_cloud("ON") == {switch.func_param: True}
+    assert switch.to_fields("ON") == {switch.func_param: True}
     window = next(setting for setting in SETTINGS if isinstance(setting, WindowSetting))
-    assert list(window.to_cloud("01:30-05:45").values()) == ["01", "30", "05", "45"]
+    assert list(window.to_fields("01:30-05:45").values()) == ["01", "30", "05", "45"]
     select = next(setting for setting in SETTINGS if isinstance(setting, SelectSetting))
-    assert select.to_cloud("time_and_soc_volt") == {select.bit_param: 2}
+    assert select.to_fields("time_and_soc_volt") == {select.bit_param: 2}
 
 
 def test_which_settings_have_a_register_encoding_and_where() -> None:

@@ -16,19 +16,19 @@ from bridge.core.catalogue import (
     NumberSetting,
     Offer,
     Risk,
-    Setting,
     offered_in_family,
     retired_setting_message,
     setting_by_key,
     setting_by_topic_path,
 )
 from bridge.core.commands import Command
-from bridge.core.config import InverterLimits, Settings, ThermalGuardSettings
+from bridge.core.config import InverterSettings, Settings, ThermalGuardSettings
 from bridge.core.devices import Device
-from bridge.core.errors import ParameterValueError
+from bridge.core.errors import CommandRefused
 from bridge.core.families import Family, family_of_code, family_of_model, identify, model_name
+from bridge.core.fleet import Fleet
 from bridge.core.policy import Situation, decide
-from bridge.core.readings import Energy, Runtime
+from bridge.core.readings import Energy
 from bridge.mqtt.announcer import Announcer
 from bridge.mqtt.discovery import number_bounds
 from bridge.mqtt.topics import Topics
@@ -176,10 +176,10 @@ def test_the_export_power_is_kilowatts_in_tenths_of_register_103() -> None:
         Decimal("0.1"),
     )
     assert limit.parse(b"12.1") == "12.1"
-    with pytest.raises(ParameterValueError, match=r"between 0 and 25\.5"):
+    with pytest.raises(CommandRefused, match=r"between 0 and 25\.5"):
         limit.parse(b"50")
     assert registers.encode_holding({"HOLD_FEED_IN_GRID_POWER_PERCENT": "12.1"}, {103: 0}) == {103: 121}
-    assert limit.from_cloud({"HOLD_FEED_IN_GRID_POWER_PERCENT": "12.1"}) == "12.1"
+    assert limit.from_fields({"HOLD_FEED_IN_GRID_POWER_PERCENT": "12.1"}) == "12.1"
     assert setting_by_topic_path("grid/export_power_percent") is None
     message = retired_setting_message("grid/export_power_percent")
     assert message is not None
@@ -231,7 +231,7 @@ def command(path: str, payload: str) -> Command:
 
 
 def test_a_setting_the_family_lacks_is_refused_naming_the_model_and_why() -> None:
-    with pytest.raises(ParameterValueError) as refused:
+    with pytest.raises(CommandRefused) as refused:
         decide(command("grid/export_enabled", "ON"), situation("12000XP", Family.EG4_OFF_GRID), GUARD_OFF)
     assert str(refused.value) == (
         "Grid Sell-back is not offered on 12000XP (EG4 off-grid (12000XP, 6000XP, SNA)): the off-grid models "
@@ -241,9 +241,9 @@ def test_a_setting_the_family_lacks_is_refused_naming_the_model_and_why() -> Non
 
 def test_a_disputed_setting_is_refused_unless_exposed_and_then_written() -> None:
     lux = situation("LXP-LB-8K", Family.LUXPOWER)
-    with pytest.raises(ParameterValueError, match=r"^AC Charge Power is not offered on LXP-LB-8K \(Luxpower"):
+    with pytest.raises(CommandRefused, match=r"^AC Charge Power is not offered on LXP-LB-8K \(Luxpower"):
         decide(command("ac_charge/power", "5"), lux, GUARD_OFF)
-    with pytest.raises(ParameterValueError, match=r"only when control\.expose names ac_charge_power$"):
+    with pytest.raises(CommandRefused, match=r"only when control\.expose names ac_charge_power$"):
         decide(command("ac_charge/power", "5"), lux, GUARD_OFF)
     exposed = situation("LXP-LB-8K", Family.LUXPOWER, exposed=frozenset({"ac_charge_power"}))
     assert decide(command("ac_charge/power", "5"), exposed, GUARD_OFF).value == "5.0"
@@ -252,9 +252,7 @@ def test_a_disputed_setting_is_refused_unless_exposed_and_then_written() -> None
 def test_peak_shaving_power_is_refused_unless_peak_shaving_is_known_on() -> None:
     path = "grid/peak_shaving_power"
     for held in ({"grid_peak_shaving": "OFF"}, {}):
-        with pytest.raises(
-            ParameterValueError, match="refused by the firmware while Grid Peak Shaving is off"
-        ):
+        with pytest.raises(CommandRefused, match="refused by the firmware while Grid Peak Shaving is off"):
             decide(command(path, "5"), situation("18KPV", Family.EG4_HYBRID, held), GUARD_OFF)
     on = situation("18KPV", Family.EG4_HYBRID, {"grid_peak_shaving": "ON"})
     assert decide(command(path, "5"), on, GUARD_OFF).value == "5.0"
@@ -266,14 +264,10 @@ def test_the_off_grid_cut_off_may_not_pass_the_on_grid_one() -> None:
         Family.EG4_HYBRID,
         {"battery_discharge_cutoff_soc": "20", "battery_off_grid_cutoff_soc": "15"},
     )
-    with pytest.raises(
-        ParameterValueError, match=r"not be above the On-grid Discharge Cut-off SOC .*\(20 %\)"
-    ):
+    with pytest.raises(CommandRefused, match=r"not be above the On-grid Discharge Cut-off SOC .*\(20 %\)"):
         decide(command("battery/off_grid_cutoff_soc", "21"), held, GUARD_OFF)
     assert decide(command("battery/off_grid_cutoff_soc", "20"), held, GUARD_OFF).value == "20"
-    with pytest.raises(
-        ParameterValueError, match=r"not be below the Off-grid Discharge Cut-off SOC .*\(15 %\)"
-    ):
+    with pytest.raises(CommandRefused, match=r"not be below the Off-grid Discharge Cut-off SOC .*\(15 %\)"):
         decide(command("battery/discharge_cutoff_soc", "14"), held, GUARD_OFF)
     assert decide(command("battery/discharge_cutoff_soc", "15"), held, GUARD_OFF).value == "15"
 
@@ -284,9 +278,9 @@ def test_a_refusal_says_when_the_inverter_holds_more_than_the_limit() -> None:
         stopping=False,
         known_inverter=True,
         held={"battery_charge_current": "250"},
-        limits=InverterLimits(max_charge_current=100),
+        limits=InverterSettings(max_charge_current=100),
     )
-    with pytest.raises(ParameterValueError) as refused:
+    with pytest.raises(CommandRefused) as refused:
         decide(command("battery/charge_current", "120"), held, GUARD_OFF)
     assert str(refused.value).endswith("; the inverter holds 250 A now, above that limit")
 
@@ -297,14 +291,14 @@ def test_a_refusal_says_when_the_inverter_holds_more_than_the_limit() -> None:
 def test_a_number_is_announced_with_bounds_that_hold_what_the_inverter_holds() -> None:
     charge = setting_by_key("battery_charge_current")
     assert isinstance(charge, NumberSetting)
-    limited = InverterLimits(max_charge_current=100)
+    limited = InverterSettings(max_charge_current=100)
     assert number_bounds(charge, limited, None) == (Decimal(0), Decimal(100))
     assert number_bounds(charge, limited, "80") == (Decimal(0), Decimal(100))
     assert number_bounds(charge, limited, "250") == (Decimal(0), Decimal(250))
-    assert number_bounds(charge, InverterLimits(), "300") == (Decimal(0), Decimal(300))
+    assert number_bounds(charge, InverterSettings(), "300") == (Decimal(0), Decimal(300))
     volts = setting_by_key("battery_system_charge_volt_limit")
     assert isinstance(volts, NumberSetting)
-    assert number_bounds(volts, InverterLimits(), "40") == (Decimal(40), Decimal("59.5"))
+    assert number_bounds(volts, InverterSettings(), "40") == (Decimal(40), Decimal("59.5"))
 
 
 class Recorder:
@@ -313,22 +307,6 @@ class Recorder:
 
     def publish(self, topic: str, payload: str, *, retain: bool, qos: int = 1) -> None:
         self.published.append((topic, payload))
-
-
-class NoInverters:
-    """A fleet with no inverter yet, for the first announcement."""
-
-    def __init__(self) -> None:
-        self.devices: dict[str, Device] = {}
-        self.parameters: dict[str, dict[str, str]] = {}
-        self.runtime: dict[str, Runtime] = {}
-        self.energy: dict[str, Energy] = {}
-
-    def settings_of(self, serial: str) -> list[Setting]:
-        return []
-
-    def sensors_of(self, serial: str) -> frozenset[str] | None:
-        return None
 
 
 class Today:
@@ -341,9 +319,10 @@ class Today:
 
 def test_an_energy_counter_never_goes_backwards_except_a_daily_one_on_a_new_day() -> None:
     topics, recorder, today = Topics(), Recorder(), Today()
-    announcer = Announcer(topics, Settings.model_validate({"cloud": CLOUD}), today)
+    settings = Settings.model_validate({"cloud": CLOUD})
+    announcer = Announcer(topics, settings, Fleet(settings), today)
     announcer.attach(recorder)
-    announcer.announce(NoInverters())  # the first announcement is out: states are published from now on
+    announcer.announce()  # the first announcement is out: states are published from now on
     total = topics.state(SERIAL, "energy/pv_total")
     daily = topics.state(SERIAL, "energy/pv_today")
 
@@ -375,12 +354,18 @@ def test_an_energy_counter_never_goes_backwards_except_a_daily_one_on_a_new_day(
 def test_a_held_value_beyond_the_limit_turns_the_problem_sensor_on() -> None:
     topics, recorder = Topics(), Recorder()
     settings = Settings.model_validate({"cloud": CLOUD, "inverters": {SERIAL: {"max_charge_current": 100}}})
-    announcer = Announcer(topics, settings)
+    fleet = Fleet(settings)
+    fleet.add(Device(SERIAL, "18KPV", family=Family.EG4_HYBRID))
+    announcer = Announcer(topics, settings, fleet)
     announcer.attach(recorder)
-    announcer.announce(NoInverters())
-    charge = setting_by_key("battery_charge_current")
-    assert charge is not None
-    announcer.limits_checked(SERIAL, {"battery_charge_current": "250"}, [charge])
+    announcer.announce()
+
+    def held(charge_current: str) -> None:
+        fleet.held(SERIAL)["battery_charge_current"] = charge_current
+        fleet.check_limits(SERIAL)
+        announcer.beyond_limits(SERIAL)
+
+    held("250")
     assert recorder.published[-2:] == [
         (
             topics.beyond_limit_attributes(SERIAL),
@@ -388,7 +373,7 @@ def test_a_held_value_beyond_the_limit_turns_the_problem_sensor_on() -> None:
         ),
         (topics.beyond_limit(SERIAL), "ON"),
     ]
-    announcer.limits_checked(SERIAL, {"battery_charge_current": "90"}, [charge])
+    held("90")
     assert recorder.published[-2:] == [
         (topics.beyond_limit_attributes(SERIAL), '{"settings":{}}'),
         (topics.beyond_limit(SERIAL), "OFF"),

@@ -9,8 +9,8 @@ import pytest
 
 from bridge.core.catalogue import BATTERY_CHARGE_CURRENT, BATTERY_DISCHARGE_CURRENT
 from bridge.core.commands import MAX_PAYLOAD_BYTES, Command, Outcome, Result, read_number, result_payload
-from bridge.core.config import InverterLimits, ThermalGuardSettings
-from bridge.core.errors import ParameterValueError
+from bridge.core.config import InverterSettings, ThermalGuardSettings
+from bridge.core.errors import CommandRefused
 from bridge.core.policy import Situation, Write, decide
 
 SERIAL = "4512345600"
@@ -27,7 +27,7 @@ def command(payload: bytes | str, path: str = "battery/charge_current", *, retai
 def refusal(
     payload: bytes | str, situation: Situation = READY, guard: ThermalGuardSettings = GUARD_OFF
 ) -> str:
-    with pytest.raises(ParameterValueError) as refused:
+    with pytest.raises(CommandRefused) as refused:
         decide(command(payload), situation, guard)
     return str(refused.value)
 
@@ -52,7 +52,7 @@ def test_further_than_one_hundredth_is_refused(payload: str) -> None:
 
 def test_the_order_of_refusals() -> None:
     """Retained before anything; then the bridge's own state; then what the command names; then the value."""
-    with pytest.raises(ParameterValueError, match="retained command ignored"):
+    with pytest.raises(CommandRefused, match="retained command ignored"):
         decide(
             command("abc", retained=True),
             Situation(ready=False, stopping=True, known_inverter=False),
@@ -67,7 +67,7 @@ def test_the_order_of_refusals() -> None:
     assert refusal("abc", Situation(ready=True, stopping=False, known_inverter=False)) == (
         f"unknown inverter {SERIAL}"
     )
-    with pytest.raises(ParameterValueError) as unknown:
+    with pytest.raises(CommandRefused) as unknown:
         decide(command("80", "battery/soc"), READY, GUARD_OFF)
     assert str(unknown.value) == (
         f"unknown setting battery/soc: not one the bridge writes on {SERIAL} (see the README's topic table)"
@@ -76,11 +76,11 @@ def test_the_order_of_refusals() -> None:
 
 def test_read_only_and_limits() -> None:
     read_only = Situation(
-        ready=True, stopping=False, known_inverter=True, limits=InverterLimits(read_only=True)
+        ready=True, stopping=False, known_inverter=True, limits=InverterSettings(read_only=True)
     )
     assert refusal("80", read_only) == f"read-only: the bridge is configured not to write to {SERIAL}"
     limited = Situation(
-        ready=True, stopping=False, known_inverter=True, limits=InverterLimits(max_charge_current=100)
+        ready=True, stopping=False, known_inverter=True, limits=InverterSettings(max_charge_current=100)
     )
     assert decide(command("100"), limited, GUARD_OFF).value == "100"
     assert refusal("101", limited) == (
@@ -155,7 +155,7 @@ def test_numbers_in_every_decimal_notation_are_read(payload: str, number: str) -
     ],
 )
 def test_anything_else_is_refused_saying_why(payload: str, reason: str) -> None:
-    with pytest.raises(ParameterValueError) as refused:
+    with pytest.raises(CommandRefused) as refused:
         read_number(payload.encode(), BATTERY_CHARGE_CURRENT)
     assert str(refused.value) == reason
 
@@ -165,7 +165,7 @@ def test_a_payload_of_exactly_the_limit_is_read() -> None:
 
 
 def test_binary_is_refused() -> None:
-    with pytest.raises(ParameterValueError, match="payload is not UTF-8 text"):
+    with pytest.raises(CommandRefused, match="payload is not UTF-8 text"):
         read_number(b"\xff\xfe80", BATTERY_CHARGE_CURRENT)
 
 
@@ -200,8 +200,8 @@ def test_a_result_says_ok_only_when_confirmed_without_error() -> None:
 
 
 def test_a_result_says_which_way_the_write_went_once_one_was_sent() -> None:
-    local = json.loads(result_payload(command("80"), Result(Outcome.ACCEPTED, value=80, via="local")))
-    assert local["via"] == "local"
+    local = json.loads(result_payload(command("80"), Result(Outcome.ACCEPTED, value=80, via="dongle")))
+    assert local["via"] == "dongle"
     assert list(local)[-2:] == ["via", "ts"]
     refused = json.loads(result_payload(command("x"), Result(Outcome.REFUSED, error="not a number")))
     assert "via" not in refused  # nothing was sent anywhere
@@ -214,21 +214,21 @@ def test_a_result_cuts_long_texts_short() -> None:
 
 
 def test_the_exact_words_of_each_refusal() -> None:
-    with pytest.raises(ParameterValueError) as retained:
+    with pytest.raises(CommandRefused) as retained:
         decide(command("80", retained=True), READY, GUARD_OFF)
     assert str(retained.value) == "retained command ignored: publish /set without the retain flag"
     nameless = Command("eg4//battery/charge_current/set", "", "battery/charge_current", b"80", False)
-    with pytest.raises(ParameterValueError) as no_serial:
+    with pytest.raises(CommandRefused) as no_serial:
         decide(nameless, Situation(ready=True, stopping=False, known_inverter=False), GUARD_OFF)
     assert str(no_serial.value) == "unknown inverter (none)"
-    with pytest.raises(ParameterValueError) as no_path:
+    with pytest.raises(CommandRefused) as no_path:
         decide(command("80", ""), READY, GUARD_OFF)
     assert str(no_path.value) == (
         f"unknown setting (none): not one the bridge writes on {SERIAL} (see the README's topic table)"
     )
     assert refusal("abc") == "Battery Charge Current must be a number such as 80, got 'abc'"
     assert refusal("") == "empty payload: send a number of A, such as 80"
-    with pytest.raises(ParameterValueError) as binary:
+    with pytest.raises(CommandRefused) as binary:
         read_number(b"\xff", BATTERY_CHARGE_CURRENT)
     assert str(binary.value) == "payload is not UTF-8 text"
 
@@ -262,7 +262,7 @@ def test_a_setting_the_model_lacks_is_unknown_once_its_settings_were_read() -> N
         ready=True, stopping=False, known_inverter=True, offered=frozenset({"battery_charge_current"})
     )
     with pytest.raises(
-        ParameterValueError,
+        CommandRefused,
         match=r"^AC Charge Window 1 is not offered on 4512345600: the parameters read from it do not",
     ):
         decide(window, lacking, GUARD_OFF)
@@ -271,7 +271,7 @@ def test_a_setting_the_model_lacks_is_unknown_once_its_settings_were_read() -> N
 
 def test_a_protection_setting_only_when_exposed() -> None:
     eps = command("OFF", "eps/enabled")
-    with pytest.raises(ParameterValueError) as refused:
+    with pytest.raises(CommandRefused) as refused:
         decide(eps, READY, GUARD_OFF)
     assert str(refused.value) == (
         "Backup Output (EPS) changes a protection: the bridge writes it only when control.expose names eps_enabled"
@@ -279,7 +279,7 @@ def test_a_protection_setting_only_when_exposed() -> None:
     exposed = Situation(ready=True, stopping=False, known_inverter=True, exposed=frozenset({"eps_enabled"}))
     assert decide(eps, exposed, GUARD_OFF).value == "OFF"
     other = Situation(ready=True, stopping=False, known_inverter=True, exposed=frozenset({"grid_off_grid"}))
-    with pytest.raises(ParameterValueError, match="changes a protection"):
+    with pytest.raises(CommandRefused, match="changes a protection"):
         decide(eps, other, GUARD_OFF)
 
 
@@ -288,5 +288,5 @@ def test_the_thermal_guard_concerns_the_battery_currents_only() -> None:
     hot = situation(60, held=None)
     assert decide(command("10", "ac_charge/power"), hot, guard).value == "10.0"
     assert decide(command("ON", "ac_charge/enabled"), hot, guard).value == "ON"
-    with pytest.raises(ParameterValueError, match="thermal guard"):
+    with pytest.raises(CommandRefused, match="thermal guard"):
         decide(command("10"), hot, guard)

@@ -1,4 +1,4 @@
-"""The poller with a fake source at its seam: a settings read that started before a write's read-back
+"""The poller with a fake reader at its seam: a settings read that started before a write's read-back
 never publishes its older value over the newer one."""
 
 from __future__ import annotations
@@ -8,6 +8,7 @@ import asyncio
 import pytest
 
 from bridge.core.config import Settings
+from bridge.core.fleet import Fleet
 from bridge.core.poller import Poller
 from bridge.core.readings import Energy, InverterInfo, ParameterRead, Runtime
 from bridge.mqtt.announcer import Announcer
@@ -36,6 +37,9 @@ class SlowSource:
     async def get_energy(self, serial: str) -> Energy:
         return Energy.model_validate({"serialNum": serial})
 
+    def sensors_of(self, serial: str) -> frozenset[str] | None:
+        return None
+
     async def read_parameters(self, serial: str) -> ParameterRead:
         await self.go.wait()
         return ParameterRead(serial=serial, values={"HOLD_LEAD_ACID_CHARGE_RATE": "100"}, complete=True)
@@ -52,18 +56,19 @@ class Recorder:
 async def test_a_read_that_started_before_a_read_back_does_not_overwrite_it() -> None:
     topics, recorder, clock, source = Topics(), Recorder(), FakeClock(), SlowSource()
     settings = Settings.model_validate({"cloud": {"username": "someone", "password": "secret"}})
-    announcer = Announcer(topics, settings)
+    fleet = Fleet(settings)
+    announcer = Announcer(topics, settings, fleet)
     announcer.attach(recorder)
-    poller = Poller(source, announcer, settings, clock)
+    poller = Poller(source, fleet, announcer, settings, clock)
     await poller.discover()
-    announcer.announce(poller)  # states are published from now on
+    announcer.announce()  # states are published from now on
     reading = asyncio.create_task(poller.refresh_everything())  # the poll starts: the inverter holds 100
     await settle()
     await clock.advance(1)
     poller.read_back(SERIAL, "battery_charge_current", "150")  # a write, read back holding 150
     source.go.set()  # the poll's answer, with the 100 it read before the write
     await reading
-    assert poller.parameters[SERIAL]["battery_charge_current"] == "150"
+    assert fleet.held(SERIAL)["battery_charge_current"] == "150"
     charge = topics.state(SERIAL, "battery/charge_current")
     assert (charge, "100") not in recorder.published
 
@@ -86,13 +91,14 @@ class ChangingSource(SlowSource):
 async def test_a_read_whose_canary_changed_is_dropped_counted_and_never_published() -> None:
     topics, recorder, clock = Topics(), Recorder(), FakeClock()
     settings = Settings.model_validate({"cloud": {"username": "someone", "password": "secret"}})
-    announcer = Announcer(topics, settings)
+    fleet = Fleet(settings)
+    announcer = Announcer(topics, settings, fleet)
     announcer.attach(recorder)
-    poller = Poller(ChangingSource(), announcer, settings, clock)
+    poller = Poller(ChangingSource(), fleet, announcer, settings, clock)
     await poller.discover()
-    announcer.announce(poller)
+    announcer.announce()
     await poller.refresh_everything()
     await poller.refresh_everything()
-    assert poller.parameters[SERIAL]["battery_charge_current"] == "25"
-    assert poller.readings_dropped == 1
+    assert fleet.held(SERIAL)["battery_charge_current"] == "25"
+    assert fleet.readings_dropped == 1
     assert (topics.state(SERIAL, "battery/charge_current"), "200") not in recorder.published

@@ -1,7 +1,8 @@
-"""The router (`Transports._route`), table-driven: for each mode, whether the dongle has the setting's
-register, whether the dongle is resting, the kind of dongle failure and whether the request was a write, which
-way answers or which error comes back, and whether the cloud was asked. Fakes stand in for both ways: the
-dongle's answer is a callable, the cloud's a counted callable; nothing touches a socket."""
+"""The router (`Router._route`), table-driven: for each routing mode, whether the dongle has the setting's
+register, whether the dongle is resting, the kind of dongle failure and whether the request was a write,
+which transport answers or which error comes back, and whether the cloud was asked. The transports are
+handed in as fakes: the dongle's answer is a callable, the cloud's a counted callable; nothing touches a
+socket."""
 
 from __future__ import annotations
 
@@ -12,21 +13,21 @@ import pytest
 
 from bridge.core.config import Settings
 from bridge.core.errors import (
-    CloudError,
-    MalformedResponseError,
+    NoTransportError,
     OutcomeUnknownError,
     RefusedError,
     TransientError,
+    TransportError,
 )
 from bridge.transports.cloud import CloudClient
 from bridge.transports.local.dongle import (
-    DongleDroppedError,
-    DongleError,
-    DongleExceptionError,
-    DongleSilentError,
-    DongleUnreachableError,
+    LocalDroppedError,
+    LocalSilentError,
+    LocalTransportError,
+    LocalUnreachableError,
+    ModbusExceptionError,
 )
-from bridge.transports.router import LocalWay, Transports
+from bridge.transports.router import RegisterConnection, RegisterTransport, Router
 from tests.unit.fakes import FakeClock
 
 pytestmark = pytest.mark.unit
@@ -36,19 +37,19 @@ DONGLE = {"host": "192.0.2.1", "serial": "BA12345600", "rest_seconds": 60}
 
 #: The dongle's failures: unreachable (nothing sent), silent before sending (a read), silent after a write
 #: went out, dropped mid-request, a Modbus exception reply.
-FAILURES: dict[str, DongleError] = {
-    "unreachable": DongleUnreachableError("cannot connect", sent=False),
-    "silent, not sent": DongleSilentError("did not answer", sent=False),
-    "silent, sent": DongleSilentError("did not answer", sent=True),
-    "dropped, sent": DongleDroppedError("closed before it answered", sent=True),
-    "exception": DongleExceptionError("the inverter refused the request (Modbus exception 4)", 4),
+FAILURES: dict[str, LocalTransportError] = {
+    "unreachable": LocalUnreachableError("cannot connect", sent=False),
+    "silent, not sent": LocalSilentError("did not answer", sent=False),
+    "silent, sent": LocalSilentError("did not answer", sent=True),
+    "dropped, sent": LocalDroppedError("closed before it answered", sent=True),
+    "exception": ModbusExceptionError("the inverter refused the request (Modbus exception 4)", 4),
 }
 
 
 @dataclass
 class CloudCalls:
     count: int = 0
-    fail_with: CloudError | None = None
+    fail_with: TransportError | None = None
 
     async def call(self, cloud: Any) -> str:
         self.count += 1
@@ -59,19 +60,19 @@ class CloudCalls:
 
 @dataclass
 class Rig:
-    transports: Transports
+    router: Router
     clock: FakeClock
     cloud: CloudCalls = field(default_factory=CloudCalls)
 
     async def route(
-        self, dongle: str | DongleError, *, writing: bool = False, local_has_it: bool = True
+        self, dongle: str | LocalTransportError, *, writing: bool = False, local_has_it: bool = True
     ) -> tuple[str, str]:
-        async def local(way: LocalWay) -> str:
-            if isinstance(dongle, DongleError):
+        async def local(way: RegisterTransport) -> str:
+            if isinstance(dongle, LocalTransportError):
                 raise dongle
             return dongle
 
-        return await self.transports._route(  # the router itself, as the poller and the queue reach it
+        return await self.router._route(  # the router itself, as the poller and the queue reach it
             SERIAL, local, self.cloud.call, writing=writing, local_has_it=local_has_it
         )
 
@@ -86,7 +87,9 @@ def rig(mode: str, *, with_cloud: bool = True) -> Rig:
     settings = Settings.model_validate(document)
     clock = FakeClock()
     cloud = cast(CloudClient, object()) if with_cloud else None  # the cloud calls are the fakes above
-    return Rig(Transports(cloud, settings, clock), clock)
+    dongle = RegisterTransport(SERIAL, cast(RegisterConnection, object()), rest=60)
+    local = {SERIAL: dongle} if mode != "cloud" else {}
+    return Rig(Router(cloud, local, settings, clock), clock)
 
 
 async def test_cloud_mode_always_asks_the_cloud() -> None:
@@ -98,7 +101,7 @@ async def test_cloud_mode_always_asks_the_cloud() -> None:
 @pytest.mark.parametrize("mode", ["local", "hybrid"])
 async def test_a_dongle_that_answers_answers(mode: str) -> None:
     r = rig(mode)
-    assert await r.route("from the dongle") == ("from the dongle", "local")
+    assert await r.route("from the dongle") == ("from the dongle", "dongle")
     assert r.cloud.count == 0
 
 
@@ -143,8 +146,8 @@ async def test_each_failure_of_the_dongle(mode: str, failure: str, writing: bool
     with pytest.raises(expected) as raised:
         await r.route(FAILURES[failure], writing=writing)
     assert type(raised.value) is expected
-    assert isinstance(raised.value, CloudError)
-    assert raised.value.via == "local"
+    assert isinstance(raised.value, TransportError)
+    assert raised.value.via == "dongle"
     assert r.cloud.count == 0, "nothing went to the cloud"
 
 
@@ -155,7 +158,7 @@ async def test_hybrid_rests_the_dongle_after_a_failure_then_tries_it_again() -> 
     await r.clock.advance(59)
     assert await r.route("from the dongle") == ("from the cloud", "cloud")
     await r.clock.advance(2)
-    assert await r.route("from the dongle") == ("from the dongle", "local")
+    assert await r.route("from the dongle") == ("from the dongle", "dongle")
     assert r.cloud.count == 3
 
 
@@ -163,7 +166,7 @@ async def test_local_with_no_cloud_account_says_the_dongle_failed() -> None:
     r = rig("local", with_cloud=False)
     with pytest.raises(TransientError) as raised:
         await r.route(FAILURES["unreachable"])
-    assert (raised.value.message, raised.value.via) == ("cannot connect", "local")
+    assert (raised.value.message, raised.value.via) == ("cannot connect", "dongle")
 
 
 async def test_a_cloud_failure_after_a_fallback_says_it_came_from_the_cloud() -> None:
@@ -174,8 +177,8 @@ async def test_a_cloud_failure_after_a_fallback_says_it_came_from_the_cloud() ->
     assert raised.value.via == "cloud"
 
 
-async def test_no_way_in_at_all_is_said_so() -> None:
-    r = rig("local", with_cloud=False)
-    r.transports._local.clear()  # an inverter the config gives no dongle and no cloud
-    with pytest.raises(MalformedResponseError, match="has no way in: no cloud account and no dongle"):
+async def test_no_transport_at_all_is_said_so() -> None:
+    settings = Settings.model_validate({"transport": "local", "inverters": {SERIAL: {"dongle": DONGLE}}})
+    r = Rig(Router(None, {}, settings, FakeClock()), FakeClock())  # no cloud, and no register transport
+    with pytest.raises(NoTransportError, match="no transport reaches 4512345600: no cloud account, and no"):
         await r.route("from the dongle")

@@ -15,7 +15,7 @@ from bridge.core.commands import Command, Outcome, Result
 from bridge.core.errors import OutcomeUnknownError, RefusedError, TransientError
 from bridge.core.policy import Write
 from bridge.core.writes import Delivery, WriteQueue
-from tests.unit.fakes import FakeClock, FakeDoor, RecordingListener, settle
+from tests.unit.fakes import FakeClock, FakeTransport, RecordingListener, settle
 
 SERIAL = "4512345600"
 CHARGE = BATTERY_CHARGE_CURRENT.key
@@ -31,7 +31,7 @@ def command(value: int, parameter: NumberSetting = BATTERY_CHARGE_CURRENT) -> tu
 @dataclass
 class Rig:
     queue: WriteQueue
-    door: FakeDoor
+    transport: FakeTransport
     clock: FakeClock
     listener: RecordingListener
 
@@ -45,21 +45,21 @@ class Rig:
 
 @asynccontextmanager
 async def rig(*, spacing: float = 0.0, recheck_after: float = 15.0) -> AsyncIterator[Rig]:
-    door = FakeDoor(held={CHARGE: "25", BATTERY_DISCHARGE_CURRENT.key: "250"})
+    transport = FakeTransport(held={CHARGE: "25", BATTERY_DISCHARGE_CURRENT.key: "250"})
     clock, listener = FakeClock(), RecordingListener()
-    queue = WriteQueue(door, clock, listener, spacing=spacing, recheck_after=recheck_after)
+    queue = WriteQueue(transport, clock, listener, spacing=spacing, recheck_after=recheck_after)
     async with asyncio.TaskGroup() as tasks:
         queue.start(tasks)
-        yield Rig(queue, door, clock, listener)
+        yield Rig(queue, transport, clock, listener)
         await clock.advance(3600)  # let every recheck run before the group ends
 
 
 async def test_a_write_read_back_holding_the_value_is_accepted_and_its_value_published() -> None:
     async with rig() as r:
-        r.door.via = "local"
+        r.transport.via = "dongle"
         await r.send(80)
     assert r.listener.results[0][1] == Result(
-        Outcome.ACCEPTED, value=80, applied=True, confirmed=True, attempts=1, via="local"
+        Outcome.ACCEPTED, value=80, applied=True, confirmed=True, attempts=1, via="dongle"
     )
     assert r.listener.held == [(SERIAL, CHARGE, "80")]
     assert (r.listener.written, r.listener.answered) == ([SERIAL], [SERIAL])
@@ -67,7 +67,7 @@ async def test_a_write_read_back_holding_the_value_is_accepted_and_its_value_pub
 
 async def test_a_failed_read_back_is_never_counted_as_confirmed() -> None:
     async with rig() as r:
-        r.door.failing_reads = 1
+        r.transport.failing_reads = 1
         await r.send(80)
     assert r.last() == Result(
         Outcome.UNCONFIRMED,
@@ -85,8 +85,8 @@ async def test_a_value_read_back_that_differs_from_request_and_old_state_is_publ
     """The inverter keeps 25 although the cloud said yes, then shows 95 (its firmware's own clamp): the
     state must show what the inverter really holds."""
     async with rig() as r:
-        r.door.on_write = ["ignore"]
-        r.door.held[CHARGE] = "95"
+        r.transport.on_write = ["ignore"]
+        r.transport.held[CHARGE] = "95"
         await r.send(80)
     assert r.last().outcome is Outcome.UNCONFIRMED
     assert r.last().error == "the cloud accepted 80, but the inverter holds 95"
@@ -96,10 +96,10 @@ async def test_a_value_read_back_that_differs_from_request_and_old_state_is_publ
 async def test_a_refusal_passes_the_clouds_words_and_nothing_is_applied() -> None:
     async with rig() as r:
         refusal = RefusedError("REMOTE_SET_ERROR", serial=SERIAL)
-        r.door.on_write = [refusal]
+        r.transport.on_write = [refusal]
         await r.send(80)
     assert r.last() == Result(Outcome.FAILED, error="REMOTE_SET_ERROR", attempts=1)
-    assert r.door.held[CHARGE] == "25"
+    assert r.transport.held[CHARGE] == "25"
 
 
 async def test_an_unreachable_cloud_is_reported_and_nothing_applied() -> None:
@@ -108,7 +108,7 @@ async def test_an_unreachable_cloud_is_reported_and_nothing_applied() -> None:
             "cannot reach the cloud at example: connection refused", maybe_delivered=False
         )
         unreachable.attempts = 4
-        r.door.on_write = [unreachable]
+        r.transport.on_write = [unreachable]
         await r.send(80)
     assert r.last() == Result(
         Outcome.FAILED, error="cannot reach the cloud at example: connection refused", attempts=4
@@ -124,18 +124,18 @@ async def test_the_latest_command_waiting_wins_and_the_replaced_ones_are_told() 
         await r.clock.advance(3.0)
     assert r.listener.outcomes() == [("accepted", "60"), ("superseded", "70"), ("accepted", "80")]
     assert r.listener.results[1][1].error == "superseded by a later command (80)"
-    assert r.door.sent == ["60", "80"]
+    assert r.transport.sent == ["60", "80"]
 
 
 async def test_writes_to_one_inverter_are_spaced_apart() -> None:
     async with rig(spacing=3.0) as r:
         await r.send(60)
         await r.send(100, BATTERY_DISCHARGE_CURRENT)
-        assert r.door.sent == ["60"], "the second write waits for the spacing"
+        assert r.transport.sent == ["60"], "the second write waits for the spacing"
         await r.clock.advance(2.9)
-        assert r.door.sent == ["60"]
+        assert r.transport.sent == ["60"]
         await r.clock.advance(0.1)
-        assert r.door.sent == ["60", "100"]
+        assert r.transport.sent == ["60", "100"]
     assert r.clock.slept[0] == pytest.approx(3.0)
 
 
@@ -146,7 +146,7 @@ async def test_waiting_commands_are_refused_at_shutdown() -> None:
         r.queue.refuse_waiting("the bridge is shutting down; nothing was written")
         await r.clock.advance(3.0)
     assert r.listener.outcomes() == [("accepted", "60"), ("refused", "70")]
-    assert r.door.sent == ["60"]
+    assert r.transport.sent == ["60"]
 
 
 def unknown() -> OutcomeUnknownError:
@@ -157,7 +157,7 @@ def unknown() -> OutcomeUnknownError:
 
 async def test_an_unknown_outcome_is_said_never_resent_and_rechecked_later() -> None:
     async with rig() as r:
-        r.door.on_write = [unknown()]
+        r.transport.on_write = [unknown()]
         await r.send(200)
         assert r.last() == Result(
             Outcome.UNKNOWN,
@@ -167,46 +167,46 @@ async def test_an_unknown_outcome_is_said_never_resent_and_rechecked_later() -> 
             applied="unknown",
             attempts=1,
         )
-        assert r.door.sent == ["200"]
+        assert r.transport.sent == ["200"]
         await r.clock.advance(14.9)
         assert len(r.listener.results) == 1, "not rechecked before the cloud has had its time"
         await r.clock.advance(0.1)
     assert r.last() == Result(
         Outcome.RECHECKED, value=200, error="the inverter holds 25, not 200", applied=False, found=25
     )
-    assert r.door.sent == ["200"]
+    assert r.transport.sent == ["200"]
 
 
 async def test_an_unknown_write_found_applied_is_confirmed_by_its_recheck() -> None:
     async with rig() as r:
-        r.door.on_write = [unknown()]
+        r.transport.on_write = [unknown()]
         await r.send(200)
-        r.door.held[CHARGE] = "200"  # it landed after all
+        r.transport.held[CHARGE] = "200"  # it landed after all
         await r.clock.advance(15)
     assert r.last() == Result(Outcome.RECHECKED, value=200, applied=True, confirmed=True, found=200)
 
 
 async def test_a_late_landing_over_a_newer_confirmed_command_is_undone_once() -> None:
     async with rig() as r:
-        r.door.on_write = [unknown()]
+        r.transport.on_write = [unknown()]
         await r.send(200)
         await r.send(20)
-        r.door.held[CHARGE] = "200"  # the first write lands late, over the confirmed 20
+        r.transport.held[CHARGE] = "200"  # the first write lands late, over the confirmed 20
         await r.clock.advance(15)
     assert r.listener.outcomes() == [("unknown", "200"), ("accepted", "20"), ("reasserted", "20")]
     assert r.last() == Result(
         Outcome.REASSERTED, value=20, applied=True, confirmed=True, attempts=1, found=200, via="cloud"
     )
-    assert r.door.sent == ["200", "20", "20"]
-    assert r.door.held[CHARGE] == "20"
+    assert r.transport.sent == ["200", "20", "20"]
+    assert r.transport.held[CHARGE] == "20"
 
 
 async def test_a_value_nobody_sent_through_the_bridge_is_never_overwritten() -> None:
     async with rig() as r:
-        r.door.on_write = [unknown()]
+        r.transport.on_write = [unknown()]
         await r.send(200)
         await r.send(20)
-        r.door.held[CHARGE] = "90"  # changed in the vendor's app
+        r.transport.held[CHARGE] = "90"  # changed in the vendor's app
         await r.clock.advance(15)
     assert r.last() == Result(
         Outcome.RECHECKED,
@@ -215,29 +215,29 @@ async def test_a_value_nobody_sent_through_the_bridge_is_never_overwritten() -> 
         applied="unknown",
         found=90,
     )
-    assert r.door.sent == ["200", "20"]
+    assert r.transport.sent == ["200", "20"]
 
 
 async def test_no_undoing_while_a_newer_command_is_on_its_way() -> None:
     """At the recheck a newer command is waiting: it will settle the setting, so nothing is written again."""
     async with rig(spacing=20.0, recheck_after=30.0) as r:
-        r.door.on_write = [unknown()]
+        r.transport.on_write = [unknown()]
         await r.send(200)  # t=0
         await r.clock.advance(20)
         await r.send(20)  # t=20, at once
         await r.send(30)  # waits until t=40
-        r.door.held[CHARGE] = "200"
+        r.transport.held[CHARGE] = "200"
         await r.clock.advance(10)  # t=30: the recheck of 200, while 30 waits
         assert r.listener.outcomes()[-1] == ("rechecked", "200")
         await r.clock.advance(10)
-    assert r.door.sent == ["200", "20", "30"]
+    assert r.transport.sent == ["200", "20", "30"]
 
 
 async def test_a_failed_recheck_says_the_outcome_is_still_unknown() -> None:
     async with rig() as r:
-        r.door.on_write = [unknown()]
+        r.transport.on_write = [unknown()]
         await r.send(200)
-        r.door.failing_reads = 1
+        r.transport.failing_reads = 1
         await r.clock.advance(15)
     assert r.last() == Result(
         Outcome.RECHECKED,
@@ -248,7 +248,7 @@ async def test_a_failed_recheck_says_the_outcome_is_still_unknown() -> None:
 
 
 async def test_a_write_cut_short_by_shutdown_says_it_may_have_been_applied() -> None:
-    door = FakeDoor(held={CHARGE: "25"})
+    transport = FakeTransport(held={CHARGE: "25"})
     listener = RecordingListener()
     never = asyncio.Event()
 
@@ -256,8 +256,8 @@ async def test_a_write_cut_short_by_shutdown_says_it_may_have_been_applied() -> 
         await never.wait()
         return Delivery(1, "cloud")
 
-    door.write = hang  # type: ignore[method-assign]
-    queue = WriteQueue(door, FakeClock(), listener, spacing=0, recheck_after=15)
+    transport.write = hang  # type: ignore[method-assign]
+    queue = WriteQueue(transport, FakeClock(), listener, spacing=0, recheck_after=15)
 
     async def stop_mid_write() -> None:
         async with asyncio.TaskGroup() as tasks:
@@ -271,7 +271,7 @@ async def test_a_write_cut_short_by_shutdown_says_it_may_have_been_applied() -> 
     assert listener.results[0][1] == Result(
         Outcome.UNKNOWN,
         value=80,
-        error="the bridge stopped before the cloud answered; it may have been applied",
+        error="the bridge stopped before the transport answered; it may have been applied",
         applied="unknown",
         attempts=1,
     )
@@ -279,13 +279,13 @@ async def test_a_write_cut_short_by_shutdown_says_it_may_have_been_applied() -> 
 
 async def landed_late_after_the_recheck(r: Rig) -> None:
     """200 of unknown fate, then 20 confirmed; the recheck finds 20; then 200 lands after all."""
-    r.door.on_write = [unknown()]
+    r.transport.on_write = [unknown()]
     await r.send(200)
     await r.send(20)
     await r.clock.advance(15)
     assert r.listener.outcomes()[-1] == ("rechecked", "200")
     await r.clock.advance(15)
-    r.door.held[CHARGE] = "200"
+    r.transport.held[CHARGE] = "200"
 
 
 async def test_a_late_landing_found_by_a_later_poll_is_undone_once_and_said() -> None:
@@ -299,14 +299,14 @@ async def test_a_late_landing_found_by_a_later_poll_is_undone_once_and_said() ->
     assert r.last() == Result(
         Outcome.REASSERTED, value=20, applied=True, confirmed=True, attempts=1, found=200, via="cloud"
     )
-    assert r.door.sent == ["200", "20", "20"]
-    assert r.door.held[CHARGE] == "20"
+    assert r.transport.sent == ["200", "20", "20"]
+    assert r.transport.held[CHARGE] == "20"
 
 
 async def test_a_reassert_the_inverter_does_not_take_says_so_and_is_not_repeated() -> None:
     async with rig() as r:
         await landed_late_after_the_recheck(r)
-        r.door.on_write = ["ignore"]
+        r.transport.on_write = ["ignore"]
         r.queue.observed(SERIAL, BATTERY_CHARGE_CURRENT, "200")
         await settle()
         r.queue.observed(SERIAL, BATTERY_CHARGE_CURRENT, "200")
@@ -321,7 +321,7 @@ async def test_a_reassert_the_inverter_does_not_take_says_so_and_is_not_repeated
         found=200,
         via="cloud",
     )
-    assert r.door.sent == ["200", "20", "20"], "once"
+    assert r.transport.sent == ["200", "20", "20"], "once"
 
 
 async def test_a_value_found_long_after_an_unknown_write_is_left_alone() -> None:
@@ -330,7 +330,7 @@ async def test_a_value_found_long_after_an_unknown_write_is_left_alone() -> None
         await r.clock.advance(600)
         r.queue.observed(SERIAL, BATTERY_CHARGE_CURRENT, "200")  # someone set 200 in the app, much later
         await settle()
-    assert r.door.sent == ["200", "20"]
+    assert r.transport.sent == ["200", "20"]
 
 
 async def test_a_command_arriving_during_a_reassert_is_written_after_it() -> None:
@@ -339,13 +339,13 @@ async def test_a_command_arriving_during_a_reassert_is_written_after_it() -> Non
         r.queue.observed(SERIAL, BATTERY_CHARGE_CURRENT, "200")
         r.queue.submit(*command(30))  # while the reassert is under way
         await settle()
-    assert r.door.sent == ["200", "20", "20", "30"]
+    assert r.transport.sent == ["200", "20", "20", "30"]
     assert r.listener.outcomes()[-1] == ("accepted", "30")
 
 
 async def test_an_unconfirmed_local_write_names_the_dongle_not_the_cloud() -> None:
     async with rig() as r:
-        r.door.via = "local"
-        r.door.on_write = ["ignore"]
+        r.transport.via = "dongle"
+        r.transport.on_write = ["ignore"]
         await r.send(80)
     assert r.last().error == "the dongle accepted 80, but the inverter holds 25"

@@ -28,12 +28,12 @@ from bridge.core.catalogue import (
 )
 from bridge.core.errors import (
     AuthenticationError,
-    CloudError,
     LoginRefusedError,
     MalformedResponseError,
     OutcomeUnknownError,
     RefusedError,
     TransientError,
+    TransportError,
 )
 from bridge.core.readings import (
     Energy,
@@ -281,7 +281,7 @@ class CloudClient:
         cached = self._windows.setdefault(serial, {})
         failed: list[int] = []
         for (start, _count), result in zip(PARAMETER_WINDOWS, results, strict=True):
-            if isinstance(result, CloudError):
+            if isinstance(result, TransportError):
                 failed.append(start)
                 log.warning("parameter_window_failed", serial=serial, start=start, error=result.message)
             elif isinstance(result, BaseException):
@@ -290,7 +290,7 @@ class CloudClient:
                 cached[start] = self._compact(result)
         if len(failed) == len(PARAMETER_WINDOWS):
             first = results[0]
-            assert isinstance(first, CloudError)
+            assert isinstance(first, TransportError)
             raise first
         merged: dict[str, ParameterValue] = {}
         for start, _count in PARAMETER_WINDOWS:
@@ -370,7 +370,7 @@ class CloudClient:
         """POST with retries of transient faults; logs in first and again once if the session expired."""
         try:
             return await self._with_retries(path, form, self._post_logged_in, replayable=replayable)
-        except CloudError as exc:
+        except TransportError as exc:
             exc.serial = exc.serial or serial
             raise
 
@@ -404,7 +404,7 @@ class CloudClient:
                 delay = self._retry.delay(retry_number)
                 log.warning("cloud_retry", path=path, error=exc.message, delay=round(delay, 3))
                 await asyncio.sleep(delay)
-            except CloudError as exc:
+            except TransportError as exc:
                 exc.attempts = sends.count
                 raise
         raise AssertionError("unreachable: the retry loop returns or raises")
@@ -438,7 +438,7 @@ class CloudClient:
         except _SessionExpiredError:
             outcome = "session_expired"
             raise
-        except CloudError as exc:
+        except TransportError as exc:
             outcome = _outcome_of(exc)
             raise
         finally:
@@ -500,8 +500,8 @@ def _endpoint_name(path: str) -> str:
     return "/".join(path.rstrip("/").split("/")[-2:])
 
 
-def _outcome_of(error: CloudError) -> str:
-    outcomes: dict[type[CloudError], str] = {
+def _outcome_of(error: TransportError) -> str:
+    outcomes: dict[type[TransportError], str] = {
         AuthenticationError: "auth_refused",
         RefusedError: "refused",
         TransientError: "transient",

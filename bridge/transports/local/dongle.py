@@ -37,8 +37,9 @@ class _GarbageError(Exception):
 READ_CHUNK: Final = 4096
 
 
-class DongleError(Exception):
-    """The dongle did not do what was asked. `sent` says whether the request may have reached it."""
+class LocalTransportError(Exception):
+    """A dongle or RS485 adapter did not do what was asked. `sent` says whether the request may have
+    reached it."""
 
     def __init__(self, message: str, *, sent: bool) -> None:
         super().__init__(message)
@@ -46,19 +47,19 @@ class DongleError(Exception):
         self.sent = sent
 
 
-class DongleUnreachableError(DongleError):
+class LocalUnreachableError(LocalTransportError):
     """No connection could be made: nothing was sent."""
 
 
-class DongleSilentError(DongleError):
+class LocalSilentError(LocalTransportError):
     """The request went out and no reply came in time, or the connection was lost before it."""
 
 
-class DongleDroppedError(DongleSilentError):
+class LocalDroppedError(LocalSilentError):
     """The connection was lost after the request went out, before the reply."""
 
 
-class DongleExceptionError(DongleError):
+class ModbusExceptionError(LocalTransportError):
     """The inverter answered with a Modbus exception: it did not do it."""
 
     def __init__(self, message: str, code: int) -> None:
@@ -106,7 +107,7 @@ def tcp_connector(host: str, port: int) -> Connector:
 
 
 @dataclass
-class DongleStats:
+class LocalStats:
     requests: int = 0
     reconnects: int = 0
     #: Frames that were not the answer awaited: heartbeats, the cloud's traffic, stale or misrouted replies.
@@ -158,7 +159,7 @@ class DongleConnection:
         self._bad_in_a_row = 0
         self._lock = asyncio.Lock()
         self._connections = 0
-        self.stats = DongleStats()
+        self.stats = LocalStats()
 
     async def close(self) -> None:
         async with self._lock:
@@ -173,7 +174,7 @@ class DongleConnection:
         for attempt in (1, 2):
             try:
                 reply = await self._exchange(request, _reply_to(inverter, function, start, count))
-            except DongleDroppedError:
+            except LocalDroppedError:
                 if attempt == 2:
                     raise
                 continue
@@ -181,7 +182,7 @@ class DongleConnection:
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def write_single(self, inverter: str, register: int, value: int) -> None:
-        """One register. Never sent twice: a lost answer is `DongleSilentError` with `sent` true."""
+        """One register. Never sent twice: a lost answer is `LocalSilentError` with `sent` true."""
         request = frames.write_single_request(self.dongle_serial, inverter, register, value)
         await self._exchange(request, _reply_to(inverter, ModbusFunction.WRITE_SINGLE, register))
 
@@ -194,7 +195,7 @@ class DongleConnection:
         outcome = "ok"
         try:
             reply = await self._exchange_unlogged(request, is_reply)
-        except DongleError as exc:
+        except LocalTransportError as exc:
             outcome = type(exc).__name__
             raise
         finally:
@@ -221,16 +222,16 @@ class DongleConnection:
                     reply = await asyncio.shield(waiting.answer)
             except TimeoutError as exc:
                 await self._drop()  # a late reply must not be taken for the next request's
-                raise DongleSilentError(self._silence(), sent=True) from exc
+                raise LocalSilentError(self._silence(), sent=True) from exc
             except (ConnectionError, OSError) as exc:
                 await self._drop()
-                raise DongleDroppedError(
+                raise LocalDroppedError(
                     f"the connection to the dongle {self._where} closed before it answered", sent=True
                 ) from exc
             finally:
                 self._waiting = None
         if reply.exception is not None:
-            raise DongleExceptionError(
+            raise ModbusExceptionError(
                 f"the inverter refused the request (Modbus exception {reply.exception})", reply.exception
             )
         return reply
@@ -253,7 +254,7 @@ class DongleConnection:
                 stream = await self._connect()
         except (TimeoutError, OSError) as exc:
             reason = "timed out" if isinstance(exc, TimeoutError) else exc.strerror or type(exc).__name__
-            raise DongleUnreachableError(
+            raise LocalUnreachableError(
                 f"cannot connect to the dongle {self._where}: {reason}", sent=False
             ) from exc
         self._stream = stream

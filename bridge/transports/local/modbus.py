@@ -2,10 +2,10 @@
 Waveshare or similar), or RTU through a USB-to-RS485 adapter's serial device. The same registers the dongle
 reads and writes, over one connection kept open, one request at a time.
 
-It offers what `LocalWay` asks of a connection (read, write one register, write several, close, counts),
-and fails with the dongle's error kinds, which say whether a request may have reached the inverter: the
-router never sends again elsewhere what may have landed. pymodbus's own retries are off for the same reason.
-No cloud, no MQTT.
+It offers what `RegisterTransport` asks of a connection (read, write one register, write several, close,
+counts), and fails with the local transports' error kinds, which say whether a request may have reached the
+inverter: the router never sends again elsewhere what may have landed. pymodbus's own retries are off for
+the same reason. No cloud, no MQTT.
 """
 
 from __future__ import annotations
@@ -22,11 +22,11 @@ from pymodbus.exceptions import ModbusException
 
 from bridge.core.config import ModbusSettings
 from bridge.transports.local.dongle import (
-    DongleDroppedError,
-    DongleExceptionError,
-    DongleSilentError,
-    DongleStats,
-    DongleUnreachableError,
+    LocalDroppedError,
+    LocalSilentError,
+    LocalStats,
+    LocalUnreachableError,
+    ModbusExceptionError,
 )
 from bridge.transports.local.frames import ModbusFunction
 
@@ -58,7 +58,7 @@ class ModbusConnection:
         self._timeout = adapter.timeout_seconds
         place = adapter.device if adapter.device is not None else f"{adapter.host}:{adapter.port}"
         self._where = f"the Modbus adapter at {place} (unit {adapter.unit})"
-        self.stats = DongleStats()
+        self.stats = LocalStats()
 
     async def close(self) -> None:
         async with self._line.lock:
@@ -108,7 +108,7 @@ class ModbusConnection:
         self._drop()
         problem = self._serial_problem()
         if problem is not None:
-            raise DongleUnreachableError(problem, sent=False)
+            raise LocalUnreachableError(problem, sent=False)
         client = self._client_for()
         try:
             async with asyncio.timeout(self._timeout):
@@ -118,7 +118,7 @@ class ModbusConnection:
             log.debug("modbus_connect_failed", adapter=self._where, error=str(exc))
         if not connected:
             client.close()
-            raise DongleUnreachableError(
+            raise LocalUnreachableError(
                 f"cannot connect to {self._where}: refused or not answering", sent=False
             )
         self._line.client = client
@@ -137,13 +137,13 @@ class ModbusConnection:
                     ),
                     f"read of {count} registers from {start}",
                 )
-            except DongleDroppedError:
+            except LocalDroppedError:
                 if attempt == 2:
                     raise
                 continue
             registers = tuple(int(value) for value in answer.registers)
             if len(registers) != count:
-                raise DongleSilentError(
+                raise LocalSilentError(
                     f"{self._where} answered {len(registers)} of {count} registers", sent=True
                 )
             return registers
@@ -176,21 +176,21 @@ class ModbusConnection:
                     self._drop()
                     text = str(exc).lower()
                     if "timeout" in text or "no response" in text:
-                        raise DongleSilentError(
+                        raise LocalSilentError(
                             f"{self._where} did not answer within {self._timeout:g} s", sent=True
                         ) from exc
-                    raise DongleDroppedError(
+                    raise LocalDroppedError(
                         f"the connection to {self._where} ended before it answered", sent=True
                     ) from exc
                 finally:
                     await asyncio.sleep(PAUSE_SECONDS)
                 if answer.isError():
                     code = int(getattr(answer, "exception_code", 0) or 0)
-                    raise DongleExceptionError(
+                    raise ModbusExceptionError(
                         f"the inverter refused the {what} (Modbus exception {code})", code
                     )
                 return answer
-        except (DongleUnreachableError, DongleSilentError, DongleExceptionError) as exc:
+        except (LocalUnreachableError, LocalSilentError, ModbusExceptionError) as exc:
             outcome = type(exc).__name__
             raise
         finally:

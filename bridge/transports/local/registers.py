@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from typing import Final
 
 from bridge.core.catalogue import SETTINGS
-from bridge.core.encodings import WORD, ClockPart, CloudValue, Encoding, EncodingError, Flag, Scaled
+from bridge.core.encodings import WORD, ClockPart, Encoding, EncodingError, FieldValue, Flag, Scaled
 
-__all__ = ["BLOCK", "HOLDING", "ClockPart", "CloudValue", "Encoding", "EncodingError", "Flag", "Scaled"]
+__all__ = ["BLOCK", "HOLDING", "ClockPart", "Encoding", "EncodingError", "FieldValue", "Flag", "Scaled"]
 
 #: Registers are read in blocks of at most this many: what every firmware takes.
 BLOCK: Final = 40
@@ -114,8 +114,8 @@ RUNTIME_FIELDS: Final = tuple(name for name in INPUTS if not name.startswith(("t
 ENERGY_FIELDS: Final = tuple(name for name in INPUTS if name.startswith(("today", "total")))
 
 
-def has_local_encoding(cloud_names: tuple[str, ...]) -> bool:
-    return all(name in HOLDING for name in cloud_names)
+def has_local_encoding(field_names: tuple[str, ...]) -> bool:
+    return all(name in HOLDING for name in field_names)
 
 
 def holding_registers(names: tuple[str, ...]) -> tuple[int, ...]:
@@ -139,16 +139,16 @@ def blocks(registers: tuple[int, ...], size: int) -> tuple[tuple[int, int], ...]
     return tuple(found)
 
 
-def decode_holding(names: tuple[str, ...], words: Mapping[int, int]) -> dict[str, CloudValue]:
+def decode_holding(names: tuple[str, ...], words: Mapping[int, int]) -> dict[str, FieldValue]:
     """The parameters' values as the cloud would give them, from the registers read."""
     return {name: HOLDING[name].decode(words) for name in names}
 
 
-def decode_inputs(names: tuple[str, ...], words: Mapping[int, int]) -> dict[str, CloudValue]:
+def decode_inputs(names: tuple[str, ...], words: Mapping[int, int]) -> dict[str, FieldValue]:
     return {name: INPUTS[name].decode(words) for name in names}
 
 
-def encode_holding(values: Mapping[str, CloudValue], words: Mapping[int, int]) -> dict[int, int]:
+def encode_holding(values: Mapping[str, FieldValue], words: Mapping[int, int]) -> dict[int, int]:
     """The registers to write so that they hold `values` (cloud names and values), starting from what
     they hold now (`words`): flags and packed bytes keep their neighbours. `EncodingError` if a value has
     no encoding."""
@@ -161,7 +161,7 @@ def encode_holding(values: Mapping[str, CloudValue], words: Mapping[int, int]) -
     return changed
 
 
-def encode_inputs(values: Mapping[str, CloudValue]) -> dict[int, int]:
+def encode_inputs(values: Mapping[str, FieldValue]) -> dict[int, int]:
     """Input registers holding `values` (the inverse of `decode_inputs`, for the dongle simulator). A sum
     over several registers is put in the first of them, unless a field of its own fills them."""
     words: dict[int, int] = {}
