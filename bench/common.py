@@ -25,7 +25,7 @@ from typing import Any
 import aiomqtt
 import yaml
 
-from bridge.core.config import settings_from_mapping
+from bridge.service.config_file import settings_from_mapping
 from bridge.service.coordinator import Coordinator
 from bridge.service.daemon import running_bridge
 

@@ -1,9 +1,9 @@
 """Fleet refresh: how long one full refresh of N inverters takes against a cloud answering in 50 ms.
 
-A full refresh is one runtime read, three parameter windows and one energy read per inverter, so with at
-most C requests in flight the floor is ceil(5 * N / C) * 50 ms. The bridge runs in this process (its CPU
-time is what `time.process_time` counts); the simulator runs in its own process and counts the requests it
-served.
+A full refresh is one runtime read, three parameter windows, one energy read and one battery read per
+inverter, so with at most C requests in flight the floor is ceil(6 * N / C) * 50 ms. The bridge runs in
+this process (its CPU time is what `time.process_time` counts); the simulator runs in its own process and
+counts the requests it served.
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ from bench.common import (
 from bridge.service.logs import configure_logging
 
 CLOUD_LATENCY_MS = 50.0
-#: Runtime, the three parameter windows and the energy counters.
-REQUESTS_PER_INVERTER = 5
+#: Runtime, the three parameter windows, the energy counters and the battery modules.
+REQUESTS_PER_INVERTER = 6
 
 
 @dataclass(frozen=True, slots=True)

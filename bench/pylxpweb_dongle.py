@@ -1,4 +1,4 @@
-"""Run with pylxpweb's own interpreter by tests/test_pylxpweb.py and the benchmarks: pylxpweb's dongle
+"""Run with pylxpweb's own interpreter by tests/e2e/test_pylxpweb.py and the benchmarks: pylxpweb's dongle
 transport, over real TCP, against the simulator's dongle port. It reads the battery charge current (holding
 register 101), writes a new value, reads it back, and reads the runtime the way its poll does. Prints one
 JSON object with what it saw."""

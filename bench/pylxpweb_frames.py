@@ -1,5 +1,5 @@
-"""Run with pylxpweb's own interpreter by tests/test_pylxpweb.py: build the dongle frames pylxpweb sends for
-a few requests, and parse the reply frames given as hex on stdin (one per line, with the request they
+"""Run with pylxpweb's own interpreter by tests/e2e/test_pylxpweb.py: build the dongle frames pylxpweb sends
+for a few requests, and parse the reply frames given as hex on stdin (one per line, with the request they
 answer) the way pylxpweb checks them. Prints one JSON object: the frames it built, the values it parsed."""
 
 import json

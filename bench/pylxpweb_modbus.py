@@ -1,7 +1,7 @@
-"""Run with pylxpweb's own interpreter by tests/test_pylxpweb.py: pylxpweb's Modbus TCP transport, over real
-TCP, against the simulator's Modbus port (an RS485 adapter's, unit 1 the first inverter). It reads the battery
-charge current (holding register 101) and the device type code, writes a new current, reads it back, and
-reads the runtime the way its poll does. Prints one JSON object with what it saw."""
+"""Run with pylxpweb's own interpreter by tests/e2e/test_pylxpweb.py: pylxpweb's Modbus TCP transport, over
+real TCP, against the simulator's Modbus port (an RS485 adapter's, unit 1 the first inverter). It reads the
+battery charge current (holding register 101) and the device type code, writes a new current, reads it back,
+and reads the runtime the way its poll does. Prints one JSON object with what it saw."""
 
 import asyncio
 import json

@@ -1,5 +1,5 @@
 """Run with pylxpweb's own interpreter (Python >= 3.12, its own virtual environment) by
-tests/test_pylxpweb.py: log in to the simulator as pylxpweb does, and read each given inverter's runtime
+tests/e2e/test_pylxpweb.py: log in to the simulator as pylxpweb does, and read each given inverter's runtime
 values through pylxpweb's strict models. Prints one JSON line: the fields pylxpweb parsed, or its error."""
 
 import asyncio

@@ -1,12 +1,18 @@
-"""Helpers for end-to-end tests: an MQTT observer on the real broker, and the bridge running in-process."""
+"""Helpers for end-to-end tests: a mosquitto of the test run's own, an MQTT observer on it, and the bridge
+running in-process or as its own process."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import json
+import os
+import shutil
+import socket
 import ssl
+import subprocess
 import sys
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -16,9 +22,52 @@ from typing import Any
 
 import aiomqtt
 
-from bridge.core.config import Settings, settings_from_mapping
+from bridge.core.config import Settings
 from bridge.mqtt.topics import Topics
+from bridge.service.config_file import settings_from_mapping
 from bridge.simulator import RunningSimulator
+from bridge.transports.cloud import RetryPolicy
+
+FAST_RETRY = RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.05)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+class Broker:
+    """A mosquitto of this test run's own, on a free port; it can be stopped and started again."""
+
+    def __init__(self, workdir: Path, extra: str = "allow_anonymous true\n") -> None:
+        self.port = free_port()
+        self.config = workdir / "mosquitto.conf"
+        # As root, mosquitto would switch to its own user, who cannot read this test run's files.
+        keep_user = "user root\n" if os.geteuid() == 0 else ""
+        self.config.write_text(f"listener {self.port} 127.0.0.1\npersistence false\n{keep_user}{extra}")
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        executable = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+        self.process = subprocess.Popen(
+            [executable, "-c", str(self.config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError(f"mosquitto did not start on port {self.port}")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+            self.process = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Mutation testing of the pure modules (catalogue, command parsing, command policy) against the unit tests:
-# each surviving mutant is a change of behaviour that no test notices. Run after `bash tests/run.sh` has
-# made .venv. Prints the survivors and the score; about a minute.
+# Mutation testing against the unit tests of the pure modules (catalogue, command parsing, command policy,
+# the dongle's frame codec and register table), the write queue, the router and the dongle connection
+# (`only_mutate` in pyproject.toml): each surviving mutant is a change of behaviour that no test notices.
+# Run after `bash tests/run.sh` has made .venv. Prints the survivors and the score; a few minutes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rm -rf mutants

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Final, Literal
 
-from bridge.core.catalogue import MAX_PAYLOAD_BYTES, JsonValue, read_number
+from bridge.core.kinds import MAX_PAYLOAD_BYTES, JsonValue, read_number
 
 __all__ = ["MAX_PAYLOAD_BYTES", "Command", "Outcome", "Result", "read_number", "result_payload"]
 

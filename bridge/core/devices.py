@@ -20,3 +20,5 @@ class Device:
     firmware: str | None = None
     #: The model family, from the model name and, once its settings were read, its device type code.
     family: Family = Family.UNKNOWN
+    #: The parallel group it belongs to (`<plant id>_<group name>`), as the cloud's login answer says.
+    parallel_group: str | None = None

@@ -5,14 +5,16 @@ through one summary per inverter (`Fleet.summary`).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Final
 
-from bridge.core.catalogue import SETTINGS, NumberSetting, Risk, Setting
+from bridge.core.catalogue import SETTINGS
 from bridge.core.config import Settings
 from bridge.core.devices import Device
-from bridge.core.readings import Energy, Runtime
+from bridge.core.kinds import NumberSetting, Risk, Setting
+from bridge.core.readings import BatteryBank, Energy, Runtime
 
 #: A setting held beyond the owner's limit or its own range: what is held, the limit, the unit.
 Beyond = dict[str, str]
@@ -32,6 +34,8 @@ class InverterState:
     offered: frozenset[str] | None = None
     runtime: Runtime | None = None
     energy: Energy | None = None
+    #: The battery modules as last read; `None` before a read (or where the transport gives none).
+    batteries: BatteryBank | None = None
     #: Availability as last said (`None`: not yet said).
     online: bool | None = None
     #: The last request failed because its transport could not be reached.
@@ -46,6 +50,38 @@ class InverterState:
     device_type_code: object = None
     #: When each setting was last read back after a write (monotonic clock), by key.
     read_back_at: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class GroupTotals:
+    """A parallel group's powers (W) and energy counters (kWh), each the sum over its inverters; `None`
+    where one of them gave no value. Named as `Runtime` and `Energy` name them, for the same sensors."""
+
+    pv_power: float | None
+    battery_power: float | None
+    grid_import_power: float | None
+    grid_export_power: float | None
+    load_power: float | None
+    eps_power: float | None
+    energy: dict[str, float | None]
+
+    def __getattr__(self, name: str) -> float | None:
+        # The energy counters, by `Energy`'s field names (`pv_today`, ...).
+        try:
+            return self.energy[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+#: What a group total sums, from each inverter's runtime.
+GROUP_POWERS: Final = (
+    "pv_power",
+    "battery_power",
+    "grid_import_power",
+    "grid_export_power",
+    "load_power",
+    "eps_power",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,5 +249,42 @@ class Fleet:
             state.runtime,
         )
 
+    # -- parallel groups --------------------------------------------------------------------------------
+
+    def groups(self) -> dict[str, list[str]]:
+        """Each parallel group of two or more of these inverters, by group id, with its members."""
+        members: dict[str, list[str]] = {}
+        for serial, state in self._inverters.items():
+            if state.device.parallel_group is not None:
+                members.setdefault(state.device.parallel_group, []).append(serial)
+        return {group: serials for group, serials in members.items() if len(serials) > 1}
+
+    def group_totals(self, group: str) -> GroupTotals | None:
+        """The group's sums, or `None` while one of its inverters is offline or unread: a total that
+        leaves one out would say less than the system does."""
+        states = [self._inverters[serial] for serial in self.groups().get(group, [])]
+        runtimes = [state.runtime for state in states]
+        if not states or any(runtime is None or not runtime.online for runtime in runtimes):
+            return None
+        powers = {name: _sum(getattr(runtime, name) for runtime in runtimes) for name in GROUP_POWERS}
+        energies = [state.energy for state in states]
+        fields = Energy.model_fields
+        energy = {
+            name: None if None in energies else _sum(getattr(counters, name) for counters in energies)
+            for name in fields
+            if name != "serial"
+        }
+        return GroupTotals(energy=energy, **powers)
+
     def summaries(self) -> list[InverterSummary]:
         return [self.summary(serial) for serial in self._inverters]
+
+
+def _sum(values: Iterable[float | int | None]) -> float | None:
+    """The sum, or `None` when any value is missing."""
+    total = 0.0
+    for value in values:
+        if value is None:
+            return None
+        total += value
+    return round(total, 3)

@@ -9,18 +9,12 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Final
 
-from bridge.core.catalogue import (
-    NumberSetting,
-    Offer,
-    Risk,
-    Setting,
-    retired_setting_message,
-    setting_by_topic_path,
-)
+from bridge.core.catalogue import retired_setting_message, setting_by_topic_path
 from bridge.core.commands import Command
 from bridge.core.config import InverterSettings, ThermalGuardSettings
 from bridge.core.errors import CommandRefused
 from bridge.core.families import Family
+from bridge.core.kinds import NumberSetting, Offer, Risk, Setting
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,23 +17,26 @@ from typing import Final, Protocol
 
 import structlog
 
-from bridge.core.catalogue import SETTINGS, Setting, offered_in_family
+from bridge.core.catalogue import SETTINGS
 from bridge.core.clock import Clock
 from bridge.core.config import Settings
 from bridge.core.devices import Device
 from bridge.core.errors import (
     AuthenticationError,
     NoLocalTransportError,
+    NoTransportError,
     TransientError,
     TransportError,
     UnknownInverterError,
 )
 from bridge.core.families import family_of_model, identify, model_name
 from bridge.core.fleet import Fleet
+from bridge.core.kinds import Setting, offered_in_family
 from bridge.core.readings import (
     DEVICE_TYPE_CODE,
     POWER_RATING,
     UNIDENTIFIED_MODEL,
+    BatteryBank,
     Energy,
     InverterInfo,
     ParameterRead,
@@ -59,6 +62,8 @@ class InverterReader(Protocol):
 
     async def get_energy(self, serial: str) -> Energy: ...
 
+    async def get_batteries(self, serial: str) -> BatteryBank: ...
+
     async def read_parameters(self, serial: str) -> ParameterRead: ...
 
     def sensors_of(self, serial: str) -> frozenset[str] | None:
@@ -74,12 +79,34 @@ class Announcements(Protocol):
 
     def energy(self, serial: str, energy: Energy | None) -> None: ...
 
+    def batteries(self, serial: str, bank: BatteryBank) -> None:
+        """Say each module's values; announce modules that came and remove those that went."""
+
     def parameter(self, serial: str, setting: Setting, value: str) -> None: ...
 
     def beyond_limits(self, serial: str) -> None:
         """Say which settings the fleet state found held beyond a limit."""
 
     def discovery(self) -> None: ...
+
+    def groups(self) -> None:
+        """Say each parallel group's totals, as the fleet state sums them."""
+
+
+#: A parallel group's name as the cloud gives it (`A`): usable in a topic level.
+GROUP_NAME: Final = re.compile(r"[A-Za-z0-9]{1,16}")
+
+
+def _group_of(info: InverterInfo) -> str | None:
+    """`<plant id>_<group name>`, unique across the account's plants; a name that could not be a topic
+    level is left out (the inverter is then shown alone)."""
+    name = info.parallel_group
+    if name is None:
+        return None
+    if not GROUP_NAME.fullmatch(name):
+        log.warning("parallel_group_name_unusable", serial=info.serial, group=name[:40])
+        return None
+    return f"{info.plant_id}_{name}"
 
 
 class Poller:
@@ -149,7 +176,7 @@ class Poller:
             log.error("device_serial_unusable_skipped", serial=info.serial[:40], model=info.model[:40])
         elif info.has_battery_parameters:
             family = family_of_model(info.model)
-            device = Device(info.serial, info.model, info.firmware, family)
+            device = Device(info.serial, info.model, info.firmware, family, _group_of(info))
             self._fleet.add(device, sensors=self._reader.sensors_of(info.serial))
         else:
             log.info("device_without_battery_settings_skipped", serial=info.serial, model=info.model)
@@ -208,6 +235,7 @@ class Poller:
 
     async def _refresh_runtime(self) -> None:
         await asyncio.gather(*(self._refresh_runtime_of(serial) for serial in self._fleet))
+        self._announcements.groups()
         self.last_cycle = self._clock.now()
 
     async def _refresh_runtime_of(self, serial: str) -> None:
@@ -235,10 +263,15 @@ class Poller:
         await asyncio.gather(
             *(self._refresh_parameters_of(serial) for serial in fleet if fleet[serial].online is not False)
         )
+        self._announcements.groups()  # the energy counters were read with the settings
 
     async def _refresh_parameters_of(self, serial: str) -> None:
-        # The energy counters are read beside the settings, not after them: one round trip less.
-        await asyncio.gather(self._refresh_settings_of(serial), self._refresh_energy_of(serial))
+        # The energy counters and the battery modules are read beside the settings, not after them.
+        await asyncio.gather(
+            self._refresh_settings_of(serial),
+            self._refresh_energy_of(serial),
+            self._refresh_batteries_of(serial),
+        )
 
     async def _refresh_settings_of(self, serial: str) -> None:
         started = self._clock.now()
@@ -335,6 +368,19 @@ class Poller:
             return
         self._fleet[serial].energy = energy
         self._announcements.energy(serial, energy)
+
+    async def _refresh_batteries_of(self, serial: str) -> None:
+        """The battery modules, read with the settings. A bank the transport cannot give (`local`) is left
+        unannounced; a failed read keeps the modules last read."""
+        try:
+            bank = await self._reader.get_batteries(serial)
+        except NoTransportError:
+            return
+        except TransportError as exc:
+            log.warning("battery_read_failed", serial=serial, error=exc.message, via=exc.via)
+            return
+        self._fleet[serial].batteries = bank
+        self._announcements.batteries(serial, bank)
 
     # -- availability ---------------------------------------------------------------------------------
 

@@ -5,13 +5,15 @@ no I/O.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any, Final, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from bridge.core.catalogue import Setting
 from bridge.core.errors import MalformedResponseError, ValueUnreadable
+from bridge.core.faults import describe_faults, describe_warnings
+from bridge.core.kinds import Setting
 
 GRIDBOSS_DEVICE_TYPE = 9
 #: The vendor's names for what the identity registers hold, so that one parser reads every transport's.
@@ -90,6 +92,10 @@ class Runtime(VendorModel):
     inverter_temperature: int | None = Field(default=None, alias="tinner")
     radiator1_temperature: int | None = Field(default=None, alias="tradiator1")
     radiator2_temperature: int | None = Field(default=None, alias="tradiator2")
+    #: Input registers 60-61 and 62-63, one bit per code: read through a dongle or an adapter only (the
+    #: cloud's runtime answer carries neither).
+    fault_code: int | None = Field(default=None, alias="faultCode")
+    warning_code: int | None = Field(default=None, alias="warningCode")
 
     @field_validator(
         "battery_voltage",
@@ -118,6 +124,20 @@ class Runtime(VendorModel):
     @property
     def online(self) -> bool:
         return not self.lost
+
+    @property
+    def faults(self) -> str | None:
+        """The fault codes set, in words; `None` when not read."""
+        return None if self.fault_code is None else describe_faults(self.fault_code)
+
+    @property
+    def warnings(self) -> str | None:
+        return None if self.warning_code is None else describe_warnings(self.warning_code)
+
+    @property
+    def faulted(self) -> bool | None:
+        """Whether any fault code is set; `None` when not read."""
+        return None if self.fault_code is None else self.fault_code != 0
 
     @property
     def battery_power(self) -> int | None:
@@ -174,6 +194,100 @@ class Energy(VendorModel):
         return (
             round(value / 10, 1) if isinstance(value, int | float) and not isinstance(value, bool) else value
         )
+
+
+#: A module's id as a topic level: what its serial becomes (`Battery_ID_01` placeholders become `01`).
+MODULE_ID: Final = re.compile(r"[A-Za-z0-9_-]{1,40}")
+PLACEHOLDER_SERIAL: Final = re.compile(r"Battery_ID_(\d+)")
+
+
+class BatteryModule(VendorModel):
+    """One battery module behind an inverter, as its BMS reports it. Sources agree on every scale
+    (pylxpweb, eg4_web_monitor, the cloud's own answers): volts /100, amperes /10, cell volts /1000 and
+    cell temperatures /10."""
+
+    serial: str = Field(alias="batterySn")
+    index: int = Field(alias="batIndex")
+    lost: bool = False
+    voltage: float | None = Field(default=None, alias="totalVoltage")
+    current: float | None = None
+    soc: int | None = None
+    soh: int | None = None
+    full_capacity: int | None = Field(default=None, alias="currentFullCapacity")
+    max_cell_temperature: float | None = Field(default=None, alias="batMaxCellTemp")
+    min_cell_temperature: float | None = Field(default=None, alias="batMinCellTemp")
+    max_cell_voltage: float | None = Field(default=None, alias="batMaxCellVoltage")
+    min_cell_voltage: float | None = Field(default=None, alias="batMinCellVoltage")
+    charge_current_limit: float | None = Field(default=None, alias="batChargeMaxCur")
+    charge_voltage_reference: float | None = Field(default=None, alias="batChargeVoltRef")
+    cycle_count: int | None = Field(default=None, alias="cycleCnt")
+    firmware: str | None = Field(default=None, alias="fwVersionText")
+
+    @field_validator("voltage", mode="after")
+    @classmethod
+    def _hundredths(cls, value: float | None) -> float | None:
+        return None if value is None else round(value / 100, 2)
+
+    @field_validator(
+        "current",
+        "max_cell_temperature",
+        "min_cell_temperature",
+        "charge_current_limit",
+        "charge_voltage_reference",
+        mode="after",
+    )
+    @classmethod
+    def _tenths(cls, value: float | None) -> float | None:
+        return None if value is None else round(value / 10, 1)
+
+    @field_validator("max_cell_voltage", "min_cell_voltage", mode="after")
+    @classmethod
+    def _thousandths(cls, value: float | None) -> float | None:
+        return None if value is None else round(value / 1000, 3)
+
+    @property
+    def module_id(self) -> str:
+        """Stable across reads, usable as one topic level: the BMS serial, or the placeholder's number
+        (`Battery_ID_01` -> `01`); a serial that could not be a topic level becomes its position."""
+        placeholder = PLACEHOLDER_SERIAL.fullmatch(self.serial)
+        if placeholder is not None:
+            return f"{int(placeholder.group(1)):02d}"
+        return self.serial if MODULE_ID.fullmatch(self.serial) else f"{self.index + 1:02d}"
+
+    @property
+    def cell_voltage_spread(self) -> float | None:
+        """Max minus min cell voltage, V: the number owners watch for balance."""
+        if self.max_cell_voltage is None or self.min_cell_voltage is None:
+            return None
+        return round(self.max_cell_voltage - self.min_cell_voltage, 3)
+
+
+class BatteryBank(VendorModel):
+    """Every module behind one inverter. An offline bank, or batteries that do not talk to the BMS
+    bus, has no modules."""
+
+    serial: str = Field(alias="serialNum")
+    lost: bool = False
+    modules: tuple[BatteryModule, ...] = Field(default=(), alias="batteryArray")
+
+
+def parse_battery_bank(payload: Mapping[str, Any], serial: str) -> BatteryBank:
+    """A battery answer as `BatteryBank`, refused when it is for another inverter or two modules share an
+    id (their entities would overwrite each other)."""
+    try:
+        bank = BatteryBank.model_validate({"serialNum": serial, **payload})
+    except ValidationError as exc:
+        raise MalformedResponseError(
+            f"battery answer for {serial} has unexpected fields: {first_problem(exc)}", serial=serial
+        ) from exc
+    if bank.serial != serial:
+        raise MalformedResponseError(
+            f"battery answer is for {bank.serial}, but {serial} was asked for", serial=serial
+        )
+    ids = [module.module_id for module in bank.modules]
+    if len(set(ids)) != len(ids):
+        raise MalformedResponseError(f"battery answer for {serial} names one module twice", serial=serial)
+    return bank
 
 
 def parse_energy(payload: Mapping[str, Any], serial: str) -> Energy:

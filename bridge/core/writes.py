@@ -17,7 +17,6 @@ from typing import Final, Protocol
 
 import structlog
 
-from bridge.core.catalogue import Setting
 from bridge.core.clock import Clock
 from bridge.core.commands import Applied, Command, Outcome, Result
 from bridge.core.errors import (
@@ -27,6 +26,7 @@ from bridge.core.errors import (
     TransportError,
     ValueUnreadable,
 )
+from bridge.core.kinds import Setting
 from bridge.core.policy import Write
 
 log = structlog.get_logger(__name__)
@@ -81,6 +81,16 @@ class Listener(Protocol):
     def transport_failed(self, serial: str, error: TransportError) -> None: ...
 
 
+@dataclass(frozen=True, slots=True)
+class ConfirmedWrite:
+    """The newest command whose write was read back holding its value: its send's sequence number, the
+    value, and the command, to answer should a late landing undo it."""
+
+    sequence: int
+    value: str
+    command: Command
+
+
 @dataclass(slots=True)
 class SettingHistory:
     """What this bridge sent to one setting of one inverter, to recognise a late write that undid a newer
@@ -88,7 +98,7 @@ class SettingHistory:
     newest confirmed command."""
 
     maybe_applied: dict[str, int] = field(default_factory=dict)
-    confirmed: tuple[int, str, Command] | None = None  # sequence, value, command
+    confirmed: ConfirmedWrite | None = None
     #: Values sent by writes whose outcome was unknown, not yet seen landing late: the sequence of the
     #: write and when it was sent. Any read of the setting within `LATE_LANDING_SECONDS` that finds one of
     #: them over a newer confirmed command undoes it, once.
@@ -209,7 +219,7 @@ class WriteQueue:
         held = await self._read_back(serial, setting)
         attempts, via = delivery.attempts, delivery.via
         if held == value:
-            history.confirmed = (sequence, value, command)
+            history.confirmed = ConfirmedWrite(sequence, value, command)
             result = Result(
                 Outcome.ACCEPTED, value=shown, applied=True, confirmed=True, attempts=attempts, via=via
             )
@@ -256,12 +266,12 @@ class WriteQueue:
             return
         history = self._history[key]
         newest = history.confirmed
-        newer_written = newest is not None and newest[0] > sequence
-        if newest is not None and newer_written and held != newest[1]:
-            from_older = history.maybe_applied.get(held, newest[0]) < newest[0]
+        newer_written = newest is not None and newest.sequence > sequence
+        if newest is not None and newer_written and held != newest.value:
+            from_older = history.maybe_applied.get(held, newest.sequence) < newest.sequence
             if from_older and key not in self._pending and key not in self._busy:
                 history.unknown.pop(held, None)  # undone here: once
-                await self._reassert(setting, held, newest[1], newest[2])
+                await self._reassert(setting, held, newest.value, newest.command)
                 return
         found = setting.json_value(held)
         if held == value:
@@ -327,20 +337,20 @@ class WriteQueue:
         history = self._history.get(key)
         if history is None or history.confirmed is None or self._tasks is None:
             return
-        newest_sequence, newest_value, newest = history.confirmed
+        newest = history.confirmed
         late = history.unknown.get(held)
-        if held == newest_value or late is None:
+        if held == newest.value or late is None:
             return
         sequence, sent_at = late
         if self._clock.now() - sent_at > LATE_LANDING_SECONDS:
             del history.unknown[held]  # too long ago to be that write: someone else set it
             return
-        if sequence > newest_sequence or key in self._pending or key in self._busy:
+        if sequence > newest.sequence or key in self._pending or key in self._busy:
             return
         del history.unknown[held]
         self._busy.add(key)
         self._idle.clear()
-        self._tasks.create_task(self._reassert_in_turn(key, setting, held, newest_value, newest))
+        self._tasks.create_task(self._reassert_in_turn(key, setting, held, newest.value, newest.command))
 
     async def _reassert_in_turn(
         self, key: WriteKey, setting: Setting, found: str, value: str, newest: Command

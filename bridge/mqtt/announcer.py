@@ -13,18 +13,25 @@ import structlog
 
 from bridge import __version__
 from bridge.core.catalogue import (
+    BATTERY_SENSORS,
     ENERGY_SENSORS,
+    GROUP_SENSORS,
     RETIRED,
     SENSORS,
-    Sensor,
-    Setting,
     setting_by_key,
 )
 from bridge.core.commands import Command, Result, result_payload
 from bridge.core.config import Settings
 from bridge.core.fleet import Fleet
-from bridge.core.readings import Energy, Runtime
-from bridge.mqtt.discovery import MIGRATE, device_config, first_release_topics
+from bridge.core.kinds import Sensor, Setting
+from bridge.core.readings import BatteryBank, BatteryModule, Energy, Runtime
+from bridge.mqtt.discovery import (
+    MIGRATE,
+    battery_module_config,
+    device_config,
+    first_release_topics,
+    group_config,
+)
 from bridge.mqtt.topics import OFFLINE, ONLINE, Topics
 
 log = structlog.get_logger(__name__)
@@ -55,6 +62,10 @@ class Announcer:
         self._said: dict[str, str] = {}  # retained topic -> the payload last published there
         self._discovery: dict[str, tuple[tuple[object, ...], str]] = {}  # serial -> (what it shows, config)
         self._announced = False
+        #: The parallel groups announced.
+        self._groups: set[str] = set()
+        #: The battery modules announced, by inverter.
+        self._modules: dict[str, set[str]] = {}
         self._migrated = False
         #: The first release's per-entity configs found retained on the broker: only those are migrated,
         #: once (Home Assistant warns about every migration of a config it does not have).
@@ -74,7 +85,9 @@ class Announcer:
 
     def state(self, serial: str, topic_path: str, payload: str, *, force: bool = False) -> None:
         """A retained state, published when it differs from what was said last (or when `force`d)."""
-        topic = self._topics.state(serial, topic_path)
+        self.state_at(self._topics.state(serial, topic_path), payload, force=force)
+
+    def state_at(self, topic: str, payload: str, *, force: bool = False) -> None:
         if force or self._said.get(topic) != payload:
             self._said[topic] = payload
             self._publish(topic, payload, retain=True)
@@ -95,20 +108,91 @@ class Announcer:
         if energy is not None:
             self._readings(serial, energy, ENERGY_SENSORS, force=force)
 
-    def _readings(self, serial: str, source: object, sensors: Iterable[Sensor], *, force: bool) -> None:
+    def _readings(
+        self, serial: str, source: object, sensors: Iterable[Sensor], *, force: bool, under: str = ""
+    ) -> None:
+        """Each sensor's value from `source`, published under `under` (a sub-device's path), if any."""
         for sensor in sensors:
             value = getattr(source, sensor.field)
             if value is None:
                 continue
-            if sensor.state_class == "total_increasing" and not self._counts_on(serial, sensor, value):
+            path = f"{under}/{sensor.topic_path}" if under else sensor.topic_path
+            if sensor.state_class == "total_increasing" and not self._counts_on(serial, sensor, value, path):
                 continue
-            self.state(serial, sensor.topic_path, format_reading(sensor, value), force=force)
+            self.state(serial, path, format_reading(sensor, value), force=force)
 
-    def _counts_on(self, serial: str, sensor: Sensor, value: float) -> bool:
+    # -- parallel groups --------------------------------------------------------------------------------
+
+    def groups(self, *, force: bool = False) -> None:
+        """Each parallel group's totals, or `offline` while one of its inverters is away or unread."""
+        fleet = self._fleet
+        for group, members in fleet.groups().items():
+            place = self._topics.group(group)
+            if (group not in self._groups or force) and self._announced:
+                config = _json(group_config(self._topics, group, members))
+                self._publish(self._topics.device_discovery(place), config, retain=True)
+                self._groups.add(group)
+            totals = fleet.group_totals(group)
+            self.state_at(
+                self._topics.availability(place), OFFLINE if totals is None else ONLINE, force=force
+            )
+            if totals is not None:
+                self._readings(place, totals, GROUP_SENSORS, force=force)
+
+    # -- battery modules --------------------------------------------------------------------------------
+
+    def batteries(self, serial: str, bank: BatteryBank, *, force: bool = False) -> None:
+        """Each module's values and availability. A module that came is announced; one that went (from a
+        bank that answered) is removed: its config and every state it had are emptied. An offline bank
+        keeps its modules, unavailable."""
+        known = self._modules.setdefault(serial, set())
+        present = {module.module_id for module in bank.modules}
+        if not bank.lost:
+            for gone in sorted(known - present):
+                self._remove_module(serial, gone)
+                known.discard(gone)
+        for module in bank.modules:
+            if module.module_id not in known or force:
+                self._announce_module(serial, module)
+                known.add(module.module_id)
+            self._say_module(serial, module, online=not module.lost, force=force)
+        if bank.lost:
+            for module_id in sorted(known - present):
+                self.state(serial, f"{self._topics.battery_module(serial, module_id)}/availability", OFFLINE)
+
+    def _announce_module(self, serial: str, module: BatteryModule) -> None:
+        device = self._fleet.devices.get(serial)
+        if device is None or not self._announced:
+            return  # announced with the rest at the first announcement
+        config = battery_module_config(self._topics, device, module)
+        self._publish(
+            self._topics.battery_module_discovery(serial, module.module_id), _json(config), retain=True
+        )
+
+    def _say_module(self, serial: str, module: BatteryModule, *, online: bool, force: bool) -> None:
+        path = self._topics.battery_module(serial, module.module_id)
+        self.state(serial, f"{path}/availability", ONLINE if online else OFFLINE, force=force)
+        if online:
+            self._readings(serial, module, BATTERY_SENSORS, force=force, under=path)
+
+    def _remove_module(self, serial: str, module_id: str) -> None:
+        """Nothing of a module that went stays on the broker: its config (Home Assistant removes the device)
+        and every retained state under it are emptied."""
+        log.info("battery_module_removed", serial=serial, module=module_id)
+        self._publish(self._topics.battery_module_discovery(serial, module_id), "", retain=True)
+        prefix = self._topics.state(serial, self._topics.battery_module(serial, module_id)).removesuffix(
+            "state"
+        )
+        for topic in [topic for topic in self._said if topic.startswith(prefix)]:
+            del self._said[topic]
+            self._counted.pop(topic, None)
+            self._publish(topic, "", retain=True)
+
+    def _counts_on(self, serial: str, sensor: Sensor, value: float, path: str) -> bool:
         """Whether an energy counter's reading may be published: never lower than the last one published
         (Home Assistant would take it for a meter reset and count the difference again), except a daily
         counter on a new day. A lower one is held back, logged once and counted."""
-        topic = self._topics.state(serial, sensor.topic_path)
+        topic = self._topics.state(serial, path)
         today = self._today()
         last = self._counted.get(topic)
         new_day = last is not None and last[1] != today and sensor.key.endswith("_today")
@@ -200,6 +284,9 @@ class Announcer:
             self._say_beyond(serial, force=True)
             self.runtime(serial, state.runtime, force=True)
             self.energy(serial, state.energy, force=True)
+            if state.batteries is not None:
+                self.batteries(serial, state.batteries, force=True)
+        self.groups(force=True)
 
     def discovery(self, *, again: bool = False) -> None:
         """Each inverter's one config. On start, on connect and to a restarted Home Assistant (`again`) at
@@ -247,8 +334,13 @@ class Announcer:
             self._publish(self._topics.state(serial, retired.topic_path), "", retain=True)
 
 
-def format_reading(sensor: Sensor, value: float) -> str:
-    """One number format per sensor: whole numbers for amperes, watts and percent, tenths for volts."""
+def format_reading(sensor: Sensor, value: float | str | bool) -> str:
+    """One number format per sensor: whole numbers for amperes, watts and percent, tenths for volts; text as
+    it is, and yes/no as `ON` / `OFF`."""
+    if isinstance(value, bool):
+        return "ON" if value else "OFF"
+    if isinstance(value, str):
+        return value
     if sensor.decimals == 0:
         return str(round(value))
     return f"{value:.{sensor.decimals}f}"

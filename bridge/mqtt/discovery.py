@@ -13,20 +13,18 @@ from typing import Any, Final
 
 from bridge import PROJECT_URL, __version__
 from bridge.core.catalogue import (
+    BATTERY_SENSORS,
     ENERGY_SENSORS,
     FIRST_RELEASE_SENSORS,
+    GROUP_SENSORS,
     RETIRED,
     SENSORS,
     WRITABLE_PARAMETERS,
-    NumberSetting,
-    SelectSetting,
-    Sensor,
-    Setting,
-    SwitchSetting,
-    WindowSetting,
 )
 from bridge.core.config import InverterSettings
 from bridge.core.devices import Device
+from bridge.core.kinds import NumberSetting, SelectSetting, Sensor, Setting, SwitchSetting, WindowSetting
+from bridge.core.readings import BatteryModule
 from bridge.mqtt.topics import OFFLINE, ONLINE, Topics
 
 MANUFACTURER: Final = "EG4 Electronics"
@@ -126,10 +124,13 @@ def _number(value: object) -> int | float:
 
 
 def sensor_component(topics: Topics, inverter: Device, sensor: Sensor) -> dict[str, Any]:
-    component = _entity(topics, inverter, "sensor", sensor.key, sensor.name) | {
+    component = _entity(topics, inverter, sensor.platform, sensor.key, sensor.name) | {
         "state_topic": topics.state(inverter.serial, sensor.topic_path),
-        "state_class": sensor.state_class,
     }
+    if sensor.state_class is not None:
+        component["state_class"] = sensor.state_class
+    if sensor.platform == "binary_sensor":
+        component |= {"payload_on": "ON", "payload_off": "OFF"}
     if sensor.unit is not None:
         component["unit_of_measurement"] = sensor.unit
     if sensor.device_class is not None:
@@ -200,10 +201,50 @@ def device_config(
         "device": device_block(topics, inverter),
         "origin": ORIGIN,
         "cmps": components,
+        "availability": _availability(topics.bridge_status, topics.availability(inverter.serial)),
+        "availability_mode": "all",
+        "qos": 1,
+    }
+    return topics.device_discovery(inverter.serial), config
+
+
+def battery_module_config(topics: Topics, inverter: Device, module: BatteryModule) -> dict[str, Any]:
+    """One battery module as a device of its own, shown under its inverter (`via_device`); its sensors are
+    published under `<serial>/battery_module/<module id>/`."""
+    serial, module_id = inverter.serial, module.module_id
+    node = f"{topics.node_id(serial)}_battery_{module_id}"
+    device: dict[str, Any] = {
+        "identifiers": [node],
+        "name": f"EG4 Battery {module_id} ({serial})",
+        "manufacturer": MANUFACTURER,
+        "model": "Battery module",
+        "via_device": topics.node_id(serial),
+    }
+    if not module.serial.startswith("Battery_ID_"):
+        device["serial_number"] = module.serial
+    if module.firmware:
+        device["sw_version"] = module.firmware
+    path = topics.battery_module(serial, module_id)
+    components: dict[str, dict[str, Any]] = {}
+    for sensor in BATTERY_SENSORS:
+        component = sensor_component(topics, inverter, sensor) | {
+            "unique_id": f"{node}_{sensor.topic_path}",
+            "state_topic": topics.state(serial, f"{path}/{sensor.topic_path}"),
+        }
+        components[sensor.key] = component
+    return {
+        "device": device,
+        "origin": ORIGIN,
+        "cmps": components,
         "availability": [
             {"topic": topics.bridge_status, "payload_available": ONLINE, "payload_not_available": OFFLINE},
             {
-                "topic": topics.availability(inverter.serial),
+                "topic": topics.availability(serial),
+                "payload_available": ONLINE,
+                "payload_not_available": OFFLINE,
+            },
+            {
+                "topic": topics.state(serial, f"{path}/availability"),
                 "payload_available": ONLINE,
                 "payload_not_available": OFFLINE,
             },
@@ -211,7 +252,39 @@ def device_config(
         "availability_mode": "all",
         "qos": 1,
     }
-    return topics.device_discovery(inverter.serial), config
+
+
+def group_config(topics: Topics, group: str, members: Iterable[str]) -> dict[str, Any]:
+    """A parallel group as a device of its own: its inverters' powers and energy, summed. Available while
+    every inverter of it is."""
+    place = topics.group(group)
+    node = topics.node_id(place)
+    plant, _, name = group.partition("_")
+    components = {
+        sensor.key: sensor_component(topics, Device(place, "Parallel group"), sensor)
+        for sensor in GROUP_SENSORS
+    }
+    return {
+        "device": {
+            "identifiers": [node],
+            "name": f"EG4 Parallel Group {name} (plant {plant})",
+            "manufacturer": MANUFACTURER,
+            "model": f"Parallel group of {', '.join(sorted(members))}",
+        },
+        "origin": ORIGIN,
+        "cmps": components,
+        "availability": _availability(topics.bridge_status, topics.availability(place)),
+        "availability_mode": "all",
+        "qos": 1,
+    }
+
+
+def _availability(*availability_topics: str) -> list[dict[str, str]]:
+    """Available while every one of these topics says `online` (with `availability_mode: all`)."""
+    return [
+        {"topic": topic, "payload_available": ONLINE, "payload_not_available": OFFLINE}
+        for topic in availability_topics
+    ]
 
 
 def first_release_topics(topics: Topics, serial: str) -> list[str]:

@@ -117,6 +117,18 @@ class Topics:
         """The one retained config that announces an inverter and every entity of it to Home Assistant."""
         return f"{self.discovery_prefix}/device/{self.node_id(serial)}/config"
 
+    def group(self, group: str) -> str:
+        """A parallel group's place among the serials: `parallel_<plant id>_<name>`."""
+        return f"parallel_{group}"
+
+    def battery_module(self, serial: str, module_id: str) -> str:
+        """The topic path of one battery module's values under its inverter (`battery_module/01`)."""
+        return f"battery_module/{module_id}"
+
+    def battery_module_discovery(self, serial: str, module_id: str) -> str:
+        """One battery module's device config: a device of its own, under its inverter."""
+        return f"{self.discovery_prefix}/device/{self.node_id(serial)}_battery_{module_id}/config"
+
     def discovery(self, component: str, serial: str, key: str) -> str:
         """A per-entity config topic, as the first release used them (now only migrated away from)."""
         return f"{self.discovery_prefix}/{component}/{self.node_id(serial)}/{key}/config"

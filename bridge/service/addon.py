@@ -16,8 +16,8 @@ from typing import Any, Final
 import yaml
 
 from bridge.core import safejson
-from bridge.core.config import settings_from_mapping
 from bridge.core.errors import ConfigError
+from bridge.service.config_file import settings_from_mapping
 
 OPTIONS: Final = Path("/data/options.json")
 CONFIG: Final = Path("/data/config.yaml")

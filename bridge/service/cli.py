@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bridge import __version__
-from bridge.core.config import Settings, file_warnings, load_settings, settings_warnings
+from bridge.core.config import Settings
 from bridge.core.errors import (
     AnotherBridgeError,
     AuthenticationError,
@@ -19,6 +19,7 @@ from bridge.core.errors import (
     ConfigError,
     UnknownInverterError,
 )
+from bridge.service.config_file import file_warnings, load_settings, settings_warnings
 from bridge.service.daemon import run_bridge, stop_on_signals
 from bridge.service.logs import configure_logging
 
@@ -144,6 +145,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     sim.add_argument("--gridboss", action="store_true", help="add a GridBOSS to the plant")
     sim.add_argument("--parallel", action="store_true", help="put the inverters in one parallel group")
+    sim.add_argument("--batteries", type=int, default=0, help="battery modules behind each inverter")
     return parser
 
 
@@ -257,6 +259,7 @@ def _run_simulator(args: argparse.Namespace) -> int:
         inverter_count=args.inverters,
         models=models,
         gridboss=args.gridboss,
+        batteries=max(0, args.batteries),
         parallel=args.parallel,
         session_lifetime=args.session_lifetime,
         faults=Faults(

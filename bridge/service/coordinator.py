@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 import structlog
 
 from bridge.core import safejson
-from bridge.core.catalogue import Setting, setting_by_key
+from bridge.core.catalogue import setting_by_key
 from bridge.core.clock import Clock, MonotonicClock
 from bridge.core.commands import Command, Outcome, Result
 from bridge.core.config import Settings
@@ -27,6 +27,7 @@ from bridge.core.devices import Device
 from bridge.core.errors import CommandRefused, TransportError
 from bridge.core.families import Family
 from bridge.core.fleet import Fleet
+from bridge.core.kinds import Setting
 from bridge.core.policy import Situation, decide
 from bridge.core.poller import Poller
 from bridge.core.writes import WriteQueue

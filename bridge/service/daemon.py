@@ -16,11 +16,12 @@ from typing import Any, Final
 import structlog
 
 from bridge import __version__
-from bridge.core.config import Settings, settings_warnings
+from bridge.core.config import Settings
 from bridge.core.fleet import InverterSummary
 from bridge.core.readings import Runtime
 from bridge.mqtt.link import MqttLink
 from bridge.mqtt.topics import Topics
+from bridge.service.config_file import settings_warnings
 from bridge.service.coordinator import Coordinator
 from bridge.service.health import HealthReport, serve_health
 from bridge.service.metrics import BridgeMetrics

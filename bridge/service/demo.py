@@ -10,8 +10,8 @@ import socket
 import sys
 from typing import Any
 
-from bridge.core.config import settings_from_mapping
 from bridge.core.errors import AnotherBridgeError, BridgeError
+from bridge.service.config_file import settings_from_mapping
 from bridge.service.coordinator import Coordinator
 from bridge.service.daemon import run_bridge, stop_on_signals
 from bridge.simulator import RunningSimulator, SimulatorState, run_simulator
@@ -58,7 +58,7 @@ def run_demo(args: argparse.Namespace) -> int:
 async def _demo(args: argparse.Namespace) -> None:
     stop = asyncio.Event()
     stop_on_signals(stop)
-    state = SimulatorState(inverter_count=args.inverters)
+    state = SimulatorState(inverter_count=args.inverters, batteries=0 if args.local else 2)
     async with run_simulator(state, dongle_port=0 if args.local else None) as simulator:
         settings = settings_from_mapping(
             _way_in(args.local, simulator, state)

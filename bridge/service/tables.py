@@ -10,19 +10,9 @@ import sys
 from pathlib import Path
 from typing import Final
 
-from bridge.core.catalogue import (
-    ENERGY_SENSORS,
-    RETIRED,
-    SENSORS,
-    SETTINGS,
-    NumberSetting,
-    Offer,
-    Risk,
-    SelectSetting,
-    Setting,
-    SwitchSetting,
-)
+from bridge.core.catalogue import ENERGY_SENSORS, RETIRED, SENSORS, SETTINGS
 from bridge.core.families import KNOWN_FAMILIES, Family
+from bridge.core.kinds import NumberSetting, Offer, Risk, SelectSetting, Setting, SwitchSetting
 from bridge.transports.local import registers
 from bridge.transports.router import sensors_given_locally
 

@@ -21,7 +21,7 @@ from typing import Final
 
 import structlog
 
-from bridge.simulator.app import energy_answer, runtime_answer
+from bridge.simulator.answers import energy_answer, runtime_answer
 from bridge.simulator.state import SimInverter, SimulatorState
 from bridge.transports.local import frames, registers
 from bridge.transports.local.frames import Frame, FrameError, ModbusFunction, TcpFunction
@@ -65,7 +65,8 @@ class SimulatedDongles:
 
     def inputs(self, inverter: SimInverter) -> dict[int, int]:
         inverter.advance(time.monotonic())
-        return registers.encode_inputs(runtime_answer(inverter) | energy_answer(inverter))
+        codes = {"faultCode": inverter.fault_code, "warningCode": inverter.warning_code}
+        return registers.encode_inputs(runtime_answer(inverter) | energy_answer(inverter) | codes)
 
     def apply(self, inverter: SimInverter, written: dict[int, int], transport: str = "dongle") -> int | None:
         """Apply register writes as the cloud's parameters; the exception code when refused. `transport` names

@@ -109,6 +109,18 @@ def _load_register_map(family: str) -> dict[str, tuple[int, str | bool | int | N
 
 
 @dataclass
+class SimBattery:
+    """One battery module behind an inverter; its values follow the inverter's SOC."""
+
+    serial: str
+    index: int
+    lost: bool = False
+    cycles: int = 58
+    #: Millivolts apart its highest and lowest cells are.
+    cell_spread_mv: int = 3
+
+
+@dataclass
 class SimInverter:
     serial: str
     model: str
@@ -128,6 +140,11 @@ class SimInverter:
     energy_wh: dict[str, float] = field(default_factory=dict)
     #: Parameters its firmware refuses to write.
     refused: frozenset[str] = frozenset()
+    #: Its battery modules, as its BMS reports them.
+    batteries: list[SimBattery] = field(default_factory=list)
+    #: Input registers 60-61 and 62-63: one bit per fault and warning code (`/_sim/faults`).
+    fault_code: int = 0
+    warning_code: int = 0
 
     def energy_tenths(self) -> dict[str, int]:
         """The energy answer's counters in tenths of kWh: today's since start, totals on top of a history."""
@@ -284,6 +301,8 @@ class SimulatorState:
     models: tuple[str, ...] = MODELS
     gridboss: bool = False
     parallel: bool = False
+    #: Battery modules behind each inverter.
+    batteries: int = 0
     session_lifetime: float = 7200.0
     seed: int = 1
     plant_id: int = 4100
@@ -333,6 +352,9 @@ class SimulatorState:
                 values=values,
                 soc=40 + self.rng.random() * 50,
                 refused=frozenset(profile.refused),
+                batteries=[
+                    SimBattery(f"{serial[-4:]}BAT{module:04d}", module) for module in range(self.batteries)
+                ],
             )
         if self.gridboss:
             serial = f"{4812345600 + self.inverter_count:010d}"
@@ -357,6 +379,13 @@ class SimulatorState:
 
     def set_offline(self, serial: str, lost: bool = True) -> None:
         self.inverters[serial].lost = lost
+
+    def set_batteries(self, serial: str, count: int) -> None:
+        """Keep the first `count` modules (a module taken out), or add new ones up to it."""
+        modules = self.inverters[serial].batteries
+        del modules[count:]
+        for index in range(len(modules), count):
+            modules.append(SimBattery(f"{serial[-4:]}BAT{index:04d}", index))
 
     def dongle_serial(self, serial: str) -> str:
         """The serial of the WiFi dongle on an inverter: two letters and the inverter's last eight digits."""

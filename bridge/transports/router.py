@@ -15,14 +15,7 @@ from typing import Final, Protocol, TypeVar
 
 import structlog
 
-from bridge.core.catalogue import (
-    ENERGY_SENSORS,
-    SENSORS,
-    SelectSetting,
-    Setting,
-    SwitchSetting,
-    WindowSetting,
-)
+from bridge.core.catalogue import ENERGY_SENSORS, SENSORS
 from bridge.core.clock import Clock
 from bridge.core.config import DongleSettings, ModbusSettings, Settings
 from bridge.core.errors import (
@@ -32,10 +25,12 @@ from bridge.core.errors import (
     TransientError,
     TransportError,
 )
+from bridge.core.kinds import SelectSetting, Setting, SwitchSetting, WindowSetting
 from bridge.core.readings import (
     DEVICE_TYPE_CODE,
     POWER_RATING,
     UNIDENTIFIED_MODEL,
+    BatteryBank,
     Energy,
     InverterInfo,
     ParameterRead,
@@ -249,9 +244,12 @@ class Router:
         return self._settings.mode_of(serial)
 
     def sensors_of(self, serial: str) -> frozenset[str] | None:
-        """Reached without the cloud (`local`), an inverter has only the sensors its registers give; `None`:
-        all of them."""
-        return LOCAL_SENSORS if self.mode_of(serial) == "local" else None
+        """Reached without the cloud (`local`), an inverter has only the sensors its registers give; through
+        the cloud alone, only those the cloud's answers give; `None` (`hybrid`): all of them."""
+        mode = self.mode_of(serial)
+        if mode == "local":
+            return LOCAL_SENSORS
+        return CLOUD_SENSORS if mode == "cloud" or serial not in self._local else None
 
     @property
     def local_stats(self) -> dict[str, tuple[str, LocalStats]]:
@@ -279,6 +277,13 @@ class Router:
         return (await self._route(serial, RegisterTransport.energy, lambda cloud: cloud.get_energy(serial)))[
             0
         ]
+
+    async def get_batteries(self, serial: str) -> BatteryBank:
+        """The battery modules, through the cloud alone: their registers (5002 on) are not read locally
+        yet. `local` never asks the cloud, so there it is `NoTransportError`."""
+        if self.mode_of(serial) == "local":
+            raise NoTransportError("battery modules are read through the cloud only", serial=serial)
+        return await self._through_cloud(serial, lambda cloud: cloud.get_batteries(serial))
 
     async def read_parameters(self, serial: str) -> ParameterRead:
         read, via = await self._route(
@@ -416,3 +421,7 @@ def sensors_given_locally() -> frozenset[str]:
 
 
 LOCAL_SENSORS: Final = sensors_given_locally()
+#: The cloud's answers carry no fault or warning codes: those sensors are not announced there.
+CLOUD_SENSORS: Final = frozenset(
+    sensor.key for sensor in (*SENSORS, *ENERGY_SENSORS) if not sensor.registers_only
+)

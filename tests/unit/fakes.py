@@ -1,15 +1,32 @@
-"""Fakes at the bridge's own seams: a clock that moves only when told, a transport to a scripted inverter, and a
-listener that records what the write queue says. No broker, no server, no sleeping."""
+"""Fakes at the bridge's own seams: a clock that moves only when told, a transport to a scripted inverter, a
+listener that records what the write queue says, and, for the router, an inverter's registers behind its
+dongle and the cloud's client. No broker, no server, no socket, no sleeping."""
 
 from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
 
-from bridge.core.catalogue import Setting
 from bridge.core.commands import Command, Result
-from bridge.core.errors import TransientError, TransportError
+from bridge.core.errors import NoTransportError, TransientError, TransportError
+from bridge.core.kinds import Setting
+from bridge.core.readings import (
+    Energy,
+    InverterInfo,
+    ParameterRead,
+    ParameterValue,
+    Runtime,
+    parse_energy,
+    parse_runtime,
+)
 from bridge.core.writes import Delivery
+from bridge.transports.local.dongle import (
+    LocalSilentError,
+    LocalStats,
+    LocalTransportError,
+    ModbusExceptionError,
+)
+from bridge.transports.local.frames import ModbusFunction
 
 
 class FakeClock:
@@ -48,21 +65,34 @@ async def settle() -> None:
         await asyncio.sleep(0)
 
 
+#: The inverter a `FakeTransport` reaches unless told otherwise.
+INVERTER = "4512345600"
+
+
 @dataclass
 class FakeTransport:
-    """One inverter's settings behind a scripted transport. Each write takes the next entry of `on_write`
+    """An inverter's settings behind a scripted transport. Each write takes the next entry of `on_write`
     (an exception to raise, or "ignore": the cloud says yes but the inverter keeps its value), then applies;
-    each read fails while `failing_reads` lasts."""
+    each read fails while `failing_reads` lasts. It reaches the inverters of `serials` alone, as the router
+    does: a request for any other serial is `NoTransportError`. They share one `held` (the tests that write
+    to two inverters write different settings)."""
 
     held: dict[str, str] = field(default_factory=dict)
+    serials: tuple[str, ...] = (INVERTER,)
     on_write: list[BaseException | str] = field(default_factory=list)
     failing_reads: int = 0
     sent: list[str] = field(default_factory=list)
     #: The way the writes go, as a result's `via` says.
     via: str = "cloud"
+    #: When given, each write is sent and then waits for this event before it acts and answers: a write in
+    #: flight, for as long as the test wants.
+    answer_when: asyncio.Event | None = None
 
     async def write(self, serial: str, setting: Setting, value: str) -> Delivery:
+        self._reach(serial)
         self.sent.append(value)
+        if self.answer_when is not None:
+            await self.answer_when.wait()
         behaviour = self.on_write.pop(0) if self.on_write else "apply"
         if isinstance(behaviour, BaseException):
             raise behaviour
@@ -71,10 +101,15 @@ class FakeTransport:
         return Delivery(1, self.via)
 
     async def read(self, serial: str, setting: Setting) -> str:
+        self._reach(serial)
         if self.failing_reads > 0:
             self.failing_reads -= 1
             raise TransientError("no answer from the cloud within 30 s")
         return self.held[setting.key]
+
+    def _reach(self, serial: str) -> None:
+        if serial not in self.serials:
+            raise NoTransportError(f"no transport reaches {serial}")
 
 
 @dataclass
@@ -103,3 +138,109 @@ class RecordingListener:
     def outcomes(self) -> list[tuple[str, str | None]]:
         """Each result as (outcome, requested payload)."""
         return [(result.outcome.value, command.requested) for command, result in self.results]
+
+
+@dataclass
+class FakeRegisters:
+    """One inverter's registers behind its dongle or RS485 adapter, as the router's `RegisterConnection`:
+    reads give `holding` or `inputs` (0 where unset), single writes change `holding`. Each request is
+    recorded, then takes the next of `failures` while any are left: an error to raise, or None (answered).
+    A read of more than
+    `largest_read` registers is refused, as older firmware does; a request for another inverter is never
+    answered."""
+
+    inverter: str = INVERTER
+    holding: dict[int, int] = field(default_factory=dict)
+    inputs: dict[int, int] = field(default_factory=dict)
+    failures: list[LocalTransportError | None] = field(default_factory=list)
+    largest_read: int = 127
+    #: ("read holding" or "read input", start, count), or ("write", register, value).
+    requests: list[tuple[str, int, int]] = field(default_factory=list)
+    stats: LocalStats = field(default_factory=LocalStats)
+    closed: bool = False
+
+    async def read(self, inverter: str, function: ModbusFunction, start: int, count: int) -> tuple[int, ...]:
+        kind, table = {
+            ModbusFunction.READ_HOLDING: ("read holding", self.holding),
+            ModbusFunction.READ_INPUT: ("read input", self.inputs),
+        }[function]  # no other function reads registers
+        self._request(inverter, kind, start, count)
+        if count > self.largest_read:
+            raise ModbusExceptionError("the inverter refused the request (Modbus exception 3)", 3)
+        return tuple(table.get(register, 0) for register in range(start, start + count))
+
+    async def write_single(self, inverter: str, register: int, value: int) -> None:
+        self._request(inverter, "write", register, value)
+        self.holding[register] = value
+
+    async def write_multiple(self, inverter: str, start: int, values: list[int]) -> None:
+        raise AssertionError("the router writes one register at a time")
+
+    async def close(self) -> None:
+        self.closed = True
+
+    def _request(self, inverter: str, kind: str, start: int, count: int) -> None:
+        self.requests.append((kind, start, count))
+        if inverter != self.inverter:
+            raise LocalSilentError(f"no answer for {inverter}", sent=True)
+        failure = self.failures.pop(0) if self.failures else None
+        if failure is not None:
+            raise failure
+
+
+@dataclass
+class FakeCloud:
+    """The cloud's client as the router uses it: every parameter by name in `parameters` (what reads give,
+    what writes change; `complete` false: a window of them failed), each call recorded, each write sent
+    `attempts` times. Each call takes the next of `failures` while any are left: an error to raise, or None
+    (answered)."""
+
+    parameters: dict[str, ParameterValue] = field(default_factory=dict)
+    complete: bool = True
+    inverter_list: tuple[InverterInfo, ...] = ()
+    failures: list[TransportError | None] = field(default_factory=list)
+    attempts: int = 1
+    calls: list[tuple[object, ...]] = field(default_factory=list)
+
+    async def inverters(self) -> tuple[InverterInfo, ...]:
+        self._call("inverters")
+        return self.inverter_list
+
+    async def get_runtime(self, serial: str) -> Runtime:
+        self._call("get_runtime", serial)
+        return parse_runtime({"serialNum": serial, "soc": 55}, serial)
+
+    async def get_energy(self, serial: str) -> Energy:
+        self._call("get_energy", serial)
+        return parse_energy({"serialNum": serial, "todayYielding": 12}, serial)
+
+    async def read_parameters(self, serial: str) -> ParameterRead:
+        self._call("read_parameters", serial)
+        return ParameterRead(serial=serial, values=dict(self.parameters), complete=self.complete)
+
+    async def read_window(
+        self, serial: str, start: int, count: int, *, urgent: bool = False
+    ) -> dict[str, ParameterValue]:
+        self._call("read_window", serial, start, count, urgent)
+        return dict(self.parameters)
+
+    async def write_parameter(self, serial: str, hold_param: str, value_text: str) -> int:
+        self._call("write_parameter", serial, hold_param, value_text)
+        self.parameters[hold_param] = value_text
+        return self.attempts
+
+    async def function_control(self, serial: str, func_param: str, enable: bool) -> int:
+        self._call("function_control", serial, func_param, enable)
+        self.parameters[func_param] = enable
+        return self.attempts
+
+    async def bit_param_control(self, serial: str, bit_param: str, value: int) -> int:
+        self._call("bit_param_control", serial, bit_param, value)
+        self.parameters[bit_param] = value
+        return self.attempts
+
+    def _call(self, *call: object) -> None:
+        self.calls.append(call)
+        failure = self.failures.pop(0) if self.failures else None
+        if failure is not None:
+            raise failure

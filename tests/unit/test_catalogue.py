@@ -6,13 +6,11 @@ import math
 
 import pytest
 
-from bridge.core.catalogue import (
-    BATTERY_CHARGE_CURRENT,
-    BATTERY_DISCHARGE_CURRENT,
-    PARAMETER_WINDOWS,
-    WRITABLE_PARAMETERS,
-)
+from bridge.core.catalogue import BATTERY_CHARGE_CURRENT, BATTERY_DISCHARGE_CURRENT, WRITABLE_PARAMETERS
 from bridge.core.errors import CommandRefused, ValueUnreadable
+from bridge.core.kinds import PARAMETER_WINDOWS
+
+pytestmark = pytest.mark.unit
 
 
 @pytest.mark.parametrize(
@@ -136,13 +134,10 @@ from importlib import resources  # noqa: E402
 from bridge.core.catalogue import (  # noqa: E402
     ENERGY_SENSORS,
     SETTINGS,
-    NumberSetting,
-    Risk,
-    SwitchSetting,
-    WindowSetting,
     setting_by_key,
     setting_by_topic_path,
 )
+from bridge.core.kinds import NumberSetting, Risk, SwitchSetting, WindowSetting  # noqa: E402
 from bridge.core.readings import Energy  # noqa: E402
 
 AC_CHARGE = setting_by_topic_path("ac_charge/enabled")
@@ -415,7 +410,7 @@ def test_long_refused_payloads_are_quoted_up_to_32_characters() -> None:
 
 
 def test_a_select_takes_its_options_by_name_and_reads_their_position() -> None:
-    from bridge.core.catalogue import SelectSetting
+    from bridge.core.kinds import SelectSetting
 
     select = setting_by_topic_path("ac_charge/type")
     assert isinstance(select, SelectSetting)

@@ -4,10 +4,12 @@ is skipped, when a request is asked again and when never; and the register table
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Literal, TypeVar
 
 import pytest
+from structlog.testing import capture_logs
 
 from bridge.transports.local import frames, registers
 from bridge.transports.local.dongle import (
@@ -17,6 +19,7 @@ from bridge.transports.local.dongle import (
     LocalUnreachableError,
     ModbusExceptionError,
     Stream,
+    TcpStream,
 )
 from bridge.transports.local.frames import ModbusFunction, TcpFunction
 
@@ -26,19 +29,25 @@ DONGLE = "BA12345600"
 INVERTER = "4512345600"
 OTHER = "4512345699"
 
-#: What the fake dongle does with one request: the bytes it sends back (None: it hangs up instead).
-Script = Callable[[frames.Frame], list[bytes] | None]
+_Answer = TypeVar("_Answer")
+
+#: What the fake dongle does with one request: the bytes it sends back, in as many reads, or an error a read
+#: raises (None: it hangs up instead).
+Script = Callable[[frames.Frame], Sequence[bytes | OSError] | None]
 
 
 @dataclass
 class FakeStream:
     script: Script
     sent: list[frames.Frame] = field(default_factory=list)
-    incoming: asyncio.Queue[bytes] = field(default_factory=asyncio.Queue)
+    incoming: asyncio.Queue[bytes | OSError] = field(default_factory=asyncio.Queue)
     closed: bool = False
 
     async def read(self) -> bytes:
-        return await self.incoming.get()
+        data = await self.incoming.get()
+        if isinstance(data, OSError):
+            raise data
+        return data
 
     def write(self, data: bytes) -> None:
         frame = frames.decode(data)
@@ -62,11 +71,14 @@ class FakeDongle:
 
     scripts: list[Script]
     streams: list[FakeStream] = field(default_factory=list)
-    refuse: bool = False
+    #: A connection that cannot be made: the error the connector raises, or "hangs" (it never returns).
+    unreachable: OSError | Literal["hangs"] | None = None
 
     async def connect(self) -> Stream:
-        if self.refuse:
-            raise ConnectionRefusedError(111, "Connection refused")
+        if self.unreachable == "hangs":
+            await asyncio.Event().wait()
+        if isinstance(self.unreachable, OSError):
+            raise self.unreachable
         script = self.scripts[min(len(self.streams), len(self.scripts) - 1)]
         stream = FakeStream(script)
         self.streams.append(stream)
@@ -79,7 +91,8 @@ class FakeDongle:
 
 def answer(values: list[int]) -> Callable[[frames.Frame], list[bytes]]:
     def reply(request: frames.Frame) -> list[bytes]:
-        if request.modbus_function == ModbusFunction.WRITE_SINGLE:
+        if request.modbus_function in (ModbusFunction.WRITE_SINGLE, ModbusFunction.WRITE_MULTIPLE):
+            # The request's own head echoed: function, inverter, register and value (or count).
             data = b"\x01" + request.data[1:16]
             return [frames.frame(TcpFunction.TRANSLATED, DONGLE, data)]
         function = ModbusFunction(request.modbus_function or 3)
@@ -88,8 +101,34 @@ def answer(values: list[int]) -> Callable[[frames.Frame], list[bytes]]:
     return reply
 
 
-def heartbeat() -> bytes:
-    return frames.heartbeat(DONGLE)
+def heartbeat(dongle: str = DONGLE) -> bytes:
+    return frames.heartbeat(dongle)
+
+
+def exception_reply(inverter: str, function: ModbusFunction, start: int, code: int = 4) -> bytes:
+    """The inverter's refusal of a request: its function with the exception bit, and the code."""
+    data = (
+        bytes([1, function | frames.EXCEPTION_BIT])
+        + inverter.encode().ljust(frames.SERIAL_SIZE, b"\x00")
+        + start.to_bytes(2, "little")
+        + bytes([code])
+    )
+    return frames.frame(TcpFunction.TRANSLATED, DONGLE, data)
+
+
+def silent(request: frames.Frame) -> list[bytes]:
+    return []
+
+
+async def bounded(request: Awaitable[_Answer]) -> _Answer:
+    """A request expected to time out, given up by the test itself if the connection's own timeout never
+    comes (`TimeoutError`, not the connection's error), so that a lost timeout fails fast instead of hanging."""
+    return await asyncio.wait_for(request, 1.0)
+
+
+async def let_the_reader_run() -> None:
+    for _ in range(5):
+        await asyncio.sleep(0)
 
 
 def connection(dongle: FakeDongle, *, timeout: float = 0.2, heartbeats: bool = False) -> DongleConnection:
@@ -143,21 +182,87 @@ async def test_frames_that_are_not_the_answer_are_skipped(noise: Callable[[], by
     dongle = FakeDongle([noisy])
     link = connection(dongle)
     assert await link.read(INVERTER, ModbusFunction.READ_HOLDING, 101, 2) == (60, 100)
-    assert link.stats.skipped_frames >= 1
+    assert link.stats.skipped_frames == 1
 
 
 async def test_heartbeats_are_echoed_only_when_asked_to() -> None:
-    def beat_first(request: frames.Frame) -> list[bytes]:
-        return [heartbeat(), *answer([60])(request)]
+    def beat_twice_first(request: frames.Frame) -> list[bytes]:
+        return [heartbeat(), heartbeat(), *answer([60])(request)]
 
-    quiet, echoing = FakeDongle([beat_first]), FakeDongle([beat_first])
-    await connection(quiet).read(INVERTER, ModbusFunction.READ_HOLDING, 101, 1)
-    await connection(echoing, heartbeats=True).read(INVERTER, ModbusFunction.READ_HOLDING, 101, 1)
+    quiet, echoing = FakeDongle([beat_twice_first]), FakeDongle([beat_twice_first])
+    by_default = DongleConnection(DONGLE, quiet.connect, timeout=0.2)
+    await by_default.read(INVERTER, ModbusFunction.READ_HOLDING, 101, 1)
+    echo = connection(echoing, heartbeats=True)
+    await echo.read(INVERTER, ModbusFunction.READ_HOLDING, 101, 1)
     assert [frame.tcp_function for frame in quiet.streams[0].sent] == [TcpFunction.TRANSLATED]
     assert [frame.tcp_function for frame in echoing.streams[0].sent] == [
         TcpFunction.TRANSLATED,
         TcpFunction.HEARTBEAT,
+        TcpFunction.HEARTBEAT,
     ]
+    assert (by_default.stats.heartbeats_answered, echo.stats.heartbeats_answered) == (0, 2)
+    assert (by_default.stats.skipped_frames, echo.stats.skipped_frames) == (2, 2)
+
+
+#: A write and which registers it asks for; the other write function (a reply of it is not this write's).
+WRITES: dict[ModbusFunction, tuple[Callable[[DongleConnection], Awaitable[None]], ModbusFunction]] = {
+    ModbusFunction.WRITE_SINGLE: (
+        lambda link: link.write_single(INVERTER, 101, 60),
+        ModbusFunction.WRITE_MULTIPLE,
+    ),
+    ModbusFunction.WRITE_MULTIPLE: (
+        lambda link: link.write_multiple(INVERTER, 101, [60, 100]),
+        ModbusFunction.WRITE_SINGLE,
+    ),
+}
+
+
+@pytest.mark.parametrize("function", list(WRITES), ids=["write one register", "write several"])
+@pytest.mark.parametrize(
+    "refusal",
+    [
+        pytest.param(lambda function, other: exception_reply(OTHER, function, 101), id="of another inverter"),
+        pytest.param(
+            lambda function, other: exception_reply(INVERTER, function, 102), id="of another register"
+        ),
+        pytest.param(lambda function, other: exception_reply(INVERTER, other, 101), id="of another function"),
+    ],
+)
+async def test_a_refusal_of_another_write_is_not_taken_for_this_ones(
+    function: ModbusFunction, refusal: Callable[[ModbusFunction, ModbusFunction], bytes]
+) -> None:
+    """Each differs from the request in one thing alone; taken for the answer, it would fail this write."""
+    write, other = WRITES[function]
+
+    def refused_elsewhere_then_done(request: frames.Frame) -> list[bytes]:
+        return [refusal(function, other), *answer([])(request)]
+
+    dongle = FakeDongle([refused_elsewhere_then_done])
+    link = connection(dongle)
+    await write(link)
+    assert link.stats.skipped_frames == 1
+    sent = dongle.requests[0]
+    assert (sent.inverter_serial, sent.modbus_function, sent.start) == (INVERTER, function, 101)
+
+
+async def test_several_registers_are_written_in_one_request() -> None:
+    dongle = FakeDongle([answer([])])
+    await connection(dongle).write_multiple(INVERTER, 101, [60, 100])
+    request = dongle.requests[0]
+    assert (request.modbus_function, request.start, request.values) == (
+        ModbusFunction.WRITE_MULTIPLE,
+        101,
+        (60, 100),
+    )
+
+
+async def test_an_exception_reply_to_a_read_is_a_refusal() -> None:
+    def refuse(request: frames.Frame) -> list[bytes]:
+        return [exception_reply(INVERTER, ModbusFunction.READ_HOLDING, 101, code=2)]
+
+    with pytest.raises(ModbusExceptionError) as refused:
+        await connection(FakeDongle([refuse])).read(INVERTER, ModbusFunction.READ_HOLDING, 101, 2)
+    assert refused.value.code == 2
 
 
 async def test_heartbeats_between_requests_are_echoed_as_they_come_when_asked_to() -> None:
@@ -183,26 +288,90 @@ async def test_a_stale_reply_left_from_an_earlier_request_is_not_taken_for_the_n
         return []
 
     dongle = FakeDongle([silent_then_late, answer([60])])
-    link = connection(dongle)
+    link = connection(dongle, timeout=0.05)
     with pytest.raises(LocalSilentError) as silent:
-        await link.read(INVERTER, ModbusFunction.READ_HOLDING, 101, 1)
+        await bounded(link.read(INVERTER, ModbusFunction.READ_HOLDING, 101, 1))
     assert silent.value.sent
+    assert silent.value.message == "the dongle BA12345600 did not answer within 0.05 s"
     dongle.streams[0].incoming.put_nowait(late)  # it arrives after the bridge gave up
     assert await link.read(INVERTER, ModbusFunction.READ_HOLDING, 101, 1) == (60,)
     assert dongle.streams[0].closed
     assert len(dongle.streams) == 2
-    assert link.stats.reconnects == 1
+    assert (link.stats.reconnects, link.stats.requests) == (1, 2)
 
 
-async def test_a_read_cut_off_by_a_dropped_connection_is_asked_again_once() -> None:
-    dongle = FakeDongle([lambda request: None, answer([60])])
+async def test_a_dongle_that_only_sends_its_heartbeats_did_not_answer() -> None:
+    def beat_only(request: frames.Frame) -> list[bytes]:
+        return [heartbeat()]
+
+    link = DongleConnection(
+        DONGLE, FakeDongle([beat_only]).connect, timeout=0.05, where=f"{DONGLE} at host:8000"
+    )
+    with pytest.raises(LocalSilentError) as silent:
+        await bounded(link.write_single(INVERTER, 101, 60))
+    assert silent.value.message == "the dongle BA12345600 at host:8000 did not answer within 0.05 s"
+    assert link.heard_serial is None
+
+
+async def test_a_dongle_that_names_itself_otherwise_than_the_config_is_said_so() -> None:
+    """Its heartbeats carry its own serial; it never answers requests for another dongle's serial."""
+
+    def another_dongle(request: frames.Frame) -> list[bytes]:
+        return [heartbeat("BA99999999")]
+
+    where = f"{DONGLE} at 192.0.2.1:8000"
+    link = DongleConnection(DONGLE, FakeDongle([another_dongle]).connect, timeout=0.05, where=where)
+    with pytest.raises(LocalSilentError) as silent:
+        await bounded(link.read(INVERTER, ModbusFunction.READ_HOLDING, 101, 1))
+    assert link.heard_serial == "BA99999999"
+    assert silent.value.message == (
+        "the dongle at 192.0.2.1:8000 says its serial is BA99999999; the config says BA12345600 "
+        "(dongle.serial is the dongle's own, on its label)"
+    )
+
+
+async def test_a_dongle_that_hung_up_between_requests_is_connected_again() -> None:
+    dongle = FakeDongle([answer([60])])
+    link = connection(dongle)
+    await link.read(INVERTER, ModbusFunction.READ_HOLDING, 101, 1)
+    with capture_logs() as logs:
+        for _ in range(2):
+            dongle.streams[-1].incoming.put_nowait(b"")  # the dongle closes the idle connection
+            await let_the_reader_run()
+            assert await link.read(INVERTER, ModbusFunction.READ_HOLDING, 101, 1) == (60,)
+    assert len(dongle.streams) == 3
+    assert link.stats.reconnects == 2
+    assert logs.count({"event": "dongle_reconnected", "log_level": "info", "dongle": DONGLE}) == 2
+
+
+def hang_up(request: frames.Frame) -> None:
+    return None
+
+
+def reset(request: frames.Frame) -> list[OSError]:
+    return [ConnectionResetError(104, "Connection reset by peer")]
+
+
+@pytest.mark.parametrize("cut_off", [hang_up, reset], ids=["the dongle hangs up", "the connection is reset"])
+async def test_a_read_cut_off_by_a_dropped_connection_is_asked_again_once(cut_off: Script) -> None:
+    dongle = FakeDongle([cut_off, answer([60])])
     link = connection(dongle)
     assert await link.read(INVERTER, ModbusFunction.READ_HOLDING, 101, 1) == (60,)
     assert len(dongle.requests) == 2
 
 
-async def test_a_write_cut_off_by_a_dropped_connection_is_never_sent_again() -> None:
-    dongle = FakeDongle([lambda request: None, answer([60])])
+async def test_a_read_cut_off_twice_fails_as_dropped() -> None:
+    dongle = FakeDongle([hang_up])
+    with pytest.raises(LocalDroppedError) as dropped:
+        await connection(dongle).read(INVERTER, ModbusFunction.READ_HOLDING, 101, 1)
+    assert dropped.value.sent
+    assert dropped.value.message == "the connection to the dongle BA12345600 closed before it answered"
+    assert len(dongle.requests) == 2, "asked twice, no more"
+
+
+@pytest.mark.parametrize("cut_off", [hang_up, reset], ids=["the dongle hangs up", "the connection is reset"])
+async def test_a_write_cut_off_by_a_dropped_connection_is_never_sent_again(cut_off: Script) -> None:
+    dongle = FakeDongle([cut_off, answer([60])])
     link = connection(dongle)
     with pytest.raises(LocalDroppedError) as dropped:
         await link.write_single(INVERTER, 101, 60)
@@ -218,15 +387,29 @@ async def test_an_exception_reply_is_a_refusal_with_its_code() -> None:
     with pytest.raises(ModbusExceptionError) as refused:
         await connection(FakeDongle([refuse])).write_single(INVERTER, 101, 300)
     assert refused.value.code == 3
-    assert "Modbus exception 3" in refused.value.message
+    assert refused.value.sent is True, "the inverter had the request, and said no"
+    assert (
+        str(refused.value) == refused.value.message == "the inverter refused the request (Modbus exception 3)"
+    )
 
 
-async def test_an_unreachable_dongle_says_nothing_was_sent() -> None:
-    dongle = FakeDongle([answer([60])], refuse=True)
-    with pytest.raises(LocalUnreachableError) as unreachable:
-        await connection(dongle).write_single(INVERTER, 101, 60)
-    assert not unreachable.value.sent
-    assert "cannot connect to the dongle" in unreachable.value.message
+@pytest.mark.parametrize(
+    ("unreachable", "reason"),
+    [
+        (ConnectionRefusedError(111, "Connection refused"), "Connection refused"),
+        (ConnectionRefusedError(), "ConnectionRefusedError"),  # no words from the system: its kind
+        ("hangs", "timed out"),
+    ],
+    ids=["refused", "refused without a reason", "no answer in time"],
+)
+async def test_an_unreachable_dongle_says_why_and_that_nothing_was_sent(
+    unreachable: OSError | Literal["hangs"], reason: str
+) -> None:
+    dongle = FakeDongle([answer([60])], unreachable=unreachable)
+    with pytest.raises(LocalUnreachableError) as failed:
+        await bounded(connection(dongle, timeout=0.05).write_single(INVERTER, 101, 60))
+    assert failed.value.sent is False
+    assert str(failed.value) == failed.value.message == f"cannot connect to the dongle BA12345600: {reason}"
 
 
 async def test_a_reply_split_over_several_reads_is_put_together() -> None:
@@ -238,6 +421,68 @@ async def test_a_reply_split_over_several_reads_is_put_together() -> None:
         60,
         100,
     )
+
+
+@pytest.mark.parametrize(
+    ("before", "cut"),
+    [(b"", 1), (b"noise", 1), (b"noise", 2), (b"", 12)],
+    ids=["inside the prefix", "inside the prefix, after noise", "after the prefix", "inside the header"],
+)
+async def test_a_reply_cut_anywhere_in_its_head_is_put_together(before: bytes, cut: int) -> None:
+    def in_two(request: frames.Frame) -> list[bytes]:
+        whole = answer([60, 100])(request)[0]
+        return [before + whole[:cut], whole[cut:]]
+
+    link = connection(FakeDongle([in_two]))
+    assert await link.read(INVERTER, ModbusFunction.READ_HOLDING, 101, 2) == (60, 100)
+    assert link.stats.bad_frames == 0
+
+
+async def test_a_frame_that_fails_its_check_is_skipped_and_logged_at_debug() -> None:
+    def broken_twice_then_done(request: frames.Frame) -> list[bytes]:
+        whole = answer([60, 100])(request)[0]
+        broken = whole[:-1] + bytes([whole[-1] ^ 0xFF])  # its CRC no longer matches
+        return [broken, broken, whole]
+
+    link = connection(FakeDongle([broken_twice_then_done]))
+    with capture_logs() as logs:
+        assert await link.read(INVERTER, ModbusFunction.READ_HOLDING, 101, 2) == (60, 100)
+    skipped = [entry for entry in logs if entry["event"] == "dongle_frame_skipped"]
+    assert [(entry["log_level"], entry["dongle"]) for entry in skipped] == [("debug", DONGLE)] * 2
+    assert skipped[0]["reason"].startswith("CRC ")
+    assert (link.stats.skipped_frames, link.stats.bad_frames) == (2, 2)
+
+
+class RecordingTransport(asyncio.WriteTransport):
+    """What a TCP connection's transport is told: the bytes written, and whether it was closed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.written = bytearray()
+        self.closed = False
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        self.written += data
+
+    def close(self) -> None:
+        self.closed = True
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+
+async def test_a_tcp_stream_reads_what_arrives_writes_and_closes_its_connection() -> None:
+    """The real stream over asyncio's reader and writer, with a recording transport instead of a socket."""
+    reader, transport = asyncio.StreamReader(), RecordingTransport()
+    protocol = asyncio.StreamReaderProtocol(reader)
+    stream = TcpStream(reader, asyncio.StreamWriter(transport, protocol, reader, asyncio.get_running_loop()))
+    reader.feed_data(b"\xa1\x1a a frame")
+    assert await stream.read() == b"\xa1\x1a a frame"
+    reader.feed_eof()
+    assert await stream.read() == b"", "the dongle closed the connection"
+    stream.write(b"a request")
+    stream.close()
+    assert (bytes(transport.written), transport.closed) == (b"a request", True)
 
 
 # -- the register table -------------------------------------------------------------------------------
@@ -356,7 +601,8 @@ def test_signs_bytes_and_sums_of_inputs_at_their_edges() -> None:
 
 
 def test_to_cloud_is_the_inverse_of_from_cloud_for_every_kind_of_setting() -> None:
-    from bridge.core.catalogue import SETTINGS, NumberSetting, SelectSetting, SwitchSetting, WindowSetting
+    from bridge.core.catalogue import SETTINGS
+    from bridge.core.kinds import NumberSetting, SelectSetting, SwitchSetting, WindowSetting
 
     samples = {SwitchSetting: "OFF", WindowSetting: "01:30-05:45", SelectSetting: "soc_volt"}
     for setting in SETTINGS:
@@ -398,22 +644,46 @@ async def test_a_flood_of_false_frame_starts_drops_the_connection_and_the_read_i
 
     dongle = FakeDongle([flooding, answer([60, 100])])
     link = connection(dongle)
-    assert await link.read(INVERTER, ModbusFunction.READ_HOLDING, 101, 2) == (60, 100)
+    with capture_logs() as logs:
+        assert await link.read(INVERTER, ModbusFunction.READ_HOLDING, 101, 2) == (60, 100)
     assert link.stats.garbage_drops == 1, "the flooding connection was dropped"
     assert link.stats.bad_frames == 32, "after 32 false frames in a row, not 1000"
     assert len(dongle.streams) == 2
     assert dongle.streams[0].closed
+    assert {
+        "event": "dongle_garbage_connection_dropped",
+        "log_level": "warning",
+        "dongle": DONGLE,
+        "reason": "the peer at BA12345600 sent 32 malformed frames in a row",
+    } in logs
+
+
+async def test_each_flooding_connection_is_dropped_and_the_next_one_counts_afresh() -> None:
+    def flooding(request: frames.Frame) -> list[bytes]:
+        return [flood(1000)]
+
+    def nearly_flooding(request: frames.Frame) -> list[bytes]:
+        return [flood(31), *answer([60, 100])(request)]
+
+    dongle = FakeDongle([flooding, nearly_flooding, flooding, nearly_flooding])
+    link = connection(dongle)
+    assert await link.read(INVERTER, ModbusFunction.READ_HOLDING, 101, 2) == (60, 100)
+    dongle.streams[1].incoming.put_nowait(b"")  # the dongle closes the idle connection
+    await let_the_reader_run()
+    assert await link.read(INVERTER, ModbusFunction.READ_HOLDING, 101, 2) == (60, 100)
+    assert (link.stats.garbage_drops, link.stats.bad_frames) == (2, 2 * (32 + 31))
+    assert len(dongle.streams) == 4
 
 
 async def test_a_few_false_frames_before_the_answer_are_passed_over_and_the_count_starts_again() -> None:
     def noisy(request: frames.Frame) -> list[bytes]:
-        return [flood(20), *answer([60, 100])(request)]
+        return [flood(31), *answer([60, 100])(request)]
 
     dongle = FakeDongle([noisy])
     link = connection(dongle)
-    for _ in range(3):  # 60 false frames over three answers: never 32 in a row
+    for _ in range(3):  # 93 false frames over three answers: never 32 in a row
         assert await link.read(INVERTER, ModbusFunction.READ_HOLDING, 101, 2) == (60, 100)
-    assert (link.stats.bad_frames, link.stats.garbage_drops) == (60, 0)
+    assert (link.stats.bad_frames, link.stats.garbage_drops) == (93, 0)
     assert len(dongle.streams) == 1
 
 
@@ -431,15 +701,23 @@ def test_a_header_no_frame_has_is_refused_before_any_crc() -> None:
 
 
 async def test_every_exchange_with_the_dongle_is_logged_at_debug() -> None:
-    from structlog.testing import capture_logs
+    def silent_for_register_22(request: frames.Frame) -> list[bytes]:
+        return [] if request.start == 22 else answer([60, 100])(request)
 
-    dongle = FakeDongle([answer([60, 100])])
+    dongle = FakeDongle([silent_for_register_22])
+    link = DongleConnection(DONGLE, dongle.connect, timeout=0.05, where=f"{DONGLE} at host:8000")
     with capture_logs() as logs:
-        await connection(dongle).read(INVERTER, ModbusFunction.READ_HOLDING, 101, 2)
-    exchange = next(entry for entry in logs if entry["event"] == "dongle_exchange")
-    assert (exchange["function"], exchange["start"], exchange["outcome"], exchange["log_level"]) == (
-        3,
-        101,
-        "ok",
-        "debug",
-    )
+        await link.read(INVERTER, ModbusFunction.READ_HOLDING, 101, 2)
+        await link.write_single(INVERTER, 21, 1)
+        with pytest.raises(LocalSilentError):
+            await bounded(link.write_single(INVERTER, 22, 1))
+    exchanges = [entry for entry in logs if entry["event"] == "dongle_exchange"]
+    assert [
+        (entry["log_level"], entry["dongle"], entry["function"], entry["start"], entry["outcome"])
+        for entry in exchanges
+    ] == [
+        ("debug", f"{DONGLE} at host:8000", 3, 101, "ok"),
+        ("debug", f"{DONGLE} at host:8000", 6, 21, "ok"),
+        ("debug", f"{DONGLE} at host:8000", 6, 22, "LocalSilentError"),
+    ]
+    assert all(isinstance(entry["seconds"], float) and 0 <= entry["seconds"] < 1 for entry in exchanges)

@@ -13,10 +13,6 @@ import pytest
 from bridge.core.catalogue import (
     ENERGY_SENSORS,
     SETTINGS,
-    NumberSetting,
-    Offer,
-    Risk,
-    offered_in_family,
     retired_setting_message,
     setting_by_key,
     setting_by_topic_path,
@@ -27,6 +23,7 @@ from bridge.core.devices import Device
 from bridge.core.errors import CommandRefused
 from bridge.core.families import Family, family_of_code, family_of_model, identify, model_name
 from bridge.core.fleet import Fleet
+from bridge.core.kinds import NumberSetting, Offer, Risk, offered_in_family
 from bridge.core.policy import Situation, decide
 from bridge.core.readings import Energy
 from bridge.mqtt.announcer import Announcer

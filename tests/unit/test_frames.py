@@ -22,6 +22,8 @@ from bridge.transports.local.frames import (
     write_single_request,
 )
 
+pytestmark = pytest.mark.unit
+
 DONGLE = "BA12345678"
 INVERTER = "4512345600"
 

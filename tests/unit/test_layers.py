@@ -93,3 +93,23 @@ def test_the_rule_catches_an_import_that_points_up(tmp_path: Path) -> None:
         f"{tmp_path.name}/core/upward.py imports bridge.mqtt.announcer",
         f"{tmp_path.name}/core/upward.py imports bridge.transports.router",
     ]
+
+
+def test_the_readme_layout_names_every_module() -> None:
+    """A newcomer finds every module in the README's layout: by its path, or by its name on its folder's
+    row."""
+    readme = (PACKAGE.parent / "README.md").read_text()
+    layout = readme[readme.index("## Layout") :]
+    rows = [line for line in layout.splitlines() if line.startswith("| `bridge/")]
+    missing = []
+    for path in _modules():
+        if path.name == "__init__.py":
+            continue
+        relative = path.relative_to(PACKAGE.parent).as_posix()
+        folder = path.parent.relative_to(PACKAGE.parent).as_posix() + "/"
+        named = any(
+            f"`{relative}`" in row or (f"`{folder}`" in row and f"`{path.name}`" in row) for row in rows
+        )
+        if not named:
+            missing.append(relative)
+    assert missing == []

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from bridge.core.catalogue import SETTINGS
 from bridge.core.config import MqttSettings
 from bridge.core.devices import Device
@@ -9,6 +11,8 @@ from bridge.mqtt.discovery import device_config, first_release_topics
 from bridge.mqtt.link import MqttLink
 from bridge.mqtt.outbox import Outbox, Outgoing
 from bridge.mqtt.topics import MAX_TOPIC_BYTES, Topics, topic_is_publishable
+
+pytestmark = pytest.mark.unit
 
 FLEET = 1_000
 #: Per inverter, what a reconnect or Home Assistant's birth queues: discovery, states, availability.

@@ -10,7 +10,9 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 import pytest
+from structlog.testing import capture_logs
 
+from bridge.core.catalogue import ENERGY_SENSORS, SENSORS, setting_by_key
 from bridge.core.config import Settings
 from bridge.core.errors import (
     NoTransportError,
@@ -19,16 +21,29 @@ from bridge.core.errors import (
     TransientError,
     TransportError,
 )
+from bridge.core.kinds import Setting
+from bridge.core.readings import DEVICE_TYPE_CODE, POWER_RATING, UNIDENTIFIED_MODEL, InverterInfo
+from bridge.core.writes import Delivery
 from bridge.transports.cloud import CloudClient
+from bridge.transports.local import registers
 from bridge.transports.local.dongle import (
+    DongleConnection,
     LocalDroppedError,
     LocalSilentError,
     LocalTransportError,
     LocalUnreachableError,
     ModbusExceptionError,
 )
-from bridge.transports.router import RegisterConnection, RegisterTransport, Router
-from tests.unit.fakes import FakeClock
+from bridge.transports.local.modbus import ModbusConnection
+from bridge.transports.router import (
+    LOCAL_SENSORS,
+    RegisterConnection,
+    RegisterTransport,
+    Router,
+    register_transports,
+    sensors_given_locally,
+)
+from tests.unit.fakes import FakeClock, FakeCloud, FakeRegisters
 
 pytestmark = pytest.mark.unit
 
@@ -147,18 +162,31 @@ async def test_each_failure_of_the_dongle(mode: str, failure: str, writing: bool
         await r.route(FAILURES[failure], writing=writing)
     assert type(raised.value) is expected
     assert isinstance(raised.value, TransportError)
-    assert raised.value.via == "dongle"
+    assert (raised.value.via, raised.value.serial) == ("dongle", SERIAL)
+    assert raised.value.message == FAILURES[failure].message
+    if isinstance(raised.value, TransientError):
+        assert raised.value.maybe_delivered is FAILURES[failure].sent
     assert r.cloud.count == 0, "nothing went to the cloud"
 
 
 async def test_hybrid_rests_the_dongle_after_a_failure_then_tries_it_again() -> None:
     r = rig("hybrid")
-    assert await r.route(FAILURES["unreachable"]) == ("from the cloud", "cloud")
+    with capture_logs() as logs:
+        assert await r.route(FAILURES["unreachable"]) == ("from the cloud", "cloud")
+    assert logs == [
+        {
+            "event": "local_transport_failed_cloud_asked_instead",
+            "log_level": "warning",
+            "serial": SERIAL,
+            "via": "dongle",
+            "error": "cannot connect",
+        }
+    ]
     assert await r.route("from the dongle") == ("from the cloud", "cloud"), "resting: straight to the cloud"
     await r.clock.advance(59)
     assert await r.route("from the dongle") == ("from the cloud", "cloud")
-    await r.clock.advance(2)
-    assert await r.route("from the dongle") == ("from the dongle", "dongle")
+    await r.clock.advance(1)
+    assert await r.route("from the dongle") == ("from the dongle", "dongle"), "60 s on: asked again"
     assert r.cloud.count == 3
 
 
@@ -182,3 +210,438 @@ async def test_no_transport_at_all_is_said_so() -> None:
     r = Rig(Router(None, {}, settings, FakeClock()), FakeClock())  # no cloud, and no register transport
     with pytest.raises(NoTransportError, match="no transport reaches 4512345600: no cloud account, and no"):
         await r.route("from the dongle")
+
+
+# -- through the router's own transports: an inverter's registers behind its dongle, and the cloud's client --
+
+CLOUD_ACCOUNT = {"username": "someone", "password": "secret"}
+
+
+def setting(key: str) -> Setting:
+    found = setting_by_key(key)
+    assert found is not None, key
+    return found
+
+
+AC_CHARGE = setting("ac_charge_enabled")  # FUNC_AC_CHARGE: bit 7 of register 21, beside other flags
+AC_CHARGE_WINDOW = setting("ac_charge_window_1")  # registers 68 (start) and 69 (end): hour low, minute high
+AC_CHARGE_TYPE = setting("ac_charge_type")  # BIT_AC_CHARGE_TYPE: no register, the cloud's alone
+AC_CHARGE_POWER = setting("ac_charge_power")  # register 66, in tenths of a kW
+CHARGE_CURRENT = setting("battery_charge_current")  # register 101
+
+
+@dataclass
+class Routed:
+    router: Router
+    registers: FakeRegisters
+    cloud: FakeCloud
+    clock: FakeClock
+
+
+def routed(mode: str, *, max_block: int = 40) -> Routed:
+    own = {"dongle": DONGLE} if mode != "cloud" else {}
+    settings = Settings.model_validate(
+        {"transport": mode, "inverters": {SERIAL: own}, "cloud": CLOUD_ACCOUNT}
+    )
+    registers, cloud, clock = FakeRegisters(SERIAL), FakeCloud(), FakeClock()
+    way = RegisterTransport(SERIAL, registers, max_block, rest=60)
+    return Routed(Router(cast(CloudClient, cloud), {SERIAL: way}, settings, clock), registers, cloud, clock)
+
+
+def writes(connection: FakeRegisters) -> list[tuple[str, int, int]]:
+    return [request for request in connection.requests if request[0] == "write"]
+
+
+#: The holding registers a settings read covers: every setting's, and the inverter's identity.
+SETTINGS_REGISTERS = registers.holding_registers(tuple(registers.HOLDING)) + registers.IDENTITY_REGISTERS
+
+
+def reads(kind: str, wanted: tuple[int, ...], block: int) -> list[tuple[str, int, int]]:
+    """The reads covering `wanted` in blocks of at most `block` registers, as `FakeRegisters` records them."""
+    return [(kind, start, count) for start, count in registers.blocks(wanted, block)]
+
+
+async def test_a_flag_is_read_from_its_bit_and_written_with_its_neighbours_kept() -> None:
+    r = routed("local")
+    r.registers.holding[21] = 0b1000_0000_0000_0001  # EPS and feed-in on, AC charge off
+    assert await r.router.read(SERIAL, AC_CHARGE) == "OFF"
+    assert await r.router.write(SERIAL, AC_CHARGE, "ON") == Delivery(1, "dongle")
+    assert r.registers.requests == [
+        ("read holding", 21, 1),
+        ("read holding", 21, 1),  # afresh before writing: the other flags may have changed
+        ("write", 21, 0b1000_0000_1000_0001),
+    ]
+    assert r.cloud.calls == []
+
+
+async def test_a_window_is_written_one_register_at_a_time_its_start_first() -> None:
+    r = routed("local")
+    assert await r.router.write(SERIAL, AC_CHARGE_WINDOW, "01:30-05:45") == Delivery(2, "dongle")
+    assert r.registers.requests == [
+        ("read holding", 68, 2),
+        ("write", 68, 30 << 8 | 1),
+        ("write", 69, 45 << 8 | 5),
+    ]
+    assert await r.router.read(SERIAL, AC_CHARGE_WINDOW) == "01:30-05:45"
+
+
+@pytest.mark.parametrize("mode", ["local", "hybrid"])
+async def test_a_write_the_dongle_took_and_never_answered_is_not_sent_again_anywhere(mode: str) -> None:
+    r = routed(mode)
+    r.registers.failures = [None, LocalSilentError("did not answer", sent=True)]  # read, then write
+    with pytest.raises(OutcomeUnknownError) as unknown:
+        await r.router.write(SERIAL, CHARGE_CURRENT, "80")
+    assert (unknown.value.message, unknown.value.via) == ("did not answer", "dongle")
+    assert writes(r.registers) == [("write", 101, 80)], "sent once"
+    assert r.cloud.calls == [], "never sent through the cloud: it may have landed"
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [LocalSilentError("did not answer", sent=True), LocalUnreachableError("cannot connect", sent=False)],
+    ids=["silent", "unreachable"],
+)
+async def test_a_write_whose_first_read_fails_was_never_written(failure: LocalTransportError) -> None:
+    local, hybrid = routed("local"), routed("hybrid")
+    local.registers.failures, hybrid.registers.failures = [failure], [failure]
+    with pytest.raises(TransientError) as failed:
+        await local.router.write(SERIAL, CHARGE_CURRENT, "80")
+    assert failed.value.message == f"{failure.message}; nothing was written"
+    assert (failed.value.maybe_delivered, failed.value.via) == (False, "dongle")
+    assert await hybrid.router.write(SERIAL, CHARGE_CURRENT, "80") == Delivery(1, "cloud"), "safe elsewhere"
+    assert hybrid.cloud.calls == [("write_parameter", SERIAL, "HOLD_LEAD_ACID_CHARGE_RATE", "80")]
+    assert writes(local.registers) == writes(hybrid.registers) == []
+
+
+async def test_a_modbus_exception_before_writing_is_the_inverters_refusal() -> None:
+    r = routed("hybrid")
+    r.registers.failures = [ModbusExceptionError("the inverter refused the request (Modbus exception 2)", 2)]
+    with pytest.raises(RefusedError) as refused:
+        await r.router.write(SERIAL, CHARGE_CURRENT, "80")
+    assert (refused.value.server_text, refused.value.via) == (
+        "the inverter refused the request (Modbus exception 2)",
+        "dongle",
+    )
+    assert r.cloud.calls == []
+
+
+async def test_a_value_the_register_cannot_hold_is_refused_before_anything_is_written() -> None:
+    r = routed("local")
+    with pytest.raises(RefusedError) as refused:
+        await r.router.write(SERIAL, AC_CHARGE_POWER, "7.55")
+    assert (
+        refused.value.server_text
+        == "7.55 cannot be written to the register: 7.55 has no encoding in register 66 (x10)"
+    )
+    assert (refused.value.via, writes(r.registers)) == ("dongle", [])
+
+
+async def test_local_mode_refuses_a_setting_with_no_register() -> None:
+    r = routed("local")
+    for request in (
+        r.router.write(SERIAL, AC_CHARGE_TYPE, "time_and_soc_volt"),
+        r.router.read(SERIAL, AC_CHARGE_TYPE),
+    ):
+        with pytest.raises(RefusedError) as refused:
+            await request
+        assert (
+            refused.value.server_text
+            == "AC Charge Type cannot be written through the dongle, only through the cloud"
+        )
+        assert refused.value.via == "dongle"
+    assert (r.registers.requests, r.cloud.calls) == ([], [])
+
+
+async def test_hybrid_writes_and_reads_a_setting_with_no_register_through_the_cloud() -> None:
+    r = routed("hybrid")
+    assert await r.router.write(SERIAL, AC_CHARGE_TYPE, "time_and_soc_volt") == Delivery(1, "cloud")
+    assert await r.router.read(SERIAL, AC_CHARGE_TYPE) == "time_and_soc_volt"
+    assert r.cloud.calls[0] == ("bit_param_control", SERIAL, "BIT_AC_CHARGE_TYPE", 2)
+    assert r.registers.requests == []
+
+
+async def test_hybrid_reads_a_setting_with_a_register_from_the_dongle_and_the_cloud_when_it_is_silent() -> (
+    None
+):
+    r = routed("hybrid")
+    r.registers.holding[101] = 80
+    r.cloud.parameters = {"HOLD_LEAD_ACID_CHARGE_RATE": "90"}
+    assert await r.router.read(SERIAL, CHARGE_CURRENT) == "80"
+    assert r.cloud.calls == []
+    r.registers.failures = [LocalSilentError("did not answer", sent=True)]
+    assert await r.router.read(SERIAL, CHARGE_CURRENT) == "90", "a read may be asked again elsewhere"
+    assert r.cloud.calls == [("read_window", SERIAL, 101, 1, True)]
+
+
+@pytest.mark.parametrize("mode", ["local", "hybrid"])
+async def test_runtime_and_energy_come_from_the_input_registers(mode: str) -> None:
+    r = routed(mode)
+    r.registers.inputs |= {5: 0x6450, 28: 7}  # state of charge 80 % (low byte); 0.7 kWh of PV today
+    runtime, energy = await r.router.get_runtime(SERIAL), await r.router.get_energy(SERIAL)
+    assert (runtime.serial, runtime.soc, energy.serial, energy.pv_today) == (SERIAL, 80, SERIAL, 0.7)
+    assert r.registers.requests == [
+        *reads("read input", registers.input_registers(registers.RUNTIME_FIELDS), 40),
+        *reads("read input", registers.input_registers(registers.ENERGY_FIELDS), 40),
+    ]
+    assert r.cloud.calls == []
+
+
+async def test_cloud_mode_reads_runtime_energy_and_settings_from_the_cloud() -> None:
+    r = routed("cloud")
+    r.cloud.parameters = {"HOLD_LEAD_ACID_CHARGE_RATE": "90"}
+    assert (await r.router.get_runtime(SERIAL)).soc == 55
+    assert (await r.router.get_energy(SERIAL)).pv_today == 1.2
+    assert (await r.router.read_parameters(SERIAL)).values == {"HOLD_LEAD_ACID_CHARGE_RATE": "90"}
+    assert await r.router.read(SERIAL, CHARGE_CURRENT) == "90"
+    assert r.cloud.calls == [
+        ("get_runtime", SERIAL),
+        ("get_energy", SERIAL),
+        ("read_parameters", SERIAL),
+        ("read_window", SERIAL, 101, 1, True),  # the setting's own register alone, ahead of the polls
+    ]
+    assert r.registers.requests == []
+
+
+async def test_the_settings_read_through_the_dongle_says_which_inverter_it_is() -> None:
+    r = routed("local")
+    r.registers.holding |= {0: 0b101 << 5, 1: 0x100, 19: 161, 101: 80}  # rating 5 + 8, device type 161
+    read = await r.router.read_parameters(SERIAL)
+    assert (read.serial, read.complete) == (SERIAL, True)
+    assert read.values[DEVICE_TYPE_CODE] == "161"
+    assert read.values[POWER_RATING] == 13
+    assert read.values["HOLD_LEAD_ACID_CHARGE_RATE"] == "80"
+    assert set(read.values) == {*registers.HOLDING, DEVICE_TYPE_CODE, POWER_RATING}
+    assert r.cloud.calls == [], "local: never the cloud"
+
+
+async def test_a_large_read_refused_falls_back_to_blocks_of_40_from_then_on() -> None:
+    r = routed("local", max_block=125)
+    r.registers.largest_read = 40  # older firmware
+    with capture_logs() as logs:
+        await r.router.read_parameters(SERIAL)
+    first, *rest = r.registers.requests
+    in_forties = reads("read holding", SETTINGS_REGISTERS, 40)
+    assert first == reads("read holding", SETTINGS_REGISTERS, 125)[0]
+    assert first[2] > 40, "more than 40 registers asked at once, refused"
+    assert rest == in_forties
+    assert {
+        "event": "local_large_read_refused",
+        "log_level": "warning",
+        "serial": SERIAL,
+        "count": first[2],
+        "error": "the inverter refused the request (Modbus exception 3)",
+    } in logs
+    r.registers.requests.clear()
+    await r.router.read_parameters(SERIAL)
+    assert r.registers.requests == in_forties, "40 at a time from now on"
+
+
+async def test_a_large_read_left_unanswered_falls_back_to_blocks_of_40() -> None:
+    r = routed("local", max_block=125)
+    r.registers.failures = [LocalSilentError("did not answer", sent=True)]
+    await r.router.read_parameters(SERIAL)
+    at_once = reads("read holding", SETTINGS_REGISTERS, 125)[0]
+    assert r.registers.requests == [at_once, *reads("read holding", SETTINGS_REGISTERS, 40)]
+
+
+@pytest.mark.parametrize("largest_read", [20, 39], ids=["a small read refused", "a read of 40 refused"])
+async def test_a_refused_read_of_40_registers_or_fewer_is_the_inverters_refusal(largest_read: int) -> None:
+    r = routed("local")
+    r.registers.largest_read = largest_read
+    with pytest.raises(RefusedError):
+        await r.router.read_parameters(SERIAL)
+    refused = next(read for read in reads("read holding", SETTINGS_REGISTERS, 40) if read[2] > largest_read)
+    assert r.registers.requests[-1] == refused
+    assert r.registers.requests.count(refused) == 1, "not asked again: the inverter said no"
+
+
+async def test_hybrid_adds_the_settings_with_no_register_from_the_cloud() -> None:
+    r = routed("hybrid")
+    r.registers.holding[101] = 80
+    r.cloud.parameters = {"BIT_AC_CHARGE_TYPE": 2, "HOLD_LEAD_ACID_CHARGE_RATE": "99"}
+    r.cloud.complete = False
+    read = await r.router.read_parameters(SERIAL)
+    assert read.values["BIT_AC_CHARGE_TYPE"] == 2, "from the cloud: it has no register"
+    assert read.values["HOLD_LEAD_ACID_CHARGE_RATE"] == "80", "the dongle's own read wins"
+    assert (read.serial, read.complete) == (SERIAL, False), "as complete as the cloud's read"
+    assert r.cloud.calls == [("read_parameters", SERIAL)]
+
+
+async def test_hybrid_keeps_the_dongles_settings_when_the_cloud_fails_and_says_they_are_incomplete() -> None:
+    r = routed("hybrid")
+    r.cloud.failures = [TransientError("DATAFRAME_TIMEOUT")]
+    with capture_logs() as logs:
+        read = await r.router.read_parameters(SERIAL)
+    assert "BIT_AC_CHARGE_TYPE" not in read.values
+    assert read.values["HOLD_LEAD_ACID_CHARGE_RATE"] == "0"
+    assert read.complete is False
+    assert logs == [
+        {
+            "event": "cloud_only_settings_unread",
+            "log_level": "warning",
+            "serial": SERIAL,
+            "error": "DATAFRAME_TIMEOUT",
+        }
+    ]
+
+
+async def test_a_settings_read_that_fell_back_to_the_cloud_is_the_clouds_alone() -> None:
+    r = routed("hybrid")
+    r.registers.failures = [LocalUnreachableError("cannot connect", sent=False)]
+    r.cloud.parameters = {"BIT_AC_CHARGE_TYPE": 2}
+    read = await r.router.read_parameters(SERIAL)
+    assert (read.values, read.complete) == ({"BIT_AC_CHARGE_TYPE": 2}, True)
+    assert r.cloud.calls == [("read_parameters", SERIAL)], "asked once"
+
+
+@pytest.mark.parametrize(
+    ("setting_written", "value", "calls"),
+    [
+        (AC_CHARGE, "ON", [("function_control", SERIAL, "FUNC_AC_CHARGE", True)]),
+        (AC_CHARGE, "OFF", [("function_control", SERIAL, "FUNC_AC_CHARGE", False)]),
+        (AC_CHARGE_TYPE, "time_and_soc_volt", [("bit_param_control", SERIAL, "BIT_AC_CHARGE_TYPE", 2)]),
+        (CHARGE_CURRENT, "80", [("write_parameter", SERIAL, "HOLD_LEAD_ACID_CHARGE_RATE", "80")]),
+        (
+            AC_CHARGE_WINDOW,
+            "01:30-05:45",
+            [
+                ("write_parameter", SERIAL, "HOLD_AC_CHARGE_START_HOUR", "01"),
+                ("write_parameter", SERIAL, "HOLD_AC_CHARGE_START_MINUTE", "30"),
+                ("write_parameter", SERIAL, "HOLD_AC_CHARGE_END_HOUR", "05"),
+                ("write_parameter", SERIAL, "HOLD_AC_CHARGE_END_MINUTE", "45"),
+            ],
+        ),
+    ],
+    ids=["switch on", "switch off", "select", "number", "window"],
+)
+async def test_the_cloud_writes_each_kind_of_setting_through_its_own_endpoint(
+    setting_written: Setting, value: str, calls: list[tuple[object, ...]]
+) -> None:
+    r = routed("cloud")
+    r.cloud.attempts = 2  # each value sent twice (a replay after a new login)
+    assert await r.router.write(SERIAL, setting_written, value) == Delivery(2 * len(calls), "cloud")
+    assert r.cloud.calls == calls
+
+
+@pytest.mark.parametrize(
+    ("refused_at", "words"),
+    [(0, "REMOTE_SET_ERROR"), (2, "REMOTE_SET_ERROR (after 2 of the window's 4 values were written)")],
+    ids=["its first value", "its third value"],
+)
+async def test_a_window_refused_by_the_cloud_says_how_much_of_it_was_written(
+    refused_at: int, words: str
+) -> None:
+    r = routed("cloud")
+    r.cloud.attempts = 2
+    r.cloud.failures = [*[None] * refused_at, RefusedError("REMOTE_SET_ERROR")]
+    with pytest.raises(RefusedError) as refused:
+        await r.router.write(SERIAL, AC_CHARGE_WINDOW, "01:30-05:45")
+    assert (refused.value.server_text, refused.value.via) == (words, "cloud")
+    assert refused.value.attempts == 1 + 2 * refused_at, "every request sent, the refused one included"
+    assert len(r.cloud.calls) == refused_at + 1, "nothing after the refusal"
+
+
+async def test_a_window_cut_short_by_a_transient_fault_counts_what_was_sent() -> None:
+    r = routed("cloud")
+    r.cloud.failures = [None, OutcomeUnknownError("no answer from the cloud within 30 s")]
+    with pytest.raises(OutcomeUnknownError) as unknown:
+        await r.router.write(SERIAL, AC_CHARGE_WINDOW, "01:30-05:45")
+    assert (unknown.value.message, unknown.value.attempts) == ("no answer from the cloud within 30 s", 2)
+
+
+async def test_the_cloud_reads_a_window_from_its_own_registers_alone() -> None:
+    r = routed("cloud")
+    r.cloud.parameters = {
+        "HOLD_AC_CHARGE_START_HOUR": "01",
+        "HOLD_AC_CHARGE_START_MINUTE": "30",
+        "HOLD_AC_CHARGE_END_HOUR": "05",
+        "HOLD_AC_CHARGE_END_MINUTE": "45",
+    }
+    assert await r.router.read(SERIAL, AC_CHARGE_WINDOW) == "01:30-05:45"
+    assert r.cloud.calls == [("read_window", SERIAL, 68, 2, True)]
+
+
+async def test_with_no_cloud_account_the_inverters_are_the_configured_ones() -> None:
+    settings = Settings.model_validate({"transport": "local", "inverters": {SERIAL: {"dongle": DONGLE}}})
+    way = RegisterTransport(SERIAL, FakeRegisters(SERIAL))
+    (inverter,) = await Router(None, {SERIAL: way}, settings, FakeClock()).inverters()
+    assert (inverter.serial, inverter.model, inverter.device_type) == (SERIAL, UNIDENTIFIED_MODEL, 6)
+
+
+async def test_with_a_cloud_account_the_inverters_are_the_accounts() -> None:
+    r = routed("hybrid")
+    listed = InverterInfo.model_validate({"serialNum": SERIAL, "deviceTypeText": "18KPV", "deviceType": 6})
+    r.cloud.inverter_list = (listed,)
+    assert await r.router.inverters() == (listed,)
+
+
+def test_an_inverter_reached_without_the_cloud_has_the_sensors_its_registers_give() -> None:
+    given = sensors_given_locally()
+    assert given == LOCAL_SENSORS, "computed once, at import"
+    assert given <= {sensor.key for sensor in (*SENSORS, *ENERGY_SENSORS)}
+    assert {"soc", "pv_power", "battery_voltage", "energy_pv_today", "energy_import_total"} <= given
+    assert not given & {"load_power", "energy_load_today", "energy_load_total"}, (
+        "the load: the cloud computes it"
+    )
+    assert routed("local").router.sensors_of(SERIAL) == LOCAL_SENSORS
+    assert routed("hybrid").router.sensors_of(SERIAL) is None, "hybrid: the cloud gives the rest"
+
+
+async def test_the_router_shows_each_register_transports_counts_and_closes_them() -> None:
+    r = routed("local")
+    assert r.router.local_stats == {SERIAL: ("dongle", r.registers.stats)}
+    await r.router.close()
+    assert r.registers.closed
+
+
+def test_each_configured_dongle_and_adapter_becomes_a_register_transport() -> None:
+    settings = Settings.model_validate(
+        {
+            "transport": "hybrid",
+            "cloud": CLOUD_ACCOUNT,
+            "inverters": {
+                SERIAL: {"dongle": DONGLE | {"max_block": 125, "rest_seconds": 30}},
+                "4512345601": {"modbus": {"host": "192.0.2.9"}},
+                "4512345602": {"modbus": {"device": "/dev/ttyUSB0", "rest_seconds": 5}},
+            },
+        }
+    )
+    ways = register_transports(settings)
+    assert {serial: (way.serial, way.name, way.max_block, way.rest) for serial, way in ways.items()} == {
+        SERIAL: (SERIAL, "dongle", 125, 30),
+        "4512345601": ("4512345601", "modbus_tcp", 40, 60),
+        "4512345602": ("4512345602", "modbus_rtu", 40, 5),
+    }
+    dongle = ways[SERIAL].connection
+    assert isinstance(dongle, DongleConnection)
+    assert dongle.dongle_serial == "BA12345600"
+    assert all(
+        isinstance(ways[serial].connection, ModbusConnection) for serial in ("4512345601", "4512345602")
+    )
+
+
+def test_the_inverters_on_one_rs485_device_share_its_connection() -> None:
+    settings = Settings.model_validate(
+        {
+            "transport": "local",
+            "inverters": {
+                "4512345601": {"modbus": {"device": "/dev/ttyUSB0", "unit": 1}},
+                "4512345602": {"modbus": {"device": "/dev/ttyUSB0", "unit": 2}},
+                "4512345603": {"modbus": {"device": "/dev/ttyUSB1"}},
+                "4512345604": {"modbus": {"host": "192.0.2.9"}},
+                "4512345605": {"modbus": {"host": "192.0.2.10"}},
+            },
+        }
+    )
+    lines = {}
+    for serial, way in register_transports(settings).items():
+        assert isinstance(way.connection, ModbusConnection)
+        # Its line is private; nothing else shows the sharing short of a real serial device opened twice.
+        lines[serial] = way.connection._line
+    assert lines["4512345601"] is lines["4512345602"], "one device, one line"
+    assert len({id(line) for line in lines.values()}) == 4, "another device or an adapter: a line of its own"
+
+
+def test_a_register_transport_is_a_dongle_read_in_blocks_of_40_resting_60_s_by_default() -> None:
+    way = RegisterTransport(SERIAL, FakeRegisters(SERIAL))
+    assert (way.name, way.max_block, way.rest) == ("dongle", 40, 60.0)

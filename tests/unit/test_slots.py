@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from bridge.transports.cloud.client import Slots
+from bridge.transports.cloud.slots import Slots
 
 pytestmark = pytest.mark.unit
 

@@ -7,13 +7,10 @@ recognises an expired session, maps the cloud's ways of saying no to typed error
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import random
-import sys
 import time
-from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 from types import TracebackType
@@ -22,10 +19,6 @@ from typing import Any, Final, NamedTuple, Self
 import aiohttp
 import structlog
 
-from bridge.core import safejson
-from bridge.core.catalogue import (
-    PARAMETER_WINDOWS,
-)
 from bridge.core.errors import (
     AuthenticationError,
     LoginRefusedError,
@@ -35,16 +28,26 @@ from bridge.core.errors import (
     TransientError,
     TransportError,
 )
+from bridge.core.kinds import PARAMETER_WINDOWS
 from bridge.core.readings import (
+    BatteryBank,
     Energy,
     InverterInfo,
     ParameterRead,
     ParameterValue,
     Runtime,
+    parse_battery_bank,
     parse_energy,
     parse_runtime,
 )
-from bridge.transports.cloud.answers import Account, parse_account
+from bridge.transports.cloud.answers import (
+    Account,
+    SessionExpiredError,
+    interpret,
+    parameters_of,
+    parse_account,
+)
+from bridge.transports.cloud.slots import Slots
 
 log = structlog.get_logger(__name__)
 
@@ -57,14 +60,9 @@ BIT_PATH: Final = "/WManage/web/maintain/remoteSet/bitParamControl"
 #: The requests a command makes; they go before waiting polls.
 COMMAND_PATHS: Final = frozenset({WRITE_PATH, FUNCTION_PATH, BIT_PATH})
 ENERGY_PATH: Final = "/WManage/api/inverter/getInverterEnergyInfo"
+BATTERY_PATH: Final = "/WManage/api/battery/getBatteryInfo"
 
-#: Texts of `success: false` answers that may pass if asked again a little later, matched exactly:
-#: `PARAMETER_TIMEOUT_VALUE_INVALID` holds "TIMEOUT" but is a refusal of the value.
-TRANSIENT_CODES: Final = frozenset({"DATAFRAME_TIMEOUT", "DEVICE_BUSY", "deviceBusy", "COMMUNICATION_ERROR"})
-BAD_CREDENTIALS: Final = "LOGIN_ERROR_DISMATCH"
 MAX_BODY_BYTES: Final = 2 * 1024 * 1024
-#: The cloud's own words are passed on up to this length; a proxy's HTML page is not a reason.
-MAX_ERROR_TEXT: Final = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,56 +103,6 @@ RequestObserver = Callable[[str, str, float], None]
 
 #: Set while a command's read-back is being sent (see `Slots`).
 _URGENT: ContextVar[bool] = ContextVar("urgent", default=False)
-
-
-class Slots:
-    """At most `size` requests in flight for an account. A request for a command (a write, its read-back)
-    goes before waiting polls: after a write every inverter's settings are read again, and with many
-    inverters and a slow cloud those reads would otherwise keep the next command waiting for seconds."""
-
-    def __init__(self, size: int) -> None:
-        self._free = size
-        self._urgent: deque[asyncio.Future[None]] = deque()
-        self._routine: deque[asyncio.Future[None]] = deque()
-
-    @contextlib.asynccontextmanager
-    async def taken(self, *, urgent: bool) -> AsyncIterator[None]:
-        await self._acquire(urgent)
-        try:
-            yield
-        finally:
-            self._release()
-
-    async def _acquire(self, urgent: bool) -> None:
-        if self._free > 0 and not self._urgent and (urgent or not self._routine):
-            self._free -= 1
-            return
-        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        queue = self._urgent if urgent else self._routine
-        queue.append(waiter)
-        try:
-            await waiter
-        except asyncio.CancelledError:
-            if waiter.done() and not waiter.cancelled():
-                self._release()  # handed a slot just as it was cancelled: pass it on
-            else:
-                with contextlib.suppress(ValueError):
-                    queue.remove(waiter)
-            raise
-
-    def _release(self) -> None:
-        """Hand the slot to the first urgent waiter, else the first other one, else keep it free."""
-        for queue in (self._urgent, self._routine):
-            while queue:
-                waiter = queue.popleft()
-                if not waiter.done():
-                    waiter.set_result(None)
-                    return
-        self._free += 1
-
-
-class _SessionExpiredError(Exception):
-    """The cloud answered with its login page, a redirect to it, or 401: log in again and replay."""
 
 
 class CloudClient:
@@ -219,7 +167,7 @@ class CloudClient:
         form = {"account": self._username, "password": self._password, "language": "ENGLISH"}
         try:
             payload = (await self._with_retries(LOGIN_PATH, form, self._post)).payload
-        except _SessionExpiredError as exc:
+        except SessionExpiredError as exc:
             raise MalformedResponseError("the login request was answered with the login page") from exc
         except RefusedError as exc:
             raise LoginRefusedError(exc.server_text) from exc
@@ -245,6 +193,11 @@ class CloudClient:
         payload = await self._request(ENERGY_PATH, {"serialNum": serial}, serial=serial)
         return parse_energy(payload, serial)
 
+    async def get_batteries(self, serial: str) -> BatteryBank:
+        """Every battery module behind one inverter, as its BMS reports them."""
+        payload = await self._request(BATTERY_PATH, {"serialNum": serial}, serial=serial)
+        return parse_battery_bank(payload, serial)
+
     async def read_window(
         self, serial: str, start: int, count: int, *, urgent: bool = False
     ) -> dict[str, ParameterValue]:
@@ -266,7 +219,7 @@ class CloudClient:
             raise MalformedResponseError(
                 f"parameter answer is for {answered_for!r}, but {serial} was asked for", serial=serial
             )
-        return _parameters_of(payload, serial)
+        return parameters_of(payload, serial)
 
     async def read_parameters(self, serial: str) -> ParameterRead:
         """All three windows, read together and merged.
@@ -296,7 +249,7 @@ class CloudClient:
         for start, _count in PARAMETER_WINDOWS:
             names, values = cached.get(start, ((), ()))
             merged.update(zip(names, values, strict=True))
-        # Every value was checked by `_parameters_of`; validating ~500 of them again per read costs CPU
+        # Every value was checked by `parameters_of`; validating ~500 of them again per read costs CPU
         # that a fleet of a thousand inverters notices (bench/fleet.py).
         return ParameterRead.model_construct(
             serial=serial, values=merged, complete=not failed, failed_windows=tuple(failed)
@@ -415,12 +368,12 @@ class CloudClient:
         generation = self._login_generation
         try:
             return await self._post(path, form, sends)
-        except _SessionExpiredError:
+        except SessionExpiredError:
             log.info("cloud_session_expired", path=path)
         await self._relogin(seen_generation=generation)
         try:
             return await self._post(path, form, sends)
-        except _SessionExpiredError as exc:
+        except SessionExpiredError as exc:
             raise AuthenticationError("the cloud refused a session it had just opened") from exc
 
     async def _relogin(self, *, seen_generation: int) -> None:
@@ -435,7 +388,7 @@ class CloudClient:
         outcome = "ok"
         try:
             return await self._post_unobserved(path, form)
-        except _SessionExpiredError:
+        except SessionExpiredError:
             outcome = "session_expired"
             raise
         except TransportError as exc:
@@ -476,7 +429,7 @@ class CloudClient:
                 raise TransientError(f"no answer from the cloud within {self._timeout.total:g} s") from exc
             except aiohttp.ClientError as exc:
                 raise _in_plain_words(exc, self._base_url) from exc
-        return _interpret(path, status, content_type, location, body)
+        return interpret(path, status, content_type, location, body)
 
 
 def _in_plain_words(exc: aiohttp.ClientError, base_url: str) -> TransientError:
@@ -519,69 +472,3 @@ async def _read_limited(response: aiohttp.ClientResponse) -> bytes:
             raise MalformedResponseError(f"answer larger than {MAX_BODY_BYTES} bytes")
         chunks.append(chunk)
     return b"".join(chunks)
-
-
-def _interpret(path: str, status: int, content_type: str, location: str, body: bytes) -> dict[str, Any]:
-    """Turn one HTTP answer into a payload, or the error it stands for."""
-    if status == 401 or (300 <= status < 400 and "login" in location.lower()):
-        raise _SessionExpiredError
-    if status >= 500:
-        raise TransientError(f"the cloud answered HTTP {status} (a server error)")
-    if status != 200:
-        raise MalformedResponseError(f"{path}: unexpected HTTP {status}")
-    text = body.decode("utf-8", errors="replace")
-    if content_type == "text/html" or text.lstrip().startswith("<"):
-        if "login" in text.lower():
-            raise _SessionExpiredError
-        raise MalformedResponseError(f"{path}: expected JSON, got an HTML page")
-    try:
-        payload = safejson.loads(text, max_bytes=len(text))  # its size was bounded as it was read
-    except ValueError as exc:
-        raise MalformedResponseError(f"{path}: answer {exc}") from exc
-    if not isinstance(payload, dict):
-        raise MalformedResponseError(f"{path}: expected a JSON object, got {type(payload).__name__}")
-    _raise_for_refusal(path, payload)
-    return payload
-
-
-def _raise_for_refusal(path: str, payload: Mapping[str, Any]) -> None:
-    """`success: false` becomes a typed error; an answer without `success` counts as success."""
-    success = payload.get("success", True)
-    if success is True:
-        return
-    if success is not False:
-        raise MalformedResponseError(f"{path}: `success` is {success!r}, not a boolean")
-    text = _short(str(payload.get("msg") or payload.get("message") or "the cloud refused without a reason"))
-    if text == BAD_CREDENTIALS:
-        raise AuthenticationError(
-            f"the cloud refused the account name or password ({BAD_CREDENTIALS}); check cloud.username "
-            "and cloud.password"
-        )
-    if text in TRANSIENT_CODES:
-        # The cloud answered: it did not act on the request, and may if asked again.
-        raise TransientError(text, maybe_delivered=False, unreachable=False)
-    raise RefusedError(text)
-
-
-def _short(text: str) -> str:
-    """The cloud's words, cut to `MAX_ERROR_TEXT` characters."""
-    return text if len(text) <= MAX_ERROR_TEXT else text[:MAX_ERROR_TEXT] + f"… ({len(text)} characters)"
-
-
-def _parameters_of(payload: Mapping[str, Any], serial: str) -> dict[str, ParameterValue]:
-    """Parameter names stand beside the metadata at the root; they are the keys in upper case.
-
-    Names and text values are interned: the last good read of every window of every inverter is kept,
-    and across a fleet the same few hundred names and short values repeat (bench/memory.py measured
-    45 MiB of duplicate strings at 1,000 inverters before this).
-    """
-    values: dict[str, ParameterValue] = {}
-    for key, value in payload.items():
-        if not (key[:1].isupper() or key.startswith("_")):
-            continue
-        if not isinstance(value, str | bool | int | float):
-            raise MalformedResponseError(
-                f"parameter {key} of {serial} has an unexpected type: {type(value).__name__}", serial=serial
-            )
-        values[sys.intern(key)] = sys.intern(value) if isinstance(value, str) else value
-    return values

@@ -97,6 +97,9 @@ INPUTS: Final[Mapping[str, Input]] = {
     "tradiator2": Input((66,)),
     "tBat": Input((67,), signed=True),
     "maxChgCurrValue": Input((81,)),
+    # No cloud answer names these: the bridge's own names. One bit per code (`bridge.core.faults`).
+    "faultCode": Input((60,), wide=True),
+    "warningCode": Input((62,), wide=True),
     "maxDischgCurrValue": Input((82,)),
     # Energy, tenths of kWh: today's counters, then the lifetime ones (32 bits).
     "todayYielding": Input((28, 29, 30)),

@@ -18,11 +18,13 @@ import yaml
 from aiohttp import web
 
 from bridge import __version__
-from bridge.core.config import load_settings
 from bridge.service.addon import AddonError, write_config
-from tests.conftest import free_port
+from bridge.service.config_file import load_settings
+from tests.harness import free_port
 
-ROOT = Path(__file__).parent.parent
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).parents[2]
 ADDON = ROOT / "eg4_mqtt_bridge"
 TOKEN = "supervisor-token-123"
 BROKER = {"host": "core-mosquitto", "port": 1883, "ssl": False, "protocol": "3.1.1", "username": "addons",

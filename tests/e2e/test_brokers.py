@@ -23,12 +23,13 @@ from typing import Any
 import aiomqtt
 import pytest
 
-from bridge.core.config import settings_from_mapping
 from bridge.mqtt.topics import Topics
+from bridge.service.config_file import settings_from_mapping
 from bridge.service.daemon import running_bridge
 from bridge.simulator import SimulatorState, run_simulator
-from tests.conftest import free_port
-from tests.harness import Bridged, observing, unique_topics
+from tests.harness import Bridged, free_port, observing, unique_topics
+
+pytestmark = pytest.mark.e2e
 
 SERIAL = "4512345600"
 CHARGE = "battery/charge_current"

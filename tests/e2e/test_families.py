@@ -13,13 +13,15 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bridge.core.catalogue import SETTINGS, Risk, offered_in_family
-from bridge.core.config import settings_from_mapping
+from bridge.core.catalogue import SETTINGS
 from bridge.core.families import Family
+from bridge.core.kinds import Risk, offered_in_family
+from bridge.service.config_file import settings_from_mapping
 from bridge.service.daemon import running_bridge
 from bridge.simulator import RunningSimulator, SimulatorState, run_simulator
-from tests.conftest import Broker
-from tests.harness import Bridged, bridge_settings, observing, unique_topics
+from tests.harness import Bridged, Broker, bridge_settings, observing, unique_topics
+
+pytestmark = pytest.mark.e2e
 
 MODELS = ("18KPV", "FlexBOSS21", "12000XP", "LXP-LB-8K")
 HYBRID, FLEXBOSS, OFF_GRID, LUXPOWER = (f"{4512345600 + index:010d}" for index in range(4))

@@ -20,10 +20,11 @@ from bridge.mqtt.discovery import device_config
 from bridge.mqtt.topics import Topics
 from bridge.service.daemon import running_bridge
 from bridge.simulator import SimulatorState, run_simulator
-from tests.conftest import Broker, free_port
-from tests.harness import bridge_settings, unique_topics
+from tests.harness import Broker, bridge_settings, free_port, unique_topics
 
-ROOT = Path(__file__).parent.parent
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).parents[2]
 DOCS = ROOT / "docs"
 EXAMPLE_SERIAL = "1234567890"
 

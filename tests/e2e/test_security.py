@@ -12,13 +12,14 @@ from typing import Any
 
 import pytest
 
-from bridge.core.config import settings_from_mapping
 from bridge.core.errors import BrokerRefusedError
+from bridge.service.config_file import settings_from_mapping
 from bridge.service.daemon import run_bridge
 from bridge.simulator import SimulatorState, run_simulator
-from tests.conftest import Broker
-from tests.harness import observing, start_bridge_process, unique_topics
+from tests.harness import Broker, observing, start_bridge_process, unique_topics
 from tests.reliability import record
+
+pytestmark = pytest.mark.e2e
 
 SERIAL = "4512345600"
 BROKER_PASSWORD = "broker-Secret-2718"

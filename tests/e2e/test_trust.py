@@ -23,9 +23,18 @@ from bridge.mqtt.topics import MAX_TOPIC_BYTES, Topics
 from bridge.service.daemon import RunningBridge, run_bridge, running_bridge
 from bridge.simulator import RunningSimulator, SimulatorState, run_simulator
 from bridge.simulator.state import SlowWrite
-from tests.conftest import Broker, free_port
-from tests.harness import Observer, bridge_settings, observing, start_bridge_process, unique_topics
+from tests.harness import (
+    Broker,
+    Observer,
+    bridge_settings,
+    free_port,
+    observing,
+    start_bridge_process,
+    unique_topics,
+)
 from tests.reliability import record
+
+pytestmark = pytest.mark.e2e
 
 FIRST = "4512345600"
 SECOND = "4512345601"

@@ -12,7 +12,9 @@ from bridge.core.errors import MalformedResponseError
 from bridge.core.readings import parse_runtime
 from bridge.transports.cloud.answers import parse_account
 
-FIXTURES = Path(__file__).parent / "fixtures"
+pytestmark = pytest.mark.e2e
+
+FIXTURES = Path(__file__).parents[1] / "fixtures"
 
 
 def load(name: str) -> dict[str, Any]:

@@ -8,10 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from bridge.core.config import load_settings
 from bridge.core.errors import ConfigError
+from bridge.service.config_file import load_settings
 
-REPOSITORY = Path(__file__).parent.parent
+pytestmark = pytest.mark.e2e
+
+REPOSITORY = Path(__file__).parents[2]
 GOOD = """
 cloud:
   base_url: https://monitor.eg4electronics.com
@@ -280,7 +282,7 @@ def test_every_option_of_every_command_says_what_it_does() -> None:
 
 
 def test_fast_polling_of_a_simulator_on_this_machine_is_no_mistake() -> None:
-    from bridge.core.config import settings_from_mapping, settings_warnings
+    from bridge.service.config_file import settings_from_mapping, settings_warnings
 
     local = settings_from_mapping(
         {"cloud": {"base_url": "http://127.0.0.1:8085", "username": "demo", "password": "demo"},

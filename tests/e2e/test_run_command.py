@@ -6,9 +6,12 @@ import asyncio
 import signal
 from pathlib import Path
 
+import pytest
+
 from bridge.simulator import SimulatorState, run_simulator
-from tests.conftest import Broker, free_port
-from tests.harness import observing, start_bridge_process, unique_topics
+from tests.harness import Broker, free_port, observing, start_bridge_process, unique_topics
+
+pytestmark = pytest.mark.e2e
 
 SERIAL = "4512345600"
 

@@ -14,10 +14,11 @@ import pytest
 
 from bridge.service.daemon import running_bridge
 from bridge.simulator import SimulatorState, run_simulator
-from tests.conftest import Broker, free_port
-from tests.harness import bridge_settings, observing, unique_topics
+from tests.harness import Broker, bridge_settings, free_port, observing, unique_topics
 
-ARTIFACTS = Path(__file__).parent.parent / ".test-artifacts"
+pytestmark = pytest.mark.e2e
+
+ARTIFACTS = Path(__file__).parents[2] / ".test-artifacts"
 SERIAL = "4512345600"
 #: As this machine's closed network needs: no background requests, no first-run or sync chatter.
 FLAGS = (

@@ -17,14 +17,15 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from bridge.core.catalogue import setting_by_topic_path
-from bridge.core.config import load_settings
 from bridge.core.errors import ConfigError, MalformedResponseError
+from bridge.service.config_file import load_settings
 from bridge.service.daemon import running_bridge
 from bridge.simulator import RunningSimulator, SimulatorState, run_simulator
 from bridge.transports.cloud import CloudClient
-from tests.conftest import FAST_RETRY, Broker
-from tests.harness import Observer, bridge_settings, observing, unique_topics
+from tests.harness import FAST_RETRY, Broker, Observer, bridge_settings, observing, unique_topics
 from tests.reliability import record
+
+pytestmark = pytest.mark.e2e
 
 SERIAL = "4512345600"
 HOLD_CHARGE = "HOLD_LEAD_ACID_CHARGE_RATE"
@@ -283,5 +284,5 @@ def test_bad_config_files_are_refused_by_key(tmp_path: Path) -> None:
         "config files: wrong types, unknown keys, missing sections, world-readable secrets",
         len(cases) + 1,
         "each refused before any I/O with one line per problem naming the key (exit status 2); a "
-        "world-readable file holding a password accepted with a warning to protect it (tests/test_config.py)",
+        "world-readable file holding a password accepted with a warning to protect it (tests/e2e/test_config.py)",
     )

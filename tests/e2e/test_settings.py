@@ -10,12 +10,14 @@ from typing import Any
 
 import pytest
 
-from bridge.core.catalogue import SETTINGS, Risk, SwitchSetting, WindowSetting
+from bridge.core.catalogue import SETTINGS
+from bridge.core.kinds import Risk, SwitchSetting, WindowSetting
 from bridge.service.daemon import running_bridge
 from bridge.simulator import RunningSimulator, SimulatorState, run_simulator
 from bridge.simulator.state import SimInverter
-from tests.conftest import Broker
-from tests.harness import Observer, bridge_settings, observing, unique_topics
+from tests.harness import Broker, Observer, bridge_settings, observing, unique_topics
+
+pytestmark = pytest.mark.e2e
 
 PV18K = "4512345600"  # the 12KPV register map
 FLEXBOSS = "4512345601"  # the FlexBOSS21 register map
@@ -260,7 +262,7 @@ async def test_the_status_page_shows_inverters_settings_and_the_last_commands(br
     and every value escaped: a command's payload is whatever anyone published."""
     import aiohttp
 
-    from tests.conftest import free_port
+    from tests.harness import free_port
 
     port = free_port()
     async with rigged(broker, health={"enabled": True, "port": port}) as rig:

@@ -19,9 +19,10 @@ from bridge.mqtt.link import MqttLink
 from bridge.mqtt.topics import Topics
 from bridge.service.daemon import running_bridge
 from bridge.simulator import SimulatorState, run_simulator
-from tests.conftest import Broker, free_port
-from tests.harness import Observer, Seen, bridge_settings, observing, unique_topics
+from tests.harness import Broker, Observer, Seen, bridge_settings, free_port, observing, unique_topics
 from tests.reliability import record
+
+pytestmark = pytest.mark.e2e
 
 FIRST = "4512345600"
 SECOND = "4512345601"

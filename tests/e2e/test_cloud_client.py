@@ -15,7 +15,9 @@ from bridge.core.errors import (
 )
 from bridge.simulator import RunningSimulator
 from bridge.transports.cloud import CloudClient
-from tests.conftest import FAST_RETRY
+from tests.harness import FAST_RETRY
+
+pytestmark = pytest.mark.e2e
 
 INVERTER = "4512345600"
 SECOND = "4512345601"
@@ -220,7 +222,7 @@ async def test_transient_errors_give_up_after_the_bounded_attempts(
 
 async def test_unreachable_cloud_is_a_transient_error() -> None:
     """Connection refused is retried and then reported, not raised as an aiohttp internal."""
-    from tests.conftest import free_port
+    from tests.harness import free_port
 
     async with CloudClient(f"http://127.0.0.1:{free_port()}", "demo", "demo", retry=FAST_RETRY) as client:
         with pytest.raises(

@@ -17,8 +17,9 @@ import yaml
 from bridge import __version__
 from bridge.service.daemon import running_bridge
 from bridge.simulator import SimulatorState, run_simulator
-from tests.conftest import Broker, free_port
-from tests.harness import bridge_settings, observing, start_bridge_process, unique_topics
+from tests.harness import Broker, bridge_settings, free_port, observing, start_bridge_process, unique_topics
+
+pytestmark = pytest.mark.e2e
 
 SERIAL = "4512345600"
 CLOUD_SECRET = "cloud-Secret-4711"

@@ -6,6 +6,8 @@ import pytest
 
 from bench import fleet, latency
 
+pytestmark = pytest.mark.e2e
+
 
 def test_the_latency_benchmark_measures_every_command_and_its_floor() -> None:
     report = latency.run(20)
@@ -15,7 +17,7 @@ def test_the_latency_benchmark_measures_every_command_and_its_floor() -> None:
 
 def test_the_fleet_benchmark_counts_exactly_the_requests_a_refresh_needs() -> None:
     (row,) = fleet.run(((2, 3, 1),))
-    assert row.requests_per_cycle == 10  # runtime, three windows and the energy counters per inverter
+    assert row.requests_per_cycle == 12  # runtime, three windows, the energy counters and the batteries
     assert row.floor_seconds == 0.2  # ceil(10 / 3) x 50 ms
     assert row.messages_per_cycle >= 2  # the device config of both inverters at least
 

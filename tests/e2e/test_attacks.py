@@ -9,13 +9,15 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import aiohttp
+import pytest
 
 from bridge.mqtt.topics import Topics
 from bridge.service.daemon import running_bridge
 from bridge.simulator import SimulatorState, run_simulator
-from tests.conftest import Broker
-from tests.harness import Bridged, bridge_settings, observing, unique_topics
+from tests.harness import Bridged, Broker, bridge_settings, observing, unique_topics
 from tests.reliability import record
+
+pytestmark = pytest.mark.e2e
 
 FIRST = "4512345600"
 CHARGE = "battery/charge_current"

@@ -7,10 +7,11 @@ import sys
 
 import pytest
 
-from tests.conftest import Broker, free_port
-from tests.harness import observing, unique_topics
+from tests.e2e.test_security import BROKER_PASSWORD, password_broker
+from tests.harness import Broker, free_port, observing, unique_topics
 from tests.reliability import record
-from tests.test_security import BROKER_PASSWORD, password_broker
+
+pytestmark = pytest.mark.e2e
 
 __all__ = ["password_broker"]  # a fixture of this module too
 

@@ -12,8 +12,9 @@ from bridge import PROJECT_URL, __version__
 from bridge.mqtt.topics import Topics
 from bridge.service.daemon import RunningBridge, running_bridge
 from bridge.simulator import RunningSimulator, SimulatorState, run_simulator
-from tests.conftest import Broker
-from tests.harness import Observer, bridge_settings, observing, unique_topics
+from tests.harness import Broker, Observer, bridge_settings, observing, unique_topics
+
+pytestmark = pytest.mark.e2e
 
 FIRST = "4512345600"
 SECOND = "4512345601"

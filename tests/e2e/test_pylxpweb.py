@@ -13,7 +13,9 @@ import pytest
 from bench.pylxpweb_compare import ensure_venv
 from bridge.simulator import SimulatorState, run_simulator
 
-BENCH = Path(__file__).parent.parent / "bench"
+pytestmark = pytest.mark.e2e
+
+BENCH = Path(__file__).parents[2] / "bench"
 
 
 async def in_pylxpweb(

@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from bridge.simulator import SimulatorState, run_simulator
 from bridge.transports.local import frames
 from bridge.transports.local.frames import ModbusFunction, TcpFunction
+
+pytestmark = pytest.mark.e2e
 
 SERIAL = "4512345600"
 
@@ -93,7 +97,7 @@ async def test_every_answer_carries_every_field_a_real_one_does() -> None:
 
     from bridge.simulator import run_simulator
 
-    fixtures = Path(__file__).parent / "fixtures"
+    fixtures = Path(__file__).parents[1] / "fixtures"
 
     def keys(name: str) -> set[str]:
         return set(json.loads((fixtures / name).read_text()))

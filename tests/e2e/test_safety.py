@@ -9,11 +9,14 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import pytest
+
 from bridge.mqtt.topics import Topics
 from bridge.service.daemon import running_bridge
 from bridge.simulator import RunningSimulator, SimulatorState, run_simulator
-from tests.conftest import Broker
-from tests.harness import Observer, bridge_settings, observing, unique_topics
+from tests.harness import Broker, Observer, bridge_settings, observing, unique_topics
+
+pytestmark = pytest.mark.e2e
 
 FIRST = "4512345600"
 SECOND = "4512345601"

@@ -17,12 +17,14 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bridge.core.config import Settings, settings_from_mapping
+from bridge.core.config import Settings
+from bridge.service.config_file import settings_from_mapping
 from bridge.service.daemon import running_bridge
 from bridge.simulator import RunningSimulator, SimulatorState, run_simulator
-from tests.conftest import Broker, free_port
-from tests.harness import Observer, observing, start_bridge_process, unique_topics
+from tests.harness import Broker, Observer, free_port, observing, start_bridge_process, unique_topics
 from tests.reliability import record
+
+pytestmark = pytest.mark.e2e
 
 PV18K = "4512345600"
 FLEXBOSS = "4512345601"

@@ -1,0 +1,167 @@
+"""The whole system, end to end over a real mosquitto: each battery module behind an inverter is a device of
+its own under it, updated with every settings refresh, and a module taken out leaves nothing behind."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import aiohttp
+import pytest
+
+from bridge.core.catalogue import BATTERY_SENSORS
+from bridge.service.daemon import running_bridge
+from bridge.simulator import SimulatorState, run_simulator
+from tests.harness import Bridged, Broker, bridge_settings, observing, unique_topics
+
+pytestmark = pytest.mark.e2e
+
+FIRST, SECOND = "4512345600", "4512345601"
+
+
+class Rig(Bridged):
+    def module_config_topic(self, serial: str, module_id: str) -> str:
+        return f"{self.topics.discovery_prefix}/device/eg4_{serial}_battery_{module_id}/config"
+
+    def module_state(self, serial: str, module_id: str, path: str) -> str:
+        return self.topics.state(serial, f"battery_module/{module_id}/{path}")
+
+    async def refresh(self) -> dict[str, Any]:
+        """Read everything again now, and wait for the bridge to say it is done."""
+        before = len(self.observer.on(self.topics.refresh_response))
+        await self.observer.publish(self.topics.refresh_request, "{}")
+        seen = await self.observer.wait_count(self.topics.refresh_response, before + 1)
+        answer: dict[str, Any] = seen[before].json()
+        return answer
+
+
+@asynccontextmanager
+async def with_batteries(broker: Broker, modules: int) -> AsyncIterator[Rig]:
+    state = SimulatorState(inverter_count=2, batteries=modules)
+    async with run_simulator(state) as simulator:
+        topics = unique_topics()
+        settings = bridge_settings(simulator, broker.port, topics, refresh_request_gap_seconds=0)
+        async with observing(broker.port, f"{topics.base}/#", f"{topics.discovery_prefix}/#") as observer:
+            async with running_bridge(settings) as bridge:
+                yield Rig(simulator, topics, observer, bridge)
+
+
+async def test_each_battery_module_is_a_device_under_its_inverter(broker: Broker) -> None:
+    async with with_batteries(broker, 2) as rig:
+        module_ids = [battery.serial for battery in rig.simulator.state.inverters[FIRST].batteries]
+        assert module_ids == ["5600BAT0000", "5600BAT0001"]
+        config = (await rig.observer.wait_for_topic(rig.module_config_topic(FIRST, module_ids[1]))).json()
+        assert config["device"]["via_device"] == f"eg4_{FIRST}"
+        assert config["device"]["serial_number"] == "5600BAT0001"
+        assert set(config["cmps"]) == {sensor.key for sensor in BATTERY_SENSORS}
+        soc = config["cmps"]["module_soc"]
+        assert soc["state_topic"] == rig.module_state(FIRST, module_ids[1], "soc")
+        assert soc["unique_id"] == f"eg4_{FIRST}_battery_5600BAT0001_soc"
+        assert [entry["topic"] for entry in config["availability"]][-1] == rig.module_state(
+            FIRST, module_ids[1], "availability"
+        )
+        held_soc = round(rig.simulator.state.inverters[FIRST].soc)
+        spread = await rig.observer.wait_for_topic(
+            rig.module_state(FIRST, module_ids[0], "cell_voltage_spread")
+        )
+        assert spread.payload == "0.003"
+        voltage = await rig.observer.wait_for_topic(rig.module_state(FIRST, module_ids[0], "voltage"))
+        assert 45 < float(voltage.payload) < 60, "volts, from hundredths"
+        first_soc = await rig.observer.wait_for_topic(rig.module_state(FIRST, module_ids[0], "soc"))
+        assert abs(int(first_soc.payload) - held_soc) <= 1
+        await rig.observer.wait_for_topic(rig.module_state(SECOND, "4512345601"[-4:] + "BAT0000", "soc"))
+        await rig.observer.wait_for_topic(rig.module_state(FIRST, module_ids[0], "availability"), "online")
+
+
+async def test_a_module_taken_out_leaves_nothing_stale_and_one_put_in_is_announced(broker: Broker) -> None:
+    async with with_batteries(broker, 2) as rig:
+        gone = "5600BAT0001"
+        last = BATTERY_SENSORS[-1].topic_path  # published in the rows' order: the last one means all are out
+        await rig.observer.wait_for_topic(rig.module_state(FIRST, gone, last))
+        under_gone = rig.topics.state(FIRST, f"battery_module/{gone}/").removesuffix("/state")
+        published = {seen.topic for seen in rig.observer.messages if seen.topic.startswith(under_gone)}
+        assert len(published) == len(BATTERY_SENSORS) + 1  # every sensor and the availability
+        rig.simulator.state.set_batteries(FIRST, 1)
+        await rig.refresh()
+        await rig.observer.wait_for_topic(rig.module_config_topic(FIRST, gone), "")
+        for topic in published:
+            await rig.observer.wait_for_topic(topic, "")
+        # The other module, and the other inverter's, are left as they were.
+        assert rig.observer.on(rig.module_config_topic(FIRST, "5600BAT0000"))[-1].payload != ""
+        rig.simulator.state.set_batteries(FIRST, 2)
+        before = len(rig.observer.on(rig.module_config_topic(FIRST, gone)))
+        await rig.refresh()
+        back = await rig.observer.wait_count(rig.module_config_topic(FIRST, gone), before + 1)
+        assert back[-1].json()["device"]["via_device"] == f"eg4_{FIRST}"
+        await rig.observer.wait_for_topic(rig.module_state(FIRST, gone, "availability"), "online")
+
+
+async def test_a_parallel_group_is_a_device_with_its_inverters_totals(broker: Broker) -> None:
+    state = SimulatorState(inverter_count=2, parallel=True)
+    async with run_simulator(state) as simulator:
+        topics = unique_topics()
+        settings = bridge_settings(simulator, broker.port, topics, refresh_request_gap_seconds=0)
+        async with observing(broker.port, f"{topics.base}/#", f"{topics.discovery_prefix}/#") as observer:
+            async with running_bridge(settings) as bridge:
+                rig = Rig(simulator, topics, observer, bridge)
+                config_topic = f"{topics.discovery_prefix}/device/eg4_parallel_4100_A/config"
+                config = (await observer.wait_for_topic(config_topic)).json()
+                assert config["device"]["model"] == f"Parallel group of {FIRST}, {SECOND}"
+                assert config["cmps"]["pv_power"]["state_topic"] == topics.state(
+                    "parallel_4100_A", "pv/power"
+                )
+                await rig.refresh()
+                await observer.wait_for_topic(topics.availability("parallel_4100_A"), "online")
+
+                def last(serial: str, path: str) -> float:
+                    return float(observer.on(topics.state(serial, path))[-1].payload)
+
+                for path in ("pv/power", "load/power", "energy/pv_today"):
+                    total = last("parallel_4100_A", path)
+                    assert total == pytest.approx(last(FIRST, path) + last(SECOND, path), abs=0.11), path
+                simulator.state.set_offline(SECOND)
+                await rig.refresh()
+                await observer.wait_for_topic(topics.availability("parallel_4100_A"), "offline")
+
+
+async def test_a_fault_raised_on_the_inverter_is_shown_in_words_through_the_dongle(broker: Broker) -> None:
+    state = SimulatorState(inverter_count=1)
+    async with run_simulator(state, dongle_port=0) as simulator:
+        topics = unique_topics()
+        dongle = {"host": "127.0.0.1", "port": simulator.dongle_port, "serial": state.dongle_serial(FIRST)}
+        settings = bridge_settings(
+            simulator,
+            broker.port,
+            topics,
+            inverters={FIRST: {"transport": "local", "dongle": dongle}},
+            refresh_request_gap_seconds=0,
+        )
+        async with observing(broker.port, f"{topics.base}/#", f"{topics.discovery_prefix}/#") as observer:
+            async with running_bridge(settings) as bridge:
+                rig = Rig(simulator, topics, observer, bridge)
+                config = await observer.wait_for_topic(f"{topics.discovery_prefix}/device/eg4_{FIRST}/config")
+                fault = config.json()["cmps"]["fault"]
+                assert (fault["platform"], fault["device_class"]) == ("binary_sensor", "problem")
+                await observer.wait_for_topic(topics.state(FIRST, "inverter/fault"), "OFF")
+                await observer.wait_for_topic(topics.state(FIRST, "inverter/faults"), "none")
+                async with aiohttp.ClientSession() as http:
+                    body = {"inverter_codes": {"serial": FIRST, "fault": 1 << 12, "warning": 1 << 16}}
+                    async with http.post(simulator.base_url + "/_sim/faults", json=body) as answer:
+                        assert answer.status == 200
+                await rig.refresh()
+                await observer.wait_for_topic(topics.state(FIRST, "inverter/fault"), "ON")
+                await observer.wait_for_topic(
+                    topics.state(FIRST, "inverter/faults"), "E012 UPS short circuit"
+                )
+                await observer.wait_for_topic(
+                    topics.state(FIRST, "inverter/warnings"), "W016 No grid connection"
+                )
+
+
+async def test_through_the_cloud_no_fault_sensor_is_announced_that_would_stay_unknown(broker: Broker) -> None:
+    async with with_batteries(broker, 0) as rig:
+        topic = f"{rig.topics.discovery_prefix}/device/eg4_{FIRST}/config"
+        components = (await rig.observer.wait_for_topic(topic)).json()["cmps"]
+        assert not {"fault", "faults", "warnings"} & set(components)
+        assert "pv_power" in components
