@@ -1,8 +1,14 @@
-"""What every benchmark needs: a mosquitto of its own, the simulator in its own process, percentiles,
-resident memory, and a description of the machine for the report."""
+"""What every benchmark needs: a mosquitto of its own, the simulator in its own process, a subscriber in its
+own process, percentiles and spreads, resident memory and CPU time of a process, the one-line JSON a module
+prints for `python -m bench.run`, and a description of the machine for the report.
+
+    .venv/bin/python -m bench.common      # describe this machine, as the report's header does
+"""
 
 from __future__ import annotations
 
+import argparse
+import asyncio
 import itertools
 import json
 import math
@@ -10,12 +16,13 @@ import os
 import platform
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from importlib import metadata
@@ -25,13 +32,11 @@ from typing import Any
 import aiomqtt
 import yaml
 
-from bridge.service.config_file import settings_from_mapping
-from bridge.service.coordinator import Coordinator
-from bridge.service.daemon import running_bridge
-
 USERNAME = "demo"
 PASSWORD = "demo"
 
+#: What starts the one line of JSON a benchmark module prints with `--json`, read by `python -m bench.run`.
+JSON_MARK = "BENCH-JSON "
 
 #: For the benchmark's own MQTT clients, for the same reason as the broker's set_tcp_nodelay.
 NO_DELAY = ((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),)
@@ -53,6 +58,82 @@ def wait_for_port(port: int, within: float = 20.0) -> None:
         except OSError:
             time.sleep(0.05)
     raise RuntimeError(f"nothing listens on 127.0.0.1:{port} after {within} s")
+
+
+# -- what a module prints for bench.run -------------------------------------------------------------
+
+
+def emit_json(data: dict[str, Any]) -> None:
+    """The module's result as one line of JSON, with which bridge it measured."""
+    print(JSON_MARK + json.dumps({"bridge": bridge_identity(), **data}), flush=True)
+
+
+def bridge_identity() -> dict[str, str]:
+    """The bridge this process imports: its version and the tree it comes from (a `--compare` worktree or
+    this checkout)."""
+    import bridge
+
+    return {"version": bridge.__version__, "root": str(Path(bridge.__file__).resolve().parent.parent)}
+
+
+# -- statistics ---------------------------------------------------------------------------------------
+
+
+def percentile(values: Sequence[float], share: float) -> float:
+    """The nearest-rank percentile (share 0.5 is the median)."""
+    ordered = sorted(values)
+    rank = max(1, math.ceil(share * len(ordered)))
+    return ordered[rank - 1]
+
+
+@dataclass(frozen=True, slots=True)
+class Spread:
+    """The lowest, the median and the highest of several runs of one figure."""
+
+    low: float
+    median: float
+    high: float
+    runs: int
+
+    @classmethod
+    def of(cls, values: Sequence[float]) -> Spread:
+        return cls(min(values), statistics.median(values), max(values), len(values))
+
+    def text(self, digits: int = 2, unit: str = "") -> str:
+        if self.runs == 1:
+            return f"{self.median:.{digits}f}{unit}"
+        return f"{self.low:.{digits}f} / **{self.median:.{digits}f}** / {self.high:.{digits}f}{unit}"
+
+
+# -- processes: memory and CPU time -----------------------------------------------------------------
+
+
+def _status_mib(pid: int | None, field: str) -> float:
+    status = Path(f"/proc/{pid or os.getpid()}/status").read_text()
+    for line in status.splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no {field} in /proc status")
+
+
+def resident_mib(pid: int | None = None) -> float:
+    """Resident set size of a process, in MiB, from /proc."""
+    return _status_mib(pid, "VmRSS")
+
+
+def peak_resident_mib(pid: int | None = None) -> float:
+    """The highest resident set size a process has had, in MiB."""
+    return _status_mib(pid, "VmHWM")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process and all its threads so far (`time.process_time`, for a
+    process other than this one); in clock ticks, usually a hundredth of a second."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+# -- the broker, the simulator and the bridge ---------------------------------------------------------
 
 
 class Mosquitto:
@@ -136,24 +217,207 @@ def simulator_stats(base_url: str) -> dict[str, Any]:
         return stats
 
 
+def requests_by_path(base_url: str) -> dict[str, int]:
+    """Requests the simulator has served so far, by path."""
+    return dict(simulator_stats(base_url)["requests"])
+
+
 def requests_served(base_url: str) -> int:
-    return sum(simulator_stats(base_url)["requests"].values())
+    return sum(requests_by_path(base_url).values())
 
 
-def percentile(values: Sequence[float], share: float) -> float:
-    """The nearest-rank percentile (share 0.5 is the median)."""
-    ordered = sorted(values)
-    rank = max(1, math.ceil(share * len(ordered)))
-    return ordered[rank - 1]
+def serials(count: int) -> list[str]:
+    """The simulator's inverters, in order."""
+    return [f"{4512345600 + index:010d}" for index in range(count)]
 
 
-def resident_mib(pid: int | None = None) -> float:
-    """Resident set size of a process, in MiB, from /proc."""
-    status = Path(f"/proc/{pid or os.getpid()}/status").read_text()
-    for line in status.splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmRSS in /proc status")
+@asynccontextmanager
+async def bridge_in_process(config: dict[str, Any]) -> AsyncIterator[Any]:
+    """The bridge daemon in this process, from a config mapping; yields its coordinator once ready (its
+    first refresh done and the broker connected)."""
+    from bridge.service.config_file import settings_from_mapping
+    from bridge.service.daemon import running_bridge
+
+    async with running_bridge(settings_from_mapping(config, environ={}), ready_within=900) as running:
+        yield running.coordinator
+
+
+@contextmanager
+def bridge_process(config: dict[str, Any], *, within: float = 600) -> Iterator[int]:
+    """`eg4-bridge run` in a process of its own, from a config mapping, with its health endpoint on;
+    yields its pid once `/healthz` says it is serving (its first refresh is done)."""
+    with tempfile.TemporaryDirectory(prefix="bench-bridge-") as directory:
+        health = free_port()
+        path = Path(directory) / "config.yaml"
+        path.write_text(yaml.safe_dump(config | {"health": {"enabled": True, "port": health}}))
+        path.chmod(0o600)
+        process = subprocess.Popen(
+            [
+                sys.executable, "-m", "bridge.service.cli", "--log-level", "WARNING",
+                "run", "--config", str(path),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+            _wait_until_healthy(health, within, process)
+            yield process.pid
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+
+
+def _wait_until_healthy(port: int, within: float, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the bridge exited with status {process.returncode} before it was healthy")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as answer:
+                if answer.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"the bridge was not healthy within {within} s")
+
+
+# -- MQTT: asking for a refresh, and a subscriber of our own ---------------------------------------------
+
+
+class RefreshTrigger:
+    """Asks a running bridge for a full refresh, as any MQTT client may (`<base>/bridge/request/refresh`),
+    and waits for its answer; subscribed to nothing else, so that in the bridge's process it costs two
+    messages per refresh."""
+
+    def __init__(self, client: aiomqtt.Client, base_topic: str) -> None:
+        self._client = client
+        self._base = base_topic
+        self._transactions = itertools.count(1)
+
+    async def refresh(self) -> None:
+        transaction = next(self._transactions)
+        await self._client.publish(
+            f"{self._base}/bridge/request/refresh", json.dumps({"transaction": transaction}), qos=1
+        )
+        async for message in self._client.messages:
+            answer = json.loads(bytes(message.payload))
+            if answer.get("transaction") == transaction:
+                if answer.get("status") != "ok":
+                    raise RuntimeError(f"the refresh was answered {answer}")
+                return
+        raise RuntimeError("the broker connection ended before the refresh was answered")
+
+
+@asynccontextmanager
+async def refresh_trigger(port: int, base_topic: str) -> AsyncIterator[RefreshTrigger]:
+    async with aiomqtt.Client("127.0.0.1", port, socket_options=NO_DELAY) as client:
+        await client.subscribe(f"{base_topic}/bridge/response/refresh", qos=1)
+        yield RefreshTrigger(client, base_topic)
+
+
+@dataclass(frozen=True, slots=True)
+class Observed:
+    """One message as a subscriber received it."""
+
+    retain: bool
+    qos: int
+    size: int  # payload bytes
+    topic: str
+
+
+class Observer:
+    """`python -m bench.observer` in a process of its own: a real subscriber on the broker, whose work is
+    not counted as the bridge's; it writes a line per message to a file, read here."""
+
+    def __init__(self, port: int, filters: Sequence[str]) -> None:
+        self._directory = tempfile.TemporaryDirectory(prefix="bench-observer-")
+        self.path = Path(self._directory.name) / "messages.txt"
+        self._command = [
+            sys.executable,
+            "-m",
+            "bench.observer",
+            "--port",
+            str(port),
+            "--output",
+            str(self.path),
+        ]
+        for topic_filter in filters:
+            self._command += ["--filter", topic_filter]
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> Observer:
+        errors = self.path.with_name("errors.txt")
+        with errors.open("wb") as stderr:
+            self._process = subprocess.Popen(self._command, stdout=subprocess.DEVNULL, stderr=stderr)
+        deadline = time.monotonic() + 30
+        while not (self.path.exists() and self.path.read_text().startswith("# subscribed")):
+            if self._process.poll() is not None or time.monotonic() > deadline:
+                problem = errors.read_text()[-500:]
+                self.__exit__()
+                raise RuntimeError(f"the observer did not subscribe: {problem}")
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._process is not None:
+            self._process.terminate()
+            self._process.wait(timeout=10)
+            self._process = None
+        self._directory.cleanup()
+
+    def messages(self) -> list[Observed]:
+        seen = []
+        for line in self.path.read_text().splitlines():
+            if line.startswith("#") or line.count(" ") < 3:
+                continue
+            retain, qos, size, topic = line.split(" ", 3)
+            seen.append(Observed(retain == "1", int(qos), int(size), topic))
+        return seen
+
+    async def wait_for(
+        self, done: Callable[[list[Observed]], bool], within: float = 120.0, *, quiet: float = 0.0
+    ) -> list[Observed]:
+        """Every message seen so far, once `done` says they are enough and then (with `quiet`) nothing more
+        has arrived for that many seconds: what the bridge still had to send is out."""
+        deadline = time.monotonic() + within
+        seen = self.messages()
+        while not done(seen):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the observer saw {len(seen)} messages and not what was awaited")
+            await asyncio.sleep(0.05)
+            seen = self.messages()
+        if quiet > 0:
+            last_change = time.monotonic()
+            while time.monotonic() - last_change < quiet:
+                await asyncio.sleep(0.05)
+                now = self.messages()
+                if len(now) != len(seen):
+                    seen, last_change = now, time.monotonic()
+        return seen
+
+    def wait_for_sync(
+        self, done: Callable[[list[Observed]], bool], within: float = 120.0, *, quiet: float = 0.0
+    ) -> list[Observed]:
+        return asyncio.run(self.wait_for(done, within, quiet=quiet))
+
+
+#: How long nothing must arrive before what the bridge had to send counts as out.
+QUIET_SECONDS = 1.0
+
+
+def is_device_config(topic: str, discovery_prefix: str = "homeassistant") -> bool:
+    """`<prefix>/device/<node id>/config`: one inverter's discovery config."""
+    parts = topic.split("/")
+    return topic.startswith(f"{discovery_prefix}/") and parts[-3:-2] == ["device"] and parts[-1] == "config"
+
+
+def device_configs(seen: list[Observed], discovery_prefix: str = "homeassistant") -> dict[str, int]:
+    """The last size of each retained inverter config seen, by topic."""
+    return {m.topic: m.size for m in seen if m.retain and is_device_config(m.topic, discovery_prefix)}
+
+
+# -- the machine --------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,7 +434,7 @@ class Machine:
         return (
             f"- CPU: {self.cpu}, {self.cores} cores; memory {self.memory_gib:.0f} GiB\n"
             f"- System: {self.system}; Python {self.python}\n"
-            f"- Versions: {versions}\n"
+            f"- Libraries: {versions}\n"
         )
 
 
@@ -185,7 +449,7 @@ def machine() -> Machine:
         for line in Path("/proc/meminfo").read_text().splitlines()
         if line.startswith("MemTotal")
     )
-    packages = ("eg4-mqtt-bridge", "aiohttp", "aiomqtt", "paho-mqtt", "pydantic")
+    packages = ("aiohttp", "aiomqtt", "paho-mqtt", "pydantic")
     versions = {name: metadata.version(name) for name in packages}
     mosquitto = subprocess.run(
         [shutil.which("mosquitto") or "/usr/sbin/mosquitto", "-h"],
@@ -204,91 +468,11 @@ def machine() -> Machine:
     )
 
 
-class RefreshProbe:
-    """Asks a running bridge for a full refresh, as any MQTT client may (`<base>/bridge/request/refresh`),
-    and counts the messages the bridge publishes until its answer arrives."""
-
-    def __init__(self, client: aiomqtt.Client, base_topic: str) -> None:
-        self._client = client
-        self._base = base_topic
-        self._transactions = itertools.count(1)
-
-    async def refresh(self) -> int:
-        """One full refresh; returns how many messages the bridge published for it."""
-        transaction = next(self._transactions)
-        await self._client.publish(
-            f"{self._base}/bridge/request/refresh", json.dumps({"transaction": transaction}), qos=1
-        )
-        messages = 0
-        async for message in self._client.messages:
-            if str(message.topic) == f"{self._base}/bridge/response/refresh":
-                if json.loads(bytes(message.payload)).get("transaction") == transaction:
-                    return messages
-            else:
-                messages += 1
-        raise RuntimeError("the broker connection ended before the refresh was answered")
+def main() -> int:
+    argparse.ArgumentParser(prog="python -m bench.common", description=__doc__).parse_args()
+    print(machine().markdown(), end="")
+    return 0
 
 
-@asynccontextmanager
-async def refresh_probe(
-    port: int, base_topic: str, discovery_prefix: str = "homeassistant"
-) -> AsyncIterator[RefreshProbe]:
-    async with aiomqtt.Client("127.0.0.1", port, socket_options=NO_DELAY) as client:
-        for topic_filter in (f"{base_topic}/#", f"{discovery_prefix}/#"):
-            await client.subscribe(topic_filter, qos=1)
-        probe = RefreshProbe(client, base_topic)
-        # The subscription brings every retained message the bridge published before: one refresh, not
-        # counted, lets them go by.
-        await probe.refresh()
-        yield probe
-
-
-@asynccontextmanager
-async def bridge_in_process(config: dict[str, Any]) -> AsyncIterator[Coordinator]:
-    """The bridge daemon in this process, from a config mapping; yields its coordinator once ready."""
-    async with running_bridge(settings_from_mapping(config, environ={}), ready_within=900) as running:
-        yield running.coordinator
-
-
-@contextmanager
-def bridge_process(config: dict[str, Any], *, within: float = 600) -> Iterator[int]:
-    """`eg4-bridge run` in a process of its own, from a config mapping, with its health endpoint on;
-    yields its pid once `/healthz` says it is serving."""
-    with tempfile.TemporaryDirectory(prefix="bench-bridge-") as directory:
-        health = free_port()
-        path = Path(directory) / "config.yaml"
-        path.write_text(yaml.safe_dump(config | {"health": {"enabled": True, "port": health}}))
-        path.chmod(0o600)
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "bridge.service.cli",
-                "--log-level",
-                "WARNING",
-                "run",
-                "--config",
-                str(path),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            _wait_until_healthy(health, within)
-            yield process.pid
-        finally:
-            process.terminate()
-            process.wait(timeout=30)
-
-
-def _wait_until_healthy(port: int, within: float) -> None:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as answer:
-                if answer.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"the bridge was not healthy within {within} s")
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -3,7 +3,10 @@
 A command crosses the broker twice (the `/set` in, the result out) and the cloud twice (the write, then the
 read-back that confirms it). The floor, measured in the same run, is exactly that: two MQTT
 publish-to-receive hops on the same broker, plus one direct HTTP write and one direct one-register read of
-the simulator. The bridge runs as its own process (`eg4-bridge run`), as deployed.
+the simulator. The bridge runs as its own process (`eg4-bridge run`), as deployed; its CPU time over the
+commands (user and system, from /proc) divided by the commands is its CPU per command.
+
+    .venv/bin/python -m bench.latency --commands 200
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ from bench.common import (
     USERNAME,
     Mosquitto,
     bridge_process,
+    cpu_seconds,
+    emit_json,
     percentile,
     simulator_process,
 )
@@ -42,6 +47,11 @@ class LatencyReport:
     mqtt_ms: list[float]
     http_ms: list[float]
     read_ms: list[float]
+    cpu_seconds: float = 0.0  # the bridge's, over all the commands
+
+    @property
+    def cpu_ms_per_command(self) -> float:
+        return 1000 * self.cpu_seconds / self.commands
 
     @property
     def floor_ms(self) -> list[float]:
@@ -70,7 +80,27 @@ class LatencyReport:
         for name, values in (("result", self.result_ms), ("state", self.state_ms)):
             p50, p99 = self.ratio(values, 0.5), self.ratio(values, 0.99)
             rows.append(f"| **{name} / floor** | **{p50:.2f}x** | **{p99:.2f}x** |")
+        rows += ["", f"The bridge's CPU per command: {self.cpu_ms_per_command:.2f} ms."]
         return "\n".join(rows) + "\n"
+
+    def figures(self) -> dict[str, float]:
+        """What bench.run repeats and compares."""
+        return command_figures(self.result_ms, self.floor_ms) | {
+            "cpu_ms_per_command": self.cpu_ms_per_command,
+            "state_p50_ms": percentile(self.state_ms, 0.5),
+            "mqtt_hop_p50_ms": percentile(self.mqtt_ms, 0.5),
+            "http_write_p50_ms": percentile(self.http_ms, 0.5),
+            "http_read_p50_ms": percentile(self.read_ms, 0.5),
+        }
+
+
+def command_figures(result_ms: list[float], floor_ms: list[float]) -> dict[str, float]:
+    """p50 and p99 of /set-to-result and of its floor, and their ratios."""
+    figures: dict[str, float] = {}
+    for name, share in (("p50", 0.5), ("p99", 0.99)):
+        result, floor = percentile(result_ms, share), percentile(floor_ms, share)
+        figures |= {f"result_{name}_ms": result, f"floor_{name}_ms": floor, f"{name}_ratio": result / floor}
+    return figures
 
 
 async def mqtt_round_trips(port: int, count: int) -> list[float]:
@@ -168,17 +198,31 @@ def run(commands: int) -> LatencyReport:
             },
             "control": {"min_write_interval_seconds": 0},
         }
-        with bridge_process(config):
-            result_ms, state_ms = asyncio.run(bridge_commands(broker.port, base_topic, commands))
-    return LatencyReport(commands, result_ms, state_ms, mqtt_ms, http_ms, read_ms)
+        with bridge_process(config) as pid:
+            (result_ms, state_ms), cpu = timed_commands(pid, broker.port, base_topic, commands)
+    return LatencyReport(commands, result_ms, state_ms, mqtt_ms, http_ms, read_ms, cpu)
+
+
+def timed_commands(
+    pid: int, port: int, base_topic: str, commands: int
+) -> tuple[tuple[list[float], list[float]], float]:
+    """`bridge_commands`, and the CPU seconds the bridge's process spent meanwhile."""
+    started = cpu_seconds(pid)
+    times = asyncio.run(bridge_commands(port, base_topic, commands))
+    return times, cpu_seconds(pid) - started
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.latency", description=__doc__)
     parser.add_argument("--commands", type=int, default=200, help="commands to time (and floor requests)")
+    parser.add_argument("--json", action="store_true", help="one line of JSON, for python -m bench.run")
     args = parser.parse_args()
     configure_logging("ERROR")
-    print(run(args.commands).markdown())
+    report = run(args.commands)
+    if args.json:
+        emit_json({"figures": report.figures(), "markdown": report.markdown()})
+    else:
+        print(report.markdown())
     return 0
 
 

@@ -28,14 +28,26 @@ import sys
 import time
 from dataclasses import dataclass
 
-from bench.common import PASSWORD, USERNAME, Mosquitto, bridge_process, free_port, percentile, refresh_probe
+from bench.common import (
+    PASSWORD,
+    USERNAME,
+    Mosquitto,
+    bridge_process,
+    emit_json,
+    free_port,
+    percentile,
+    refresh_trigger,
+    serials,
+)
 from bench.common import simulator_process as simulator
 from bench.latency import (
     READ_BACK_FORM,
     READ_PATH,
     WRITE_PATH,
     bridge_commands,
+    command_figures,
     mqtt_round_trips,
+    timed_commands,
     timed_posts,
     write_forms,
 )
@@ -51,10 +63,6 @@ SHARES = (0.5, 0.95, 0.99)
 def dongle_serial(serial: str) -> str:
     """As the simulator names its dongles (`GET /_sim/devices` says the same)."""
     return f"BA{serial[-8:]}"
-
-
-def serials(count: int) -> list[str]:
-    return [f"{4512345600 + index:010d}" for index in range(count)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +101,16 @@ class LocalReport:
     ways: tuple[Way, ...]
     fleet: list[FleetRow]
     cloud_latency_ms: float
+
+    def figures(self) -> dict[str, float]:
+        figures: dict[str, float] = {}
+        for way, name in zip(self.ways, ("cloud", "dongle", "adapter"), strict=True):
+            figures |= {
+                f"{name}_{key}": value for key, value in command_figures(way.result_ms, way.floor_ms).items()
+            }
+        for row in self.fleet:
+            figures[f"fleet{row.inverters}_over_floor"] = row.cycle_seconds / row.floor_seconds
+        return figures
 
     def markdown(self) -> str:
         lines = [
@@ -231,10 +249,10 @@ def local_config(port: int, dongle_port: int, base_topic: str, inverters: list[s
 
 async def refresh_cycles(port: int, base_topic: str, cycles: int) -> list[float]:
     times = []
-    async with refresh_probe(port, base_topic) as probe:
+    async with refresh_trigger(port, base_topic) as trigger:
         for _ in range(cycles):
             started = time.perf_counter()
-            await probe.refresh()
+            await trigger.refresh()
             times.append(time.perf_counter() - started)
     return times
 
@@ -300,12 +318,72 @@ def run(
     return LocalReport(commands, ways, fleet, cloud_latency_ms)
 
 
+@dataclass(frozen=True, slots=True)
+class DongleCommands:
+    """Commands through the dongle alone (the headline figure): /set to result against its floor, and the
+    bridge's CPU per command."""
+
+    result_ms: list[float]
+    floor_ms: list[float]
+    cpu_seconds: float
+
+    def figures(self) -> dict[str, float]:
+        return command_figures(self.result_ms, self.floor_ms) | {
+            "cpu_ms_per_command": 1000 * self.cpu_seconds / len(self.result_ms)
+        }
+
+    def markdown(self) -> str:
+        figures = self.figures()
+        return (
+            f"{len(self.result_ms)} commands through the dongle (answering after {DONGLE_LATENCY_MS:g} ms), "
+            f"one at a time: p50 {figures['result_p50_ms']:.1f} ms against a floor of "
+            f"{figures['floor_p50_ms']:.1f} ms (**{figures['p50_ratio']:.2f}x**), p99 "
+            f"{figures['result_p99_ms']:.1f} ms against {figures['floor_p99_ms']:.1f} ms "
+            f"(**{figures['p99_ratio']:.2f}x**); the bridge's CPU per command "
+            f"{figures['cpu_ms_per_command']:.2f} ms.\n"
+        )
+
+
+def dongle_commands(commands: int) -> DongleCommands:
+    dongle_port = free_port()
+    with (
+        Mosquitto() as broker,
+        simulator(1, 0.0, dongle_port=dongle_port, dongle_latency_ms=DONGLE_LATENCY_MS),
+    ):
+        hops = asyncio.run(mqtt_round_trips(broker.port, commands))
+        exchanges = asyncio.run(dongle_floor(dongle_port, commands))
+        floor = [2 * hop + exchange for hop, exchange in zip(hops, exchanges, strict=True)]
+        with bridge_process(local_config(broker.port, dongle_port, "benchdongle", [SERIAL])) as pid:
+            (result, _), cpu = timed_commands(pid, broker.port, "benchdongle", commands)
+    return DongleCommands(result, floor, cpu)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.local", description=__doc__)
     parser.add_argument("--full", action="store_true", help="more commands and a bigger fleet")
+    parser.add_argument(
+        "--dongle-only",
+        type=int,
+        metavar="COMMANDS",
+        help="only this many commands through the dongle, against their floor, with the bridge's CPU",
+    )
+    parser.add_argument("--json", action="store_true", help="one line of JSON, for python -m bench.run")
     args = parser.parse_args()
+    from bridge.service.logs import configure_logging
+
+    configure_logging("ERROR")
+    if args.dongle_only:
+        commands = dongle_commands(args.dongle_only)
+        if args.json:
+            emit_json({"figures": commands.figures(), "markdown": commands.markdown()})
+        else:
+            print(commands.markdown())
+        return 0
     report = run(200, (10, 100)) if args.full else run(40, (1, 10))
-    print(report.markdown())
+    if args.json:
+        emit_json({"figures": report.figures(), "markdown": report.markdown()})
+    else:
+        print(report.markdown())
     return 0
 
 

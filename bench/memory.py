@@ -1,27 +1,234 @@
-"""Memory: resident size after start (100 and 1,000 inverters, the bridge in its own process), and over many
-accelerated refresh cycles with commands and broker restarts mixed in (the bridge in this process)."""
+"""Memory: resident size of `eg4-bridge run` once its first refresh is out (every inverter's discovery
+config retained on the broker, as a subscriber of its own sees it), what dominates it (tracemalloc, the
+bridge traced in this process), and resident size over many accelerated refresh cycles with commands and
+broker restarts mixed in.
+
+    .venv/bin/python -m bench.memory --part rss --inverters 100
+    .venv/bin/python -m bench.memory --part tracemalloc --inverters 100
+    .venv/bin/python -m bench.memory --part soak --cycles 50 --restarts 2
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-from dataclasses import dataclass
+import os
+import subprocess
+import sys
+import tracemalloc
+from collections import defaultdict
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
 
 import aiomqtt
 
 from bench.common import (
     NO_DELAY,
     PASSWORD,
+    QUIET_SECONDS,
     USERNAME,
     Mosquitto,
+    Observer,
     bridge_in_process,
     bridge_process,
+    device_configs,
+    emit_json,
+    peak_resident_mib,
     resident_mib,
     simulator_process,
 )
-from bridge.service.logs import configure_logging
 
 SOAK_INVERTERS = 10
+#: Frames kept per allocation: enough to reach from a library's allocation back to the bridge's code.
+TRACE_FRAMES = 30
+TOP = 10
+
+
+def bridge_config(base_url: str, broker_port: int, base_topic: str) -> dict[str, Any]:
+    return {
+        "cloud": {"base_url": base_url, "username": USERNAME, "password": PASSWORD, "concurrency": 8},
+        "mqtt": {"port": broker_port, "base_topic": base_topic},
+        "polling": {"runtime_seconds": 3600, "parameters_seconds": 86400, "refresh_request_gap_seconds": 0},
+    }
+
+
+# -- resident size once the first refresh is out ----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Resident:
+    inverters: int
+    imports_mib: float  # a process that has imported the daemon's modules and nothing more
+    mib: float
+    peak_mib: float  # the highest it was, during start and the first refresh
+    discovery_bytes: list[int]
+
+    def figures(self) -> dict[str, float]:
+        return {"rss_mib": self.mib, "peak_mib": self.peak_mib, "imports_rss_mib": self.imports_mib}
+
+
+#: The resident size of an interpreter that has imported what `eg4-bridge run` imports, and nothing more.
+IMPORTS_ONLY = (
+    "import bridge.service.cli, bridge.service.daemon, bridge.service.config_file\n"
+    "from pathlib import Path\n"
+    "print(next(l for l in Path('/proc/self/status').read_text().splitlines() if l.startswith('VmRSS')))"
+)
+
+
+def imports_only_mib() -> float:
+    done = subprocess.run([sys.executable, "-c", IMPORTS_ONLY], capture_output=True, text=True, check=True)
+    return int(done.stdout.split()[1]) / 1024
+
+
+def resident_after_start(inverters: int) -> Resident:
+    """RSS of `eg4-bridge run` once its first full refresh is out: healthy (first refresh done, broker
+    connected), and every inverter's discovery config retained on the broker."""
+    with Mosquitto() as broker, simulator_process(inverters) as base_url:
+        config = bridge_config(base_url, broker.port, f"benchmem{inverters}")
+        with (
+            bridge_process(config) as pid,
+            Observer(broker.port, ["homeassistant/device/+/config"]) as observer,
+        ):
+            seen = observer.wait_for_sync(
+                lambda seen: len(device_configs(seen)) >= inverters, within=600, quiet=QUIET_SECONDS
+            )
+            return Resident(
+                inverters,
+                imports_only_mib(),
+                resident_mib(pid),
+                peak_resident_mib(pid),
+                sorted(device_configs(seen).values()),
+            )
+
+
+# -- what dominates: tracemalloc ------------------------------------------------------------------------
+
+
+Row = tuple[float, int, str, str]  # MiB, blocks, allocated at, the nearest line of bridge/ that led there
+
+
+@dataclass(frozen=True, slots=True)
+class Traced:
+    inverters: int
+    imports_mib: float  # live allocations once the bridge's modules are imported, before it starts
+    current_mib: float  # once the first refresh is out
+    peak_mib: float
+    everything: list[Row]
+    added: list[Row]  # since the imports
+
+    def markdown(self) -> str:
+        def table(rows: list[Row]) -> list[str]:
+            return [
+                "| MiB | blocks | allocated at | reached from (nearest line of `bridge/`) |",
+                "|---|---|---|---|",
+                *(f"| {mib:.2f} | {blocks} | `{site}` | `{via}` |" for mib, blocks, site, via in rows),
+            ]
+
+        return (
+            "\n".join(
+                [
+                    f"tracemalloc, {self.inverters} inverters, the bridge traced in a process of its own "
+                    f"from its first import ({TRACE_FRAMES} frames): live Python allocations "
+                    f"**{self.imports_mib:.1f} MiB** once its modules are imported, "
+                    f"**{self.current_mib:.1f} MiB** once the first refresh is out (at most "
+                    f"{self.peak_mib:.1f} MiB on the way).",
+                    "",
+                    f"Top {TOP} of everything live once the first refresh is out (imports included; "
+                    "`<frozen importlib...>` is code and module objects):",
+                    "",
+                    *table(self.everything),
+                    "",
+                    f"Top {TOP} of what start and the first refresh added to the imports:",
+                    "",
+                    *table(self.added),
+                ]
+            )
+            + "\n"
+        )
+
+
+def _short(filename: str, roots: tuple[str, ...]) -> str:
+    for root in roots:
+        if filename.startswith(root):
+            return filename[len(root) :].lstrip("/")
+    return filename
+
+
+def grouped(snapshot: tracemalloc.Snapshot) -> dict[tuple[str, str], tuple[int, int]]:
+    """Live allocations by where they were made and the nearest line of the bridge's own code on the way
+    there: (bytes, blocks)."""
+    import json
+
+    import aiohttp
+
+    import bridge
+
+    bridge_dir = str(Path(bridge.__file__).resolve().parent)
+    roots = (
+        str(Path(bridge_dir).parent),
+        str(Path(aiohttp.__file__).parent.parent),
+        str(Path(json.__file__).parent.parent),
+    )
+    groups: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
+    for statistic in snapshot.statistics("traceback"):
+        frames = list(statistic.traceback)  # oldest first
+        site = f"{_short(frames[-1].filename, roots)}:{frames[-1].lineno}"
+        via = next(
+            (
+                f"{_short(frame.filename, roots)}:{frame.lineno}"
+                for frame in reversed(frames)
+                if frame.filename.startswith(bridge_dir)
+            ),
+            "(none: imported by the benchmark first, or beyond the frames kept)",
+        )
+        entry = groups[site, via]
+        entry[0] += statistic.size
+        entry[1] += statistic.count
+    return {key: (size, count) for key, (size, count) in groups.items()}
+
+
+def top_rows(groups: dict[tuple[str, str], tuple[int, int]], top: int = TOP) -> list[Row]:
+    mib = 1024 * 1024
+    ordered = sorted(groups.items(), key=lambda item: -item[1][0])[:top]
+    return [(size / mib, count, site, via) for (site, via), (size, count) in ordered]
+
+
+def _snapshot() -> tracemalloc.Snapshot:
+    return tracemalloc.take_snapshot().filter_traces(
+        [tracemalloc.Filter(inclusive=False, filename_pattern=tracemalloc.__file__)]
+    )
+
+
+async def _traced(inverters: int, base_url: str, broker_port: int) -> Traced:
+    import bridge.service.config_file
+    import bridge.service.daemon  # noqa: F401  (the daemon's modules, imported before the baseline)
+
+    imports = _snapshot()
+    imports_bytes = tracemalloc.get_traced_memory()[0]
+    async with bridge_in_process(bridge_config(base_url, broker_port, f"benchtrace{inverters}")):
+        with Observer(broker_port, ["homeassistant/device/+/config"]) as observer:
+            await observer.wait_for(
+                lambda seen: len(device_configs(seen)) >= inverters, within=900, quiet=QUIET_SECONDS
+            )
+        current, peak = tracemalloc.get_traced_memory()
+        now = _snapshot()
+    tracemalloc.stop()  # what follows is the benchmark's own work
+    before, after = grouped(imports), grouped(now)
+    added = {
+        key: (size - before.get(key, (0, 0))[0], count - before.get(key, (0, 0))[1])
+        for key, (size, count) in after.items()
+    }
+    mib = 1024 * 1024
+    return Traced(inverters, imports_bytes / mib, current / mib, peak / mib, top_rows(after), top_rows(added))
+
+
+def traced(inverters: int) -> Traced:
+    with Mosquitto() as broker, simulator_process(inverters) as base_url:
+        return asyncio.run(_traced(inverters, base_url, broker.port))
+
+
+# -- soak -----------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,39 +248,16 @@ class SoakReport:
         points = ", ".join(f"{cycle}: {mib:.1f}" for cycle, mib in self.samples)
         return (
             f"{self.cycles} full refresh cycles of {SOAK_INVERTERS} inverters, {self.commands} commands, "
-            f"{self.restarts} broker restarts. Resident MiB by cycle: {points}. "
-            f"Growth after warm-up: **{self.growth_mib:+.1f} MiB**.\n"
+            f"{self.restarts} broker restarts, the bridge in the benchmark's process. Resident MiB by "
+            f"cycle: {points}. Growth after warm-up: **{self.growth_mib:+.1f} MiB**.\n"
         )
 
 
-def resident_after_start(inverters: int, broker_port: int) -> float:
-    """RSS of `eg4-bridge run` once it has published its first full refresh."""
-    with simulator_process(inverters) as base_url:
-        config = {
-            "cloud": {"base_url": base_url, "username": USERNAME, "password": PASSWORD, "concurrency": 8},
-            "mqtt": {"port": broker_port, "base_topic": f"benchmem{inverters}"},
-            "polling": {
-                "runtime_seconds": 3600,
-                "parameters_seconds": 86400,
-                "refresh_request_gap_seconds": 0,
-            },
-        }
-        with bridge_process(config) as pid:
-            return resident_mib(pid)
-
-
-async def soak(base_url: str, broker: Mosquitto, cycles: int, restarts: int) -> SoakReport:
-    config = {
-        "cloud": {"base_url": base_url, "username": USERNAME, "password": PASSWORD},
-        "mqtt": {"port": broker.port, "base_topic": "benchsoak"},
-        "polling": {
-            "runtime_seconds": 3600,
-            "parameters_seconds": 86400,
-            "write_refresh_seconds": 0,
-            "refresh_request_gap_seconds": 0,
-        },
-        "control": {"min_write_interval_seconds": 0},
-    }
+async def _soak(base_url: str, broker: Mosquitto, cycles: int, restarts: int) -> SoakReport:
+    config = bridge_config(base_url, broker.port, "benchsoak")
+    config["polling"]["write_refresh_seconds"] = 0
+    config["control"] = {"min_write_interval_seconds": 0}
+    config["cloud"]["concurrency"] = 3
     samples: list[tuple[int, float]] = []
     commands = 0
     restart_every = max(1, cycles // (restarts + 1))
@@ -120,25 +304,68 @@ async def send_command(port: int, value: str) -> int:
     return 1
 
 
-def run(sizes: tuple[int, ...], cycles: int, restarts: int) -> tuple[dict[int, float], SoakReport]:
-    with Mosquitto() as broker:
-        at_start = {inverters: resident_after_start(inverters, broker.port) for inverters in sizes}
-        with simulator_process(SOAK_INVERTERS) as base_url:
-            report = asyncio.run(soak(base_url, broker, cycles, restarts))
-    return at_start, report
+def soak(cycles: int, restarts: int) -> SoakReport:
+    with Mosquitto() as broker, simulator_process(SOAK_INVERTERS) as base_url:
+        return asyncio.run(_soak(base_url, broker, cycles, restarts))
+
+
+# -- alone ----------------------------------------------------------------------------------------------
+
+
+def _trace_from_the_start() -> None:
+    """tracemalloc from the interpreter's start, so that imports count: this module again, under -X."""
+    if not tracemalloc.is_tracing():
+        os.execv(
+            sys.executable,
+            [sys.executable, "-X", f"tracemalloc={TRACE_FRAMES}", "-m", "bench.memory", *sys.argv[1:]],
+        )
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.memory", description=__doc__)
+    parser.add_argument(
+        "--part",
+        choices=("rss", "tracemalloc", "soak"),
+        action="append",
+        help="what to measure (repeatable; all three if not given)",
+    )
     parser.add_argument("--inverters", type=int, default=100, help="inverters for the size after start")
     parser.add_argument("--cycles", type=int, default=50, help="accelerated refresh cycles of the soak")
     parser.add_argument("--restarts", type=int, default=2, help="broker restarts during the soak")
+    parser.add_argument("--json", action="store_true", help="one line of JSON, for python -m bench.run")
     args = parser.parse_args()
+    parts = args.part or ["rss", "tracemalloc", "soak"]
+    if "tracemalloc" in parts:
+        _trace_from_the_start()
+    from bridge.service.logs import configure_logging
+
     configure_logging("ERROR")
-    at_start, soak = run((args.inverters,), args.cycles, args.restarts)
-    for inverters, mib in at_start.items():
-        print(f"{inverters} inverters: {mib:.1f} MiB resident after start")
-    print(soak.markdown())
+    result: dict[str, Any] = {"figures": {}}
+    if "rss" in parts:
+        resident = resident_after_start(args.inverters)
+        result["figures"] |= resident.figures()
+        result["resident"] = asdict(resident)
+        if not args.json:
+            print(
+                f"{args.inverters} inverters: {resident.mib:.1f} MiB resident once the first refresh is out "
+                f"(at most {resident.peak_mib:.1f} MiB before; {resident.imports_mib:.1f} MiB for an "
+                "interpreter that has imported the daemon's modules and nothing more)"
+            )
+    if "tracemalloc" in parts:
+        trace = traced(args.inverters)
+        result["traced"] = asdict(trace)
+        result["traced_markdown"] = trace.markdown()
+        if not args.json:
+            print(trace.markdown())
+    if "soak" in parts:
+        report = soak(args.cycles, args.restarts)
+        result["figures"]["soak_growth_mib"] = report.growth_mib
+        result["soak"] = asdict(report)
+        result["soak_markdown"] = report.markdown()
+        if not args.json:
+            print(report.markdown())
+    if args.json:
+        emit_json(result)
     return 0
 
 

@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.common import PASSWORD, USERNAME, simulator_process
+from bench.common import PASSWORD, USERNAME, emit_json, simulator_process
 from bridge.service.logs import configure_logging
 from bridge.transports.cloud import CloudClient
 
@@ -49,6 +49,14 @@ class Comparison:
                 f"**{seconds / self.theirs_seconds:.2f}x** | {sorted(set(self.parameters_ours))} |"
             )
         return "\n".join(rows) + "\n"
+
+    def figures(self) -> dict[str, float]:
+        if self.theirs_seconds is None:
+            return {}
+        return {"theirs_s": self.theirs_seconds} | {
+            f"ours_at_most_{concurrency}_over_theirs": seconds / self.theirs_seconds
+            for concurrency, seconds in self.ours.items()
+        }
 
 
 def python_312() -> str | None:
@@ -113,9 +121,14 @@ def run(inverters: int) -> Comparison:
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.pylxpweb_compare", description=__doc__)
     parser.add_argument("--inverters", type=int, default=10, help="simulated inverters")
+    parser.add_argument("--json", action="store_true", help="one line of JSON, for python -m bench.run")
     args = parser.parse_args()
     configure_logging("ERROR")
-    print(run(args.inverters).markdown())
+    comparison = run(args.inverters)
+    if args.json:
+        emit_json({"figures": comparison.figures(), "markdown": comparison.markdown()})
+    else:
+        print(comparison.markdown())
     return 0
 
 

@@ -1,29 +1,39 @@
-"""Run with pylxpweb's own interpreter by tests/e2e/test_pylxpweb.py and the benchmarks: pylxpweb's dongle
-transport, over real TCP, against the simulator's dongle port. It reads the battery charge current (holding
-register 101), writes a new value, reads it back, and reads the runtime the way its poll does. Prints one
-JSON object with what it saw."""
+"""Run with pylxpweb's own interpreter (bench/.venv-pylxpweb; run alone, it moves there) by
+tests/e2e/test_pylxpweb.py and the benchmarks: pylxpweb's dongle transport, over real TCP, against the
+simulator's dongle port. It reads the battery charge current (holding register 101), writes a new value,
+reads it back, and reads the runtime the way its poll does. Prints one JSON object with what it saw.
 
+    .venv/bin/python -m bench.pylxpweb_dongle 127.0.0.1 8000 BA12345600 4512345600 60
+"""
+
+import argparse
 import asyncio
 import json
+import os
 import sys
-
-from pylxpweb.transports.dongle import DongleTransport  # type: ignore[import-not-found]
-
-HOST, PORT, DONGLE, INVERTER, NEW_VALUE = (
-    sys.argv[1],
-    int(sys.argv[2]),
-    sys.argv[3],
-    sys.argv[4],
-    int(sys.argv[5]),
-)
+from pathlib import Path
 
 
-async def main() -> None:
-    transport = DongleTransport(HOST, DONGLE, INVERTER, port=PORT, timeout=5.0)
+def in_pylxpwebs_environment() -> None:
+    """pylxpweb lives in an environment of its own (bench/.venv-pylxpweb, made by
+    `python -m bench.pylxpweb_compare`): without it here, this script runs again there."""
+    try:
+        import pylxpweb  # type: ignore[import-not-found]  # noqa: F401
+    except ImportError:
+        python = Path(__file__).resolve().parent / ".venv-pylxpweb" / "bin" / "python"
+        if not python.exists() or Path(sys.executable) == python:
+            sys.exit("pylxpweb is not installed: `python -m bench.pylxpweb_compare` makes its environment")
+        os.execv(python, [str(python), str(Path(__file__).resolve()), *sys.argv[1:]])
+
+
+async def exercise(host: str, port: int, dongle: str, inverter: str, new_value: int) -> None:
+    from pylxpweb.transports.dongle import DongleTransport  # type: ignore[import-not-found]
+
+    transport = DongleTransport(host, dongle, inverter, port=port, timeout=5.0)
     await transport.connect()
     try:
         before = await transport.read_parameters(101, 2)
-        written = await transport.write_parameters({101: NEW_VALUE})
+        written = await transport.write_parameters({101: new_value})
         after = await transport.read_parameters(101, 2)
         runtime = await transport.read_runtime()
     finally:
@@ -43,4 +53,17 @@ async def main() -> None:
     )
 
 
-asyncio.run(main())
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.pylxpweb_dongle", description=__doc__)
+    parser.add_argument("host", help="the dongle's address")
+    parser.add_argument("port", type=int, help="the dongle's port")
+    parser.add_argument("dongle", help="the dongle's serial")
+    parser.add_argument("inverter", help="the inverter's serial")
+    parser.add_argument("new_value", type=int, help="the charge current to write, in A")
+    args = parser.parse_args()
+    in_pylxpwebs_environment()
+    asyncio.run(exercise(args.host, args.port, args.dongle, args.inverter, args.new_value))
+
+
+if __name__ == "__main__":
+    main()

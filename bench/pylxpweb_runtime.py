@@ -1,15 +1,34 @@
-"""Run with pylxpweb's own interpreter (Python >= 3.12, its own virtual environment) by
-tests/e2e/test_pylxpweb.py: log in to the simulator as pylxpweb does, and read each given inverter's runtime
-values through pylxpweb's strict models. Prints one JSON line: the fields pylxpweb parsed, or its error."""
+"""Run with pylxpweb's own interpreter (Python >= 3.12, its own virtual environment, bench/.venv-pylxpweb;
+run alone, it moves there) by tests/e2e/test_pylxpweb.py: log in to the simulator as pylxpweb does, and read
+each given inverter's runtime values through pylxpweb's strict models. Prints one JSON line: the fields
+pylxpweb parsed, or its error.
 
+    .venv/bin/python -m bench.pylxpweb_runtime http://localhost:8085 4512345600,4512345601
+"""
+
+import argparse
 import asyncio
 import json
+import os
 import sys
+from pathlib import Path
 
-from pylxpweb import LuxpowerClient  # type: ignore[import-not-found]
+
+def in_pylxpwebs_environment() -> None:
+    """pylxpweb lives in an environment of its own (bench/.venv-pylxpweb, made by
+    `python -m bench.pylxpweb_compare`): without it here, this script runs again there."""
+    try:
+        import pylxpweb  # type: ignore[import-not-found]  # noqa: F401
+    except ImportError:
+        python = Path(__file__).resolve().parent / ".venv-pylxpweb" / "bin" / "python"
+        if not python.exists() or Path(sys.executable) == python:
+            sys.exit("pylxpweb is not installed: `python -m bench.pylxpweb_compare` makes its environment")
+        os.execv(python, [str(python), str(Path(__file__).resolve()), *sys.argv[1:]])
 
 
-async def main(base_url: str, serials: list[str]) -> None:
+async def read(base_url: str, serials: list[str]) -> None:
+    from pylxpweb import LuxpowerClient
+
     async with LuxpowerClient("demo", "demo", base_url=base_url, verify_ssl=False) as client:
         await client.login()
         read = {}
@@ -19,5 +38,14 @@ async def main(base_url: str, serials: list[str]) -> None:
     print(json.dumps(read))
 
 
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.pylxpweb_runtime", description=__doc__)
+    parser.add_argument("base_url", help="the simulator's address (use localhost: cookies)")
+    parser.add_argument("serials", help="inverter serials, separated by commas")
+    args = parser.parse_args()
+    in_pylxpwebs_environment()
+    asyncio.run(read(args.base_url, args.serials.split(",")))
+
+
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1], sys.argv[2].split(",")))
+    main()

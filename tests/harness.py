@@ -78,7 +78,37 @@ class Seen:
     qos: int
 
     def json(self) -> Any:
-        return json.loads(self.payload)
+        """The payload parsed; a discovery config with its abbreviations expanded, as Home Assistant reads
+        it (by Home Assistant's table, tests/fixtures/home_assistant_abbreviations.json, not the bridge's)."""
+        parsed = json.loads(self.payload)
+        if self.topic.endswith("/config") and isinstance(parsed, dict):
+            return expanded_discovery(parsed)
+        return parsed
+
+
+_HOME_ASSISTANT: dict[str, dict[str, str]] = json.loads(
+    (Path(__file__).parent / "fixtures" / "home_assistant_abbreviations.json").read_text()
+)
+
+
+def expanded_discovery(config: dict[str, Any]) -> dict[str, Any]:
+    """A discovery config with Home Assistant's abbreviations expanded, component by component."""
+    names = _HOME_ASSISTANT["abbreviations"]
+    full = {names.get(key, key): value for key, value in config.items()}
+    for block, table in (("device", "device_abbreviations"), ("origin", "origin_abbreviations")):
+        if isinstance(full.get(block), dict):
+            full[block] = {_HOME_ASSISTANT[table].get(key, key): value for key, value in full[block].items()}
+    if isinstance(full.get("availability"), list):
+        full["availability"] = [
+            {names.get(key, key): value for key, value in entry.items()} for entry in full["availability"]
+        ]
+    if isinstance(full.get("components"), dict):
+        # The bridge's tests name the components block by its short name, as Home Assistant's docs do.
+        full["cmps"] = {
+            key: {names.get(name, name): value for name, value in component.items()}
+            for key, component in full.pop("components").items()
+        }
+    return full
 
 
 class Observer:

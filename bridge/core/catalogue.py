@@ -109,6 +109,8 @@ HYBRID, OFF_GRID, LUX = Family.EG4_HYBRID, Family.EG4_OFF_GRID, Family.LUXPOWER
 NO_GRID_ON_OFF_GRID: Final = "the off-grid models have no grid sell-back, export or peak shaving (eg4_web_monitor hides it there)"  # fmt: skip
 REFUSED_ON_OFF_GRID: Final = "the cloud refuses it on the off-grid models (REMOTE_SET_ERROR on a 12000XP), and eg4_web_monitor hides it there"  # fmt: skip
 LUX_PERCENT: Final = "lxp-bridge, luxpower-ha-integration and LuxPython read this register as percent (0-100) on Luxpower models, where the EG4 sources read kW x10"  # fmt: skip
+#: Luxpower's own register document (the 2025 edition; luxpower-ha-integration follows its 2024 one).
+LUX_DOC: Final = "Luxpower's register document"
 
 BATTERY_CHARGE_CURRENT: Final = _number(
     "battery/charge_current", "Battery Charge Current", "HOLD_LEAD_ACID_CHARGE_RATE", 101, ("0", "250", "1"), "A",
@@ -146,6 +148,10 @@ SETTINGS: Final[tuple[Setting, ...]] = (
             "mdi:battery-clock", provenance=Provenance((E, A, G), note="One fork of the Luxpower integration puts it at bit 6; the others agree on bit 4.")),
     _switch("battery_backup", "Battery Backup", "battery/backup", "FUNC_BATTERY_BACKUP_CTRL", (233, 1),
             "mdi:battery-lock", provenance=Provenance((P, E), absent=((OFF_GRID, REFUSED_ON_OFF_GRID),))),
+    _number("battery/start_discharge_import", "Start-discharge Import Threshold", "HOLD_P_TO_USER_START_DISCHG", 116,
+            ("50", "10000", "1"), "W", "power", "mdi:transmission-tower-import", factor=1,
+            provenance=Provenance((P, E, A), absent=((OFF_GRID, "eg4_web_monitor offers it on the grid-tied models only and calls it meaningless on the off-grid ones (an SNA12K holds 0)"),),
+                                  note=f"Whole watts (pylxpweb, eg4_web_monitor, luxpower-ha-integration; {LUX_DOC}: 1 W, default 50 W): the battery starts discharging when more than this is drawn from the grid. 50-10000 W is pylxpweb's and eg4_web_monitor's range; luxpower-ha-integration allows 0-65535. The cloud's name is `HOLD_P_TO_USER_START_DISCHG` (both captures, eg4_web_monitor); pylxpweb's `HOLD_PTOUSER_START_DISCHARGE` is a local name the cloud does not know. lxp-bridge names the register only.")),
     _switch("ac_charge_enabled", "AC Charge", "ac_charge/enabled", "FUNC_AC_CHARGE", (21, 7),
             "mdi:transmission-tower-import", provenance=Provenance((P, E, X, A, G), absent=((OFF_GRID, "eg4_web_monitor found the flag stored but never used on the off-grid firmware, and hides it there"),))),
     _number("ac_charge/power", "AC Charge Power", "HOLD_AC_CHARGE_POWER_CMD", 66, ("0", "15", "0.1"), "kW", "power",
@@ -154,6 +160,9 @@ SETTINGS: Final[tuple[Setting, ...]] = (
     _number("ac_charge/soc_limit", "AC Charge SOC Limit", "HOLD_AC_CHARGE_SOC_LIMIT", 67, ("0", "101", "1"), "%",
             "battery", "mdi:battery-charging-high", factor=1,
             provenance=Provenance((P, E, X, A, G), absent=((OFF_GRID, REFUSED_ON_OFF_GRID),))),
+    _number("ac_charge/start_soc", "AC Charge Start SOC", "HOLD_AC_CHARGE_START_BATTERY_SOC", 160, ("0", "90", "1"),
+            "%", "battery", "mdi:battery-charging-low", factor=1,
+            provenance=Provenance((P, E, X, A, G), note=f"0-90 % is pylxpweb's setter, luxpower-ha-integration's and {LUX_DOC}'s range; lxp-bridge and LuxPython allow 0-100, pylxpweb's register table 1-90. On a FlexBOSS21 AC charging starts whenever the SOC is below it, in the AC charge windows or not (eg4_web_monitor). eg4_web_monitor offers it on the EG4 models, the Luxpower sources on theirs. Where AC charge stops is AC Charge SOC Limit (register 67) on the grid-tied models and register 161 on the off-grid ones (eg4_web_monitor): that one is not offered.")),
     *_windows("ac_charge", "AC Charge", "HOLD_AC_CHARGE", 68, "mdi:clock-outline", local=True,
               provenance=Provenance((E, X, A, G), note="Each boundary register: the hour in the low byte, the minute in the high byte; written one register at a time (function 6), as lxp-bridge and eg4_web_monitor do.")),
     SelectSetting("ac_charge_type", "AC Charge Type", "ac_charge/type", "BIT_AC_CHARGE_TYPE", 120,
@@ -185,23 +194,51 @@ SETTINGS: Final[tuple[Setting, ...]] = (
             provenance=Provenance((P, E, X, G), absent=((OFF_GRID, NO_GRID_ON_OFF_GRID),),
                                   contested=((LUX, "luxpower-ha-integration puts the Luxpower sell-back flag at register 22 bit 15 (from Luxpower's 2024 register document); lxp-bridge and LuxPython at register 21 bit 15"),))),
     GRID_EXPORT_POWER_LIMIT,
+    _switch("grid_fast_zero_export", "Fast Zero Export", "grid/fast_zero_export", "FUNC_RUN_WITHOUT_GRID", (110, 1),
+            "mdi:transmission-tower-off",
+            provenance=Provenance((P, E, X, A, G), absent=((OFF_GRID, NO_GRID_ON_OFF_GRID),),
+                                  note="The cloud's name misleads: the flag speeds up the zero-export control loop, it does not run the inverter without the grid (pylxpweb). `FUNC_RUN_WITHOUT_GRID_12K` (registers 225-226) is another flag, which no source maps.")),
+    _switch("grid_export_pv_only", "Export PV Only", "grid/export_pv_only", "FUNC_PV_SELL_TO_GRID_EN", (179, 3),
+            "mdi:solar-power-variant",
+            provenance=Provenance((P, E, A), absent=((OFF_GRID, NO_GRID_ON_OFF_GRID),),
+                                  note=f"pylxpweb toggled it through the cloud on a FlexBOSS21 and an 18kPV and saw register 179 change in bit 3 alone (0x104c to 0x1044). {LUX_DOC} and luxpower-ha-integration (a comment, no entity) name bit 3 `BatWakeupEn / PVSellFirst`, battery wake-up on some models. lxp-bridge and LuxPython do not name it.")),
     _switch("grid_peak_shaving", "Grid Peak Shaving", "grid/peak_shaving", "FUNC_GRID_PEAK_SHAVING", (179, 7),
             "mdi:chart-bell-curve", provenance=Provenance((P, E, A), absent=((OFF_GRID, NO_GRID_ON_OFF_GRID),))),
     _number("grid/peak_shaving_power", "Grid Peak Shaving Power", "_12K_HOLD_GRID_PEAK_SHAVING_POWER", 206,
             ("0", "25.5", "0.1"), "kW", "power", "mdi:chart-bell-curve",
             provenance=Provenance((C, E, G), absent=((OFF_GRID, NO_GRID_ON_OFF_GRID),),
                                   note="Through the cloud only: eg4_web_monitor calls the register's kW x10 encoding unverified and writes it through the cloud; luxpower-ha-integration's comment says watts. The firmware refuses it while peak shaving is off (eg4_web_monitor), and the bridge does too.")),
+    _switch("smart_load_grid_always_on", "Smart Load Grid Always On", "smart_load/grid_always_on",
+            "FUNC_ON_GRID_ALWAYS_ON", (179, 15), "mdi:power-socket",
+            provenance=Provenance((P, E, A), note=f"Keeps the smart load port powered from the grid when its SOC window closes (eg4_web_monitor); it does not change the inverter's own grid connection. pylxpweb saw the portal's toggle turn register 179 from 0x1048 to 0x9048 on a FlexBOSS21 (bit 15); luxpower-ha-integration and {LUX_DOC} agree. One fork of the Luxpower integration defines it at bit 15 and again at bit 10.")),
     # Protection: only when `control.expose` names them.
     _number("battery/off_grid_cutoff_soc", "Off-grid Discharge Cut-off SOC", "HOLD_SOC_LOW_LIMIT_EPS_DISCHG", 125,
             ("0", "100", "1"), "%", "battery", "mdi:battery-alert", Risk.PROTECTION, factor=1,
             provenance=Provenance((P, E, X, A, G), note="luxpower-ha-integration gives its range as 0 to the on-grid cut-off (register 105): the bridge refuses a value above the on-grid cut-off held.")),
+    _number("battery/discharge_cutoff_voltage", "On-grid Discharge Cut-off Voltage", "HOLD_ON_GRID_EOD_VOLTAGE", 169,
+            ("40", "56", "0.1"), "V", "voltage", "mdi:battery-alert-variant-outline", Risk.PROTECTION, factor=10,
+            provenance=Provenance((P, E, A, G), note=f"Tenths of a volt in the register (pylxpweb, eg4_web_monitor, luxpower-ha-integration, LuxPython; {LUX_DOC}: 400-560). 40-56 V is pylxpweb's, luxpower-ha-integration's and {LUX_DOC}'s range; eg4_web_monitor allows 40-58. It acts while discharge is controlled by voltage (Discharge Control by Voltage; register 120 bit 6). lxp-bridge names the register only.")),
     _number("battery/system_charge_volt_limit", "System Charge Voltage Limit", "HOLD_SYSTEM_CHARGE_VOLT_LIMIT", 228,
             ("48", "59.5", "0.1"), "V", "voltage", "mdi:flash-triangle", Risk.PROTECTION, factor=10,
             provenance=Provenance((P, E, A), note="Ranges differ: eg4_web_monitor 40-64 V, luxpower-ha-integration 40-59.5 V, pylxpweb 48-60 V; the bridge writes only 48-59.5 V, where all agree. Tenths of a volt in the register (pylxpweb, eg4_web_monitor, luxpower-ha-integration).")),
+    _number("ac_charge/start_voltage", "AC Charge Start Voltage", "HOLD_AC_CHARGE_START_BATTERY_VOLTAGE", 158,
+            ("39", "52", "1"), "V", "voltage", "mdi:battery-charging-low", Risk.PROTECTION, factor=10,
+            provenance=Provenance((P, E, A, G), note=f"Tenths of a volt in the register (pylxpweb, luxpower-ha-integration, LuxPython; {LUX_DOC}: 385-520). Whole volts only: eg4_web_monitor says the firmware refuses fractions, where pylxpweb read back 40.5 written through the cloud on a FlexBOSS21 and an SNA12K holds 46.4; the bridge writes whole volts 39-52, inside every source's range (pylxpweb 38.4-52, luxpower-ha-integration 38.5-52, eg4_web_monitor 38-60). It acts while AC charge goes by voltage (AC Charge Type). On the off-grid models eg4_web_monitor writes it through the cloud only: a write through the dongle is unverified there. lxp-bridge names the register only.")),
+    _number("ac_charge/end_voltage", "AC Charge End Voltage", "HOLD_AC_CHARGE_END_BATTERY_VOLTAGE", 159,
+            ("48", "59", "1"), "V", "voltage", "mdi:battery-charging-high", Risk.PROTECTION, factor=10,
+            provenance=Provenance((P, E, A, G), note=f"As the start voltage: tenths of a volt in the register ({LUX_DOC}: 480-590), whole volts only, 48-59 V inside every source's range (eg4_web_monitor 38-60). On the off-grid models eg4_web_monitor writes it through the cloud only.")),
+    _number("forced_discharge/stop_voltage", "Forced Discharge Stop Voltage", "_12K_HOLD_STOP_DISCHG_VOLT", 202,
+            ("40", "56", "0.1"), "V", "voltage", "mdi:battery-arrow-down-outline", Risk.PROTECTION, factor=10,
+            provenance=Provenance((P, E, A), absent=((OFF_GRID, "an SNA12K's parameter list has no register 202 (pylxpweb's cloud probe), and neither pylxpweb nor eg4_web_monitor offers it on the off-grid models"),),
+                                  note=f"The battery voltage forced discharge stops at, the counterpart of Forced Discharge SOC Limit. Tenths of a volt: pylxpweb read raw 400 through the registers where the cloud said 40 V on an 18kPV, and wrote 40, 41.5 and 40 V back on an 18kPV and a FlexBOSS21; luxpower-ha-integration and {LUX_DOC}: 0.1 V, 400-560. pylxpweb's register table leaves the scale out (its cloud path divides by 10), which eg4_web_monitor calls misleading. lxp-bridge and LuxPython do not list it.")),
     _switch("battery_charge_by_voltage", "Charge Control by Voltage", "battery/charge_by_voltage",
             "FUNC_BAT_CHARGE_CONTROL", (179, 9), "mdi:flash", Risk.PROTECTION, provenance=Provenance((P, E, A))),
     _switch("battery_discharge_by_voltage", "Discharge Control by Voltage", "battery/discharge_by_voltage",
             "FUNC_BAT_DISCHARGE_CONTROL", (179, 10), "mdi:flash", Risk.PROTECTION, provenance=Provenance((P, E, A))),
+    # Protection: it tells parallel inverters whether they share one battery bank.
+    _switch("battery_shared", "Share Battery (parallel)", "battery/shared", "FUNC_BAT_SHARED", (110, 3),
+            "mdi:battery-sync", Risk.PROTECTION,
+            provenance=Provenance((P, E, A), note=f"For parallel inverters on one battery bank (pylxpweb). luxpower-ha-integration names bit 3 in a comment (no entity), as {LUX_DOC} does; eg4_web_monitor's switch (a reporter saw the portal write it) is disabled in Home Assistant until the owner enables it. lxp-bridge and LuxPython do not name it.")),
     _switch("eps_enabled", "Backup Output (EPS)", "eps/enabled", "FUNC_EPS_EN", (21, 0), "mdi:power-plug-battery",
             Risk.PROTECTION, provenance=Provenance((P, E, X, A, G))),
     # The operating mode: the flag holds true for normal operation, false for standby (the inverter off).
@@ -212,6 +249,14 @@ SETTINGS: Final[tuple[Setting, ...]] = (
             provenance=Provenance((C,), absent=((OFF_GRID, "the off-grid models are off the grid already"),),
                                   contested=((LUX, "no public Luxpower source names this flag"),),
                                   note="Only the cloud's parameter list names it; pylxpweb maps it to no bit (register 110 bit 7 is the buzzer there); through the cloud only.")),
+    # Protection: eg4_web_monitor calls it off-grid mode.
+    _switch("inverter_green_mode", "Green Mode", "inverter/green_mode", "FUNC_GREEN_EN", (110, 14), "mdi:leaf",
+            Risk.PROTECTION,
+            provenance=Provenance((P, E, A), note=f"pylxpweb toggled it through the cloud on an 18kPV and saw register 110 go from 1056 to 17440 (bit 14; its earlier bit 8 was wrong); luxpower-ha-integration and {LUX_DOC} agree. eg4_web_monitor calls it Off Grid Mode and pylxpweb green/off-grid mode: it is neither Go Off-grid (`FUNC_GO_TO_OFFGRID`) nor Backup Output (register 21 bit 0). lxp-bridge and LuxPython do not name it.")),
+    # Protection: it changes how the inverter treats the AC-coupled inverters on its output.
+    _switch("ac_coupling_enabled", "AC Coupling", "ac_coupling/enabled", "FUNC_AC_COUPLING_FUNCTION", (179, 11),
+            "mdi:sine-wave", Risk.PROTECTION,
+            provenance=Provenance((P, E, A), note=f"Register 179 bit 11 in luxpower-ha-integration and {LUX_DOC} (`ubACcoupling`); pylxpweb and eg4_web_monitor map it there from those layouts, their own toggle test still outstanding (eg4_web_monitor#472). One fork of the Luxpower integration defines it at bit 11 and again at bit 8. Its start and end SOC and voltages (registers 220-223) are disputed and not offered.")),
 )  # fmt: skip
 
 #: The settings of the first release, whose per-entity discovery topics are migrated (`migrate_discovery`).
@@ -336,6 +381,33 @@ BATTERY_SENSORS: Final = (
            "bms_charge_current_limit", "A", "current", decimals=1, diagnostic=True),
     Sensor("module_charge_voltage_reference", "BMS Charge Voltage", "charge_voltage_reference",
            "bms_charge_voltage", "V", "voltage", decimals=1, diagnostic=True),
+)  # fmt: skip
+#: A GridBOSS's sensors (`GridBossRuntime`), from the cloud; published under its own serial.
+GRIDBOSS_SENSORS: Final = (
+    Sensor("gridboss_grid_power", "Grid Power", "grid_power", "grid/power", "W", "power"),
+    Sensor("gridboss_grid_l1_power", "Grid L1 Power", "grid_l1_power", "grid/l1_power", "W", "power"),
+    Sensor("gridboss_grid_l2_power", "Grid L2 Power", "grid_l2_power", "grid/l2_power", "W", "power"),
+    Sensor("gridboss_grid_voltage", "Grid Voltage", "grid_voltage", "grid/voltage", "V", "voltage", decimals=1),
+    Sensor("gridboss_grid_frequency", "Grid Frequency", "grid_frequency", "grid/frequency", "Hz", "frequency",
+           decimals=2),
+    Sensor("gridboss_load_power", "Load Power", "load_power", "load/power", "W", "power"),
+    Sensor("gridboss_backup_power", "Backup Power", "backup_power", "backup/power", "W", "power"),
+    Sensor("gridboss_backup_voltage", "Backup Voltage", "backup_voltage", "backup/voltage", "V", "voltage",
+           decimals=1),
+    Sensor("gridboss_generator_power", "Generator Power", "generator_power", "generator/power", "W", "power"),
+    *(Sensor(f"gridboss_smart_port{port}_power", f"Smart Port {port} Power", f"smart_port{port}_power",
+             f"smart_port/{port}/power", "W", "power") for port in range(1, 5)),
+    *(Sensor(f"gridboss_smart_port{port}_mode", f"Smart Port {port} Mode", f"smart_port{port}_mode",
+             f"smart_port/{port}/mode", None, None, None, icon="mdi:power-socket-us", diagnostic=True)
+      for port in range(1, 5)),
+    Sensor("gridboss_import_today", "Grid Import Energy Today", "import_today", "energy/import_today", "kWh",
+           "energy", "total_increasing", decimals=1),
+    Sensor("gridboss_export_today", "Grid Export Energy Today", "export_today", "energy/export_today", "kWh",
+           "energy", "total_increasing", decimals=1),
+    Sensor("gridboss_load_today", "Load Energy Today", "load_today", "energy/load_today", "kWh", "energy",
+           "total_increasing", decimals=1),
+    Sensor("gridboss_backup_today", "Backup Energy Today", "backup_today", "energy/backup_today", "kWh",
+           "energy", "total_increasing", decimals=1),
 )  # fmt: skip
 #: What a parallel group's device shows: its inverters' powers and energy counters, summed.
 GROUP_SENSORS: Final = (

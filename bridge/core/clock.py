@@ -8,6 +8,8 @@ from typing import Protocol
 
 
 class Clock(Protocol):
+    """What the bridge asks of time: the monotonic now, and a sleep."""
+
     def now(self) -> float: ...
 
     async def sleep(self, seconds: float) -> None: ...

@@ -50,6 +50,8 @@ class _Section(BaseModel):
 
 
 class CloudSettings(_Section):
+    """The vendor's cloud account: where it is, the login, and how requests to it are made."""
+
     base_url: str = "https://monitor.eg4electronics.com"
     username: str = Field(min_length=1)
     password: SecretStr
@@ -110,6 +112,8 @@ class TlsSettings(_Section):
 
 
 class MqttSettings(_Section):
+    """The MQTT broker: where it is, the login, and the topics the bridge publishes under."""
+
     host: str = "127.0.0.1"
     port: int = Field(default=1883, ge=1, le=65535)
     username: str | None = None
@@ -142,6 +146,8 @@ class MqttSettings(_Section):
 
 
 class PollingSettings(_Section):
+    """How often inverters are read: runtime values, settings, and the reads that follow writes."""
+
     #: The cloud asks for no faster than about 30 s; shorter periods are for a local simulator.
     runtime_seconds: float = Field(default=60, ge=1, le=3600)
     parameters_seconds: float = Field(default=300, ge=1, le=86400)
@@ -173,6 +179,8 @@ class ThermalGuardSettings(_Section):
 
 
 class ControlSettings(_Section):
+    """What the bridge may write, and how: read-only, spacing, current limits, the thermal guard."""
+
     read_only: bool = False
     #: Writes to one inverter are spaced at least this far apart; the latest command waiting wins.
     min_write_interval_seconds: float = Field(default=3.0, ge=0, le=600)
@@ -326,6 +334,8 @@ class InverterSettings(_Section):
 
 
 class Settings(_Section):
+    """The whole configuration file, validated: every section, and each inverter's own settings."""
+
     #: The vendor's cloud account; may be left out only when every inverter is reached through its dongle.
     cloud: CloudSettings | None = None
     #: How inverters are reached unless `inverters.<serial>.transport` says otherwise.

@@ -18,6 +18,8 @@ from typing import Final
 
 
 class Family(StrEnum):
+    """A model family: the kind of inverter, as far as which settings it has and what they mean."""
+
     EG4_HYBRID = "eg4_hybrid"
     EG4_OFF_GRID = "eg4_off_grid"
     LUXPOWER = "luxpower"

@@ -111,8 +111,10 @@ def describe(code: int, prefix: str, agreed: dict[int, str], disputed: dict[int,
 
 
 def describe_faults(code: int) -> str:
+    """A fault code (the inverter's fault bits) in words, `E012 UPS short circuit; ...`."""
     return describe(code, "E", FAULTS, DISPUTED_FAULTS)
 
 
 def describe_warnings(code: int) -> str:
+    """A warning code (the inverter's warning bits) in words, `W000 Battery communication failed; ...`."""
     return describe(code, "W", WARNINGS, DISPUTED_WARNINGS)

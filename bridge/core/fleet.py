@@ -14,7 +14,7 @@ from bridge.core.catalogue import SETTINGS
 from bridge.core.config import Settings
 from bridge.core.devices import Device
 from bridge.core.kinds import NumberSetting, Risk, Setting
-from bridge.core.readings import BatteryBank, Energy, Runtime
+from bridge.core.readings import BatteryBank, Energy, GridBossRuntime, Runtime
 
 #: A setting held beyond the owner's limit or its own range: what is held, the limit, the unit.
 Beyond = dict[str, str]
@@ -86,6 +86,8 @@ GROUP_POWERS: Final = (
 
 @dataclass(frozen=True, slots=True)
 class SettingSummary:
+    """One setting of an inverter as the summary shows it."""
+
     key: str
     name: str
     #: As published (`ON`, `90`, `01:30-05:00`); `None` when not read yet.
@@ -112,11 +114,26 @@ class InverterSummary:
     runtime: Runtime | None
 
 
+@dataclass(slots=True)
+class GridBossState:
+    """What is known of one GridBOSS (MID box) on the account."""
+
+    serial: str
+    model: str
+    runtime: GridBossRuntime | None = None
+    #: Availability as last said (`None`: not yet said).
+    online: bool | None = None
+
+
 class Fleet:
+    """What is known of every inverter, by serial: the one place the poller and the write queue write it."""
+
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._exposed = settings.control.exposed
         self._inverters: dict[str, InverterState] = {}
+        #: The account's GridBOSSes, by serial: devices of the plant with no battery settings.
+        self.gridbosses: dict[str, GridBossState] = {}
         #: Settings reads dropped because the canary changed, for metrics.
         self.readings_dropped = 0
 

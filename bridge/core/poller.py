@@ -30,14 +30,16 @@ from bridge.core.errors import (
     UnknownInverterError,
 )
 from bridge.core.families import family_of_model, identify, model_name
-from bridge.core.fleet import Fleet
+from bridge.core.fleet import Fleet, GridBossState
 from bridge.core.kinds import Setting, offered_in_family
 from bridge.core.readings import (
     DEVICE_TYPE_CODE,
+    GRIDBOSS_DEVICE_TYPE,
     POWER_RATING,
     UNIDENTIFIED_MODEL,
     BatteryBank,
     Energy,
+    GridBossRuntime,
     InverterInfo,
     ParameterRead,
     Runtime,
@@ -64,6 +66,8 @@ class InverterReader(Protocol):
 
     async def get_batteries(self, serial: str) -> BatteryBank: ...
 
+    async def get_gridboss(self, serial: str) -> GridBossRuntime: ...
+
     async def read_parameters(self, serial: str) -> ParameterRead: ...
 
     def sensors_of(self, serial: str) -> frozenset[str] | None:
@@ -89,6 +93,9 @@ class Announcements(Protocol):
 
     def discovery(self) -> None: ...
 
+    def gridboss(self, serial: str) -> None:
+        """Say a GridBOSS's availability and values, as the fleet state holds them."""
+
     def groups(self) -> None:
         """Say each parallel group's totals, as the fleet state sums them."""
 
@@ -110,6 +117,8 @@ def _group_of(info: InverterInfo) -> str | None:
 
 
 class Poller:
+    """Finds the inverters, reads them on their schedules and on request, and keeps the fleet state fresh."""
+
     def __init__(
         self,
         reader: InverterReader,
@@ -178,6 +187,8 @@ class Poller:
             family = family_of_model(info.model)
             device = Device(info.serial, info.model, info.firmware, family, _group_of(info))
             self._fleet.add(device, sensors=self._reader.sensors_of(info.serial))
+        elif info.device_type == GRIDBOSS_DEVICE_TYPE:
+            self._fleet.gridbosses[info.serial] = GridBossState(info.serial, info.model)
         else:
             log.info("device_without_battery_settings_skipped", serial=info.serial, model=info.model)
 
@@ -234,7 +245,10 @@ class Poller:
     # -- refreshes ------------------------------------------------------------------------------------
 
     async def _refresh_runtime(self) -> None:
-        await asyncio.gather(*(self._refresh_runtime_of(serial) for serial in self._fleet))
+        await asyncio.gather(
+            *(self._refresh_runtime_of(serial) for serial in self._fleet),
+            *(self._refresh_gridboss(serial) for serial in self._fleet.gridbosses),
+        )
         self._announcements.groups()
         self.last_cycle = self._clock.now()
 
@@ -368,6 +382,20 @@ class Poller:
             return
         self._fleet[serial].energy = energy
         self._announcements.energy(serial, energy)
+
+    async def _refresh_gridboss(self, serial: str) -> None:
+        """A GridBOSS's runtime, read with the inverters'; offline when it cannot be read or is lost."""
+        state = self._fleet.gridbosses[serial]
+        try:
+            state.runtime = await self._reader.get_gridboss(serial)
+        except NoTransportError:
+            return
+        except TransportError as exc:
+            log.warning("gridboss_read_failed", serial=serial, error=exc.message, via=exc.via)
+            state.online = False
+        else:
+            state.online = state.runtime.online
+        self._announcements.gridboss(serial)
 
     async def _refresh_batteries_of(self, serial: str) -> None:
         """The battery modules, read with the settings. A bank the transport cannot give (`local`) is left

@@ -271,6 +271,120 @@ class BatteryBank(VendorModel):
     modules: tuple[BatteryModule, ...] = Field(default=(), alias="batteryArray")
 
 
+#: What a GridBOSS smart port is set to, by the number its runtime says (pylxpweb and eg4_web_monitor
+#: agree; three captured GridBOSS parameter maps decode to the same).
+SMART_PORT_MODES: Final = {0: "unused", 1: "smart_load", 2: "ac_couple"}
+
+
+def _legs(payload: Mapping[str, Any], first: str, second: str) -> int | None:
+    """The sum of two legs' values (L1 + L2), or `None` when either is missing."""
+    one, two = payload.get(first), payload.get(second)
+    if isinstance(one, bool) or isinstance(two, bool):
+        raise TypeError(f"{first} or {second} is not a number")
+    return None if one is None or two is None else int(one) + int(two)
+
+
+class GridBossRuntime(VendorModel):
+    """A GridBOSS (MID box): the grid, the load, the backup (UPS) side, a generator and four smart ports,
+    from the cloud's `midbox/getMidboxRuntime`. Sources: pylxpweb (`MidboxData`, its recorded answers) and
+    eg4_web_monitor's data mapping agree: volts /10, hertz /100, watts as they are, kWh /10; each leg (L1,
+    L2) is given alone and the totals are their sums. The currents are not read: the sources dispute their
+    scale (/10 in code, /100 in their text)."""
+
+    serial: str = Field(alias="serialNum")
+    lost: bool = False
+    grid_voltage: float | None = Field(default=None, alias="gridRmsVolt")
+    backup_voltage: float | None = Field(default=None, alias="upsRmsVolt")
+    grid_frequency: float | None = Field(default=None, alias="gridFreq")
+    grid_l1_power: int | None = Field(default=None, alias="gridL1ActivePower")
+    grid_l2_power: int | None = Field(default=None, alias="gridL2ActivePower")
+    grid_power: int | None = None
+    load_power: int | None = None
+    backup_power: int | None = None
+    generator_power: int | None = None
+    smart_port1_power: int | None = None
+    smart_port2_power: int | None = None
+    smart_port3_power: int | None = None
+    smart_port4_power: int | None = None
+    smart_port1_mode: str | None = None
+    smart_port2_mode: str | None = None
+    smart_port3_mode: str | None = None
+    smart_port4_mode: str | None = None
+    import_today: float | None = None
+    export_today: float | None = None
+    load_today: float | None = None
+    backup_today: float | None = None
+
+    @field_validator("grid_voltage", "backup_voltage", mode="after")
+    @classmethod
+    def _tenths(cls, value: float | None) -> float | None:
+        return None if value is None else round(value / 10, 1)
+
+    @field_validator("grid_frequency", mode="after")
+    @classmethod
+    def _hundredths(cls, value: float | None) -> float | None:
+        return None if value is None else round(value / 100, 2)
+
+    @property
+    def online(self) -> bool:
+        return not self.lost
+
+
+def parse_gridboss(payload: Mapping[str, Any], serial: str) -> GridBossRuntime:
+    """A GridBOSS runtime answer as `GridBossRuntime`: its `midboxData` flattened, each leg pair summed, and
+    each smart port's mode named. Refused when malformed or for another device."""
+    data = payload.get("midboxData") or {}
+    if not isinstance(data, Mapping):
+        raise MalformedResponseError(f"GridBOSS answer for {serial} has no midboxData object", serial=serial)
+    try:
+        parsed = GridBossRuntime.model_validate(_flattened(payload, data, serial))
+    except (TypeError, ValueError) as exc:
+        problem = first_problem(exc) if isinstance(exc, ValidationError) else str(exc)
+        raise MalformedResponseError(
+            f"GridBOSS answer for {serial} has unexpected fields: {problem}", serial=serial
+        ) from exc
+    if parsed.serial != serial:
+        raise MalformedResponseError(f"GridBOSS answer is for {parsed.serial}, but {serial} was asked for")
+    return parsed
+
+
+#: The answer's own fields taken as they are (scaled by the model).
+_MIDBOX_AS_IS: Final = ("gridRmsVolt", "upsRmsVolt", "gridFreq", "gridL1ActivePower", "gridL2ActivePower")
+#: Each total and the pair of legs it sums.
+_MIDBOX_TOTALS: Final = {
+    "grid_power": "grid",
+    "load_power": "load",
+    "backup_power": "ups",
+    "generator_power": "gen",
+    **{f"smart_port{port}_power": f"smartLoad{port}" for port in range(1, 5)},
+}
+#: Each of today's energy counters and the answer's name for it (tenths of kWh per leg).
+_MIDBOX_TODAY: Final = {
+    "import_today": "ToUser",
+    "export_today": "ToGrid",
+    "load_today": "Load",
+    "backup_today": "Ups",
+}
+
+
+def _flattened(payload: Mapping[str, Any], data: Mapping[str, Any], serial: str) -> dict[str, Any]:
+    flat: dict[str, Any] = {"serialNum": payload.get("serialNum", serial), "lost": payload.get("lost", False)}
+    flat |= {name: data[name] for name in _MIDBOX_AS_IS if name in data}
+    flat |= {
+        total: _legs(data, f"{leg}L1ActivePower", f"{leg}L2ActivePower")
+        for total, leg in _MIDBOX_TOTALS.items()
+    }
+    for port in range(1, 5):
+        mode = data.get(f"smartPort{port}Status")
+        flat[f"smart_port{port}_mode"] = (
+            None if mode is None else SMART_PORT_MODES.get(mode, f"unknown ({mode})")
+        )
+    for field, name in _MIDBOX_TODAY.items():
+        tenths = _legs(data, f"e{name}TodayL1", f"e{name}TodayL2")
+        flat[field] = None if tenths is None else round(tenths / 10, 1)
+    return flat
+
+
 def parse_battery_bank(payload: Mapping[str, Any], serial: str) -> BatteryBank:
     """A battery answer as `BatteryBank`, refused when it is for another inverter or two modules share an
     id (their entities would overwrite each other)."""
@@ -319,6 +433,7 @@ def parse_runtime(payload: Mapping[str, Any], serial: str) -> Runtime:
 
 
 def first_problem(exc: ValidationError) -> str:
+    """The first problem pydantic found, as `location: message`."""
     error = exc.errors()[0]
     location = ".".join(str(part) for part in error["loc"])
     return f"{location}: {error['msg']}"

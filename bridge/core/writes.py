@@ -106,6 +106,8 @@ class SettingHistory:
 
 
 class WriteQueue:
+    """The write queue: one write at a time per inverter, spaced apart, each read back and answered."""
+
     def __init__(
         self,
         transport: SettingsTransport,

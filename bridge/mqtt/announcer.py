@@ -15,6 +15,7 @@ from bridge import __version__
 from bridge.core.catalogue import (
     BATTERY_SENSORS,
     ENERGY_SENSORS,
+    GRIDBOSS_SENSORS,
     GROUP_SENSORS,
     RETIRED,
     SENSORS,
@@ -27,9 +28,11 @@ from bridge.core.kinds import Sensor, Setting
 from bridge.core.readings import BatteryBank, BatteryModule, Energy, Runtime
 from bridge.mqtt.discovery import (
     MIGRATE,
+    abbreviated,
     battery_module_config,
     device_config,
     first_release_topics,
+    gridboss_config,
     group_config,
 )
 from bridge.mqtt.topics import OFFLINE, ONLINE, Topics
@@ -38,6 +41,8 @@ log = structlog.get_logger(__name__)
 
 
 class Publisher(Protocol):
+    """Where the announcer hands its messages (the MQTT link)."""
+
     def publish(self, topic: str, payload: str, *, retain: bool, qos: int = 1) -> None: ...
 
 
@@ -60,8 +65,11 @@ class Announcer:
         self.energy_held_back = 0
         self._publisher: Publisher | None = None
         self._said: dict[str, str] = {}  # retained topic -> the payload last published there
-        self._discovery: dict[str, tuple[tuple[object, ...], str]] = {}  # serial -> (what it shows, config)
+        #: What each inverter's config last showed: a changed one is sent at QoS 1, a repetition at QoS 0.
+        self._discovery: dict[str, tuple[object, ...]] = {}
         self._announced = False
+        #: The GridBOSSes announced.
+        self._gridbosses: set[str] = set()
         #: The parallel groups announced.
         self._groups: set[str] = set()
         #: The battery modules announced, by inverter.
@@ -121,6 +129,20 @@ class Announcer:
                 continue
             self.state(serial, path, format_reading(sensor, value), force=force)
 
+    # -- GridBOSS ---------------------------------------------------------------------------------------
+
+    def gridboss(self, serial: str, *, force: bool = False) -> None:
+        """A GridBOSS's config (once, and again on every announcement), availability and values."""
+        state = self._fleet.gridbosses[serial]
+        if (serial not in self._gridbosses or force) and self._announced:
+            config = _json(abbreviated(gridboss_config(self._topics, serial, state.model)))
+            self._publish(self._topics.device_discovery(serial), config, retain=True)
+            self._gridbosses.add(serial)
+        online = bool(state.online)
+        self.state_at(self._topics.availability(serial), ONLINE if online else OFFLINE, force=force)
+        if state.runtime is not None and online:
+            self._readings(serial, state.runtime, GRIDBOSS_SENSORS, force=force)
+
     # -- parallel groups --------------------------------------------------------------------------------
 
     def groups(self, *, force: bool = False) -> None:
@@ -129,7 +151,7 @@ class Announcer:
         for group, members in fleet.groups().items():
             place = self._topics.group(group)
             if (group not in self._groups or force) and self._announced:
-                config = _json(group_config(self._topics, group, members))
+                config = _json(abbreviated(group_config(self._topics, group, members)))
                 self._publish(self._topics.device_discovery(place), config, retain=True)
                 self._groups.add(group)
             totals = fleet.group_totals(group)
@@ -164,10 +186,8 @@ class Announcer:
         device = self._fleet.devices.get(serial)
         if device is None or not self._announced:
             return  # announced with the rest at the first announcement
-        config = battery_module_config(self._topics, device, module)
-        self._publish(
-            self._topics.battery_module_discovery(serial, module.module_id), _json(config), retain=True
-        )
+        config = _json(abbreviated(battery_module_config(self._topics, device, module)))
+        self._publish(self._topics.battery_module_discovery(serial, module.module_id), config, retain=True)
 
     def _say_module(self, serial: str, module: BatteryModule, *, online: bool, force: bool) -> None:
         path = self._topics.battery_module(serial, module.module_id)
@@ -287,6 +307,8 @@ class Announcer:
             if state.batteries is not None:
                 self.batteries(serial, state.batteries, force=True)
         self.groups(force=True)
+        for serial in fleet.gridbosses:
+            self.gridboss(serial, force=True)
 
     def discovery(self, *, again: bool = False) -> None:
         """Each inverter's one config. On start, on connect and to a restarted Home Assistant (`again`) at
@@ -303,18 +325,17 @@ class Announcer:
             held = {key: entry["held"] for key, entry in beyond.items()}
             sensors = fleet.sensors_of(serial)
             keys = (repr(device), *(setting.key for setting in settings), *sorted(held.items()), sensors)
-            cached = self._discovery.get(serial)
-            changed = cached is None or cached[0] != keys
-            if cached is None or changed:
-                limits = self._settings.limits_for(serial)
-                config = device_config(self._topics, device, settings, limits, held=held, sensors=sensors)[1]
-                cached = (keys, _json(config))
-                self._discovery[serial] = cached
+            changed = self._discovery.get(serial) != keys
+            self._discovery[serial] = keys
+            # Rendered when sent, not kept: a fleet's configs are megabytes, and a refresh sends each once.
+            limits = self._settings.limits_for(serial)
+            config = device_config(self._topics, device, settings, limits, held=held, sensors=sensors)[1]
+            rendered = _json(abbreviated(config))
             if migrate:
-                self._migrate(serial, cached[1])
+                self._migrate(serial, rendered)
             else:
                 qos = 1 if again or changed else 0
-                self._publish(self._topics.device_discovery(serial), cached[1], retain=True, qos=qos)
+                self._publish(self._topics.device_discovery(serial), rendered, retain=True, qos=qos)
 
     def _migrate(self, serial: str, config: str) -> None:
         """Per-entity configs to one device config without losing entity ids: tell Home Assistant each old

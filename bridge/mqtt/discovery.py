@@ -16,6 +16,7 @@ from bridge.core.catalogue import (
     BATTERY_SENSORS,
     ENERGY_SENSORS,
     FIRST_RELEASE_SENSORS,
+    GRIDBOSS_SENSORS,
     GROUP_SENSORS,
     RETIRED,
     SENSORS,
@@ -32,8 +33,50 @@ ORIGIN: Final = {"name": "eg4-mqtt-bridge", "sw_version": __version__, "support_
 #: What a window's text entity accepts: HH:MM-HH:MM.
 WINDOW_PATTERN: Final = r"^[0-9]{1,2}:[0-9]{2}-[0-9]{1,2}:[0-9]{2}$"
 
-#: A config topic and its payload; `None` clears a retained config.
-DiscoveryMessage = tuple[str, dict[str, Any] | None]
+#: Home Assistant's abbreviations of the keys this bridge sends (its `abbreviations.py`): a device config
+#: is a quarter smaller with them. Only these keys are abbreviated; any other is sent in full, which Home
+#: Assistant always accepts. No base topic (`~`): whether Home Assistant applies a device-level base topic
+#: to every component could not be checked against one here, and a wrong guess would break every entity.
+ABBREVIATIONS: Final = {
+    "platform": "p",
+    "device": "dev",
+    "origin": "o",
+    "components": "cmps",
+    "availability": "avty",
+    "availability_mode": "avty_mode",
+    "payload_available": "pl_avail",
+    "payload_not_available": "pl_not_avail",
+    "topic": "t",
+    "unique_id": "uniq_id",
+    "state_topic": "stat_t",
+    "command_topic": "cmd_t",
+    "json_attributes_topic": "json_attr_t",
+    "value_template": "val_tpl",
+    "unit_of_measurement": "unit_of_meas",
+    "device_class": "dev_cla",
+    "state_class": "stat_cla",
+    "entity_category": "ent_cat",
+    "icon": "ic",
+    "retain": "ret",
+    "options": "ops",
+    "payload_on": "pl_on",
+    "payload_off": "pl_off",
+    "state_on": "stat_on",
+    "state_off": "stat_off",
+    "payload_press": "pl_prs",
+}
+#: Home Assistant's abbreviations of the device block's keys.
+DEVICE_ABBREVIATIONS: Final = {
+    "identifiers": "ids",
+    "manufacturer": "mf",
+    "model": "mdl",
+    "sw_version": "sw",
+}
+#: Home Assistant's abbreviations of the origin block's keys.
+ORIGIN_ABBREVIATIONS: Final = {"sw_version": "sw", "support_url": "url"}
+
+#: A config topic and its payload.
+DiscoveryMessage = tuple[str, dict[str, Any]]
 
 
 def device_block(topics: Topics, inverter: Device) -> dict[str, Any]:
@@ -124,6 +167,7 @@ def _number(value: object) -> int | float:
 
 
 def sensor_component(topics: Topics, inverter: Device, sensor: Sensor) -> dict[str, Any]:
+    """A read-only value as a sensor (or a yes/no binary sensor) of its device."""
     component = _entity(topics, inverter, sensor.platform, sensor.key, sensor.name) | {
         "state_topic": topics.state(inverter.serial, sensor.topic_path),
     }
@@ -254,6 +298,27 @@ def battery_module_config(topics: Topics, inverter: Device, module: BatteryModul
     }
 
 
+def gridboss_config(topics: Topics, serial: str, model: str) -> dict[str, Any]:
+    """A GridBOSS as a device of its own: grid, load, backup side, generator and smart ports, read-only.
+    Its smart port modes are shown, not offered: writing one without its port's enable flag leaves the
+    port dead (eg4_web_monitor issue 629), and no two sources agree on how to write both."""
+    box = Device(serial, model)
+    return {
+        "device": {
+            "identifiers": [topics.node_id(serial)],
+            "name": f"EG4 GridBOSS {serial}",
+            "manufacturer": MANUFACTURER,
+            "model": model,
+            "serial_number": serial,
+        },
+        "origin": ORIGIN,
+        "cmps": {sensor.key: sensor_component(topics, box, sensor) for sensor in GRIDBOSS_SENSORS},
+        "availability": _availability(topics.bridge_status, topics.availability(serial)),
+        "availability_mode": "all",
+        "qos": 1,
+    }
+
+
 def group_config(topics: Topics, group: str, members: Iterable[str]) -> dict[str, Any]:
     """A parallel group as a device of its own: its inverters' powers and energy, summed. Available while
     every inverter of it is."""
@@ -285,6 +350,23 @@ def _availability(*availability_topics: str) -> list[dict[str, str]]:
         {"topic": topic, "payload_available": ONLINE, "payload_not_available": OFFLINE}
         for topic in availability_topics
     ]
+
+
+def abbreviated(config: dict[str, Any]) -> dict[str, Any]:
+    """A device config with Home Assistant's abbreviated keys, as it is sent."""
+    short = _renamed(config, ABBREVIATIONS)
+    for block, names in (("dev", DEVICE_ABBREVIATIONS), ("o", ORIGIN_ABBREVIATIONS)):
+        if block in short:
+            short[block] = _renamed(short[block], names)
+    if "avty" in short:
+        short["avty"] = [_renamed(entry, ABBREVIATIONS) for entry in short["avty"]]
+    if "cmps" in short:
+        short["cmps"] = {key: _renamed(component, ABBREVIATIONS) for key, component in short["cmps"].items()}
+    return short
+
+
+def _renamed(mapping: dict[str, Any], names: Mapping[str, str]) -> dict[str, Any]:
+    return {names.get(key, key): value for key, value in mapping.items()}
 
 
 def first_release_topics(topics: Topics, serial: str) -> list[str]:

@@ -73,6 +73,8 @@ class _TakeoverWatch(logging.Handler):
 
 
 class MessageHandler(Protocol):
+    """What the link tells of the broker: connections and the messages that arrive."""
+
     async def on_connect(self) -> None:
         """Called after every (re)connect, once subscribed and `online` is published."""
 
@@ -101,6 +103,8 @@ def _tls_context(tls: TlsSettings) -> ssl.SSLContext:
 
 
 class MqttLink:
+    """The bridge's one connection to the broker, kept up for as long as the bridge runs."""
+
     def __init__(
         self,
         settings: MqttSettings,
@@ -163,7 +167,7 @@ class MqttLink:
         if not topic_is_publishable(topic):
             self._count_unpublishable(topic, "the topic is empty, holds a wildcard or exceeds 65,535 bytes")
             return
-        if retain and payload:
+        if retain and payload and self._clear_retained_on_close:  # the demo's bookkeeping, the demo's alone
             self._retained_topics.add(topic)
         lost = self._outbox.put(Outgoing(topic, payload, retain, qos))
         if lost is not None:

@@ -13,6 +13,8 @@ Key = str | int
 
 @dataclass(frozen=True, slots=True)
 class Outgoing:
+    """One message to publish."""
+
     topic: str
     payload: str
     retain: bool
@@ -82,3 +84,7 @@ class Outbox:
                     self._unretained_count -= 1
         while self._unretained and self._unretained[0] not in self._waiting:
             self._unretained.popleft()
+        if not self._waiting:
+            # A dict keeps the table its largest size needed: after an announcement burst of a whole fleet
+            # that is megabytes, held for good. An empty outbox starts a fresh one.
+            self._waiting = {}

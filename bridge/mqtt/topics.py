@@ -32,6 +32,8 @@ class CommandTopic:
 
 @dataclass(frozen=True, slots=True)
 class Topics:
+    """Every topic of the bridge, from its base topic and Home Assistant's discovery prefix."""
+
     base: str = "eg4"
     discovery_prefix: str = "homeassistant"
     #: Starts every Home Assistant device and entity id (`eg4_<serial>`); the demo has its own.

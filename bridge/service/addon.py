@@ -41,6 +41,7 @@ def mqtt_from_supervisor(url: str, token: str | None) -> dict[str, Any]:
         with urllib.request.urlopen(request, timeout=10) as answer:
             body = safejson.loads(answer.read(MAX_ANSWER_BYTES + 1), max_bytes=MAX_ANSWER_BYTES)
     except urllib.error.HTTPError as exc:
+        exc.close()  # an HTTP error is also the answer, with its connection open
         raise AddonError(
             f"no broker in the options, and the Supervisor has none (HTTP {exc.code}): install the Mosquitto "
             "add-on, or fill in mqtt_host"
@@ -148,6 +149,7 @@ def write_config(options_path: Path, config_path: Path, supervisor_url: str, tok
 
 
 def main() -> int:
+    """The add-on's entry point: write the config from the options, then become the bridge (exec)."""
     try:
         write_config(OPTIONS, CONFIG, SUPERVISOR_MQTT, os.environ.get("SUPERVISOR_TOKEN"))
     except AddonError as exc:

@@ -150,6 +150,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """The `eg4-bridge` command: do what `argv` asks and return the exit status."""
     args = _parser().parse_args(argv)
     if args.command == "check-config":
         return _check_config(args.config)

@@ -113,6 +113,8 @@ def file_warnings(path: Path) -> list[str]:
 
 
 def settings_from_mapping(document: Mapping[str, Any], environ: Mapping[str, str]) -> Settings:
+    """A config document, with what the environment variables give, as `Settings`; or `ConfigError`
+    with every mistake."""
     merged = _with_environment(document, environ)
     try:
         return Settings.model_validate(merged)
@@ -156,6 +158,16 @@ def _describe(error: Mapping[str, Any], environment_used: set[str]) -> str:
     return f"{key}: {message}"
 
 
+#: pydantic's kinds of mistake whose message needs nothing from the error, in the bridge's words.
+_FIXED_WORDS: Final = {
+    "string_too_short": "must not be empty",
+    **dict.fromkeys(("int_parsing", "int_type", "int_from_float"), "must be a whole number"),
+    **dict.fromkeys(("float_parsing", "float_type", "decimal_parsing", "decimal_type"), "must be a number"),
+    **dict.fromkeys(("bool_parsing", "bool_type"), "must be true or false"),
+    **dict.fromkeys(("dict_type", "model_type"), "must be a section of keys and values"),
+}
+
+
 def _in_words(kind: str, error: Mapping[str, Any]) -> str:
     """pydantic's message for the common kinds of mistake, said as the rest of the bridge says things."""
     context = error.get("ctx") or {}
@@ -168,17 +180,7 @@ def _in_words(kind: str, error: Mapping[str, Any]) -> str:
         return f"must be at least {bound}" if kind == "greater_than_equal" else f"must be more than {bound}"
     if kind == "literal_error":
         return f"must be one of {context.get('expected', '').replace(' or ', ', ')}"
-    if kind == "string_too_short":
-        return "must not be empty"
-    if kind in ("int_parsing", "int_type", "int_from_float"):
-        return "must be a whole number"
-    if kind in ("float_parsing", "float_type", "decimal_parsing", "decimal_type"):
-        return "must be a number"
-    if kind in ("bool_parsing", "bool_type"):
-        return "must be true or false"
-    if kind in ("dict_type", "model_type"):
-        return "must be a section of keys and values"
-    return str(error["msg"]).removeprefix("Value error, ")
+    return _FIXED_WORDS.get(kind) or str(error["msg"]).removeprefix("Value error, ")
 
 
 def _nearest_key(location: tuple[Any, ...]) -> str | None:

@@ -310,6 +310,8 @@ def _inverter_status(summary: InverterSummary, now: float) -> InverterStatus:
 
 @dataclass
 class RunningBridge:
+    """A bridge running in this process: its coordinator, the event that stops it, and its task."""
+
     coordinator: Coordinator
     stop: asyncio.Event
     task: asyncio.Task[None]

@@ -22,6 +22,7 @@ MAX_INVERTERS = 100
 
 
 def broker_answers(host: str, port: int) -> bool:
+    """Whether anything accepts a TCP connection at `host`:`port` (within 2 s)."""
     try:
         socket.create_connection((host, port), timeout=2).close()
     except OSError:
@@ -30,6 +31,7 @@ def broker_answers(host: str, port: int) -> bool:
 
 
 def run_demo(args: argparse.Namespace) -> int:
+    """`eg4-bridge demo`: check the arguments and the broker, run the demo, and return the exit status."""
     if not 1 <= args.inverters <= MAX_INVERTERS:
         print(f"eg4-bridge demo: --inverters must be from 1 to {MAX_INVERTERS}", file=sys.stderr)
         return USAGE_EXIT

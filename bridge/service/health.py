@@ -17,6 +17,8 @@ from bridge.service.status_page import Status, render
 
 @dataclass(frozen=True, slots=True)
 class HealthReport:
+    """What `/healthz` answers: healthy or not, and why."""
+
     healthy: bool
     mqtt_connected: bool
     ready: bool

@@ -22,6 +22,8 @@ LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
 
 class BridgeMetrics:
+    """One bridge's Prometheus metrics, in a registry of its own."""
+
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self._recent: deque[float] = deque(maxlen=100_000)

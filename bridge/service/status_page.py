@@ -16,6 +16,8 @@ REFRESH_SECONDS: Final = 10
 
 @dataclass(frozen=True, slots=True)
 class SettingRow:
+    """One setting of an inverter on the page: its value as read, and the owner's limit."""
+
     name: str
     #: As last read, with its unit.
     value: str
@@ -27,6 +29,8 @@ class SettingRow:
 
 @dataclass(frozen=True, slots=True)
 class InverterStatus:
+    """One inverter on the page: online or not, how fresh, through what, its live values and settings."""
+
     serial: str
     model: str
     online: bool | None
@@ -42,6 +46,8 @@ class InverterStatus:
 
 @dataclass(frozen=True, slots=True)
 class CommandStatus:
+    """One recent command on the page: what was asked of which setting, and how it went."""
+
     when: str
     serial: str
     setting: str
@@ -52,6 +58,8 @@ class CommandStatus:
 
 @dataclass(frozen=True, slots=True)
 class Status:
+    """Everything the page shows, as one snapshot: the broker, the cloud's load, inverters, commands."""
+
     version: str
     broker: str
     broker_connected: bool

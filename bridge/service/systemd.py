@@ -15,6 +15,8 @@ log = structlog.get_logger(__name__)
 
 
 class Notifier:
+    """Tells systemd the bridge is ready, alive or stopping; does nothing when not under systemd."""
+
     def __init__(self, environ: Mapping[str, str] | None = None) -> None:
         env = os.environ if environ is None else environ
         address = env.get("NOTIFY_SOCKET", "")

@@ -54,6 +54,7 @@ def _through_dongle(setting: Setting) -> str:
 
 
 def tables() -> str:
+    """The README's tables of settings and sensors, between their begin and end markers."""
     rows = [
         BEGIN,
         "",

@@ -17,6 +17,8 @@ from bridge.simulator.state import FAULT_KINDS, Faults, SimInverter, SimulatorSt
 
 @dataclass(frozen=True, slots=True)
 class RunningSimulator:
+    """A simulator serving: its state and where to reach it."""
+
     state: SimulatorState
     base_url: str
     #: The port of the simulated dongles, when they were asked for.

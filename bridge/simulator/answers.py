@@ -25,6 +25,7 @@ OFFLINE_OMITS: Final = (
 
 
 def login_answer(state: SimulatorState) -> dict[str, Any]:
+    """The login answer: the account, its plant, every device and the parallel group."""
     batteries = [inv for inv in state.inverters.values() if inv.has_battery_parameters]
     groups = [{"parallelGroup": "A", "parallelFirstDeviceSn": batteries[0].serial}] if state.parallel else []
     return {
@@ -77,6 +78,7 @@ def login_answer(state: SimulatorState) -> dict[str, Any]:
 
 
 def visit_record(state: SimulatorState) -> dict[str, Any]:
+    """The plant list's answer for the simulated plant."""
     first = next(iter(state.inverters.values()))
     return {
         "plantId": state.plant_id,
@@ -95,6 +97,7 @@ def visit_record(state: SimulatorState) -> dict[str, Any]:
 
 
 def inverter_entry(inverter: SimInverter) -> dict[str, Any]:
+    """One device as the login answer lists it."""
     battery = inverter.has_battery_parameters
     return {
         "serialNum": inverter.serial,
@@ -286,4 +289,37 @@ def battery_answer(inverter: SimInverter) -> dict[str, Any]:
         "lost": False,
         "totalNumber": len(modules),
         "batteryArray": modules,
+    }
+
+
+def gridboss_answer(state: SimulatorState, gridboss: SimInverter) -> dict[str, Any]:
+    """The GridBOSS's runtime in the cloud's shape (`midboxData`): the grid and load split evenly over the
+    two legs from the inverters' flows, port 1 in smart-load mode feeding a load, port 2 AC-coupled."""
+    inverters = [inverter for inverter in state.inverters.values() if inverter.has_battery_parameters]
+    grid = sum(inv.powers.get("pToUser", 0) - inv.powers.get("pToGrid", 0) for inv in inverters)
+    load = sum(inv.powers.get("consumptionPower", 0) for inv in inverters)
+    legs = {"grid": grid, "load": load, "ups": load, "gen": 0, "smartLoad1": 300, "smartLoad2": -450}
+    data: dict[str, Any] = {
+        "gridRmsVolt": 2418,
+        "upsRmsVolt": 2410,
+        "gridFreq": 5998,
+        "smartPort1Status": 1,
+        "smartPort2Status": 2,
+        "smartPort3Status": 0,
+        "smartPort4Status": 0,
+    }
+    for leg, watts in legs.items():
+        data[f"{leg}L1ActivePower"] = watts // 2
+        data[f"{leg}L2ActivePower"] = watts - watts // 2
+    for port in (3, 4):
+        data[f"smartLoad{port}L1ActivePower"] = data[f"smartLoad{port}L2ActivePower"] = 0
+    today = {"ToUser": 123, "ToGrid": 45, "Load": 210, "Ups": 180}
+    for name, tenths in today.items():
+        data[f"e{name}TodayL1"], data[f"e{name}TodayL2"] = tenths, 0  # L2's counters read 0 in practice
+    return {
+        "success": True,
+        "serialNum": gridboss.serial,
+        "lost": gridboss.lost,
+        "fwCode": "IAAB-1300",
+        "midboxData": data,
     }

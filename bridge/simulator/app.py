@@ -14,6 +14,7 @@ from aiohttp import web
 from bridge.simulator.answers import (
     battery_answer,
     energy_answer,
+    gridboss_answer,
     login_answer,
     runtime_answer,
     value_frame,
@@ -40,6 +41,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def create_app(state: SimulatorState) -> web.Application:
+    """The simulated cloud: its endpoints, with faults injected where asked."""
     app = web.Application(middlewares=[_count_and_inject_faults])
     app[STATE_KEY] = state
     app.router.add_post("/WManage/api/login", _login)
@@ -51,6 +53,7 @@ def create_app(state: SimulatorState) -> web.Application:
     app.router.add_post("/WManage/web/maintain/remoteSet/writeTime", _authenticated(_write_time))
     app.router.add_post("/WManage/api/inverter/getInverterEnergyInfo", _authenticated(_energy))
     app.router.add_post("/WManage/api/battery/getBatteryInfo", _authenticated(_batteries))
+    app.router.add_post("/WManage/api/midbox/getMidboxRuntime", _authenticated(_gridboss))
     app.router.add_post("/WManage/web/config/plant/list/viewer", _authenticated(_plant_list))
     app.router.add_post("/WManage/web/config/plant/list", _authenticated(_plant_list))
     app.router.add_post("/WManage/api/inverterOverview/list", _authenticated(_inverter_overview))
@@ -105,35 +108,41 @@ async def _start_register(request: web.Request, state: SimulatorState) -> int | 
         return None
 
 
+def _deep_json() -> web.Response:
+    depth = 100_000
+    return web.Response(
+        text='{"success": true, "x": ' + "[" * depth + "]" * depth + "}", content_type="application/json"
+    )
+
+
+def _huge_body() -> web.Response:
+    return web.Response(
+        text='{"success": true, "pad": "' + "x" * 3_000_000 + '"}', content_type="application/json"
+    )
+
+
+#: What the cloud answers for each injected fault; any other fault is a `DATAFRAME_TIMEOUT`.
+FAULT_RESPONSES: Final[dict[str, Callable[[], web.Response]]] = {
+    "http_500": lambda: web.Response(status=500, text="Internal Server Error"),
+    "login_redirect": lambda: web.Response(status=302, headers={"Location": "/WManage/web/login"}),
+    "http_401": lambda: web.Response(status=401, text="Unauthorized"),
+    "login_page": lambda: web.Response(text=LOGIN_PAGE, content_type="text/html"),
+    "html_error": lambda: web.Response(text=ERROR_PAGE, content_type="text/html"),
+    "truncated_json": lambda: web.Response(
+        text='{"success": true, "soc": 7', content_type="application/json"
+    ),
+    "wrong_types": lambda: _json(
+        {"success": True, "soc": "high", "vBat": [1], "inverterSn": 5, "plants": "none"}
+    ),
+    "remote_set_error": lambda: _refusal(REMOTE_SET_ERROR),
+    "deep_json": _deep_json,
+    "write_not_applied": lambda: _json({"success": True}),
+    "huge_body": _huge_body,
+}
+
+
 def _fault_response(fault: str) -> web.Response:
-    if fault == "http_500":
-        return web.Response(status=500, text="Internal Server Error")
-    if fault == "login_redirect":
-        return web.Response(status=302, headers={"Location": "/WManage/web/login"})
-    if fault == "http_401":
-        return web.Response(status=401, text="Unauthorized")
-    if fault == "login_page":
-        return web.Response(text=LOGIN_PAGE, content_type="text/html")
-    if fault == "html_error":
-        return web.Response(text=ERROR_PAGE, content_type="text/html")
-    if fault == "truncated_json":
-        return web.Response(text='{"success": true, "soc": 7', content_type="application/json")
-    if fault == "wrong_types":
-        return _json({"success": True, "soc": "high", "vBat": [1], "inverterSn": 5, "plants": "none"})
-    if fault == "remote_set_error":
-        return _refusal(REMOTE_SET_ERROR)
-    if fault == "deep_json":
-        depth = 100_000
-        return web.Response(
-            text='{"success": true, "x": ' + "[" * depth + "]" * depth + "}", content_type="application/json"
-        )
-    if fault == "write_not_applied":
-        return _json({"success": True})
-    if fault == "huge_body":
-        return web.Response(
-            text='{"success": true, "pad": "' + "x" * 3_000_000 + '"}', content_type="application/json"
-        )
-    return _refusal(DATAFRAME_TIMEOUT)
+    return FAULT_RESPONSES.get(fault, lambda: _refusal(DATAFRAME_TIMEOUT))()
 
 
 def _authenticated(handler: Handler) -> Handler:
@@ -277,6 +286,19 @@ _write_time = _remote_set(
         serial, str(form.get("timeParam", "")), int(str(form.get("hour"))), int(str(form.get("minute")))
     )
 )
+
+
+async def _gridboss(request: web.Request) -> web.Response:
+    form = await request.post()
+    state = _state(request)
+    gridboss = state.inverters.get(str(form.get("serialNum", "")))
+    if gridboss is None or gridboss.has_battery_parameters:
+        return _refusal("apiBlocked")
+    now = time.monotonic()
+    for inverter in state.inverters.values():
+        if inverter.has_battery_parameters:
+            inverter.advance(now)
+    return _json(gridboss_answer(state, gridboss))
 
 
 async def _batteries(request: web.Request) -> web.Response:

@@ -13,6 +13,7 @@ STATE_KEY: Final = web.AppKey("state", SimulatorState)
 
 
 def add_controls(app: web.Application) -> None:
+    """The `/_sim/` endpoints, on the simulated cloud's app."""
     app.router.add_get("/_sim/stats", _stats)
     app.router.add_get("/_sim/devices", _devices)
     app.router.add_post("/_sim/dongle_faults", _set_dongle_faults)
@@ -23,6 +24,7 @@ def add_controls(app: web.Application) -> None:
 
 
 def state_of(request: web.Request) -> SimulatorState:
+    """The simulator's state, from a request to it."""
     return request.app[STATE_KEY]
 
 

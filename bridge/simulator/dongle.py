@@ -179,6 +179,10 @@ class SimulatedDongles:
             return True
         if faults.latency_ms:
             await asyncio.sleep(faults.latency_ms / 1000)
+        return self._reply(request, fault, writer)
+
+    def _reply(self, request: Frame, fault: str | None, writer: asyncio.StreamWriter) -> bool:
+        """Apply the request and answer it, as the fault says; false when the connection is to be closed."""
         reply = self.answer(request)
         if fault == "drop_mid_write":
             return False  # applied, and never answered

@@ -27,6 +27,8 @@ WRITES: Final = (6, 16)
 
 
 class SimulatedAdapters:
+    """RS485 adapters on the simulated inverters: unit N is the Nth inverter."""
+
     def __init__(self, state: SimulatorState) -> None:
         self.state = state
         self.registers = SimulatedDongles(state)

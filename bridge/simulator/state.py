@@ -43,15 +43,36 @@ _OFF_GRID_REFUSED: Final = (
     "FUNC_BATTERY_BACKUP_CTRL",
     *(f"HOLD_FORCED_CHARGE_{edge}_{part}{suffix}" for edge in ("START", "END") for part in ("HOUR", "MINUTE")
       for suffix in ("", "_1", "_2")),
+    # Not in an SNA12K's parameter list (pylxpweb's cloud probe): the cloud refuses a name it does not know.
+    "_12K_HOLD_STOP_DISCHG_VOLT",
 )  # fmt: skip
+#: What an SNA12K holds where the 12KPV's map differs (pylxpweb's cloud probe): a fractional AC charge
+#: start voltage among them. Register 66 reads 100 there (eg4_web_monitor), which the kW x10 reading makes
+#: 10 kW.
+_OFF_GRID_VALUES: Final = (
+    ("HOLD_AC_CHARGE_POWER_CMD", "10"),
+    ("HOLD_ON_GRID_EOD_VOLTAGE", "42"),
+    ("HOLD_AC_CHARGE_START_BATTERY_VOLTAGE", "46.4"),
+    ("HOLD_AC_CHARGE_END_BATTERY_VOLTAGE", "48"),
+    ("HOLD_AC_CHARGE_START_BATTERY_SOC", "20"),
+)
+#: What an LXP-US 8-10K holds where the 12KPV's map differs (pylxpweb's cloud probe).
+_LUXPOWER_VALUES: Final = (
+    ("HOLD_P_TO_USER_START_DISCHG", "2500"),
+    ("HOLD_AC_CHARGE_START_BATTERY_VOLTAGE", "48"),
+    ("HOLD_AC_CHARGE_START_BATTERY_SOC", "5"),
+    ("HOLD_ON_GRID_EOD_VOLTAGE", "40"),
+    ("FUNC_BAT_SHARED", True),
+    ("FUNC_PV_SELL_TO_GRID_EN", True),
+    ("FUNC_AC_COUPLING_FUNCTION", True),
+)
 #: The models the simulator can be, by the cloud's name for each.
 MODEL_PROFILES: Final = {
     "18KPV": ModelProfile("12KPV", 2092, 6),
     "12KPV": ModelProfile("12KPV", 2092, 2),
     "FlexBOSS21": ModelProfile("FlexBOSS21", 10284, 8),
-    # Register 66 reads 100 on an SNA12K (eg4_web_monitor), which the kW x10 reading makes 10 kW.
-    "12000XP": ModelProfile("12KPV", 54, 6, (("HOLD_AC_CHARGE_POWER_CMD", "10"),), _OFF_GRID_REFUSED),
-    "LXP-LB-8K": ModelProfile("12KPV", 44, 3),
+    "12000XP": ModelProfile("12KPV", 54, 6, _OFF_GRID_VALUES, _OFF_GRID_REFUSED),
+    "LXP-LB-8K": ModelProfile("12KPV", 44, 3, _LUXPOWER_VALUES),
 }
 
 #: The range the cloud enforces for the parameters owners write most, with the step of each.
@@ -122,6 +143,8 @@ class SimBattery:
 
 @dataclass
 class SimInverter:
+    """One simulated inverter: its parameters, registers and the powers it simulates."""
+
     serial: str
     model: str
     device_type: int
@@ -271,6 +294,8 @@ WRITE_FAULTS: Final = ("drop_mid_write", "exception_on_write", "silence_after_wr
 
 @dataclass
 class DongleFaults:
+    """What the simulated dongles do wrong, when asked to."""
+
     silent: bool = False
     latency_ms: float = 0.0
     #: The most registers one read may ask for; larger reads get an exception reply (older firmware).

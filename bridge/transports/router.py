@@ -32,6 +32,7 @@ from bridge.core.readings import (
     UNIDENTIFIED_MODEL,
     BatteryBank,
     Energy,
+    GridBossRuntime,
     InverterInfo,
     ParameterRead,
     ParameterValue,
@@ -277,6 +278,12 @@ class Router:
         return (await self._route(serial, RegisterTransport.energy, lambda cloud: cloud.get_energy(serial)))[
             0
         ]
+
+    async def get_gridboss(self, serial: str) -> GridBossRuntime:
+        """A GridBOSS's runtime, through the cloud alone (its own dongle's registers are not read yet)."""
+        if self._cloud is None:
+            raise NoTransportError("a GridBOSS is read through the cloud only", serial=serial)
+        return await self._through_cloud(serial, lambda cloud: cloud.get_gridboss(serial))
 
     async def get_batteries(self, serial: str) -> BatteryBank:
         """The battery modules, through the cloud alone: their registers (5002 on) are not read locally

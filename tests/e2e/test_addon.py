@@ -340,6 +340,7 @@ def test_the_dockerfile_s_own_install_step_installs_the_staged_wheel(tmp_path: P
         capture_output=True,
         text=True,
         timeout=60,
+        check=False,
     )
     assert version.stdout.strip() == f"eg4-bridge {__version__}"
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -55,7 +54,7 @@ async def bridged(broker: Broker, **settings: Any) -> AsyncIterator[Controlled]:
 def component(observer: Observer, prefix: str, serial: str, key: str) -> Any:
     """One entity of the inverter's last device config."""
     seen = observer.on(f"{prefix}/device/eg4_{serial}/config")
-    return json.loads(seen[-1].payload)["cmps"].get(key) if seen else None
+    return seen[-1].json()["cmps"].get(key) if seen else None
 
 
 async def test_configured_limits_are_enforced_and_shown_as_the_discovery_max(broker: Broker) -> None:

@@ -114,34 +114,7 @@ async def test_healthz_and_metrics(tmp_path_factory: pytest.TempPathFactory) -> 
                 async with http.get(f"http://127.0.0.1:{port}/metrics") as answer:
                     assert answer.status == 200
                     assert answer.headers["Content-Type"].startswith("text/plain")
-                    metrics = await answer.text()
-                # Three windows per inverter at start and one register read back after the write; the
-                # refresh that follows a write may be under way when this scrapes.
-                reads = re.search(
-                    r'eg4_bridge_cloud_requests_total\{endpoint="remoteRead/read",outcome="ok"\} (\d+)',
-                    metrics,
-                )
-                assert reads is not None
-                assert int(reads.group(1)) >= 7, "the start's windows of both inverters and the read-back"
-                assert (
-                    'eg4_bridge_cloud_requests_total{endpoint="remoteSet/write",outcome="ok"} 1.0' in metrics
-                )
-                assert 'eg4_bridge_cloud_requests_total{endpoint="api/login",outcome="ok"} 1.0' in metrics
-                assert (
-                    f'eg4_bridge_cloud_request_seconds_count{{endpoint="remoteRead/read"}} {reads.group(1)}.0'
-                    in metrics
-                )
-                assert (
-                    f'eg4_bridge_cloud_request_seconds_bucket{{endpoint="remoteRead/read",le="30.0"}} {reads.group(1)}.0'
-                    in metrics
-                )
-                assert 'eg4_bridge_commands_total{outcome="accepted"} 1.0' in metrics
-                assert 'eg4_bridge_commands_total{outcome="refused"} 1.0' in metrics
-                assert 'eg4_bridge_commands_total{outcome="failed"} 0.0' in metrics
-                assert "eg4_bridge_mqtt_reconnects_total 0.0" in metrics
-                assert f'eg4_bridge_info{{version="{__version__}"}} 1.0' in metrics
-                assert 'eg4_bridge_last_refresh_age_seconds{serial="4512345600"}' in metrics
-                assert 'eg4_bridge_last_refresh_age_seconds{serial="4512345601"}' in metrics
+                    assert_counted_start_and_two_commands(await answer.text())
 
                 own.stop()
                 await asyncio.sleep(0.5)
@@ -162,6 +135,34 @@ async def test_healthz_and_metrics(tmp_path_factory: pytest.TempPathFactory) -> 
                     assert "eg4_bridge_mqtt_reconnects_total 1.0" in await answer.text()
     finally:
         own.stop()
+
+
+def assert_counted_start_and_two_commands(metrics: str) -> None:
+    """`/metrics` after two inverters' start and two commands (one accepted, one refused), no reconnect."""
+    # Three windows per inverter at start and one register read back after the write; the
+    # refresh that follows a write may be under way when this scrapes.
+    reads = re.search(
+        r'eg4_bridge_cloud_requests_total\{endpoint="remoteRead/read",outcome="ok"\} (\d+)',
+        metrics,
+    )
+    assert reads is not None
+    assert int(reads.group(1)) >= 7, "the start's windows of both inverters and the read-back"
+    assert 'eg4_bridge_cloud_requests_total{endpoint="remoteSet/write",outcome="ok"} 1.0' in metrics
+    assert 'eg4_bridge_cloud_requests_total{endpoint="api/login",outcome="ok"} 1.0' in metrics
+    assert (
+        f'eg4_bridge_cloud_request_seconds_count{{endpoint="remoteRead/read"}} {reads.group(1)}.0' in metrics
+    )
+    assert (
+        f'eg4_bridge_cloud_request_seconds_bucket{{endpoint="remoteRead/read",le="30.0"}} {reads.group(1)}.0'
+        in metrics
+    )
+    assert 'eg4_bridge_commands_total{outcome="accepted"} 1.0' in metrics
+    assert 'eg4_bridge_commands_total{outcome="refused"} 1.0' in metrics
+    assert 'eg4_bridge_commands_total{outcome="failed"} 0.0' in metrics
+    assert "eg4_bridge_mqtt_reconnects_total 0.0" in metrics
+    assert f'eg4_bridge_info{{version="{__version__}"}} 1.0' in metrics
+    assert 'eg4_bridge_last_refresh_age_seconds{serial="4512345600"}' in metrics
+    assert 'eg4_bridge_last_refresh_age_seconds{serial="4512345601"}' in metrics
 
 
 async def test_health_is_off_by_default(broker: Broker) -> None:

@@ -161,35 +161,8 @@ async def test_device_discovery_validates_for_each_model(broker: Broker, serial:
         assert everyday <= set(components), "both real register maps have every everyday setting"
         assert components["grid_export_power_percent"] == {"platform": "number"}, "retired: removed"
         for key, component in components.items():
-            platform = component["platform"]
-            if key == "grid_export_power_percent":
-                continue
-            assert component["unique_id"] == f"eg4_{serial}_{key}"
-            if platform == "button":
-                assert component["command_topic"] == f"{rig.topics.base}/bridge/request/refresh"
-                continue
-            assert component["state_topic"].startswith(f"{rig.topics.base}/{serial}/")
-            if platform == "select":
-                assert component["options"] == ["time", "soc_volt", "time_and_soc_volt"]
-            elif platform == "number":
-                assert component["min"] < component["max"]
-                assert component["step"] > 0
-                assert component["unit_of_measurement"]
-                assert component["entity_category"] == "config"
-            elif platform == "switch":
-                assert (component["payload_on"], component["payload_off"]) == ("ON", "OFF")
-            elif platform == "text":
-                assert component["pattern"].startswith("^")
-            elif key == "last_command":
-                assert (platform, component["entity_category"]) == ("sensor", "diagnostic")
-            elif key == "beyond_limit":
-                assert (platform, component["device_class"]) == ("binary_sensor", "problem")
-            else:
-                assert platform == "sensor"
-                assert component["state_class"] in ("measurement", "total_increasing")
-                if component.get("device_class") == "energy":
-                    assert component["state_class"] == "total_increasing"
-                    assert component["unit_of_measurement"] == "kWh"
+            if key != "grid_export_power_percent":
+                assert_component_well_formed(key, component, serial, rig.topics.base)
         for setting in SETTINGS:
             if setting.key in components:
                 expected = "ON|OFF" if isinstance(setting, SwitchSetting) else None
@@ -200,6 +173,42 @@ async def test_device_discovery_validates_for_each_model(broker: Broker, serial:
                     assert len(seen.payload) == 11
         total = await rig.observer.wait_for_topic(rig.topics.state(serial, "energy/pv_total"))
         assert float(total.payload) > 12_000
+
+
+def assert_component_well_formed(key: str, component: dict[str, Any], serial: str, base: str) -> None:
+    """One component of an inverter's device config has what its platform needs."""
+    platform = component["platform"]
+    assert component["unique_id"] == f"eg4_{serial}_{key}"
+    if platform == "button":
+        assert component["command_topic"] == f"{base}/bridge/request/refresh"
+        return
+    assert component["state_topic"].startswith(f"{base}/{serial}/")
+    if platform == "select":
+        assert component["options"] == ["time", "soc_volt", "time_and_soc_volt"]
+    elif platform == "number":
+        assert component["min"] < component["max"]
+        assert component["step"] > 0
+        assert component["unit_of_measurement"]
+        assert component["entity_category"] == "config"
+    elif platform == "switch":
+        assert (component["payload_on"], component["payload_off"]) == ("ON", "OFF")
+    elif platform == "text":
+        assert component["pattern"].startswith("^")
+    elif key == "last_command":
+        assert (platform, component["entity_category"]) == ("sensor", "diagnostic")
+    elif key == "beyond_limit":
+        assert (platform, component["device_class"]) == ("binary_sensor", "problem")
+    else:
+        assert_sensor_well_formed(component)
+
+
+def assert_sensor_well_formed(component: dict[str, Any]) -> None:
+    """A sensor's component: a measurement or a counter; an energy sensor a counter in kWh."""
+    assert component["platform"] == "sensor"
+    assert component["state_class"] in ("measurement", "total_increasing")
+    if component.get("device_class") == "energy":
+        assert component["state_class"] == "total_increasing"
+        assert component["unit_of_measurement"] == "kWh"
 
 
 async def test_one_discovery_message_per_inverter_per_refresh(broker: Broker) -> None:

@@ -165,3 +165,30 @@ async def test_through_the_cloud_no_fault_sensor_is_announced_that_would_stay_un
         components = (await rig.observer.wait_for_topic(topic)).json()["cmps"]
         assert not {"fault", "faults", "warnings"} & set(components)
         assert "pv_power" in components
+
+
+async def test_a_gridboss_is_a_device_of_its_own_updated_with_the_inverters(broker: Broker) -> None:
+    state = SimulatorState(inverter_count=2, gridboss=True)
+    async with run_simulator(state) as simulator:
+        gridboss = next(serial for serial, box in state.inverters.items() if not box.has_battery_parameters)
+        topics = unique_topics()
+        settings = bridge_settings(simulator, broker.port, topics, refresh_request_gap_seconds=0)
+        async with observing(broker.port, f"{topics.base}/#", f"{topics.discovery_prefix}/#") as observer:
+            async with running_bridge(settings) as bridge:
+                rig = Rig(simulator, topics, observer, bridge)
+                config = await observer.wait_for_topic(
+                    f"{topics.discovery_prefix}/device/eg4_{gridboss}/config"
+                )
+                components = config.json()["cmps"]
+                assert components["gridboss_grid_power"]["state_topic"] == topics.state(
+                    gridboss, "grid/power"
+                )
+                assert "command_topic" not in components["gridboss_smart_port1_mode"], "shown, not offered"
+                await observer.wait_for_topic(topics.availability(gridboss), "online")
+                await observer.wait_for_topic(topics.state(gridboss, "smart_port/1/mode"), "smart_load")
+                await observer.wait_for_topic(topics.state(gridboss, "smart_port/2/power"), "-450")
+                await observer.wait_for_topic(topics.state(gridboss, "grid/voltage"), "241.8")
+                await observer.wait_for_topic(topics.state(gridboss, "energy/import_today"), "12.3")
+                state.set_offline(gridboss)
+                await rig.refresh()
+                await observer.wait_for_topic(topics.availability(gridboss), "offline")

@@ -151,7 +151,7 @@ async def test_a_read_returns_the_registers_of_the_matching_reply() -> None:
 @pytest.mark.parametrize(
     "noise",
     [
-        pytest.param(lambda: heartbeat(), id="a heartbeat"),
+        pytest.param(heartbeat, id="a heartbeat"),
         pytest.param(
             lambda: frames.read_reply(DONGLE, OTHER, ModbusFunction.READ_HOLDING, 101, [7, 7]),
             id="another inverter's reply",

@@ -15,11 +15,15 @@ from bridge.core.readings import InverterInfo, ParameterValue, VendorModel, firs
 
 
 class ParallelGroup(VendorModel):
+    """A parallel group of a plant, as the login answer names it: its name and its first inverter."""
+
     name: str = Field(alias="parallelGroup")
     first_serial: str | None = Field(default=None, alias="parallelFirstDeviceSn")
 
 
 class Plant(VendorModel):
+    """A plant (a site) of the account: its inverters and parallel groups, from the login answer."""
+
     plant_id: int = Field(alias="plantId")
     name: str
     inverters: tuple[InverterInfo, ...] = ()

@@ -32,12 +32,14 @@ from bridge.core.kinds import PARAMETER_WINDOWS
 from bridge.core.readings import (
     BatteryBank,
     Energy,
+    GridBossRuntime,
     InverterInfo,
     ParameterRead,
     ParameterValue,
     Runtime,
     parse_battery_bank,
     parse_energy,
+    parse_gridboss,
     parse_runtime,
 )
 from bridge.transports.cloud.answers import (
@@ -61,6 +63,7 @@ BIT_PATH: Final = "/WManage/web/maintain/remoteSet/bitParamControl"
 COMMAND_PATHS: Final = frozenset({WRITE_PATH, FUNCTION_PATH, BIT_PATH})
 ENERGY_PATH: Final = "/WManage/api/inverter/getInverterEnergyInfo"
 BATTERY_PATH: Final = "/WManage/api/battery/getBatteryInfo"
+GRIDBOSS_PATH: Final = "/WManage/api/midbox/getMidboxRuntime"
 
 MAX_BODY_BYTES: Final = 2 * 1024 * 1024
 
@@ -192,6 +195,11 @@ class CloudClient:
         """Today's and lifetime energy counters of one inverter, in kWh."""
         payload = await self._request(ENERGY_PATH, {"serialNum": serial}, serial=serial)
         return parse_energy(payload, serial)
+
+    async def get_gridboss(self, serial: str) -> GridBossRuntime:
+        """A GridBOSS's runtime: grid, load, backup side, generator and smart ports."""
+        payload = await self._request(GRIDBOSS_PATH, {"serialNum": serial}, serial=serial)
+        return parse_gridboss(payload, serial)
 
     async def get_batteries(self, serial: str) -> BatteryBank:
         """Every battery module behind one inverter, as its BMS reports them."""

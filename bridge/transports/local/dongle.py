@@ -99,6 +99,8 @@ class TcpStream:
 
 
 def tcp_connector(host: str, port: int) -> Connector:
+    """A `Connector` that opens a TCP connection to the dongle at `host`:`port`."""
+
     async def connect() -> Stream:
         reader, writer = await asyncio.open_connection(host, port)
         return TcpStream(reader, writer)
@@ -108,6 +110,8 @@ def tcp_connector(host: str, port: int) -> Connector:
 
 @dataclass
 class LocalStats:
+    """Counts of one local connection's traffic and trouble, for the metrics."""
+
     requests: int = 0
     reconnects: int = 0
     #: Frames that were not the answer awaited: heartbeats, the cloud's traffic, stale or misrouted replies.

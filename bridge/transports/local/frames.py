@@ -27,6 +27,9 @@ EXCEPTION_BIT: Final = 0x80
 
 
 class TcpFunction(IntEnum):
+    """The outer frame's function: a heartbeat, a translated Modbus frame, or a read or write of one of the
+    dongle's own parameters."""
+
     HEARTBEAT = 0xC1
     TRANSLATED = 0xC2
     READ_PARAMETER = 0xC3
@@ -37,6 +40,8 @@ _TCP_FUNCTIONS: Final = frozenset(int(function) for function in TcpFunction)
 
 
 class ModbusFunction(IntEnum):
+    """The Modbus functions a translated data frame carries: reads of registers, writes of one or several."""
+
     READ_HOLDING = 3
     READ_INPUT = 4
     WRITE_SINGLE = 6
@@ -128,6 +133,7 @@ def read_request(
 
 
 def write_single_request(dongle_serial: str, inverter_serial: str, register: int, value: int) -> bytes:
+    """Write `value` to one holding register."""
     data = (
         bytes([0, ModbusFunction.WRITE_SINGLE])
         + _serial(inverter_serial)
@@ -137,6 +143,7 @@ def write_single_request(dongle_serial: str, inverter_serial: str, register: int
 
 
 def write_multiple_request(dongle_serial: str, inverter_serial: str, start: int, values: list[int]) -> bytes:
+    """Write `values` to consecutive holding registers from `start`."""
     data = (
         bytes([0, ModbusFunction.WRITE_MULTIPLE])
         + _serial(inverter_serial)
