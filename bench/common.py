@@ -375,11 +375,8 @@ class Observer:
             seen.append(Observed(retain == "1", int(qos), int(size), topic))
         return seen
 
-    async def wait_for(
-        self, done: Callable[[list[Observed]], bool], within: float = 120.0, *, quiet: float = 0.0
-    ) -> list[Observed]:
-        """Every message seen so far, once `done` says they are enough and then (with `quiet`) nothing more
-        has arrived for that many seconds: what the bridge still had to send is out."""
+    async def wait_for(self, done: Callable[[list[Observed]], bool], within: float = 120.0) -> list[Observed]:
+        """Every message seen so far, once `done` says they are enough."""
         deadline = time.monotonic() + within
         seen = self.messages()
         while not done(seen):
@@ -387,23 +384,31 @@ class Observer:
                 raise RuntimeError(f"the observer saw {len(seen)} messages and not what was awaited")
             await asyncio.sleep(0.05)
             seen = self.messages()
-        if quiet > 0:
-            last_change = time.monotonic()
-            while time.monotonic() - last_change < quiet:
-                await asyncio.sleep(0.05)
-                now = self.messages()
-                if len(now) != len(seen):
-                    seen, last_change = now, time.monotonic()
         return seen
 
-    def wait_for_sync(
-        self, done: Callable[[list[Observed]], bool], within: float = 120.0, *, quiet: float = 0.0
-    ) -> list[Observed]:
-        return asyncio.run(self.wait_for(done, within, quiet=quiet))
+
+def presence_answer(base_topic: str) -> str:
+    return f"{base_topic}/bridge/presence/answer"
 
 
-#: How long nothing must arrive before what the bridge had to send counts as out.
-QUIET_SECONDS = 1.0
+async def ask_presence(port: int, base_topic: str) -> None:
+    """Ask the bridge whether it serves `base_topic`, as a bridge starting on it would: its answer leaves
+    its outbox after every message queued before it, so a subscriber that receives the answer has received
+    everything the bridge had to send until then. It changes nothing in the bridge."""
+    async with aiomqtt.Client("127.0.0.1", port, socket_options=NO_DELAY) as client:
+        await client.publish(f"{base_topic}/bridge/presence/request", "bench", qos=1)
+
+
+async def everything_out(
+    observer: Observer, port: int, base_topic: str, within: float = 900
+) -> list[Observed]:
+    """What `observer` received until the bridge had sent all it had queued (subscribed to the presence
+    answer, `presence_answer(base_topic)`)."""
+    answers = sum(m.topic == presence_answer(base_topic) for m in observer.messages())
+    await ask_presence(port, base_topic)
+    return await observer.wait_for(
+        lambda seen: sum(m.topic == presence_answer(base_topic) for m in seen) > answers, within
+    )
 
 
 def is_device_config(topic: str, discovery_prefix: str = "homeassistant") -> bool:

@@ -43,7 +43,6 @@ import aiomqtt
 from bench.common import (
     NO_DELAY,
     PASSWORD,
-    QUIET_SECONDS,
     USERNAME,
     Mosquitto,
     Observed,
@@ -51,6 +50,7 @@ from bench.common import (
     bridge_in_process,
     device_configs,
     emit_json,
+    everything_out,
     is_device_config,
     refresh_trigger,
     requests_by_path,
@@ -272,7 +272,7 @@ def cycles_of(seen: list[Observed], base_topic: str) -> list[list[Observed]]:
     for message in seen:
         if message.topic == f"{base_topic}/bridge/response/refresh":
             cycles.append([])
-        elif message.topic != f"{base_topic}/bridge/request/refresh":
+        elif not message.topic.startswith(f"{base_topic}/bridge/request/"):
             cycles[-1].append(message)
     return cycles[:-1]
 
@@ -323,9 +323,7 @@ async def measure(
     }
     async with bridge_in_process(config):
         with Observer(broker_port, [f"{base_topic}/#", f"{DISCOVERY_PREFIX}/#"]) as observer:
-            snapshot = await observer.wait_for(
-                lambda seen: len(device_configs(seen)) >= inverters, quiet=QUIET_SECONDS
-            )
+            snapshot = await everything_out(observer, broker_port, base_topic)
             measured = await _bridge_cycles(base_url, broker_port, base_topic, cycles, profile=profile)
             answers = cycles + (1 if profile else 0)
             seen = await observer.wait_for(lambda seen: len(cycles_of(seen, base_topic)) >= answers)

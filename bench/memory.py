@@ -26,7 +26,6 @@ import aiomqtt
 from bench.common import (
     NO_DELAY,
     PASSWORD,
-    QUIET_SECONDS,
     USERNAME,
     Mosquitto,
     Observer,
@@ -34,7 +33,9 @@ from bench.common import (
     bridge_process,
     device_configs,
     emit_json,
+    everything_out,
     peak_resident_mib,
+    presence_answer,
     resident_mib,
     simulator_process,
 )
@@ -83,16 +84,13 @@ def imports_only_mib() -> float:
 
 def resident_after_start(inverters: int) -> Resident:
     """RSS of `eg4-bridge run` once its first full refresh is out: healthy (first refresh done, broker
-    connected), and every inverter's discovery config retained on the broker."""
+    connected), and everything it had queued received by a subscriber of our own (`everything_out`)."""
     with Mosquitto() as broker, simulator_process(inverters) as base_url:
         config = bridge_config(base_url, broker.port, f"benchmem{inverters}")
-        with (
-            bridge_process(config) as pid,
-            Observer(broker.port, ["homeassistant/device/+/config"]) as observer,
-        ):
-            seen = observer.wait_for_sync(
-                lambda seen: len(device_configs(seen)) >= inverters, within=600, quiet=QUIET_SECONDS
-            )
+        base_topic = config["mqtt"]["base_topic"]
+        filters = ["homeassistant/device/+/config", presence_answer(base_topic)]
+        with bridge_process(config) as pid, Observer(broker.port, filters) as observer:
+            seen = asyncio.run(everything_out(observer, broker.port, base_topic))
             return Resident(
                 inverters,
                 imports_only_mib(),
@@ -206,11 +204,10 @@ async def _traced(inverters: int, base_url: str, broker_port: int) -> Traced:
 
     imports = _snapshot()
     imports_bytes = tracemalloc.get_traced_memory()[0]
-    async with bridge_in_process(bridge_config(base_url, broker_port, f"benchtrace{inverters}")):
-        with Observer(broker_port, ["homeassistant/device/+/config"]) as observer:
-            await observer.wait_for(
-                lambda seen: len(device_configs(seen)) >= inverters, within=900, quiet=QUIET_SECONDS
-            )
+    base_topic = f"benchtrace{inverters}"
+    async with bridge_in_process(bridge_config(base_url, broker_port, base_topic)):
+        with Observer(broker_port, [presence_answer(base_topic)]) as observer:
+            await everything_out(observer, broker_port, base_topic)
         current, peak = tracemalloc.get_traced_memory()
         now = _snapshot()
     tracemalloc.stop()  # what follows is the benchmark's own work

@@ -52,6 +52,8 @@ class Job:
     #: Added to the first run of each side (a profile is taken once).
     first_run_extra: tuple[str, ...] = ()
     timeout: float = 3600.0
+    #: The figures shown in the table of all figures (every one when empty).
+    shown: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +73,7 @@ def _fleet_job(inverters: int, concurrency: int, cycles: int, *, repeated: bool 
         ("--inverters", str(inverters), "--concurrency", str(concurrency), "--cycles", str(cycles)),
         repeated,
         f"refresh of {inverters} at concurrency {concurrency}",
+        shown=("cycle_over_floor", "cpu_over_floor", "cpu_s", "messages"),
     )
 
 
@@ -80,6 +83,7 @@ def _cpu_job(inverters: int, cycles: int, *, repeated: bool = True, profile: boo
         key=f"cpu{inverters}",
         title=f"CPU per refresh cycle, {inverters} inverters",
         first_run_extra=("--profile",) if profile else (),
+        shown=(),
     )
 
 
@@ -405,6 +409,7 @@ def figures_table(plan: Plan, results: Results) -> str:
         for side in results.sides:
             for data in results.good(job.key, side):
                 names += [name for name in data["figures"] if name not in names]
+        names = [name for name in names if not job.shown or name in job.shown]
         names.sort(key=lambda name: list(LABELS).index(name) if name in LABELS else len(LABELS))
         if not names and not any(results.errors(job.key, side) for side in results.sides):
             continue  # nothing to compare (tracemalloc's tables are in its section)
@@ -576,7 +581,7 @@ def cpu_section(plan: Plan, results: Results) -> str:
             "the same HTTP requests, path by path, through a bare aiohttp session against the same simulator",
             "with as many in flight (each answer read and its JSON decoded), plus the same MQTT messages",
             "(count, sizes, QoS, retain) through a bare aiomqtt client to the same broker, ten at a time as",
-            "the bridge sends them. Medians of 3 cycles per run.",
+            "the bridge sends them. Medians of each run's cycles.",
             "",
             per_side(results, render),
         ]
@@ -615,7 +620,12 @@ def once_section(title: str, intro: list[str], results: Results, key: str, field
     return "\n".join([f"## {title}", "", *intro, *([""] if intro else []), per_side(results, render)])
 
 
-def report(plan: Plan, results: Results, *, command: str, took: float) -> str:
+def load_average() -> str:
+    """The machine's load over the last minute: other work on it weighs on every figure."""
+    return Path("/proc/loadavg").read_text().split()[0]
+
+
+def report(plan: Plan, results: Results, *, command: str, took: float, load: tuple[str, str]) -> str:
     this, *others = results.sides
     compared = "".join(
         f" Compared with {other.describe()}, checked out with `git worktree add`; the runs of both sides "
@@ -633,8 +643,14 @@ def report(plan: Plan, results: Results, *, command: str, took: float) -> str:
             "",
             f"Measured: {this.describe()}.{compared}",
             "",
-            machine().markdown(),
+            machine().markdown()
+            + f"- Load average (1 min) when the run started: {load[0]}; when it ended: {load[1]} (the",
+            "  benchmarks themselves add about 1; more means other work shared the machine's cores).",
+            "",
             "## Targets (issue 22)",
+            "",
+            "Each target judged on the median of its runs (min / **median** / max shown); 8 KB read as",
+            "8,000 bytes. Floors are the medians of the floors measured in the same runs.",
             "",
             targets_table(plan, results),
             "## All figures",
@@ -749,7 +765,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"{number}. {step.describe()}")
         print(f"report: {output or 'printed only'}")
         return 0
-    started = time.monotonic()
+    started, load_at_start = time.monotonic(), load_average()
     with ExitStack() as stack:
         sides = [this]
         if args.compare:
@@ -757,7 +773,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         runner = stack.enter_context(Runner())
         results = measure(plan, sides, runner)
     command = " ".join(["python -m bench.run", *(argv if argv is not None else sys.argv[1:])])
-    text = report(plan, results, command=command, took=time.monotonic() - started)
+    took = time.monotonic() - started
+    text = report(plan, results, command=command, took=took, load=(load_at_start, load_average()))
     if output is not None:
         output.write_text(text)
     print(text)

@@ -269,6 +269,7 @@ def setting_by_topic_path(topic_path: str) -> Setting | None:
 
 
 def setting_by_key(key: str) -> Setting | None:
+    """The setting with this key (`battery_charge_current`), if any."""
     return _BY_KEY.get(key)
 
 

@@ -81,7 +81,8 @@ def tables() -> str:
     for sensor in (*SENSORS, *ENERGY_SENSORS):
         dongle = "yes" if sensor.key in local else "cloud only"
         unit = sensor.unit or ""
-        rows.append(f"| `{sensor.topic_path}` | {sensor.name} | {unit} | {sensor.state_class} | {dongle} |")
+        kind = sensor.state_class or ("yes/no" if sensor.platform == "binary_sensor" else "text")
+        rows.append(f"| `{sensor.topic_path}` | {sensor.name} | {unit} | {kind} | {dongle} |")
     return "\n".join([*rows, "", END])
 
 

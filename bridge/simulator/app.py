@@ -210,7 +210,7 @@ async def _remote_read(request: web.Request) -> web.Response:
     return _json({**header, **values})
 
 
-async def _remote_write(request: web.Request) -> web.Response:
+async def _remote_write(request: web.Request) -> web.Response:  # noqa: PLR0911 (one return per refusal)
     form = await request.post()
     inverter = _known_inverter(request, str(form.get("inverterSn", "")))
     if inverter is None:

@@ -92,7 +92,7 @@ class SimulatedDongles:
 
     # -- the protocol ---------------------------------------------------------------------------------
 
-    def answer(self, request: Frame) -> bytes | None:
+    def answer(self, request: Frame) -> bytes | None:  # noqa: PLR0911 (one return per kind of request)
         """The reply to one request (`None`: none)."""
         function, start = request.modbus_function, request.start or 0
         inverter = self.inverter_behind(request.dongle_serial, request.inverter_serial or "")

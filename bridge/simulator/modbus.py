@@ -40,7 +40,7 @@ class SimulatedAdapters:
         ]
         return self.state.inverters[serials[unit - 1]] if 1 <= unit <= len(serials) else None
 
-    def answer(self, unit: int, pdu: bytes, transport: str = "modbus_tcp") -> bytes:
+    def answer(self, unit: int, pdu: bytes, transport: str = "modbus_tcp") -> bytes:  # noqa: PLR0911 (one return per request)
         """The response PDU to one request PDU."""
         function = pdu[0]
         inverter = self.inverter_of(unit)
