@@ -16,7 +16,8 @@ import yaml
 
 from bridge.core.catalogue import SENSORS, SETTINGS
 from bridge.core.devices import Device
-from bridge.mqtt.discovery import device_config
+from bridge.core.readings import parse_battery_bank
+from bridge.mqtt.discovery import battery_module_config, device_config, gridboss_config, group_config
 from bridge.mqtt.topics import Topics
 from bridge.service.daemon import running_bridge
 from bridge.simulator import SimulatorState, run_simulator
@@ -228,3 +229,33 @@ def test_the_readme_tables_are_the_catalogue() -> None:
 
     readme = (ROOT / "README.md").read_text()
     assert with_tables(readme) == readme
+
+
+def whole_system_entity_ids() -> set[str]:
+    """The entity ids of every device kind the bridge announces: an inverter, its battery modules, a
+    GridBOSS and a parallel group, as Home Assistant derives them."""
+    topics, inverter = Topics(), Device(EXAMPLE_SERIAL, "18KPV")
+    bank = parse_battery_bank(
+        {"batteryArray": [{"batterySn": f"Battery_ID_0{n}", "batIndex": n - 1} for n in (1, 2)]},
+        EXAMPLE_SERIAL,
+    )
+    configs = [
+        device_config(topics, inverter, SETTINGS)[1],
+        *(battery_module_config(topics, inverter, module) for module in bank.modules),
+        gridboss_config(topics, "4812345602", "Grid Boss"),
+        group_config(topics, "4100_A", [EXAMPLE_SERIAL, "1234567891"]),
+    ]
+    return {
+        f"{component['platform']}.{re.sub(r'[^a-z0-9]+', '_', name.lower()).strip('_')}"
+        for config in configs
+        for component in config["cmps"].values()
+        if "name" in component
+        for name in [f"{config['device']['name']} {component['name']}"]
+    }
+
+
+def test_the_dashboard_shows_entities_the_bridge_announces() -> None:
+    view = yaml.safe_load((DOCS / "dashboard.yaml").read_text())
+    used = {row["entity"] for card in view["cards"] for row in card["entities"]}
+    assert len(used) > 20
+    assert used <= whole_system_entity_ids()
