@@ -11,7 +11,9 @@ from bridge.core.commands import Command, Result
 from bridge.core.errors import NoTransportError, TransientError, TransportError
 from bridge.core.kinds import Setting
 from bridge.core.readings import (
+    BatteryBank,
     Energy,
+    GridBossRuntime,
     InverterInfo,
     ParameterRead,
     ParameterValue,
@@ -213,6 +215,14 @@ class FakeCloud:
     async def get_energy(self, serial: str) -> Energy:
         self._call("get_energy", serial)
         return parse_energy({"serialNum": serial, "todayYielding": 12}, serial)
+
+    async def get_batteries(self, serial: str) -> BatteryBank:
+        self._call("get_batteries", serial)
+        return BatteryBank(serial=serial)
+
+    async def get_gridboss(self, serial: str) -> GridBossRuntime:
+        self._call("get_gridboss", serial)
+        return GridBossRuntime(serial=serial)
 
     async def read_parameters(self, serial: str) -> ParameterRead:
         self._call("read_parameters", serial)

@@ -645,3 +645,36 @@ def test_the_inverters_on_one_rs485_device_share_its_connection() -> None:
 def test_a_register_transport_is_a_dongle_read_in_blocks_of_40_resting_60_s_by_default() -> None:
     way = RegisterTransport(SERIAL, FakeRegisters(SERIAL))
     assert (way.name, way.max_block, way.rest) == ("dongle", 40, 60.0)
+
+
+@pytest.mark.parametrize(("mode", "asked"), [("cloud", True), ("hybrid", True), ("local", False)])
+async def test_battery_modules_and_a_gridboss_come_through_the_cloud_only(mode: str, asked: bool) -> None:
+    r = routed(mode)
+    if asked:
+        assert (await r.router.get_batteries(SERIAL)).serial == SERIAL
+        assert (await r.router.get_gridboss("4812345602")).serial == "4812345602"
+        assert r.cloud.calls[-2:] == [("get_batteries", SERIAL), ("get_gridboss", "4812345602")]
+    else:
+        with pytest.raises(NoTransportError, match="battery modules are read through the cloud only"):
+            await r.router.get_batteries(SERIAL)
+        assert r.cloud.calls == [], "local never asks the cloud"
+    assert r.registers.requests == []
+
+
+async def test_with_no_cloud_a_gridboss_has_no_transport() -> None:
+    settings = Settings.model_validate({"transport": "local", "inverters": {SERIAL: {"dongle": DONGLE}}})
+    router = Router(None, {}, settings, FakeClock())
+    with pytest.raises(NoTransportError, match="a GridBOSS is read through the cloud only"):
+        await router.get_gridboss("4812345602")
+
+
+@pytest.mark.parametrize(("mode", "given"), [("cloud", "cloud"), ("local", "registers"), ("hybrid", None)])
+def test_the_sensors_announced_are_those_the_transport_gives(mode: str, given: str | None) -> None:
+    sensors = routed(mode).router.sensors_of(SERIAL)
+    if given is None:
+        assert sensors is None
+        return
+    assert sensors is not None
+    assert ("faults" in sensors, "load_power" in sensors) == (
+        (False, True) if given == "cloud" else (True, False)
+    )
