@@ -479,9 +479,10 @@ def memory_section(plan: Plan, results: Results) -> str:
             "## Memory",
             "",
             "Resident set size of `eg4-bridge run` in its own process, read from /proc once it is healthy",
-            "(first refresh done) and a subscriber of the benchmark's own has received every inverter's",
-            "retained discovery config; then what dominates, by tracemalloc, with the bridge traced in a",
-            "process of its own from its first import.",
+            "(first refresh done) and everything it had queued is out: a subscriber of the benchmark's own",
+            "has received its answer to a presence request, which leaves its outbox after all that was",
+            "queued before; then what dominates, by tracemalloc, with the bridge traced in a process of its",
+            "own from its first import.",
             "",
             per_side(results, resident),
         ]
