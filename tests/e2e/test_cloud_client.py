@@ -105,12 +105,15 @@ async def test_a_session_refused_right_after_login_is_an_authentication_error(
 
 
 async def test_three_windows_are_read_and_merged(cloud: CloudClient, simulator: RunningSimulator) -> None:
-    """Parameters from registers 0-366 arrive in one mapping; both currents are in it."""
+    """Parameters from registers 0-366 arrive in one mapping; both currents are in it, and only the names
+    the settings read are kept (a window holds about 500)."""
     read = await cloud.read_parameters(INVERTER)
     assert read.complete
     assert read.values["HOLD_LEAD_ACID_CHARGE_RATE"] == "25"  # window 1, register 101
     assert read.values["HOLD_SYSTEM_CHARGE_SOC_LIMIT"] == "101"  # window 2, register 227
-    assert read.values["HOLD_EXPORT_LOCK_POWER"] == "25.5"  # window 3
+    assert "HOLD_EXPORT_LOCK_POWER" not in read.values  # window 3: read, but no setting reads it
+    assert "HOLD_SERIAL_NUM" not in read.values
+    assert read.values["HOLD_DEVICE_TYPE_CODE"] == "2092"  # what names the model is kept
     assert read.values["FUNC_AC_CHARGE"] is True
     assert "success" not in read.values
     assert "valueFrame" not in read.values

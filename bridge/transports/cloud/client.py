@@ -19,6 +19,7 @@ from typing import Any, Final, NamedTuple, Self
 import aiohttp
 import structlog
 
+from bridge.core.catalogue import SETTINGS
 from bridge.core.errors import (
     AuthenticationError,
     LoginRefusedError,
@@ -30,6 +31,8 @@ from bridge.core.errors import (
 )
 from bridge.core.kinds import PARAMETER_WINDOWS
 from bridge.core.readings import (
+    DEVICE_TYPE_CODE,
+    POWER_RATING,
     BatteryBank,
     Energy,
     GridBossRuntime,
@@ -62,6 +65,10 @@ BIT_PATH: Final = "/WManage/web/maintain/remoteSet/bitParamControl"
 #: The requests a command makes; they go before waiting polls.
 COMMAND_PATHS: Final = frozenset({WRITE_PATH, FUNCTION_PATH, BIT_PATH})
 ENERGY_PATH: Final = "/WManage/api/inverter/getInverterEnergyInfo"
+#: The parameters a settings read keeps: every setting's, and what names the model.
+READ_NAMES: Final = frozenset(
+    {name for setting in SETTINGS for name in setting.field_names} | {DEVICE_TYPE_CODE, POWER_RATING}
+)
 BATTERY_PATH: Final = "/WManage/api/battery/getBatteryInfo"
 GRIDBOSS_PATH: Final = "/WManage/api/midbox/getMidboxRuntime"
 
@@ -264,10 +271,12 @@ class CloudClient:
         )
 
     def _compact(self, window: dict[str, ParameterValue]) -> _Window:
-        """A window kept as its values beside a tuple of names shared by every inverter of the same layout:
-        a fleet's worth of dicts of the same few hundred names cost more memory than the values."""
-        names = tuple(window)
-        return self._layouts.setdefault(names, names), tuple(window.values())
+        """A window kept as the values the bridge reads (the settings' parameters and the identity; a
+        window holds about 500 names, the settings read about 70) beside a tuple of their names shared by
+        every inverter of the same layout."""
+        kept = [(name, value) for name, value in window.items() if name in READ_NAMES]
+        names = tuple(name for name, _value in kept)
+        return self._layouts.setdefault(names, names), tuple(value for _name, value in kept)
 
     # -- writes --------------------------------------------------------------------------------------
 
