@@ -276,10 +276,10 @@ class Fleet:
                 members.setdefault(state.device.parallel_group, []).append(serial)
         return {group: serials for group, serials in members.items() if len(serials) > 1}
 
-    def group_totals(self, group: str) -> GroupTotals | None:
-        """The group's sums, or `None` while one of its inverters is offline or unread: a total that
-        leaves one out would say less than the system does."""
-        states = [self._inverters[serial] for serial in self.groups().get(group, [])]
+    def group_totals(self, members: Iterable[str]) -> GroupTotals | None:
+        """The sums over a group's members (from `groups`), or `None` while one of them is offline or
+        unread: a total that leaves one out would say less than the system does."""
+        states = [self._inverters[serial] for serial in members]
         runtimes = [state.runtime for state in states]
         if not states or any(runtime is None or not runtime.online for runtime in runtimes):
             return None

@@ -337,15 +337,12 @@ def parse_gridboss(payload: Mapping[str, Any], serial: str) -> GridBossRuntime:
     if not isinstance(data, Mapping):
         raise MalformedResponseError(f"GridBOSS answer for {serial} has no midboxData object", serial=serial)
     try:
-        parsed = GridBossRuntime.model_validate(_flattened(payload, data, serial))
-    except (TypeError, ValueError) as exc:
-        problem = first_problem(exc) if isinstance(exc, ValidationError) else str(exc)
+        flat = _flattened(payload, data, serial)
+    except TypeError as exc:
         raise MalformedResponseError(
-            f"GridBOSS answer for {serial} has unexpected fields: {problem}", serial=serial
+            f"GridBOSS answer for {serial} has unexpected fields: {exc}", serial=serial
         ) from exc
-    if parsed.serial != serial:
-        raise MalformedResponseError(f"GridBOSS answer is for {parsed.serial}, but {serial} was asked for")
-    return parsed
+    return _parse_for(GridBossRuntime, "GridBOSS", flat, serial)
 
 
 #: The answer's own fields taken as they are (scaled by the model).
@@ -388,16 +385,7 @@ def _flattened(payload: Mapping[str, Any], data: Mapping[str, Any], serial: str)
 def parse_battery_bank(payload: Mapping[str, Any], serial: str) -> BatteryBank:
     """A battery answer as `BatteryBank`, refused when it is for another inverter or two modules share an
     id (their entities would overwrite each other)."""
-    try:
-        bank = BatteryBank.model_validate({"serialNum": serial, **payload})
-    except ValidationError as exc:
-        raise MalformedResponseError(
-            f"battery answer for {serial} has unexpected fields: {first_problem(exc)}", serial=serial
-        ) from exc
-    if bank.serial != serial:
-        raise MalformedResponseError(
-            f"battery answer is for {bank.serial}, but {serial} was asked for", serial=serial
-        )
+    bank = _parse_for(BatteryBank, "battery", payload, serial)
     ids = [module.module_id for module in bank.modules]
     if len(set(ids)) != len(ids):
         raise MalformedResponseError(f"battery answer for {serial} names one module twice", serial=serial)
@@ -409,7 +397,7 @@ def parse_energy(payload: Mapping[str, Any], serial: str) -> Energy:
     return _parse_for(Energy, "energy", payload, serial)
 
 
-_Answered = TypeVar("_Answered", Runtime, Energy)
+_Answered = TypeVar("_Answered", Runtime, Energy, BatteryBank, GridBossRuntime)
 
 
 def _parse_for(model: type[_Answered], what: str, payload: Mapping[str, Any], serial: str) -> _Answered:

@@ -154,7 +154,7 @@ class Announcer:
                 config = _json(abbreviated(group_config(self._topics, group, members)))
                 self._publish(self._topics.device_discovery(place), config, retain=True)
                 self._groups.add(group)
-            totals = fleet.group_totals(group)
+            totals = fleet.group_totals(members)
             self.state_at(
                 self._topics.availability(place), OFFLINE if totals is None else ONLINE, force=force
             )

@@ -166,17 +166,17 @@ def runtime(serial: str, pv: int, *, lost: bool = False) -> Runtime:
 def test_a_group_sums_its_inverters_and_says_nothing_while_one_is_away() -> None:
     fleet = group_fleet()
     assert fleet.groups() == {"4100_A": ["4512345600", "4512345601"]}
-    assert fleet.group_totals("4100_A") is None  # nothing read yet
+    assert fleet.group_totals(fleet.groups().get("4100_A", [])) is None  # nothing read yet
     fleet["4512345600"].runtime = runtime("4512345600", 1200)
     fleet["4512345601"].runtime = runtime("4512345601", 800)
     fleet["4512345602"].runtime = runtime("4512345602", 5000)  # not in the group
-    totals = fleet.group_totals("4100_A")
+    totals = fleet.group_totals(fleet.groups().get("4100_A", []))
     assert totals is not None
     assert (totals.pv_power, totals.battery_power, totals.pv_today) == (2000, 200, None)
     fleet["4512345600"].energy = Energy.model_validate({"serialNum": "4512345600", "todayYielding": 15})
     fleet["4512345601"].energy = Energy.model_validate({"serialNum": "4512345601", "todayYielding": 20})
-    totals = fleet.group_totals("4100_A")
+    totals = fleet.group_totals(fleet.groups().get("4100_A", []))
     assert totals is not None
     assert totals.pv_today == 3.5
     fleet["4512345601"].runtime = runtime("4512345601", 0, lost=True)
-    assert fleet.group_totals("4100_A") is None
+    assert fleet.group_totals(fleet.groups().get("4100_A", [])) is None
