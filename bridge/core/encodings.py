@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Final
+from typing import ClassVar, Final
 
 #: A value in the vendor's terms: `HOLD_*` text in the vendor's units, `FUNC_*` booleans, runtime integers.
 FieldValue = str | bool | int | float
@@ -30,6 +30,9 @@ class Scaled:
     def decode(self, words: Mapping[int, int]) -> str:
         return format((Decimal(words[self.register]) / self.factor).normalize(), "f")
 
+    #: The register holds this value alone: writing it needs nothing read first.
+    shares_register: ClassVar[bool] = False
+
     def encode(self, value: FieldValue, words: Mapping[int, int]) -> dict[int, int]:
         try:
             raw = Decimal(str(value)) * self.factor
@@ -47,6 +50,9 @@ class Flag:
     register: int
     bit: int
 
+    #: Other flags live in the same register: a write keeps them, so it reads the register first.
+    shares_register: ClassVar[bool] = True
+
     def decode(self, words: Mapping[int, int]) -> bool:
         return bool(words[self.register] >> self.bit & 1)
 
@@ -63,6 +69,9 @@ class ClockPart:
     register: int
     high_byte: bool
     highest: int
+
+    #: The other byte is the boundary's minute or hour: a write keeps it, so it reads the register first.
+    shares_register: ClassVar[bool] = True
 
     def decode(self, words: Mapping[int, int]) -> str:
         word = words[self.register]

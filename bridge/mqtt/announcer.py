@@ -252,13 +252,12 @@ class Announcer:
         )
 
     def last_command(self, serial: str, command: Command, result: Result) -> None:
-        """The inverter's last command, for its diagnostic sensor: the outcome as state, the result and the
-        setting's path as attributes (retained, so Home Assistant shows it after a restart)."""
+        """The inverter's last command, for its diagnostic sensor: one retained message (so Home Assistant
+        shows it after a restart) whose `outcome` is the sensor's state and the rest its attributes."""
         attributes = json.loads(result_payload(command, result)) | {"setting": command.topic_path}
         self._publish(
             self._topics.last_command_attributes(serial), _json(attributes), retain=True, always=True
         )
-        self._publish(self._topics.last_command(serial), result.outcome.value, retain=True, always=True)
 
     def bridge_info(self, cloud_host: str) -> None:
         """Retained `<base>/bridge/info`: version, inverters with their settings and limits, the routing

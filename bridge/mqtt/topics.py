@@ -87,10 +87,6 @@ class Topics:
         """Retained: what the bridge is and serves (version, inverters, limits), never a secret."""
         return f"{self.base}/bridge/info"
 
-    def last_command(self, serial: str) -> str:
-        """Retained: the outcome of the inverter's last command, for a diagnostic sensor."""
-        return f"{self.base}/{serial}/last_command/state"
-
     def last_command_attributes(self, serial: str) -> str:
         """Retained: the whole result of the inverter's last command, as the sensor's attributes."""
         return f"{self.base}/{serial}/last_command/attributes"

@@ -32,6 +32,8 @@ def configure_logging(level: str = "INFO", *, json_output: bool | None = None) -
     structlog.configure(
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),
-        wrapper_class=structlog.stdlib.BoundLogger,
-        cache_logger_on_first_use=False,
+        # Calls below the level are no-ops that run no processor: a filtered debug line on a command's
+        # path costs a method call, not a timestamp and a dict.
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelNamesMapping()[level.upper()]),
+        cache_logger_on_first_use=True,
     )

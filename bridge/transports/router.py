@@ -179,11 +179,11 @@ class RegisterTransport:
         return setting.from_fields(registers.decode_holding(names, words))
 
     async def write(self, setting: Setting, value: str) -> int:
-        """Read the setting's registers afresh (a flag shares its register with others), then write the
-        changed ones: one register alone, several in one request. Returns the requests sent."""
+        """Read afresh the registers the setting shares with others (a flag's neighbours, a schedule
+        boundary's other byte), then write the changed ones, one request each. Returns the requests sent."""
         names = self._names(setting)
         try:
-            words = await self._words(ModbusFunction.READ_HOLDING, registers.holding_registers(names))
+            words = await self._words(ModbusFunction.READ_HOLDING, registers.shared_registers(names))
         except ModbusExceptionError:
             raise
         except LocalTransportError as exc:

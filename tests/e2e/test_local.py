@@ -163,14 +163,18 @@ async def test_settings_with_no_agreed_register_encoding_are_not_offered_locally
     assert rig.state.writes == []
 
 
-async def test_hybrid_with_the_dongle_silent_confirms_through_the_cloud_and_says_so(broker: Broker) -> None:
+async def test_hybrid_with_the_dongle_silent_confirms_a_flag_through_the_cloud_and_says_so(
+    broker: Broker,
+) -> None:
+    """A flag's register is read before it is written (its neighbours are kept): a dongle silent at that
+    read has been sent nothing, so the write goes through the cloud."""
     async with rigged(broker, transport="hybrid", with_cloud=True, timeout=0.5) as rig:
-        local = await rig.command(PV18K, "battery/charge_current", "40")
+        local = await rig.command(PV18K, "ac_charge/enabled", "OFF")
         assert (local["outcome"], local["via"]) == ("accepted", "dongle")
         await rig.dongle_faults(silent=True)
-        result = await rig.command(PV18K, "battery/charge_current", "55")
+        result = await rig.command(PV18K, "ac_charge/enabled", "ON")
         assert (result["outcome"], result["confirmed"], result["via"]) == ("accepted", True, "cloud")
-    assert rig.state.value_of(PV18K, "HOLD_LEAD_ACID_CHARGE_RATE") == "55"
+    assert rig.state.value_of(PV18K, "FUNC_AC_CHARGE") is True
     assert rig.state.write_transports[-2:] == ["dongle", "cloud"]
     record(
         "local",
@@ -178,6 +182,21 @@ async def test_hybrid_with_the_dongle_silent_confirms_through_the_cloud_and_says
         1,
         "the write confirmed through the cloud within the dongle's bound, its result saying via: cloud",
     )
+
+
+async def test_hybrid_with_the_dongle_silent_at_a_write_says_unknown_and_rechecks_through_the_cloud(
+    broker: Broker,
+) -> None:
+    """A value that fills its register alone is written at once: a dongle silent then may have applied
+    it, so it is never sent again; the recheck reads through the cloud while the dongle rests."""
+    async with rigged(broker, transport="hybrid", with_cloud=True, timeout=0.5) as rig:
+        await rig.dongle_faults(silent=True)
+        result = await rig.command(PV18K, "battery/charge_current", "55")
+        assert (result["outcome"], result["applied"], result["via"]) == ("unknown", "unknown", "dongle")
+        follow_up = await rig.next_result(PV18K, "battery/charge_current", 2)
+        assert follow_up["outcome"] == "rechecked"
+        assert follow_up["applied"] is False, "the silent dongle applied nothing, and the cloud says so"
+    assert rig.state.writes_by_transport["cloud"] == 0
 
 
 @pytest.mark.parametrize("transport", ["local", "hybrid"])
@@ -223,7 +242,7 @@ async def test_a_connection_dropped_mid_write_is_unknown_then_rechecked_never_re
 
 async def test_heartbeats_misrouted_replies_and_exception_replies_are_told_apart(broker: Broker) -> None:
     async with rigged(broker, transport="local", with_cloud=False) as rig:
-        await rig.dongle_faults(next={"heartbeat_first": 2, "misrouted_reply": 2})
+        await rig.dongle_faults(next={"heartbeat_first": 1, "misrouted_reply": 1})  # the write, its read-back
         result = await rig.command(PV18K, "battery/discharge_current", "30")
         assert (result["outcome"], result["confirmed"]) == ("accepted", True)
         # The exception answers the write itself: a poll or the write's pre-read cannot take it first.
@@ -397,7 +416,7 @@ async def test_hybrid_tries_the_dongle_again_once_it_has_rested(broker: Broker) 
     dongle = {"rest_seconds": 2.0}
     async with rigged(broker, transport="hybrid", with_cloud=True, timeout=0.5, dongle=dongle) as rig:
         await rig.dongle_faults(silent=True)
-        during = await rig.command(PV18K, "battery/charge_current", "41")
+        during = await rig.command(PV18K, "ac_charge/enabled", "ON")  # read first: silent, so the cloud
         await rig.dongle_faults(silent=False)
         resting = await rig.command(PV18K, "battery/charge_current", "42")  # within the rest: the cloud
         await asyncio.sleep(2.2)
@@ -508,9 +527,9 @@ async def test_with_only_a_modbus_tcp_adapter_a_write_is_confirmed_and_the_cloud
 async def test_hybrid_falls_back_to_the_cloud_when_the_adapter_is_silent(broker: Broker) -> None:
     async with through_adapters(broker, transport="hybrid", with_cloud=True, answer_within=0.5) as rig:
         await rig.dongle_faults(silent=True)
-        result = await rig.command(PV18K, "battery/charge_current", "44")
+        result = await rig.command(PV18K, "ac_charge/enabled", "ON")  # its register is read first
         assert (result["outcome"], result["confirmed"], result["via"]) == ("accepted", True, "cloud")
-    assert rig.state.value_of(PV18K, "HOLD_LEAD_ACID_CHARGE_RATE") == "44"
+    assert rig.state.value_of(PV18K, "FUNC_AC_CHARGE") is True
     assert rig.state.writes_by_transport["modbus_tcp"] == 0
 
 

@@ -274,6 +274,14 @@ async def test_a_flag_is_read_from_its_bit_and_written_with_its_neighbours_kept(
     assert r.cloud.calls == []
 
 
+async def test_a_value_that_fills_its_register_alone_is_written_without_reading_it_first() -> None:
+    r = routed("local")
+    r.registers.holding[101] = 40
+    assert await r.router.write(SERIAL, CHARGE_CURRENT, "80") == Delivery(1, "dongle")
+    assert r.registers.requests == [("write", 101, 80)], "one exchange: no neighbour to keep"
+    assert await r.router.read(SERIAL, CHARGE_CURRENT) == "80"
+
+
 async def test_a_window_is_written_one_register_at_a_time_its_start_first() -> None:
     r = routed("local")
     assert await r.router.write(SERIAL, AC_CHARGE_WINDOW, "01:30-05:45") == Delivery(2, "dongle")
@@ -288,7 +296,7 @@ async def test_a_window_is_written_one_register_at_a_time_its_start_first() -> N
 @pytest.mark.parametrize("mode", ["local", "hybrid"])
 async def test_a_write_the_dongle_took_and_never_answered_is_not_sent_again_anywhere(mode: str) -> None:
     r = routed(mode)
-    r.registers.failures = [None, LocalSilentError("did not answer", sent=True)]  # read, then write
+    r.registers.failures = [LocalSilentError("did not answer", sent=True)]  # the write: nothing read first
     with pytest.raises(OutcomeUnknownError) as unknown:
         await r.router.write(SERIAL, CHARGE_CURRENT, "80")
     assert (unknown.value.message, unknown.value.via) == ("did not answer", "dongle")
@@ -301,15 +309,15 @@ async def test_a_write_the_dongle_took_and_never_answered_is_not_sent_again_anyw
     [LocalSilentError("did not answer", sent=True), LocalUnreachableError("cannot connect", sent=False)],
     ids=["silent", "unreachable"],
 )
-async def test_a_write_whose_first_read_fails_was_never_written(failure: LocalTransportError) -> None:
+async def test_a_flag_write_whose_first_read_fails_was_never_written(failure: LocalTransportError) -> None:
     local, hybrid = routed("local"), routed("hybrid")
     local.registers.failures, hybrid.registers.failures = [failure], [failure]
     with pytest.raises(TransientError) as failed:
-        await local.router.write(SERIAL, CHARGE_CURRENT, "80")
+        await local.router.write(SERIAL, AC_CHARGE, "ON")
     assert failed.value.message == f"{failure.message}; nothing was written"
     assert (failed.value.maybe_delivered, failed.value.via) == (False, "dongle")
-    assert await hybrid.router.write(SERIAL, CHARGE_CURRENT, "80") == Delivery(1, "cloud"), "safe elsewhere"
-    assert hybrid.cloud.calls == [("write_parameter", SERIAL, "HOLD_LEAD_ACID_CHARGE_RATE", "80")]
+    assert await hybrid.router.write(SERIAL, AC_CHARGE, "ON") == Delivery(1, "cloud"), "safe elsewhere"
+    assert hybrid.cloud.calls == [("function_control", SERIAL, "FUNC_AC_CHARGE", True)]
     assert writes(local.registers) == writes(hybrid.registers) == []
 
 

@@ -126,6 +126,12 @@ def holding_registers(names: tuple[str, ...]) -> tuple[int, ...]:
     return tuple(sorted({HOLDING[name].register for name in names}))
 
 
+def shared_registers(names: tuple[str, ...]) -> tuple[int, ...]:
+    """The registers these parameters share with others (flags, schedule bytes): a write must read them
+    first to keep the rest. A scaled value fills its register alone."""
+    return tuple(sorted({HOLDING[name].register for name in names if HOLDING[name].shares_register}))
+
+
 def input_registers(names: tuple[str, ...]) -> tuple[int, ...]:
     return tuple(sorted({register for name in names for register in INPUTS[name].spans}))
 
