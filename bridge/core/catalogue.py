@@ -259,6 +259,32 @@ SETTINGS: Final[tuple[Setting, ...]] = (
             provenance=Provenance((P, E, A), note=f"Register 179 bit 11 in luxpower-ha-integration and {LUX_DOC} (`ubACcoupling`); pylxpweb and eg4_web_monitor map it there from those layouts, their own toggle test still outstanding (eg4_web_monitor#472). One fork of the Luxpower integration defines it at bit 11 and again at bit 8. Its start and end SOC and voltages (registers 220-223) are disputed and not offered.")),
 )  # fmt: skip
 
+SMART_PORT_NOTE: Final = (
+    "Written to the GridBOSS's own serial: the mode with `bitParamControl` (`BIT_MIDBOX_SP_MODE_n`: 0 unused, 1 "
+    "smart load, 2 AC couple; pylxpweb's `set_smart_port_mode`, eg4_web_monitor's select, the vendor app's "
+    "request shape), then the mode's enable flag with `functionControl` (`FUNC_SMART_LOAD_EN_n` or "
+    "`FUNC_AC_COUPLE_EN_n`, register 229; pylxpweb's `enable_smart_load` and `enable_ac_couple`, which say "
+    "the port must be in that mode first). A mode written alone leaves its flag as it was: after `unused` "
+    "the flag is off, and the port reads as a smart load while it does nothing (eg4_web_monitor issue 629). "
+    "Read back from the GridBOSS's parameter windows 0 and 127: the mode and its flag; a mode whose flag is "
+    "off is not taken for the mode. The meaning of 0/1/2 comes from one lineage (pylxpweb and "
+    "eg4_web_monitor, one author) and the cloud's captured answers, where mode and flag always match; so "
+    "the setting is offered only when `control.expose` names it. Through the cloud only."
+)
+
+
+def _smart_port(port: int) -> SelectSetting:
+    return SelectSetting(
+        f"smart_port_{port}_mode", f"Smart Port {port} Mode", f"smart_port/{port}/mode", f"BIT_MIDBOX_SP_MODE_{port}",
+        20, ("unused", "smart_load", "ac_couple"), "mdi:electric-switch", Risk.PROTECTION,
+        provenance=Provenance((P, E, C), note=SMART_PORT_NOTE, gridboss=True),
+        enables=(None, f"FUNC_SMART_LOAD_EN_{port}", f"FUNC_AC_COUPLE_EN_{port}"), enables_register=229,
+    )  # fmt: skip
+
+
+#: The GridBOSS's settings: its four smart ports' modes.
+GRIDBOSS_SETTINGS: Final[tuple[Setting, ...]] = tuple(_smart_port(port) for port in (1, 2, 3, 4))
+
 #: The settings of the first release, whose per-entity discovery topics are migrated (`migrate_discovery`).
 WRITABLE_PARAMETERS: Final = (BATTERY_CHARGE_CURRENT, BATTERY_DISCHARGE_CURRENT)
 
@@ -291,8 +317,8 @@ def retired_setting_message(topic_path: str) -> str | None:
     return None
 
 
-_BY_TOPIC_PATH: Final = {setting.topic_path: setting for setting in SETTINGS}
-_BY_KEY: Final = {setting.key: setting for setting in SETTINGS}
+_BY_TOPIC_PATH: Final = {setting.topic_path: setting for setting in (*SETTINGS, *GRIDBOSS_SETTINGS)}
+_BY_KEY: Final = {setting.key: setting for setting in (*SETTINGS, *GRIDBOSS_SETTINGS)}
 
 
 # pragma: no mutate start
@@ -398,8 +424,10 @@ GRIDBOSS_SENSORS: Final = (
     Sensor("gridboss_generator_power", "Generator Power", "generator_power", "generator/power", "W", "power"),
     *(Sensor(f"gridboss_smart_port{port}_power", f"Smart Port {port} Power", f"smart_port{port}_power",
              f"smart_port/{port}/power", "W", "power") for port in range(1, 5)),
-    *(Sensor(f"gridboss_smart_port{port}_mode", f"Smart Port {port} Mode", f"smart_port{port}_mode",
-             f"smart_port/{port}/mode", None, None, None, icon="mdi:power-socket-us", diagnostic=True)
+    # The mode as the runtime answer says it, whatever its enable flag: the setting (`smart_port/N/mode`)
+    # shows a mode only with its flag on.
+    *(Sensor(f"gridboss_smart_port{port}_status", f"Smart Port {port} Status", f"smart_port{port}_mode",
+             f"smart_port/{port}/status", None, None, None, icon="mdi:power-socket-us", diagnostic=True)
       for port in range(1, 5)),
     Sensor("gridboss_import_today", "Grid Import Energy Today", "import_today", "energy/import_today", "kWh",
            "energy", "total_increasing", decimals=1),

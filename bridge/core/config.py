@@ -23,7 +23,7 @@ from pydantic import (
     model_validator,
 )
 
-from bridge.core.catalogue import SETTINGS, setting_by_key
+from bridge.core.catalogue import GRIDBOSS_SETTINGS, SETTINGS, setting_by_key
 from bridge.core.kinds import NumberSetting, Risk
 
 LOOPBACK_HOSTS: Final = frozenset({"localhost", "127.0.0.1", "::1"})
@@ -200,7 +200,7 @@ class ControlSettings(_Section):
     @field_validator("expose")
     @classmethod
     def _protection_settings(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        protection = {setting.key for setting in SETTINGS if setting.risk is Risk.PROTECTION}
+        protection = {setting.key for setting in EVERY_SETTING if setting.risk is Risk.PROTECTION}
         contested = {setting.key for setting in SETTINGS if setting.provenance.contested}
         unknown = [key for key in value if key not in protection | contested and key != "protection"]
         if unknown:
@@ -218,10 +218,13 @@ class ControlSettings(_Section):
         everything = "protection" in self.expose
         return frozenset(
             setting.key
-            for setting in SETTINGS
+            for setting in EVERY_SETTING
             if setting.key in self.expose or (everything and setting.risk is Risk.PROTECTION)
         )
 
+
+#: The inverters' settings and the GridBOSS's.
+EVERY_SETTING: Final = (*SETTINGS, *GRIDBOSS_SETTINGS)
 
 #: How the bridge reaches an inverter: the vendor's cloud, the inverter's WiFi dongle on the local network,
 #: or the dongle first and the cloud when the dongle does not answer.

@@ -47,6 +47,8 @@ class RefusedError(TransportError):
     def __init__(self, server_text: str, *, serial: str | None = None) -> None:
         super().__init__(server_text, serial=serial)
         self.server_text = server_text
+        #: Part of the write landed before the refusal (a window's first values, a smart port's mode).
+        self.partial = False
 
 
 class TransientError(TransportError):

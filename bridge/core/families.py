@@ -23,6 +23,8 @@ class Family(StrEnum):
     EG4_HYBRID = "eg4_hybrid"
     EG4_OFF_GRID = "eg4_off_grid"
     LUXPOWER = "luxpower"
+    #: Not an inverter: the GridBOSS (MID box), whose only settings are its smart ports'.
+    GRIDBOSS = "gridboss"
     #: Nothing the device said identifies it: only what every family agrees on is offered.
     UNKNOWN = "unknown"
 
@@ -35,6 +37,7 @@ FAMILY_LABELS: Final = {
     Family.EG4_HYBRID: "EG4 grid-tied hybrid (18kPV, 12kPV, FlexBOSS21/18)",
     Family.EG4_OFF_GRID: "EG4 off-grid (12000XP, 6000XP, SNA)",
     Family.LUXPOWER: "Luxpower (LXP)",
+    Family.GRIDBOSS: "EG4 GridBOSS (MID box)",
     Family.UNKNOWN: "an unidentified model",
 }
 

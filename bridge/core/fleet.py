@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Final
 
-from bridge.core.catalogue import SETTINGS
+from bridge.core.catalogue import GRIDBOSS_SETTINGS, SETTINGS
 from bridge.core.config import Settings
 from bridge.core.devices import Device
 from bridge.core.kinds import NumberSetting, Risk, Setting
@@ -123,6 +123,12 @@ class GridBossState:
     runtime: GridBossRuntime | None = None
     #: Availability as last said (`None`: not yet said).
     online: bool | None = None
+    #: Its settings (the smart ports' modes) as last read, by key: canonical text.
+    held: dict[str, str] = field(default_factory=dict)
+    #: The keys of the settings offered on it: none until its settings were read.
+    offered: frozenset[str] = frozenset()
+    #: When each setting was last read back after a write (monotonic clock), by key.
+    read_back_at: dict[str, float] = field(default_factory=dict)
 
 
 class Fleet:
@@ -176,6 +182,17 @@ class Fleet:
             for setting in SETTINGS
             if (offered is None or setting.key in offered)
             and (setting.risk is Risk.EVERYDAY or setting.key in self._exposed)
+        ]
+
+    def gridboss_settings_of(self, serial: str) -> list[Setting]:
+        """The settings announced and written for a GridBOSS: those read from it that `control.expose`
+        names (each changes what a smart port powers)."""
+        state = self.gridbosses.get(serial)
+        offered = frozenset() if state is None else state.offered
+        return [
+            setting
+            for setting in GRIDBOSS_SETTINGS
+            if setting.key in offered and (setting.risk is Risk.EVERYDAY or setting.key in self._exposed)
         ]
 
     def sensors_of(self, serial: str) -> frozenset[str] | None:

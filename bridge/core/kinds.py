@@ -73,6 +73,13 @@ class Offer(StrEnum):
     ABSENT = "absent"
 
 
+#: Why a device lacks a setting of the other kind of device, by whether the setting is a GridBOSS's.
+NOT_THIS_DEVICE: Final = {
+    True: "a setting of the GridBOSS (MID box), not of an inverter",
+    False: "an inverter's setting: a GridBOSS has only its smart ports' settings",
+}
+
+
 @dataclass(frozen=True, slots=True)
 class Provenance:
     """Who says what about a setting, and what follows for each model family."""
@@ -85,10 +92,14 @@ class Provenance:
     contested: tuple[tuple[Family, str], ...] = ()
     #: Other disagreements, and choices made between sources (a range narrowed to what they share).
     note: str = ""
+    #: A GridBOSS's setting (no inverter has it); an inverter's otherwise (no GridBOSS has it).
+    gridboss: bool = False
 
     def offer(self, family: Family) -> tuple[Offer, str]:
         """Whether `family` gets the setting, and why not. An unidentified model gets only what every
         family has and no source disputes."""
+        if (family is Family.GRIDBOSS) != self.gridboss:
+            return Offer.ABSENT, NOT_THIS_DEVICE[self.gridboss]
         if family is Family.UNKNOWN:
             doubts = [f"{known.label}: {why}" for known, why in (*self.absent, *self.contested)]
             if doubts:
@@ -388,6 +399,11 @@ class SelectSetting:
     risk: Risk = Risk.EVERYDAY
     local: tuple[tuple[str, Encoding], ...] = ()
     provenance: Provenance = Provenance(())
+    #: By option, the `FUNC_*` flag that must be on for the option to work, or `None`; with the register
+    #: holding the flags. A smart port's mode is written, then its flag: a mode without the flag leaves
+    #: the port dead while it reads as set (eg4_web_monitor issue 629).
+    enables: tuple[str | None, ...] = ()
+    enables_register: int | None = None
 
     @property
     def component(self) -> str:
@@ -395,11 +411,16 @@ class SelectSetting:
 
     @property
     def field_names(self) -> tuple[str, ...]:
-        return (self.bit_param,)
+        return (self.bit_param, *(flag for flag in self.enables if flag is not None))
 
     @property
     def registers(self) -> tuple[int, ...]:
-        return (self.register,)
+        flags = () if self.enables_register is None else (self.enables_register,)
+        return (self.register, *flags)
+
+    def enable_flag(self, canonical: str) -> str | None:
+        """The flag to turn on after writing `canonical`, if its option needs one."""
+        return self.enables[self.value_of(canonical)] if self.enables else None
 
     def parse(self, payload: bytes, maximum: Decimal | None = None) -> str:
         text = payload_text(payload, self.unit_hint())
@@ -416,7 +437,14 @@ class SelectSetting:
         raw = values[self.bit_param]
         if isinstance(raw, bool) or not str(raw).strip().isdigit() or int(str(raw)) >= len(self.options):
             raise ValueUnreadable(f"{self.bit_param} as read is not one of its options: {raw!r}")
-        return self.options[int(str(raw))]
+        option = self.options[int(str(raw))]
+        flag = self.enable_flag(option)
+        if flag is not None and values.get(flag) is not True:
+            raise ValueUnreadable(
+                f"{self.name} reads {option}, but {flag} is off: the port does nothing in that mode until "
+                "its flag is on"
+            )
+        return option
 
     def to_fields(self, canonical: str) -> dict[str, FieldValue]:
         return {self.bit_param: self.value_of(canonical)}

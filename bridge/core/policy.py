@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Final
 
-from bridge.core.catalogue import retired_setting_message, setting_by_topic_path
+from bridge.core.catalogue import GRIDBOSS_SETTINGS, retired_setting_message, setting_by_topic_path
 from bridge.core.commands import Command
 from bridge.core.config import InverterSettings, ThermalGuardSettings
 from bridge.core.errors import CommandRefused
@@ -102,7 +102,16 @@ def _held_beyond(setting: Setting, situation: Situation) -> str:
 
 def check_offered(setting: Setting, situation: Situation, serial: str) -> None:
     """Refuse a setting this inverter's family lacks, or whose meaning there the sources dispute (unless
-    exposed), naming the model; and one its model's parameters do not include."""
+    exposed), naming the model; and one its model's parameters do not include. An inverter's setting is
+    never written to a GridBOSS, nor a GridBOSS's to an inverter, whatever has been read yet."""
+    for_gridboss = setting in GRIDBOSS_SETTINGS
+    if for_gridboss != (situation.family is Family.GRIDBOSS):
+        device = situation.model or serial
+        raise CommandRefused(
+            f"{setting.name} is a GridBOSS setting, and {device} is not a GridBOSS"
+            if for_gridboss
+            else f"{setting.name} is an inverter setting, and {device} is a GridBOSS"
+        )
     if situation.offered is None or setting.key in situation.offered:
         return
     model = situation.model or serial

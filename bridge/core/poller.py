@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import replace
@@ -17,7 +18,7 @@ from typing import Final, Protocol
 
 import structlog
 
-from bridge.core.catalogue import SETTINGS
+from bridge.core.catalogue import GRIDBOSS_SETTINGS, SETTINGS
 from bridge.core.clock import Clock
 from bridge.core.config import Settings
 from bridge.core.devices import Device
@@ -28,9 +29,10 @@ from bridge.core.errors import (
     TransientError,
     TransportError,
     UnknownInverterError,
+    ValueUnreadable,
 )
-from bridge.core.families import family_of_model, identify, model_name
-from bridge.core.fleet import Fleet, GridBossState
+from bridge.core.families import Family, family_of_model, identify, model_name
+from bridge.core.fleet import Fleet, GridBossState, InverterState
 from bridge.core.kinds import Setting, offered_in_family
 from bridge.core.readings import (
     DEVICE_TYPE_CODE,
@@ -275,7 +277,12 @@ class Poller:
     async def _refresh_parameters(self) -> None:
         fleet = self._fleet
         await asyncio.gather(
-            *(self._refresh_parameters_of(serial) for serial in fleet if fleet[serial].online is not False)
+            *(self._refresh_parameters_of(serial) for serial in fleet if fleet[serial].online is not False),
+            *(
+                self._refresh_gridboss_settings(serial)
+                for serial, gridboss in fleet.gridbosses.items()
+                if gridboss.online is not False
+            ),
         )
         self._announcements.groups()  # the energy counters were read with the settings
 
@@ -347,7 +354,7 @@ class Poller:
     def read_back(self, serial: str, key: str, value: str) -> None:
         """A write's read-back found `value`: newer than any settings read that started before it, whose
         answer must not overwrite it."""
-        state = self._fleet[serial]
+        state: InverterState | GridBossState = self._fleet.gridbosses.get(serial) or self._fleet[serial]
         state.read_back_at[key] = self._clock.now()
         state.held[key] = value
 
@@ -395,6 +402,34 @@ class Poller:
             state.online = False
         else:
             state.online = state.runtime.online
+        self._announcements.gridboss(serial)
+
+    async def _refresh_gridboss_settings(self, serial: str) -> None:
+        """A GridBOSS's settings (its smart ports' modes), read with the inverters'."""
+        state = self._fleet.gridbosses[serial]
+        started = self._clock.now()
+        try:
+            read = await self._reader.read_parameters(serial)
+        except NoTransportError:
+            return
+        except TransportError as exc:
+            log.warning("gridboss_settings_read_failed", serial=serial, error=exc.message, via=exc.via)
+            return
+        if read.complete or not state.offered:
+            state.offered = frozenset(
+                setting.key
+                for setting in GRIDBOSS_SETTINGS
+                if read.has(setting) and offered_in_family(setting, Family.GRIDBOSS, self._exposed)
+            )
+        for setting in GRIDBOSS_SETTINGS:
+            if setting.key not in state.offered or state.read_back_at.get(setting.key, -math.inf) >= started:
+                continue
+            try:
+                state.held[setting.key] = setting.from_fields(read.values)
+            except (KeyError, ValueUnreadable) as exc:
+                # A smart port in a mode whose flag is off does nothing: shown as no state, and said.
+                state.held.pop(setting.key, None)
+                log.warning("gridboss_setting_unreadable", serial=serial, setting=setting.key, error=str(exc))
         self._announcements.gridboss(serial)
 
     async def _refresh_batteries_of(self, serial: str) -> None:

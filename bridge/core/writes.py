@@ -201,8 +201,14 @@ class WriteQueue:
             self._answer_unknown(command, write, sequence, exc)
             return
         except RefusedError as exc:
-            failed = Result(Outcome.FAILED, error=exc.server_text, attempts=exc.attempts, via=exc.via)
+            # Refused after part of it landed: not "not applied", and the next refresh shows what is held.
+            applied: Applied = "unknown" if exc.partial else False
+            failed = Result(
+                Outcome.FAILED, error=exc.server_text, applied=applied, attempts=exc.attempts, via=exc.via
+            )
             self._listener.answer(command, failed)
+            if exc.partial:
+                self._listener.wrote(serial)
             return
         except TransportError as exc:
             self._listener.transport_failed(serial, exc)

@@ -68,8 +68,8 @@ class Announcer:
         #: What each inverter's config last showed: a changed one is sent at QoS 1, a repetition at QoS 0.
         self._discovery: dict[str, tuple[object, ...]] = {}
         self._announced = False
-        #: The GridBOSSes announced.
-        self._gridbosses: set[str] = set()
+        #: The GridBOSSes announced, each with the settings its config offered.
+        self._gridbosses: dict[str, frozenset[str]] = {}
         #: The parallel groups announced.
         self._groups: set[str] = set()
         #: The battery modules announced, by inverter.
@@ -134,14 +134,21 @@ class Announcer:
     def gridboss(self, serial: str, *, force: bool = False) -> None:
         """A GridBOSS's config (once, and again on every announcement), availability and values."""
         state = self._fleet.gridbosses[serial]
-        if (serial not in self._gridbosses or force) and self._announced:
-            config = _json(abbreviated(gridboss_config(self._topics, serial, state.model)))
-            self._publish(self._topics.device_discovery(serial), config, retain=True)
-            self._gridbosses.add(serial)
+        settings = self._fleet.gridboss_settings_of(serial)
+        offered = frozenset(setting.key for setting in settings)
+        if (self._gridbosses.get(serial) != offered or force) and self._announced:
+            read_only = bool(self._settings.limits_for(serial).read_only)
+            config = gridboss_config(self._topics, serial, state.model, settings, read_only=read_only)
+            self._publish(self._topics.device_discovery(serial), _json(abbreviated(config)), retain=True)
+            self._gridbosses[serial] = offered
         online = bool(state.online)
         self.state_at(self._topics.availability(serial), ONLINE if online else OFFLINE, force=force)
         if state.runtime is not None and online:
             self._readings(serial, state.runtime, GRIDBOSS_SENSORS, force=force)
+        for setting in settings:
+            held = state.held.get(setting.key)
+            if held is not None:
+                self.parameter(serial, setting, held, force=force)
 
     # -- parallel groups --------------------------------------------------------------------------------
 

@@ -298,11 +298,16 @@ def battery_module_config(topics: Topics, inverter: Device, module: BatteryModul
     }
 
 
-def gridboss_config(topics: Topics, serial: str, model: str) -> dict[str, Any]:
-    """A GridBOSS as a device of its own: grid, load, backup side, generator and smart ports, read-only.
-    Its smart port modes are shown, not offered: writing one without its port's enable flag leaves the
-    port dead (eg4_web_monitor issue 629), and no two sources agree on how to write both."""
+def gridboss_config(
+    topics: Topics, serial: str, model: str, settings: Iterable[Setting] = (), *, read_only: bool = False
+) -> dict[str, Any]:
+    """A GridBOSS as a device of its own: grid, load, backup side, generator and smart ports, and the
+    settings offered on it (its smart ports' modes, where `control.expose` names them)."""
     box = Device(serial, model)
+    components = {sensor.key: sensor_component(topics, box, sensor) for sensor in GRIDBOSS_SENSORS}
+    no_limits = InverterSettings()  # a select has no bound to narrow
+    for setting in settings:
+        components[setting.key] = setting_component(topics, box, setting, no_limits, read_only=read_only)
     return {
         "device": {
             "identifiers": [topics.node_id(serial)],
@@ -312,7 +317,7 @@ def gridboss_config(topics: Topics, serial: str, model: str) -> dict[str, Any]:
             "serial_number": serial,
         },
         "origin": ORIGIN,
-        "cmps": {sensor.key: sensor_component(topics, box, sensor) for sensor in GRIDBOSS_SENSORS},
+        "cmps": components,
         "availability": _availability(topics.bridge_status, topics.availability(serial)),
         "availability_mode": "all",
         "qos": 1,

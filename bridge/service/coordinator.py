@@ -249,6 +249,20 @@ class Coordinator:
             self._accept(Command(topic, serial, setting.topic_path, str(limit).encode(), retained=False))
 
     def _situation(self, serial: str) -> Situation:
+        gridboss = self.fleet.gridbosses.get(serial)
+        if gridboss is not None:
+            return Situation(
+                model=gridboss.model,
+                family=Family.GRIDBOSS,
+                ready=self.ready.is_set(),
+                stopping=self._stopping,
+                known_inverter=True,
+                limits=self._settings.limits_for(serial),
+                held=dict(gridboss.held),
+                battery_temperature=None,
+                offered=gridboss.offered,
+                exposed=self._settings.control.exposed,
+            )
         state = self.fleet.get(serial)
         device = None if state is None else state.device
         return Situation(
@@ -296,6 +310,9 @@ class Coordinator:
     def read_holding(self, serial: str, setting: Setting, value: str) -> None:
         self.poller.read_back(serial, setting.key, value)
         self.announcer.parameter(serial, setting, value, force=True)
+        if serial in self.fleet.gridbosses:
+            self._writes.observed(serial, setting, value)
+            return
         self.fleet.check_limits(serial)
         self.announcer.beyond_limits(serial)
         self._writes.observed(serial, setting, value)

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Final
 
-from bridge.core.catalogue import ENERGY_SENSORS, RETIRED, SENSORS, SETTINGS
+from bridge.core.catalogue import ENERGY_SENSORS, GRIDBOSS_SETTINGS, RETIRED, SENSORS, SETTINGS
 from bridge.core.families import KNOWN_FAMILIES, Family
 from bridge.core.kinds import NumberSetting, Offer, Risk, SelectSetting, Setting, SwitchSetting
 from bridge.transports.local import registers
@@ -69,6 +69,19 @@ def tables() -> str:
         rows.append(
             f"| `{setting.topic_path}` | {setting.name} | {_values(setting)} | {_written_by(setting)} | "
             f"{_through_dongle(setting)} | {setting.component} | {risk} |"
+        )
+    rows += [
+        "",
+        "GridBOSS settings: `eg4/<GridBOSS sn>/<path>/...` as above, through the cloud only, each written "
+        "and then its port's enable flag (docs/SETTINGS.md).",
+        "",
+        "| path | name | values | cloud parameter | risk |",
+        "|---|---|---|---|---|",
+    ]
+    for setting in GRIDBOSS_SETTINGS:
+        rows.append(
+            f"| `{setting.topic_path}` | {setting.name} | {_values(setting)} | {_written_by(setting)} | "
+            f"**{setting.risk.value}** |"
         )
     rows += [
         "",
@@ -135,6 +148,15 @@ result on the setting's result topic like any command.
 """
 
 
+GRIDBOSS_DOC_HEAD: Final = """## The GridBOSS's settings
+
+A GridBOSS (MID box, device type 9 on the cloud account) is a device of its own; its only settings are its
+four smart ports' modes, read and written through the cloud with the GridBOSS's own serial. No inverter has
+them and the GridBOSS has no inverter setting: a `/set` across the two is refused. Each is a protection
+setting, offered only when `control.expose` names it.
+"""
+
+
 def _family_cell(setting: Setting, family: Family) -> str:
     offer, _why = setting.provenance.offer(family)
     return {Offer.OFFERED: "yes", Offer.CONTESTED: "contested", Offer.ABSENT: "no"}[offer]
@@ -160,6 +182,9 @@ def settings_doc() -> str:
     rows += ["", "## Sources and disagreements, setting by setting", ""]
     for setting in SETTINGS:
         rows += _provenance(setting)
+    rows += [GRIDBOSS_DOC_HEAD]
+    for setting in GRIDBOSS_SETTINGS:
+        rows += _provenance(setting)
     rows += ["## Retired", ""]
     for retired in RETIRED:
         rows.append(
@@ -178,6 +203,8 @@ def _provenance(setting: Setting) -> list[str]:
         f"- agree on this row: {', '.join(source.value for source in provenance.agree)}",
     ]
     lines += [f"- not on {family.label}: {why}" for family, why in provenance.absent]
+    if provenance.gridboss:
+        lines.append(f"- only on {Family.GRIDBOSS.label}: no inverter has it")
     lines += [f"- contested on {family.label}: {why}" for family, why in provenance.contested]
     if provenance.note:
         lines.append(f"- {provenance.note}")

@@ -292,6 +292,9 @@ def battery_answer(inverter: SimInverter) -> dict[str, Any]:
     }
 
 
+PORTS: Final = (1, 2, 3, 4)
+
+
 def gridboss_answer(state: SimulatorState, gridboss: SimInverter) -> dict[str, Any]:
     """The GridBOSS's runtime in the cloud's shape (`midboxData`): the grid and load split evenly over the
     two legs from the inverters' flows, port 1 in smart-load mode feeding a load, port 2 AC-coupled."""
@@ -303,10 +306,8 @@ def gridboss_answer(state: SimulatorState, gridboss: SimInverter) -> dict[str, A
         "gridRmsVolt": 2418,
         "upsRmsVolt": 2410,
         "gridFreq": 5998,
-        "smartPort1Status": 1,
-        "smartPort2Status": 2,
-        "smartPort3Status": 0,
-        "smartPort4Status": 0,
+        # The mode alone, as the cloud says it: a port whose flag is off reads the same.
+        **{f"smartPort{port}Status": gridboss.values.get(f"BIT_MIDBOX_SP_MODE_{port}", 0) for port in PORTS},
     }
     for leg, watts in legs.items():
         data[f"{leg}L1ActivePower"] = watts // 2

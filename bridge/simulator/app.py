@@ -195,9 +195,10 @@ async def _remote_read(request: web.Request) -> web.Response:
     if not start >= 0 or not 0 < count <= 127:
         return _refusal("PARAM_ERROR")
     if not inverter.has_battery_parameters:
-        # A GridBOSS answers with its own window (from register 2032), holding no battery settings.
+        # A GridBOSS answers with its own parameters (its smart ports'), holding no battery settings.
         midbox = {"success": True, "inverterSn": inverter.serial, "deviceType": inverter.device_type}
-        return _json(midbox | {"startRegister": start, "pointNumber": count, "valueFrame": ""})
+        values = _state(request).read_window(inverter.serial, start, count)
+        return _json(midbox | {"startRegister": start, "pointNumber": count, "valueFrame": ""} | values)
     values = _state(request).read_window(inverter.serial, start, count)
     header: dict[str, Any] = {
         "success": True,

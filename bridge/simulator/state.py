@@ -383,7 +383,8 @@ class SimulatorState:
             )
         if self.gridboss:
             serial = f"{4812345600 + self.inverter_count:010d}"
-            self.inverters[serial] = SimInverter(serial, "Grid Boss", GRIDBOSS_DEVICE_TYPE, {}, {})
+            registers, values = _smart_ports(modes=(1, 2, 0, 0))
+            self.inverters[serial] = SimInverter(serial, "Grid Boss", GRIDBOSS_DEVICE_TYPE, registers, values)
 
     # -- sessions --------------------------------------------------------------------------------------
 
@@ -456,7 +457,7 @@ class SimulatorState:
             return REMOTE_SET_ERROR
         if func_param in inverter.refused:
             return REMOTE_SET_ERROR
-        inverter.values[func_param] = enable
+        inverter.values[func_param] = enable and _port_mode_allows(inverter, func_param)
         if func_param == PEAK_SHAVING and not enable and PEAK_SHAVING_POWER in inverter.values:
             # The firmware zeroes the setpoint when peak shaving goes off (eg4_web_monitor).
             inverter.values[PEAK_SHAVING_POWER] = "0"
@@ -464,10 +465,18 @@ class SimulatorState:
         return None
 
     def set_bits(self, serial: str, bit_param: str, value: int) -> str | None:
-        """A multi-valued `BIT_*` field."""
+        """A multi-valued `BIT_*` field. A smart port's mode takes 0-2; set to unused, the port's enable
+        flags go off, and nothing turns them on again but their own write (eg4_web_monitor issue 629)."""
         inverter = self.inverters[serial]
         if not bit_param.startswith("BIT_") or bit_param not in inverter.registers or not 0 <= value <= 15:
             return REMOTE_SET_ERROR
+        port = bit_param.removeprefix(SMART_PORT_MODE)
+        if port != bit_param and value > 2:
+            return REMOTE_SET_ERROR
+        if port != bit_param and value == 0:
+            inverter.values[f"{SMART_LOAD_ENABLE}{port}"] = inverter.values[f"{AC_COUPLE_ENABLE}{port}"] = (
+                False
+            )
         inverter.values[bit_param] = value
         self._record(serial, bit_param, str(value), "cloud")
         return None
@@ -485,6 +494,36 @@ class SimulatorState:
             inverter.values[name] = f"{number:02d}"
             self._record(serial, name, f"{number:02d}", "cloud")
         return None
+
+
+SMART_PORT_MODE: Final = "BIT_MIDBOX_SP_MODE_"
+SMART_LOAD_ENABLE: Final = "FUNC_SMART_LOAD_EN_"
+AC_COUPLE_ENABLE: Final = "FUNC_AC_COUPLE_EN_"
+
+
+def _smart_ports(modes: tuple[int, ...]) -> tuple[dict[str, int], dict[str, str | bool | int | None]]:
+    """A GridBOSS's smart port parameters: each port's mode (register 20, two bits a port) and its enable
+    flags (register 229), the flag of each port's mode on, as the cloud's captured answers show them."""
+    registers: dict[str, int] = {}
+    values: dict[str, str | bool | int | None] = {}
+    for port, mode in enumerate(modes, start=1):
+        registers[f"{SMART_PORT_MODE}{port}"] = 20
+        registers[f"{SMART_LOAD_ENABLE}{port}"] = registers[f"{AC_COUPLE_ENABLE}{port}"] = 229
+        values[f"{SMART_PORT_MODE}{port}"] = mode
+        values[f"{SMART_LOAD_ENABLE}{port}"] = mode == 1
+        values[f"{AC_COUPLE_ENABLE}{port}"] = mode == 2
+    return registers, values
+
+
+def _port_mode_allows(inverter: SimInverter, func_param: str) -> bool:
+    """The firmware keeps a smart port's enable flag only while the port is in that flag's mode: set in
+    another, it is answered with success and reverted within a second (seen on a GridBOSS, a fork of
+    eg4_web_monitor)."""
+    for prefix, mode in ((SMART_LOAD_ENABLE, 1), (AC_COUPLE_ENABLE, 2)):
+        port = func_param.removeprefix(prefix)
+        if port != func_param:
+            return inverter.values.get(f"{SMART_PORT_MODE}{port}") == mode
+    return True
 
 
 PEAK_SHAVING: Final = "FUNC_GRID_PEAK_SHAVING"

@@ -58,6 +58,8 @@ from bridge.transports.local.modbus import ModbusConnection, ModbusLine
 log = structlog.get_logger(__name__)
 
 INVERTER_DEVICE_TYPE: Final = 6
+#: The most registers the cloud reads in one request (`pointNumber`).
+WINDOW_REGISTERS: Final = 127
 
 _Answer = TypeVar("_Answer")
 
@@ -74,8 +76,24 @@ class CloudTransport:
         if isinstance(setting, WindowSetting):
             return await self._write_window(serial, setting, value)
         if isinstance(setting, SelectSetting):
-            return await self._cloud.bit_param_control(serial, setting.bit_param, setting.value_of(value))
+            return await self._write_select(serial, setting, value)
         return await self._cloud.write_parameter(serial, setting.hold_param, value)
+
+    async def _write_select(self, serial: str, setting: SelectSetting, value: str) -> int:
+        """The option, then the flag the option needs on (a smart port's mode, then its enable flag: the
+        flag is kept only while the port is in its mode, so never before)."""
+        sent = await self._cloud.bit_param_control(serial, setting.bit_param, setting.value_of(value))
+        flag = setting.enable_flag(value)
+        if flag is None:
+            return sent
+        try:
+            return sent + await self._cloud.function_control(serial, flag, True)
+        except TransportError as exc:
+            exc.attempts += sent
+            if isinstance(exc, RefusedError):
+                exc.partial = True
+                exc.server_text = f"{exc.server_text} (after {setting.bit_param} was written; {flag} was not)"
+            raise
 
     async def _write_window(self, serial: str, setting: WindowSetting, value: str) -> int:
         """Start hour, start minute, end hour, end minute, in that order; the first refusal ends it, and
@@ -87,6 +105,7 @@ class CloudTransport:
             except TransportError as exc:
                 exc.attempts += sent
                 if written and isinstance(exc, RefusedError):
+                    exc.partial = True
                     exc.server_text = (
                         f"{exc.server_text} (after {written} of the window's 4 values were written)"
                     )
@@ -94,9 +113,11 @@ class CloudTransport:
         return sent
 
     async def read(self, serial: str, setting: Setting) -> str:
-        # Only the setting's own registers: the cloud reads any window, and a few registers are cheap.
-        first, last = min(setting.registers), max(setting.registers)
-        values = await self._cloud.read_window(serial, first, last - first + 1, urgent=True)
+        # Only the setting's own registers: the cloud reads any window, and a few registers are cheap. A
+        # setting whose registers lie far apart (a smart port's mode and its flag) is read a window each.
+        values: dict[str, ParameterValue] = {}
+        for start, count in registers.blocks(setting.registers, WINDOW_REGISTERS):
+            values |= await self._cloud.read_window(serial, start, count, urgent=True)
         return setting.from_fields(values)
 
 

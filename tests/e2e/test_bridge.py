@@ -175,7 +175,7 @@ async def test_unknown_serial_and_unknown_parameter_are_refused(rig: Rig) -> Non
     unknown_serial = await rig.command("9999999999", CHARGE, "80")
     assert unknown_serial["error"] == "unknown inverter 9999999999"
     gridboss = await rig.command("4812345602", CHARGE, "80")
-    assert gridboss["error"] == "unknown inverter 4812345602"
+    assert gridboss["error"] == "Battery Charge Current is an inverter setting, and Grid Boss is a GridBOSS"
     unknown_parameter = await rig.command(FIRST, "battery/soc", "80")
     assert unknown_parameter["error"] == (
         f"unknown setting battery/soc: not one the bridge writes on {FIRST} (see the README's topic table)"

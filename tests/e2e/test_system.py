@@ -183,12 +183,90 @@ async def test_a_gridboss_is_a_device_of_its_own_updated_with_the_inverters(brok
                 assert components["gridboss_grid_power"]["state_topic"] == topics.state(
                     gridboss, "grid/power"
                 )
-                assert "command_topic" not in components["gridboss_smart_port1_mode"], "shown, not offered"
+                assert "command_topic" not in components["gridboss_smart_port1_status"]
+                assert "smart_port_1_mode" not in components, "offered only where control.expose names it"
                 await observer.wait_for_topic(topics.availability(gridboss), "online")
-                await observer.wait_for_topic(topics.state(gridboss, "smart_port/1/mode"), "smart_load")
+                await observer.wait_for_topic(topics.state(gridboss, "smart_port/1/status"), "smart_load")
                 await observer.wait_for_topic(topics.state(gridboss, "smart_port/2/power"), "-450")
                 await observer.wait_for_topic(topics.state(gridboss, "grid/voltage"), "241.8")
                 await observer.wait_for_topic(topics.state(gridboss, "energy/import_today"), "12.3")
                 state.set_offline(gridboss)
                 await rig.refresh()
                 await observer.wait_for_topic(topics.availability(gridboss), "offline")
+
+
+SMART_PORTS = ["smart_port_1_mode", "smart_port_2_mode", "smart_port_3_mode", "smart_port_4_mode"]
+
+
+@asynccontextmanager
+async def with_gridboss(broker: Broker, *, expose: list[str]) -> AsyncIterator[tuple[Rig, str]]:
+    state = SimulatorState(inverter_count=2, gridboss=True)
+    async with run_simulator(state) as simulator:
+        gridboss = next(serial for serial, box in state.inverters.items() if not box.has_battery_parameters)
+        topics = unique_topics()
+        settings = bridge_settings(
+            simulator, broker.port, topics, refresh_request_gap_seconds=0, control={"expose": expose}
+        )
+        async with observing(broker.port, f"{topics.base}/#", f"{topics.discovery_prefix}/#") as observer:
+            async with running_bridge(settings) as bridge:
+                yield Rig(simulator, topics, observer, bridge), gridboss
+
+
+async def test_a_smart_port_mode_is_written_with_its_enable_flag_and_confirmed(broker: Broker) -> None:
+    """Port 1 goes to unused (its flag goes off with it), then back to smart load: the bridge writes the
+    mode and then the flag, so the port works again, and reads both back (eg4_web_monitor issue 629)."""
+    async with with_gridboss(broker, expose=SMART_PORTS) as (rig, gridboss):
+        box = rig.simulator.state.inverters[gridboss]
+        config_topic = f"{rig.topics.discovery_prefix}/device/eg4_{gridboss}/config"
+        config = await rig.observer.wait_for(
+            lambda seen: seen.topic == config_topic and "smart_port_1_mode" in seen.json()["cmps"]
+        )
+        select = config.json()["cmps"]["smart_port_1_mode"]
+        assert (select["platform"], select["options"]) == ("select", ["unused", "smart_load", "ac_couple"])
+        assert select["command_topic"] == rig.topics.command(gridboss, "smart_port/1/mode")
+        await rig.observer.wait_for_topic(rig.topics.state(gridboss, "smart_port/1/mode"), "smart_load")
+        unused = await rig.command(gridboss, "smart_port/1/mode", "unused")
+        assert (unused["outcome"], unused["confirmed"], unused["via"]) == ("accepted", True, "cloud")
+        assert box.values["FUNC_SMART_LOAD_EN_1"] is False, "the firmware turned the flag off with the mode"
+        back = await rig.command(gridboss, "smart_port/1/mode", "smart_load")
+        assert (back["outcome"], back["confirmed"], back["value"]) == ("accepted", True, "smart_load")
+        assert (box.values["BIT_MIDBOX_SP_MODE_1"], box.values["FUNC_SMART_LOAD_EN_1"]) == (1, True)
+        coupled = await rig.command(gridboss, "smart_port/3/mode", "ac_couple")
+        assert (coupled["outcome"], coupled["confirmed"]) == ("accepted", True)
+        assert (box.values["BIT_MIDBOX_SP_MODE_3"], box.values["FUNC_AC_COUPLE_EN_3"]) == (2, True)
+        await rig.observer.wait_for_topic(rig.topics.state(gridboss, "smart_port/3/mode"), "ac_couple")
+    sent = [write[1:] for write in rig.simulator.state.writes if write[0] == gridboss]
+    assert sent == [
+        ("BIT_MIDBOX_SP_MODE_1", "0"),
+        ("BIT_MIDBOX_SP_MODE_1", "1"),
+        ("FUNC_SMART_LOAD_EN_1", "true"),
+        ("BIT_MIDBOX_SP_MODE_3", "2"),
+        ("FUNC_AC_COUPLE_EN_3", "true"),
+    ], "the mode first, then its flag: a flag set before its mode is reverted by the firmware"
+
+
+async def test_a_smart_port_whose_flag_is_refused_is_not_called_confirmed(broker: Broker) -> None:
+    async with with_gridboss(broker, expose=SMART_PORTS) as (rig, gridboss):
+        box = rig.simulator.state.inverters[gridboss]
+        box.refused = frozenset({"FUNC_SMART_LOAD_EN_4"})
+        result = await rig.command(gridboss, "smart_port/4/mode", "smart_load")
+        assert (result["outcome"], result["applied"]) == ("failed", "unknown"), (
+            "the mode landed, its flag not"
+        )
+        assert "after BIT_MIDBOX_SP_MODE_4 was written; FUNC_SMART_LOAD_EN_4 was not" in result["error"]
+        assert box.values["BIT_MIDBOX_SP_MODE_4"] == 1
+
+
+async def test_smart_port_modes_are_refused_unless_exposed_and_never_cross_devices(broker: Broker) -> None:
+    async with with_gridboss(broker, expose=[]) as (rig, gridboss):
+        hidden = await rig.command(gridboss, "smart_port/2/mode", "unused")
+        assert hidden["outcome"] == "refused"
+        assert "only when control.expose names smart_port_2_mode" in hidden["error"]
+        wrong_device = await rig.command(gridboss, "battery/charge_current", "50")
+        assert (
+            wrong_device["error"]
+            == "Battery Charge Current is an inverter setting, and Grid Boss is a GridBOSS"
+        )
+        on_inverter = await rig.command(FIRST, "smart_port/2/mode", "unused")
+        assert on_inverter["error"].startswith("Smart Port 2 Mode is a GridBOSS setting, and ")
+    assert [write for write in rig.simulator.state.writes if write[0] == gridboss] == []

@@ -449,7 +449,7 @@ from bridge.core.encodings import Flag, Scaled  # noqa: E402
 from bridge.core.families import Family  # noqa: E402
 from bridge.core.kinds import Offer  # noqa: E402
 
-EVERY_FAMILY = frozenset(Family)
+EVERY_FAMILY = frozenset(Family) - {Family.GRIDBOSS}  # every inverter family
 #: Not on the off-grid models, and so not on a model nothing identifies either.
 GRID_TIED = frozenset({Family.EG4_HYBRID, Family.LUXPOWER})
 EVERYDAY, PROTECTION = Risk.EVERYDAY, Risk.PROTECTION

@@ -4,12 +4,15 @@ tests/unit/test_results.py."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from bridge.core.catalogue import setting_by_topic_path
 from bridge.core.commands import Command
 from bridge.core.config import InverterSettings, ThermalGuardSettings
 from bridge.core.errors import CommandRefused
+from bridge.core.families import Family
 from bridge.core.policy import Situation, decide
 
 pytestmark = pytest.mark.unit
@@ -278,3 +281,42 @@ def test_a_refusal_names_the_rule_it_breaks(
     sent: Command, situation: Situation, guard: ThermalGuardSettings, beginning: str
 ) -> None:
     assert refusal(sent, situation, guard).startswith(beginning)
+
+
+GRIDBOSS = Situation(
+    ready=True,
+    stopping=False,
+    known_inverter=True,
+    model="Grid Boss",
+    family=Family.GRIDBOSS,
+    offered=frozenset({"smart_port_1_mode"}),
+    exposed=frozenset({"smart_port_1_mode"}),
+)
+
+
+def test_a_smart_port_mode_exposed_and_read_from_a_gridboss_is_written() -> None:
+    write = decide(command("ac_couple", "smart_port/1/mode"), GRIDBOSS, GUARD)
+    assert (write.setting.key, write.value) == ("smart_port_1_mode", "ac_couple")
+
+
+@pytest.mark.parametrize("offered", [None, frozenset({"battery_charge_current"})])
+def test_an_inverter_never_gets_a_gridboss_setting_whatever_was_read(offered: frozenset[str] | None) -> None:
+    """Before its settings were read (`offered` unknown) too: a smart port mode sent to an inverter."""
+    inverter = replace(READY, model="18KPV", family=Family.EG4_HYBRID, offered=offered,
+                       exposed=frozenset({"smart_port_1_mode"}))  # fmt: skip
+    with pytest.raises(
+        CommandRefused, match=r"^Smart Port 1 Mode is a GridBOSS setting, and 18KPV is not a GridBOSS$"
+    ):
+        decide(command("unused", "smart_port/1/mode"), inverter, GUARD)
+
+
+def test_a_gridboss_never_gets_an_inverters_setting() -> None:
+    with pytest.raises(
+        CommandRefused, match=r"^Battery Charge Current is an inverter setting, and Grid Boss is a GridBOSS$"
+    ):
+        decide(command("50"), replace(GRIDBOSS, offered=frozenset()), GUARD)
+
+
+def test_a_smart_port_mode_not_exposed_is_refused_as_a_protection() -> None:
+    with pytest.raises(CommandRefused, match=r"only when control\.expose names smart_port_1_mode"):
+        decide(command("unused", "smart_port/1/mode"), replace(GRIDBOSS, exposed=frozenset()), GUARD)

@@ -20,6 +20,7 @@ from bridge.core.errors import (
     RefusedError,
     TransientError,
     TransportError,
+    ValueUnreadable,
 )
 from bridge.core.kinds import Setting
 from bridge.core.readings import DEVICE_TYPE_CODE, POWER_RATING, UNIDENTIFIED_MODEL, InverterInfo
@@ -545,6 +546,7 @@ async def test_a_window_refused_by_the_cloud_says_how_much_of_it_was_written(
     with pytest.raises(RefusedError) as refused:
         await r.router.write(SERIAL, AC_CHARGE_WINDOW, "01:30-05:45")
     assert (refused.value.server_text, refused.value.via) == (words, "cloud")
+    assert refused.value.partial is (refused_at > 0), "part of the window landed before the refusal"
     assert refused.value.attempts == 1 + 2 * refused_at, "every request sent, the refused one included"
     assert len(r.cloud.calls) == refused_at + 1, "nothing after the refusal"
 
@@ -686,3 +688,61 @@ def test_the_sensors_announced_are_those_the_transport_gives(mode: str, given: s
     assert ("faults" in sensors, "load_power" in sensors) == (
         (False, True) if given == "cloud" else (True, False)
     )
+
+
+GRIDBOSS = "4812345602"
+SMART_PORT_2 = setting("smart_port_2_mode")
+
+
+@pytest.mark.parametrize(
+    ("mode", "calls"),
+    [
+        ("unused", [("bit_param_control", GRIDBOSS, "BIT_MIDBOX_SP_MODE_2", 0)]),
+        (
+            "smart_load",
+            [
+                ("bit_param_control", GRIDBOSS, "BIT_MIDBOX_SP_MODE_2", 1),
+                ("function_control", GRIDBOSS, "FUNC_SMART_LOAD_EN_2", True),
+            ],
+        ),
+        (
+            "ac_couple",
+            [
+                ("bit_param_control", GRIDBOSS, "BIT_MIDBOX_SP_MODE_2", 2),
+                ("function_control", GRIDBOSS, "FUNC_AC_COUPLE_EN_2", True),
+            ],
+        ),
+    ],
+)
+async def test_a_smart_port_mode_is_written_before_the_flag_it_needs(mode: str, calls: list[object]) -> None:
+    r = routed("cloud")
+    assert await r.router.write(GRIDBOSS, SMART_PORT_2, mode) == Delivery(len(calls), "cloud")
+    assert r.cloud.calls == calls
+
+
+async def test_a_smart_port_flag_refused_after_its_mode_was_written_is_a_partial_refusal() -> None:
+    r = routed("cloud")
+    r.cloud.failures = [None, RefusedError("REMOTE_SET_ERROR")]
+    with pytest.raises(RefusedError) as refused:
+        await r.router.write(GRIDBOSS, SMART_PORT_2, "smart_load")
+    assert refused.value.server_text == (
+        "REMOTE_SET_ERROR (after BIT_MIDBOX_SP_MODE_2 was written; FUNC_SMART_LOAD_EN_2 was not)"
+    )
+    assert (refused.value.partial, refused.value.attempts) == (True, 2)
+
+
+async def test_a_smart_port_mode_is_read_back_from_two_windows_with_its_flag() -> None:
+    r = routed("cloud")
+    r.cloud.parameters |= {
+        "BIT_MIDBOX_SP_MODE_2": 1,
+        "FUNC_SMART_LOAD_EN_2": True,
+        "FUNC_AC_COUPLE_EN_2": False,
+    }
+    assert await r.router.read(GRIDBOSS, SMART_PORT_2) == "smart_load"
+    assert r.cloud.calls == [
+        ("read_window", GRIDBOSS, 20, 1, True),
+        ("read_window", GRIDBOSS, 229, 1, True),
+    ], "register 20 and register 229: too far apart for one window of the cloud's 127"
+    r.cloud.parameters["FUNC_SMART_LOAD_EN_2"] = False
+    with pytest.raises(ValueUnreadable, match="FUNC_SMART_LOAD_EN_2 is off"):
+        await r.router.read(GRIDBOSS, SMART_PORT_2)

@@ -320,6 +320,21 @@ async def test_each_kind_of_write_failure_says_whether_the_write_may_have_landed
     assert r.listener.outcomes() == answered, "only a write that may have landed is read again"
 
 
+def partial_refusal() -> RefusedError:
+    refused = RefusedError("REMOTE_SET_ERROR (after 2 of the window's 4 values were written)")
+    refused.partial = True
+    return refused
+
+
+async def test_a_refusal_after_part_of_the_write_landed_is_not_called_unapplied() -> None:
+    async with rig() as r:
+        r.transport.on_write = [partial_refusal()]
+        await r.send(80)
+        first = r.last()
+    assert (first.outcome, first.applied, first.confirmed) == (Outcome.FAILED, "unknown", False)
+    assert r.listener.written == [SERIAL], "a refresh asked: the next read shows what part landed"
+
+
 async def test_an_unknown_outcome_is_said_never_resent_and_rechecked_later() -> None:
     async with rig() as r:
         r.transport.on_write = [unknown()]

@@ -19,7 +19,7 @@ from typing import Any, Final, NamedTuple, Self
 import aiohttp
 import structlog
 
-from bridge.core.catalogue import SETTINGS
+from bridge.core.catalogue import GRIDBOSS_SETTINGS, SETTINGS
 from bridge.core.errors import (
     AuthenticationError,
     LoginRefusedError,
@@ -67,7 +67,8 @@ COMMAND_PATHS: Final = frozenset({WRITE_PATH, FUNCTION_PATH, BIT_PATH})
 ENERGY_PATH: Final = "/WManage/api/inverter/getInverterEnergyInfo"
 #: The parameters a settings read keeps: every setting's, and what names the model.
 READ_NAMES: Final = frozenset(
-    {name for setting in SETTINGS for name in setting.field_names} | {DEVICE_TYPE_CODE, POWER_RATING}
+    {name for setting in (*SETTINGS, *GRIDBOSS_SETTINGS) for name in setting.field_names}
+    | {DEVICE_TYPE_CODE, POWER_RATING}
 )
 BATTERY_PATH: Final = "/WManage/api/battery/getBatteryInfo"
 GRIDBOSS_PATH: Final = "/WManage/api/midbox/getMidboxRuntime"
