@@ -73,11 +73,16 @@ def _windows(
     *,
     local: bool,
     provenance: Provenance,
+    count: int = 3,
+    write_time: bool = False,
+    risk: Risk = Risk.EVERYDAY,
 ) -> tuple[WindowSetting, ...]:
-    """The three windows of one schedule: unsuffixed, `_1`, `_2` in the cloud; window_1..3 on MQTT. Each
-    boundary register holds the hour in its low byte and the minute in its high byte."""
+    """The windows of one schedule, window_1..N on MQTT: in the cloud unsuffixed, `_1`, `_2`, or, for a
+    schedule written with `writeTime`, `_1` to `_N`. Each boundary register holds the hour in its low
+    byte and the minute in its high byte."""
+    suffixes = [f"_{number}" for number in range(1, count + 1)] if write_time else ["", "_1", "_2"][:count]
     windows = []
-    for number, suffix in ((1, ""), (2, "_1"), (3, "_2")):
+    for number, suffix in enumerate(suffixes, start=1):
         start = first_register + 2 * (number - 1)
         parts: list[tuple[str, Encoding]] = []
         for offset, edge in enumerate(("START", "END")):
@@ -94,8 +99,10 @@ def _windows(
                 suffix=suffix,
                 start_register=start,
                 icon=icon,
+                risk=risk,
                 local=tuple(parts) if local else (),
                 provenance=provenance,
+                write_time=write_time,
             )
         )
     return tuple(windows)
@@ -257,6 +264,26 @@ SETTINGS: Final[tuple[Setting, ...]] = (
     _switch("ac_coupling_enabled", "AC Coupling", "ac_coupling/enabled", "FUNC_AC_COUPLING_FUNCTION", (179, 11),
             "mdi:sine-wave", Risk.PROTECTION,
             provenance=Provenance((P, E, A), note=f"Register 179 bit 11 in luxpower-ha-integration and {LUX_DOC} (`ubACcoupling`); pylxpweb and eg4_web_monitor map it there from those layouts, their own toggle test still outstanding (eg4_web_monitor#472). One fork of the Luxpower integration defines it at bit 11 and again at bit 8. Its start and end SOC and voltages (registers 220-223) are disputed and not offered.")),
+    # Protection: a wrong value keeps the MPPT from starting, or starts it on too little.
+    _number("pv/start_voltage", "PV Start Voltage", "HOLD_START_PV_VOLT", 22, ("140", "500", "1"), "V", "voltage",
+            "mdi:solar-power", Risk.PROTECTION,
+            provenance=Provenance((P, E, C), absent=((OFF_GRID, "an SNA12K holds 6.5 in `HOLD_START_PV_VOLT`, which cannot be a start voltage in volts; pylxpweb says register 22 carries other function bits on that platform"),),
+                                  contested=((LUX, f"luxpower-ha-integration ({LUX_DOC}, 2024) packs the feed-in flag into bit 15 of register 22; the 2025 document and every other source put it at register 21 bit 15"),),
+                                  note=f"Register 22 holds tenths of a volt; the cloud takes whole volts (an 18kPV reads 200, a FlexBOSS21 140). 140-500 V: eg4_web_monitor says the firmware refuses less than 140 V (error code 3) although pylxpweb and {LUX_DOC} say 90. Through the cloud only: eg4_web_monitor calls writing register 22 directly unproven.")),
+    _number("battery/off_grid_cutoff_voltage", "Off-grid Discharge Cut-off Voltage", "HOLD_LEAD_ACID_DISCHARGE_CUT_OFF_VOLT", 100,
+            ("40", "50", "0.1"), "V", "voltage", "mdi:battery-off", Risk.PROTECTION, factor=10,
+            provenance=Provenance((P, E, A, C), contested=((LUX, f"luxpower-ha-integration and {LUX_DOC} call register 100 the lead-acid discharge cut-off; pylxpweb found it to be the off-grid end-of-discharge voltage by a live test on EG4 models only"),),
+                                  note=f"Tenths of a volt in register 100 (every source; an 18kPV holds 400 where the cloud says 40). 40-50 V is what every range shares: pylxpweb allows 40-50, luxpower-ha-integration and {LUX_DOC} 40-52, eg4_web_monitor 40-58. Its on-grid twin is register 169.")),
+    _number("ac_charge/end_soc", "AC Charge End SOC", "HOLD_AC_CHARGE_END_BATTERY_SOC", 161, ("0", "100", "1"), "%",
+            "battery", "mdi:battery-charging-high",
+            provenance=Provenance((P, E, C), absent=((HYBRID, "on the grid-tied models AC charging stops at AC Charge SOC Limit (register 67); register 161 reads 0 and is read-only there (pylxpweb, eg4_web_monitor)"),),
+                                  contested=((LUX, f"lxp-bridge, luxpower-ha-integration and LuxPython read register 161 as the AC charge end SOC on Luxpower models, while {LUX_DOC} (2025) leaves it out"),),
+                                  note="The off-grid models' own stop-AC-charge SOC (pylxpweb, eg4_web_monitor GH #331): an SNA12K holds 100. Through the cloud only: eg4_web_monitor writes it so, a register write being unproven on those models.")),
+    *_windows("generator", "Generator Charge", "HOLD_GEN", 256, "mdi:engine", local=True, count=2, write_time=True,
+              provenance=Provenance((P, E, A), note=f"Registers 256-259 (pylxpweb, luxpower-ha-integration, {LUX_DOC} from V13): start and end of two windows, each the hour in the low byte and the minute in the high byte. The cloud reads them as `HOLD_GEN_START_HOUR_1` ... and takes each boundary with `writeTime` (`HOLD_GEN_START_TIME_1`), as pylxpweb and eg4_web_monitor write them.")),
+    *_windows("ac_first", "AC First", "HOLD_AC_FIRST", 152, "mdi:clock-outline", local=True,
+              provenance=Provenance((E, X, A, G, C), contested=((HYBRID, "eg4_web_monitor offers the AC first windows on the off-grid models only: the EG4 portal shows them there alone, though the grid-tied models' parameter lists hold them"),),
+                                    note="Registers 152-157, three windows, each boundary the hour in the low byte and the minute in the high byte (lxp-bridge, luxpower-ha-integration, LuxPython); the cloud takes them as four `remoteSet/write`s, as the AC charge windows.")),
 )  # fmt: skip
 
 SMART_PORT_NOTE: Final = (

@@ -313,10 +313,17 @@ class WindowSetting:
     risk: Risk = Risk.EVERYDAY
     local: tuple[tuple[str, Encoding], ...] = ()
     provenance: Provenance = Provenance(())
+    #: Written through the cloud with `writeTime`, a boundary (hour and minute) at a time, as the cloud
+    #: takes the generator, off-grid and peak-shaving schedules; otherwise four `remoteSet/write`s.
+    write_time: bool = False
 
     @property
     def component(self) -> str:
         return "text"
+
+    def time_params(self) -> tuple[str, str]:
+        """`writeTime`'s names of the start and end boundaries (`HOLD_GEN_START_TIME_1`, ...)."""
+        return (f"{self.prefix}_START_TIME{self.suffix}", f"{self.prefix}_END_TIME{self.suffix}")
 
     @property
     def field_names(self) -> tuple[str, str, str, str]:

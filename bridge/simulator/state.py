@@ -55,6 +55,8 @@ _OFF_GRID_VALUES: Final = (
     ("HOLD_AC_CHARGE_START_BATTERY_VOLTAGE", "46.4"),
     ("HOLD_AC_CHARGE_END_BATTERY_VOLTAGE", "48"),
     ("HOLD_AC_CHARGE_START_BATTERY_SOC", "20"),
+    ("HOLD_AC_CHARGE_END_BATTERY_SOC", "100"),
+    ("HOLD_START_PV_VOLT", "6.5"),  # not volts there (pylxpweb's cloud probe of an SNA12K)
 )
 #: What an LXP-US 8-10K holds where the 12KPV's map differs (pylxpweb's cloud probe).
 _LUXPOWER_VALUES: Final = (
@@ -90,6 +92,8 @@ DEVICE_LIMITS: Final[dict[str, tuple[Decimal, Decimal, Decimal]]] = {
     "HOLD_FORCED_CHG_POWER_CMD": (Decimal(0), Decimal("25.5"), Decimal("0.1")),
     "HOLD_FORCED_CHG_SOC_LIMIT": (Decimal(0), Decimal(100), Decimal(1)),
     "HOLD_FORCED_DISCHG_SOC_LIMIT": (Decimal(0), Decimal(100), Decimal(1)),
+    # Whole volts; the firmware refuses less than 140 V (eg4_web_monitor).
+    "HOLD_START_PV_VOLT": (Decimal(140), Decimal(500), Decimal(1)),
     # Kilowatts despite the name (eg4_web_monitor, pylxpweb).
     "HOLD_FEED_IN_GRID_POWER_PERCENT": (Decimal(0), Decimal("25.5"), Decimal("0.1")),
 }

@@ -11,6 +11,7 @@ transport.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
+from functools import partial
 from typing import Final, Protocol, TypeVar
 
 import structlog
@@ -96,18 +97,32 @@ class CloudTransport:
             raise
 
     async def _write_window(self, serial: str, setting: WindowSetting, value: str) -> int:
-        """Start hour, start minute, end hour, end minute, in that order; the first refusal ends it, and
-        says how much of the window was written before it."""
+        """Start hour, start minute, end hour, end minute, in that order (or the start, then the end, with
+        `writeTime`); the first refusal ends it, and says how much of the window was written before it."""
         sent = 0
-        for written, (name, number) in enumerate(zip(setting.field_names, setting.parts(value), strict=True)):
+        start_hour, start_minute, end_hour, end_minute = setting.parts(value)
+        writes: list[Callable[[], Awaitable[int]]]
+        if setting.write_time:
+            starts, ends = setting.time_params()
+            writes = [
+                partial(self._cloud.write_time, serial, starts, start_hour, start_minute),
+                partial(self._cloud.write_time, serial, ends, end_hour, end_minute),
+            ]
+        else:
+            writes = [
+                partial(self._cloud.write_parameter, serial, name, f"{number:02d}")
+                for name, number in zip(setting.field_names, setting.parts(value), strict=True)
+            ]
+        for written, write in enumerate(writes):
             try:
-                sent += await self._cloud.write_parameter(serial, name, f"{number:02d}")
+                sent += await write()
             except TransportError as exc:
                 exc.attempts += sent
                 if written and isinstance(exc, RefusedError):
                     exc.partial = True
                     exc.server_text = (
-                        f"{exc.server_text} (after {written} of the window's 4 values were written)"
+                        f"{exc.server_text} (after {written} of the window's {len(writes)} values were "
+                        "written)"
                     )
                 raise
         return sent

@@ -24,7 +24,12 @@ MODELS = ("18KPV", "FlexBOSS21", "12000XP", "LXP-LB-8K")
 HYBRID, FLEXBOSS, OFF_GRID, LUXPOWER = (f"{4512345600 + index:010d}" for index in range(4))
 SERIALS = (HYBRID, FLEXBOSS, OFF_GRID, LUXPOWER)
 #: Protection settings the owner opened, as `control.expose` names them.
-EXPOSED = ["battery_discharge_cutoff_voltage", "forced_discharge_stop_voltage"]
+EXPOSED = [
+    "battery_discharge_cutoff_voltage",
+    "forced_discharge_stop_voltage",
+    "pv_start_voltage",
+    "battery_off_grid_cutoff_voltage",
+]
 
 
 class Rig(Bridged):
@@ -171,3 +176,45 @@ async def test_a_family_lacking_a_new_setting_is_refused_it_naming_the_model(
     # The simulated off-grid firmware has no register 202 either, as an SNA12K's parameter list has none.
     assert state.write(OFF_GRID, "_12K_HOLD_STOP_DISCHG_VOLT", "45") == "REMOTE_SET_ERROR"
     assert state.write(HYBRID, "_12K_HOLD_STOP_DISCHG_VOLT", "45") is None
+
+
+@pytest.mark.parametrize("local", [False, True], ids=["cloud", "dongle"])
+async def test_the_schedules_and_voltages_added_last_are_written_and_confirmed(
+    broker: Broker, local: bool
+) -> None:
+    """A schedule the cloud takes with writeTime (the generator's), one it takes as four writes (AC first,
+    on the off-grid model that has it), the off-grid cut-off voltage in tenths; and, through the cloud only,
+    the PV start voltage and the off-grid models' AC charge end SOC."""
+    via = "dongle" if local else "cloud"
+    async with four_families(broker, local=local) as rig:
+        await rig.written(HYBRID, "generator/window_2", "06:15-07:45", via)
+        await rig.written(OFF_GRID, "ac_first/window_1", "22:00-23:30", via)
+        assert (await rig.written(HYBRID, "battery/off_grid_cutoff_voltage", "42.5", via))["value"] == 42.5
+        if not local:
+            assert (await rig.written(HYBRID, "pv/start_voltage", "180", via))["value"] == 180
+            assert (await rig.written(OFF_GRID, "ac_charge/end_soc", "95", via))["value"] == 95
+        await rig.observer.wait_for_topic(rig.topics.state(HYBRID, "generator/window_2"), "06:15-07:45")
+        registers = rig.holding(HYBRID), rig.holding(OFF_GRID)
+        hybrid_first = await rig.command(HYBRID, "ac_first/window_1", "01:00-02:00")
+        assert hybrid_first["error"].startswith("AC First Window 1 is not offered on 18KPV")
+    state = rig.simulator.state
+    assert (registers[0][258], registers[0][259]) == (6 | 15 << 8, 7 | 45 << 8), "hour low, minute high"
+    assert (registers[1][152], registers[1][153]) == (22, 23 | 30 << 8)
+    assert registers[0][100] == 425, "tenths of a volt"
+    if local:
+        return
+    assert state.writes == [
+        # writeTime: a boundary at a time, each its hour and minute.
+        (HYBRID, "HOLD_GEN_START_HOUR_2", "06"),
+        (HYBRID, "HOLD_GEN_START_MINUTE_2", "15"),
+        (HYBRID, "HOLD_GEN_END_HOUR_2", "07"),
+        (HYBRID, "HOLD_GEN_END_MINUTE_2", "45"),
+        (OFF_GRID, "HOLD_AC_FIRST_START_HOUR", "22"),
+        (OFF_GRID, "HOLD_AC_FIRST_START_MINUTE", "00"),
+        (OFF_GRID, "HOLD_AC_FIRST_END_HOUR", "23"),
+        (OFF_GRID, "HOLD_AC_FIRST_END_MINUTE", "30"),
+        (HYBRID, "HOLD_LEAD_ACID_DISCHARGE_CUT_OFF_VOLT", "42.5"),
+        (HYBRID, "HOLD_START_PV_VOLT", "180"),
+        (OFF_GRID, "HOLD_AC_CHARGE_END_BATTERY_SOC", "95"),
+    ]
+    assert state.requests["/WManage/web/maintain/remoteSet/writeTime"] == 2

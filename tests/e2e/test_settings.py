@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from bridge.core.catalogue import SETTINGS
-from bridge.core.kinds import Risk, SwitchSetting, WindowSetting
+from bridge.core.families import Family
+from bridge.core.kinds import Risk, SwitchSetting, WindowSetting, offered_in_family
 from bridge.service.daemon import running_bridge
 from bridge.simulator import RunningSimulator, SimulatorState, run_simulator
 from bridge.simulator.state import SimInverter
@@ -157,7 +158,11 @@ async def test_device_discovery_validates_for_each_model(broker: Broker, serial:
         config = rig.device(serial)
         assert config["device"]["model"] == model
         components = config["cmps"]
-        everyday = {setting.key for setting in SETTINGS if setting.risk is Risk.EVERYDAY}
+        everyday = {
+            setting.key
+            for setting in SETTINGS
+            if setting.risk is Risk.EVERYDAY and offered_in_family(setting, Family.EG4_HYBRID, frozenset())
+        }
         assert everyday <= set(components), "both real register maps have every everyday setting"
         assert components["grid_export_power_percent"] == {"platform": "number"}, "retired: removed"
         for key, component in components.items():

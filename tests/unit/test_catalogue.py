@@ -216,6 +216,9 @@ def test_every_setting_is_found_by_its_key_and_topic_and_named_alike() -> None:
         "battery_shared",
         "inverter_green_mode",
         "ac_coupling_enabled",
+        # The MPPT's start voltage, and the off-grid twin of the on-grid cut-off voltage.
+        "pv_start_voltage",
+        "battery_off_grid_cutoff_voltage",
     }
 
 
@@ -226,8 +229,20 @@ def test_windows_are_numbered_as_the_cloud_suffixes_them() -> None:
         ("ac_charge_window_2", "HOLD_AC_CHARGE", "_1", "AC Charge Window 2"),
         ("ac_charge_window_3", "HOLD_AC_CHARGE", "_2", "AC Charge Window 3"),
     ]
-    assert {w.icon for w in windows} == {"mdi:clock-outline"}
+    assert {w.icon for w in windows if not w.key.startswith("generator")} == {"mdi:clock-outline"}
     assert [w.topic_path for w in windows[3:6]] == [f"forced_charge/window_{n}" for n in (1, 2, 3)]
+    generator = [w for w in windows if w.key.startswith("generator")]
+    assert [(w.key, w.prefix, w.suffix, w.write_time, w.time_params()) for w in generator] == [
+        ("generator_window_1", "HOLD_GEN", "_1", True, ("HOLD_GEN_START_TIME_1", "HOLD_GEN_END_TIME_1")),
+        ("generator_window_2", "HOLD_GEN", "_2", True, ("HOLD_GEN_START_TIME_2", "HOLD_GEN_END_TIME_2")),
+    ], "writeTime's schedules number every window, the first too"
+    assert generator[1].field_names == (
+        "HOLD_GEN_START_HOUR_2",
+        "HOLD_GEN_START_MINUTE_2",
+        "HOLD_GEN_END_HOUR_2",
+        "HOLD_GEN_END_MINUTE_2",
+    )
+    assert not any(w.write_time for w in windows if not w.key.startswith("generator"))
 
 
 def test_energy_counters_are_cumulative_kwh_of_the_energy_answer() -> None:

@@ -547,14 +547,20 @@ def test_every_window_register_packs_its_own_boundary() -> None:
     windows = {
         name: part for name, part in registers.HOLDING.items() if isinstance(part, registers.ClockPart)
     }
-    assert len(windows) == 12
-    for number, suffix in enumerate(("", "_1", "_2")):
-        for offset, edge in enumerate(("START", "END")):
-            register = 68 + 2 * number + offset
-            hour = windows[f"HOLD_AC_CHARGE_{edge}_HOUR{suffix}"]
-            minute = windows[f"HOLD_AC_CHARGE_{edge}_MINUTE{suffix}"]
-            assert (hour.register, hour.high_byte, hour.highest) == (register, False, 23)
-            assert (minute.register, minute.high_byte, minute.highest) == (register, True, 59)
+    assert len(windows) == 12 + 8 + 12  # AC charge, generator, AC first
+    schedules = [
+        ("HOLD_AC_CHARGE", 68, ("", "_1", "_2")),
+        ("HOLD_GEN", 256, ("_1", "_2")),
+        ("HOLD_AC_FIRST", 152, ("", "_1", "_2")),
+    ]
+    for prefix, first, suffixes in schedules:
+        for number, suffix in enumerate(suffixes):
+            for offset, edge in enumerate(("START", "END")):
+                register = first + 2 * number + offset
+                hour = windows[f"{prefix}_{edge}_HOUR{suffix}"]
+                minute = windows[f"{prefix}_{edge}_MINUTE{suffix}"]
+                assert (hour.register, hour.high_byte, hour.highest) == (register, False, 23)
+                assert (minute.register, minute.high_byte, minute.highest) == (register, True, 59)
 
 
 @pytest.mark.parametrize(

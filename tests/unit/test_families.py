@@ -137,8 +137,13 @@ def test_luxpower_is_not_offered_what_its_sources_read_as_percent_unless_exposed
     assert {"battery_charge_current", "ac_charge_enabled", "grid_peak_shaving"} <= luxpower
 
 
-def test_the_hybrid_family_is_offered_every_setting() -> None:
-    assert offered(Family.EG4_HYBRID) == {setting.key for setting in SETTINGS}
+def test_the_hybrid_family_is_offered_every_setting_but_the_off_grid_ones() -> None:
+    """All but the AC end SOC (register 67 ends AC charging there) and the AC first windows (the EG4
+    portal shows them on the off-grid models alone): contested, offered when exposed."""
+    held_back = {"ac_charge_end_soc", "ac_first_window_1", "ac_first_window_2", "ac_first_window_3"}
+    assert offered(Family.EG4_HYBRID) == {setting.key for setting in SETTINGS} - held_back
+    assert "ac_first_window_1" in offered(Family.EG4_HYBRID, frozenset({"ac_first_window_1"}))
+    assert "ac_charge_end_soc" not in offered(Family.EG4_HYBRID, frozenset({"ac_charge_end_soc"}))
 
 
 def test_an_unidentified_model_gets_only_what_every_family_agrees_on() -> None:

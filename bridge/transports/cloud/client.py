@@ -63,7 +63,8 @@ WRITE_PATH: Final = "/WManage/web/maintain/remoteSet/write"
 FUNCTION_PATH: Final = "/WManage/web/maintain/remoteSet/functionControl"
 BIT_PATH: Final = "/WManage/web/maintain/remoteSet/bitParamControl"
 #: The requests a command makes; they go before waiting polls.
-COMMAND_PATHS: Final = frozenset({WRITE_PATH, FUNCTION_PATH, BIT_PATH})
+TIME_PATH: Final = "/WManage/web/maintain/remoteSet/writeTime"
+COMMAND_PATHS: Final = frozenset({WRITE_PATH, FUNCTION_PATH, BIT_PATH, TIME_PATH})
 ENERGY_PATH: Final = "/WManage/api/inverter/getInverterEnergyInfo"
 #: The parameters a settings read keeps: every setting's, and what names the model.
 READ_NAMES: Final = frozenset(
@@ -328,6 +329,21 @@ class CloudClient:
         }
         answer = await self._request_counted(BIT_PATH, form, serial=serial, replayable=False)
         log.info("bit_param_set", serial=serial, param=bit_param, value=value, attempts=answer.attempts)
+        return answer.attempts
+
+    async def write_time(self, serial: str, time_param: str, hour: int, minute: int) -> int:
+        """Set one schedule boundary (`HOLD_GEN_START_TIME_1`), its hour and minute in one request;
+        returns how many times it was sent (as a write is)."""
+        form = {
+            "inverterSn": serial,
+            "timeParam": time_param,
+            "hour": str(hour),
+            "minute": str(minute),
+            "clientType": "WEB",
+            "remoteSetType": "NORMAL",
+        }
+        answer = await self._request_counted(TIME_PATH, form, serial=serial, replayable=False)
+        log.info("time_written", serial=serial, param=time_param, hour=hour, minute=minute)
         return answer.attempts
 
     # -- transport -----------------------------------------------------------------------------------
