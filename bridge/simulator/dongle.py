@@ -73,7 +73,10 @@ class SimulatedDongles:
             module for module in battery_answer(inverter).get("batteryArray", []) if not module["lost"]
         ]
         words = registers.encode_inputs(runtime_answer(inverter) | energy_answer(inverter) | codes)
-        return words | batteries.encode_bank(modules)
+        # Register 96: the modules in the bank (pylxpweb `battery_parallel_count`, luxpower-ha
+        # `I_BAT_PARALLEL_NUM`). The bridge does not read it (both report it under-counting); pylxpweb
+        # reads the slots only when it is set.
+        return words | {96: len(modules)} | batteries.encode_bank(modules)
 
     def apply(self, inverter: SimInverter, written: dict[int, int], transport: str = "dongle") -> int | None:
         """Apply register writes as the cloud's parameters; the exception code when refused. `transport` names
