@@ -410,7 +410,7 @@ ENERGY_SENSORS: Final = (
     _energy("energy_load_today", "Load Energy Today", "load_today"),
     _energy("energy_load_total", "Load Energy Total", "load_total"),
 )
-#: Each battery module's sensors, from the cloud's battery answer (`BatteryModule`); published under
+#: Each battery module's sensors, from the cloud's battery answer or its registers (`BatteryModule`); under
 #: `<serial>/battery_module/<module id>/`. Scales: see `BatteryModule`.
 BATTERY_SENSORS: Final = (
     Sensor("module_soc", "SOC", "soc", "soc", "%", "battery"),

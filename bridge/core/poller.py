@@ -433,8 +433,8 @@ class Poller:
         self._announcements.gridboss(serial)
 
     async def _refresh_batteries_of(self, serial: str) -> None:
-        """The battery modules, read with the settings. A bank the transport cannot give (`local`) is left
-        unannounced; a failed read keeps the modules last read."""
+        """The battery modules, read with the settings. A bank no transport reaches is left unannounced; a
+        failed read keeps the modules last read."""
         try:
             bank = await self._reader.get_batteries(serial)
         except NoTransportError:

@@ -21,9 +21,9 @@ from typing import Final
 
 import structlog
 
-from bridge.simulator.answers import energy_answer, runtime_answer
+from bridge.simulator.answers import battery_answer, energy_answer, runtime_answer
 from bridge.simulator.state import SimInverter, SimulatorState
-from bridge.transports.local import frames, registers
+from bridge.transports.local import batteries, frames, registers
 from bridge.transports.local.frames import Frame, FrameError, ModbusFunction, TcpFunction
 
 log = structlog.get_logger(__name__)
@@ -64,9 +64,19 @@ class SimulatedDongles:
         return words | _identity(inverter)
 
     def inputs(self, inverter: SimInverter) -> dict[int, int]:
+        """The runtime's and energy's registers, and the battery modules' slots from 5002: each from the
+        cloud's answer, so that both ways see the same values (a module that is `lost` to the cloud, or
+        past the fourth, is in no slot)."""
         inverter.advance(time.monotonic())
         codes = {"faultCode": inverter.fault_code, "warningCode": inverter.warning_code}
-        return registers.encode_inputs(runtime_answer(inverter) | energy_answer(inverter) | codes)
+        modules = [
+            module for module in battery_answer(inverter).get("batteryArray", []) if not module["lost"]
+        ]
+        words = registers.encode_inputs(runtime_answer(inverter) | energy_answer(inverter) | codes)
+        # Register 96: the modules in the bank (pylxpweb `battery_parallel_count`, luxpower-ha
+        # `I_BAT_PARALLEL_NUM`). The bridge does not read it (both report it under-counting); pylxpweb
+        # reads the slots only when it is set.
+        return words | {96: len(modules)} | batteries.encode_bank(modules)
 
     def apply(self, inverter: SimInverter, written: dict[int, int], transport: str = "dongle") -> int | None:
         """Apply register writes as the cloud's parameters; the exception code when refused. `transport` names

@@ -43,7 +43,7 @@ from bridge.core.readings import (
 )
 from bridge.core.writes import Delivery
 from bridge.transports.cloud import CloudClient
-from bridge.transports.local import registers
+from bridge.transports.local import batteries, registers
 from bridge.transports.local.dongle import (
     DongleConnection,
     LocalSilentError,
@@ -172,6 +172,10 @@ class RegisterTransport:
         #: The transport's name, as results say it (`via`) and metrics label it: `dongle`, `modbus_tcp`,
         #: `modbus_rtu`.
         self.name = name
+        #: Whether the battery slots are read one at a time though `max_block` would take them all: the
+        #: whole block was refused once.
+        self.battery_slot_reads = False
+        self._modules = batteries.Remembered()
 
     async def _words(self, function: ModbusFunction, wanted: tuple[int, ...]) -> dict[int, int]:
         words: dict[int, int] = {}
@@ -197,6 +201,35 @@ class RegisterTransport:
         fields = registers.ENERGY_FIELDS
         words = await self._words(ModbusFunction.READ_INPUT, registers.input_registers(fields))
         return parse_energy(registers.decode_inputs(fields, words), self.serial)
+
+    async def batteries(self) -> BatteryBank:
+        """The battery modules in the four slots from register 5002: read in one request where the
+        transport takes 120 registers, so that no module moves between slots in between (pylxpweb's
+        reason); otherwise one slot a request, so that a slot, and its serial, always comes whole. A module
+        missing from one read is kept, unavailable, for a few (`batteries.Remembered`)."""
+        words: dict[int, int] = {}
+        for start, count in self._battery_reads():
+            values = await self._battery_read(start, count)
+            if values is None:
+                return await self.batteries()  # the whole block was refused: slot by slot, from now on
+            words.update(zip(range(start, start + count), values, strict=True))
+        return self._modules.bank(batteries.decode_bank(words, self.serial))
+
+    def _battery_reads(self) -> tuple[tuple[int, int], ...]:
+        if self.battery_slot_reads or self.max_block < batteries.ALL:
+            return tuple((start, batteries.SLOT_SIZE) for start in batteries.slot_starts())
+        return ((batteries.FIRST, batteries.ALL),)
+
+    async def _battery_read(self, start: int, count: int) -> tuple[int, ...] | None:
+        """The registers; `None` when a read of the whole block was refused or left unanswered."""
+        try:
+            return await self.connection.read(self.serial, ModbusFunction.READ_INPUT, start, count)
+        except (ModbusExceptionError, LocalSilentError) as exc:
+            if count <= batteries.SLOT_SIZE:
+                raise
+            log.warning("local_battery_block_refused", serial=self.serial, count=count, error=exc.message)
+            self.battery_slot_reads = True
+            return None
 
     async def parameters(self) -> ParameterRead:
         """Every parameter with a register encoding (the settings offered locally are those), and what the
@@ -322,11 +355,11 @@ class Router:
         return await self._through_cloud(serial, lambda cloud: cloud.get_gridboss(serial))
 
     async def get_batteries(self, serial: str) -> BatteryBank:
-        """The battery modules, through the cloud alone: their registers (5002 on) are not read locally
-        yet. `local` never asks the cloud, so there it is `NoTransportError`."""
-        if self.mode_of(serial) == "local":
-            raise NoTransportError("battery modules are read through the cloud only", serial=serial)
-        return await self._through_cloud(serial, lambda cloud: cloud.get_batteries(serial))
+        """The battery modules: through the dongle or adapter (input registers 5002 on), the cloud's
+        answer otherwise, as the runtime is."""
+        return (
+            await self._route(serial, RegisterTransport.batteries, lambda cloud: cloud.get_batteries(serial))
+        )[0]
 
     async def read_parameters(self, serial: str) -> ParameterRead:
         read, via = await self._route(

@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 
 from bench.pylxpweb_compare import ensure_venv
+from bridge.core.readings import parse_battery_bank
 from bridge.simulator import SimulatorState, run_simulator
+from bridge.simulator.answers import battery_answer
 
 pytestmark = pytest.mark.e2e
 
@@ -143,3 +145,43 @@ async def test_pylxpweb_reads_and_writes_through_the_simulated_modbus_adapter() 
     assert 0 <= seen["battery_soc"] <= 100
     assert state.value_of("4512345600", "HOLD_LEAD_ACID_CHARGE_RATE") == "61"
     assert state.writes_by_transport["modbus_tcp"] == 1
+
+
+async def test_pylxpweb_reads_the_simulators_battery_modules_as_the_bridge_does() -> None:
+    """pylxpweb's own battery read (its register map of 5002-5121) through the simulated Modbus adapter
+    finds the same modules, with the same values, as the cloud's battery answer parsed by the bridge: the
+    registers the simulator (and the bridge's decoder) lays out are the ones pylxpweb reads."""
+    import asyncio
+
+    python = await asyncio.to_thread(ensure_venv)
+    if python is None:
+        pytest.skip("no Python 3.12 or newer here for pylxpweb's virtual environment")
+    state = SimulatorState(inverter_count=1, batteries=3)
+    serial = next(iter(state.inverters))
+    async with run_simulator(state, modbus_port=0) as simulator:
+        port = str(simulator.modbus_port)
+        done = await in_pylxpweb(python, "pylxpweb_batteries.py", "127.0.0.1", port, "1", serial)
+        cloud = parse_battery_bank(battery_answer(state.inverters[serial]), serial)
+    assert done.returncode == 0, done.stderr[-2000:]
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    assert [module["serial_number"] for module in seen] == [module.serial for module in cloud.modules]
+    for theirs, ours in zip(seen, cloud.modules, strict=True):
+        assert (theirs["soh"], theirs["max_capacity"], theirs["cycle_count"]) == (
+            ours.soh,
+            ours.full_capacity,
+            ours.cycle_count,
+        )
+        assert (theirs["max_cell_temperature"], theirs["min_cell_temperature"]) == (
+            ours.max_cell_temperature,
+            ours.min_cell_temperature,
+        )
+        assert (theirs["charge_current_limit"], theirs["charge_voltage_ref"], theirs["firmware_version"]) == (
+            ours.charge_current_limit,
+            ours.charge_voltage_reference,
+            ours.firmware,
+        )
+        # These follow the simulated SOC and power, which move between the two reads.
+        assert abs(theirs["soc"] - (ours.soc or 0)) <= 1
+        assert theirs["voltage"] == pytest.approx(ours.voltage, abs=0.1)
+        assert theirs["max_cell_voltage"] == pytest.approx(ours.max_cell_voltage, abs=0.01)
+        assert theirs["min_cell_voltage"] == pytest.approx(ours.min_cell_voltage, abs=0.01)

@@ -12,7 +12,7 @@ import pytest
 
 from bridge.core.catalogue import BATTERY_SENSORS
 from bridge.service.daemon import running_bridge
-from bridge.simulator import SimulatorState, run_simulator
+from bridge.simulator import RunningSimulator, SimulatorState, run_simulator
 from tests.harness import Bridged, Broker, bridge_settings, observing, unique_topics
 
 pytestmark = pytest.mark.e2e
@@ -37,14 +37,28 @@ class Rig(Bridged):
 
 
 @asynccontextmanager
-async def with_batteries(broker: Broker, modules: int) -> AsyncIterator[Rig]:
+async def with_batteries(broker: Broker, modules: int, *, through_dongle: bool = False) -> AsyncIterator[Rig]:
+    """With `through_dongle`, the first inverter is reached through its dongle alone (`transport: local`)."""
     state = SimulatorState(inverter_count=2, batteries=modules)
-    async with run_simulator(state) as simulator:
+    async with run_simulator(state, dongle_port=0 if through_dongle else None) as simulator:
         topics = unique_topics()
-        settings = bridge_settings(simulator, broker.port, topics, refresh_request_gap_seconds=0)
+        inverters = (
+            {FIRST: {"transport": "local", "dongle": dongle_of(simulator, FIRST)}} if through_dongle else None
+        )
+        settings = bridge_settings(
+            simulator, broker.port, topics, inverters=inverters, refresh_request_gap_seconds=0
+        )
         async with observing(broker.port, f"{topics.base}/#", f"{topics.discovery_prefix}/#") as observer:
             async with running_bridge(settings) as bridge:
                 yield Rig(simulator, topics, observer, bridge)
+
+
+def dongle_of(simulator: RunningSimulator, serial: str) -> dict[str, Any]:
+    return {
+        "host": "127.0.0.1",
+        "port": simulator.dongle_port,
+        "serial": simulator.state.dongle_serial(serial),
+    }
 
 
 async def test_each_battery_module_is_a_device_under_its_inverter(broker: Broker) -> None:
@@ -95,6 +109,50 @@ async def test_a_module_taken_out_leaves_nothing_stale_and_one_put_in_is_announc
         back = await rig.observer.wait_count(rig.module_config_topic(FIRST, gone), before + 1)
         assert back[-1].json()["device"]["via_device"] == f"eg4_{FIRST}"
         await rig.observer.wait_for_topic(rig.module_state(FIRST, gone, "availability"), "online")
+
+
+async def test_through_the_dongle_alone_modules_are_read_from_their_registers_and_one_taken_out_goes(
+    broker: Broker,
+) -> None:
+    """`transport: local`: the modules come from input registers 5002 on, with the values the cloud would
+    give; a module taken out is unavailable at the next read (one empty read is no proof) and gone, with
+    every state it had, after three."""
+    async with with_batteries(broker, 2, through_dongle=True) as rig:
+        state = rig.simulator.state
+        kept, gone = "5600BAT0000", "5600BAT0001"
+        config = (await rig.observer.wait_for_topic(rig.module_config_topic(FIRST, gone))).json()
+        assert config["device"]["via_device"] == f"eg4_{FIRST}"
+        assert (config["device"]["serial_number"], config["device"]["sw_version"]) == (gone, "2.17")
+        assert set(config["cmps"]) == {sensor.key for sensor in BATTERY_SENSORS}
+        last = BATTERY_SENSORS[-1].topic_path  # published in the rows' order: the last one means all are out
+        assert (await rig.observer.wait_for_topic(rig.module_state(FIRST, gone, last))).payload == "56.0"
+        spread = await rig.observer.wait_for_topic(rig.module_state(FIRST, kept, "cell_voltage_spread"))
+        assert spread.payload == "0.003"
+        voltage = await rig.observer.wait_for_topic(rig.module_state(FIRST, kept, "voltage"))
+        assert 45 < float(voltage.payload) < 60, "volts, from hundredths"
+        soc = await rig.observer.wait_for_topic(rig.module_state(FIRST, kept, "soc"))
+        assert abs(int(soc.payload) - round(state.inverters[FIRST].soc)) <= 1
+        assert (
+            await rig.observer.wait_for_topic(rig.module_state(FIRST, kept, "cycle_count"))
+        ).payload == "58"
+        await rig.observer.wait_for_topic(rig.module_state(SECOND, "5601BAT0000", "soc"))
+        assert state.requests["dongle:read_input"] > 0
+        assert state.requests["/WManage/api/battery/getBatteryInfo"] == 1, "the other inverter's, alone"
+        under_gone = rig.topics.state(FIRST, f"battery_module/{gone}/").removesuffix("/state")
+        published = {seen.topic for seen in rig.observer.messages if seen.topic.startswith(under_gone)}
+        assert len(published) == len(BATTERY_SENSORS) + 1  # every sensor and the availability
+
+        state.set_batteries(FIRST, 1)
+        await rig.refresh()
+        await rig.observer.wait_for_topic(rig.module_state(FIRST, gone, "availability"), "offline")
+        assert rig.observer.on(rig.module_config_topic(FIRST, gone))[-1].payload != "", "not gone yet"
+        await rig.refresh()
+        await rig.refresh()
+        await rig.observer.wait_for_topic(rig.module_config_topic(FIRST, gone), "")
+        for topic in published:
+            await rig.observer.wait_for_topic(topic, "")
+        assert rig.observer.on(rig.module_config_topic(FIRST, kept))[-1].payload != ""
+        await rig.observer.wait_for_topic(rig.module_state(FIRST, kept, "availability"), "online")
 
 
 async def test_a_parallel_group_is_a_device_with_its_inverters_totals(broker: Broker) -> None:

@@ -657,18 +657,80 @@ def test_a_register_transport_is_a_dongle_read_in_blocks_of_40_resting_60_s_by_d
     assert (way.name, way.max_block, way.rest) == ("dongle", 40, 60.0)
 
 
-@pytest.mark.parametrize(("mode", "asked"), [("cloud", True), ("hybrid", True), ("local", False)])
-async def test_battery_modules_and_a_gridboss_come_through_the_cloud_only(mode: str, asked: bool) -> None:
-    r = routed(mode)
-    if asked:
-        assert (await r.router.get_batteries(SERIAL)).serial == SERIAL
-        assert (await r.router.get_gridboss("4812345602")).serial == "4812345602"
-        assert r.cloud.calls[-2:] == [("get_batteries", SERIAL), ("get_gridboss", "4812345602")]
-    else:
-        with pytest.raises(NoTransportError, match="battery modules are read through the cloud only"):
-            await r.router.get_batteries(SERIAL)
-        assert r.cloud.calls == [], "local never asks the cloud"
+async def test_a_gridboss_comes_through_the_cloud_only() -> None:
+    r = routed("hybrid")
+    assert (await r.router.get_gridboss("4812345602")).serial == "4812345602"
+    assert r.cloud.calls == [("get_gridboss", "4812345602")]
     assert r.registers.requests == []
+
+
+def module_slot(serial: str, soc: int) -> dict[int, int]:
+    """Slot 0 holding one module: status, 52.00 V, SOC, and the serial (ASCII, low byte first)."""
+    text = serial.encode().ljust(16, b"\0")
+    named = {5019 + i: text[2 * i] | text[2 * i + 1] << 8 for i in range(8)}
+    return {5002: 0xC001, 5008: 5200, 5010: 100 << 8 | soc} | named
+
+
+BATTERY_SLOTS = [("read input", start, 30) for start in (5002, 5032, 5062, 5092)]
+
+
+@pytest.mark.parametrize(
+    ("mode", "max_block", "requests"),
+    [("local", 125, [("read input", 5002, 120)]), ("hybrid", 40, BATTERY_SLOTS)],
+    ids=["all four slots in one read", "a slot a read, within 40"],
+)
+async def test_battery_modules_come_from_their_input_registers(
+    mode: str, max_block: int, requests: list[tuple[str, int, int]]
+) -> None:
+    r = routed(mode, max_block=max_block)
+    r.registers.inputs |= module_slot("5600BAT0000", 81)
+    bank = await r.router.get_batteries(SERIAL)
+    assert [(module.module_id, module.soc, module.voltage) for module in bank.modules] == [
+        ("5600BAT0000", 81, 52.0)
+    ]
+    assert r.registers.requests == requests
+    assert r.cloud.calls == [], "the dongle answered: never the cloud"
+
+
+async def test_battery_modules_come_through_the_cloud_in_cloud_mode() -> None:
+    r = routed("cloud")
+    assert (await r.router.get_batteries(SERIAL)).serial == SERIAL
+    assert r.cloud.calls == [("get_batteries", SERIAL)]
+    assert r.registers.requests == []
+
+
+async def test_hybrid_reads_battery_modules_from_the_cloud_when_the_dongle_is_silent() -> None:
+    r = routed("hybrid")
+    r.registers.failures = [LocalSilentError("did not answer", sent=True)]
+    assert (await r.router.get_batteries(SERIAL)).serial == SERIAL
+    assert r.registers.requests == BATTERY_SLOTS[:1]
+    assert r.cloud.calls == [("get_batteries", SERIAL)]
+
+
+async def test_the_whole_battery_block_refused_is_read_a_slot_at_a_time_from_then_on() -> None:
+    """A dongle that takes 125 registers elsewhere may still refuse the block: no module is lost to it."""
+    r = routed("local", max_block=125)
+    r.registers.failures = [ModbusExceptionError("the inverter refused the request (Modbus exception 3)", 3)]
+    r.registers.inputs |= module_slot("5600BAT0000", 81)
+    with capture_logs() as logs:
+        assert len((await r.router.get_batteries(SERIAL)).modules) == 1
+    assert r.registers.requests == [("read input", 5002, 120), *BATTERY_SLOTS]
+    assert [log["event"] for log in logs] == ["local_battery_block_refused"]
+    r.registers.requests.clear()
+    await r.router.get_batteries(SERIAL)
+    assert r.registers.requests == BATTERY_SLOTS
+
+
+@pytest.mark.parametrize("mode", ["local", "hybrid"])
+async def test_a_battery_slot_refused_is_the_inverters_refusal(mode: str) -> None:
+    """Firmware without the 5002+ registers says so: the cloud would not be told otherwise by it."""
+    r = routed(mode)
+    r.registers.largest_read = 20
+    with pytest.raises(RefusedError) as raised:
+        await r.router.get_batteries(SERIAL)
+    assert raised.value.via == "dongle"
+    assert r.registers.requests == BATTERY_SLOTS[:1]
+    assert r.cloud.calls == []
 
 
 async def test_with_no_cloud_a_gridboss_has_no_transport() -> None:
@@ -746,3 +808,24 @@ async def test_a_smart_port_mode_is_read_back_from_two_windows_with_its_flag() -
     r.cloud.parameters["FUNC_SMART_LOAD_EN_2"] = False
     with pytest.raises(ValueUnreadable, match="FUNC_SMART_LOAD_EN_2 is off"):
         await r.router.read(GRIDBOSS, SMART_PORT_2)
+
+
+async def test_a_module_missing_from_a_read_is_unavailable_and_gone_after_three_reads_in_a_row() -> None:
+    """One empty page is no proof a module went (eg4_web_monitor #287); three in a row are."""
+    r = routed("local", max_block=125)
+    r.registers.inputs |= module_slot("5600BAT0000", 81)
+
+    async def seen() -> list[tuple[str, int | None, bool]]:
+        bank = await r.router.get_batteries(SERIAL)
+        return [(module.module_id, module.soc, module.lost) for module in bank.modules]
+
+    assert await seen() == [("5600BAT0000", 81, False)]
+    r.registers.inputs.clear()
+    assert await seen() == [("5600BAT0000", 81, True)]
+    assert await seen() == [("5600BAT0000", 81, True)]
+    assert await seen() == []
+    assert await seen() == []
+    r.registers.inputs |= module_slot("5600BAT0000", 80)
+    assert await seen() == [("5600BAT0000", 80, False)]
+    r.registers.inputs.clear()
+    assert await seen() == [("5600BAT0000", 80, True)], "back again: three more reads to go"
