@@ -395,6 +395,10 @@ SENSORS: Final = (
            diagnostic=True, registers_only=True),
 )  # fmt: skip
 
+#: The newest event of the cloud's event log (`Event`): its code and words as the state, the rest as
+#: attributes on `<base>/<sn>/inverter/last_event/attributes`. Through the cloud only.
+LAST_EVENT: Final = Sensor("last_event", "Last Event", "summary", "inverter/last_event", None, None, None,
+                           icon="mdi:message-alert-outline", diagnostic=True)  # fmt: skip
 #: Energy counters, from the energy answer the bridge reads with the settings.
 ENERGY_SENSORS: Final = (
     _energy("energy_pv_today", "PV Energy Today", "pv_today"),

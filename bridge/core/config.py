@@ -157,6 +157,9 @@ class PollingSettings(_Section):
     #: Refreshes asked for on `<base>/bridge/request/refresh` start at most this often; requests meanwhile
     #: join the next one (anyone on the broker could otherwise make the bridge hammer the cloud).
     refresh_request_gap_seconds: float = Field(default=5, ge=0, le=3600)
+    #: The cloud's event log (the Last Event sensor) is read this often: events are rare, and every
+    #: inverter costs one request (eg4_web_monitor reads it every 300 s too).
+    events_seconds: float = Field(default=300, ge=1, le=86400)
 
 
 class HealthSettings(_Section):

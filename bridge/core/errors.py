@@ -51,6 +51,12 @@ class RefusedError(TransportError):
         self.partial = False
 
 
+class NotAllowedError(RefusedError):
+    """The cloud refused this account a read it answers for others (`success: false` on a read that takes
+    no value): asking again will not change it, so what the read gives is not offered for the inverter.
+    `server_text` is the cloud's own words."""
+
+
 class TransientError(TransportError):
     """A fault that may pass: `DATAFRAME_TIMEOUT`, busy, HTTP 5xx, timeouts, connection errors.
 

@@ -14,7 +14,7 @@ from bridge.core.catalogue import GRIDBOSS_SETTINGS, SETTINGS
 from bridge.core.config import Settings
 from bridge.core.devices import Device
 from bridge.core.kinds import NumberSetting, Risk, Setting
-from bridge.core.readings import BatteryBank, Energy, GridBossRuntime, Runtime
+from bridge.core.readings import BatteryBank, Energy, Event, GridBossRuntime, Runtime
 
 #: A setting held beyond the owner's limit or its own range: what is held, the limit, the unit.
 Beyond = dict[str, str]
@@ -36,6 +36,11 @@ class InverterState:
     energy: Energy | None = None
     #: The battery modules as last read; `None` before a read (or where the transport gives none).
     batteries: BatteryBank | None = None
+    #: Whether its Last Event sensor is offered: `None` until the event log first answered (or where the
+    #: transport gives none), false when the cloud refuses the account the log.
+    events_offered: bool | None = None
+    #: The newest event of its log as last read; `None`: it has none (or it was not read).
+    last_event: Event | None = None
     #: Availability as last said (`None`: not yet said).
     online: bool | None = None
     #: The last request failed because its transport could not be reached.

@@ -25,6 +25,7 @@ from bridge.core.devices import Device
 from bridge.core.errors import (
     AuthenticationError,
     NoLocalTransportError,
+    NotAllowedError,
     NoTransportError,
     TransientError,
     TransportError,
@@ -41,6 +42,7 @@ from bridge.core.readings import (
     UNIDENTIFIED_MODEL,
     BatteryBank,
     Energy,
+    Event,
     GridBossRuntime,
     InverterInfo,
     ParameterRead,
@@ -72,6 +74,9 @@ class InverterReader(Protocol):
 
     async def read_parameters(self, serial: str) -> ParameterRead: ...
 
+    async def get_last_event(self, serial: str) -> Event | None:
+        """The newest event of the inverter's log; `None`: it has none."""
+
     def sensors_of(self, serial: str) -> frozenset[str] | None:
         """The sensors the inverter's transport gives, by key; `None`: all of them."""
 
@@ -89,6 +94,10 @@ class Announcements(Protocol):
         """Say each module's values; announce modules that came and remove those that went."""
 
     def parameter(self, serial: str, setting: Setting, value: str) -> None: ...
+
+    def last_event(self, serial: str) -> None:
+        """Say the inverter's newest event, as the fleet state holds it (or take back what was said of it
+        where the log is no longer offered)."""
 
     def beyond_limits(self, serial: str) -> None:
         """Say which settings the fleet state found held beyond a limit."""
@@ -212,6 +221,7 @@ class Poller:
     def start(self, tasks: asyncio.TaskGroup) -> None:
         tasks.create_task(self._runtime_loop(), name="runtime-refresh")
         tasks.create_task(self._parameter_loop(), name="parameter-refresh")
+        tasks.create_task(self._event_loop(), name="event-refresh")
 
     def request_refresh(self) -> None:
         """Read every inverter's settings again soon (after a write: inverters in a parallel group share
@@ -244,7 +254,45 @@ class Poller:
             await self._refresh_parameters()
             self._announcements.discovery()
 
+    async def _event_loop(self) -> None:
+        """The event log: read once the bridge is ready, then every `events_seconds`. A task of its own, so
+        that a slow or failing log never delays a runtime read."""
+        while True:
+            await self.refresh_events()
+            await self._clock.sleep(self._polling.events_seconds)
+
     # -- refreshes ------------------------------------------------------------------------------------
+
+    async def refresh_events(self) -> None:
+        """Every inverter's newest event; discovery said again when whether an inverter's Last Event sensor
+        is offered changed (its log answered for the first time, or was refused). One inverter at a time:
+        the log then holds at most one of the account's request slots, and a fleet's runtime reads never
+        queue behind a thousand event reads."""
+        fleet = self._fleet
+        before = {serial: fleet[serial].events_offered for serial in fleet}
+        for serial in before:
+            await self._refresh_event_of(serial)
+        if any(fleet[serial].events_offered != offered for serial, offered in before.items()):
+            self._announcements.discovery()
+
+    async def _refresh_event_of(self, serial: str) -> None:
+        """One inverter's newest event. A refused log takes the sensor away (asked again next time: an
+        account's rights may change); any other failure keeps the event last read."""
+        state = self._fleet[serial]
+        try:
+            event = await self._reader.get_last_event(serial)
+        except NoTransportError:
+            return
+        except NotAllowedError as exc:
+            if state.events_offered is not False:
+                log.warning("event_log_refused", serial=serial, error=exc.message)
+            state.events_offered, state.last_event = False, None
+        except TransportError as exc:
+            log.warning("event_log_read_failed", serial=serial, error=exc.message, via=exc.via)
+            return
+        else:
+            state.events_offered, state.last_event = True, event
+        self._announcements.last_event(serial)
 
     async def _refresh_runtime(self) -> None:
         await asyncio.gather(

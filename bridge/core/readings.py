@@ -420,6 +420,78 @@ def parse_runtime(payload: Mapping[str, Any], serial: str) -> Runtime:
     return _parse_for(Runtime, "runtime", payload, serial)
 
 
+#: The most characters Home Assistant keeps of a sensor's state.
+MAX_STATE_LENGTH: Final = 255
+#: How the event log writes a time: the portal's local time, with no zone (pylxpweb `get_event_list`, its
+#: `docs/luxpower-api.yaml` `EventListResponse`, live-validated 2026-07-16).
+EVENT_TIME: Final = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}")
+
+
+class Event(VendorModel):
+    """One row of the cloud's event log (`analyze/event/list`). Field names as pylxpweb's CHANGELOG #236
+    and eg4_web_monitor's `normalize_event_row` give them from live answers: `recordId` (not `eventId`),
+    `event` the code (`E###` a fault, `W###` a warning), `renormalTime` (not `endTime`; null while ongoing),
+    `status` `OPEN` / `CLOSE`. `eventType` (FAULT, WARNING, INFO, MIDBOX_WARNING) and `status` are open
+    sets: an unknown value is passed on as it is."""
+
+    record_id: int = Field(alias="recordId")
+    serial: str | None = Field(default=None, alias="serialNum")
+    code: str = Field(alias="event", min_length=1, max_length=16)
+    text: str = Field(alias="eventText")
+    type: str | None = Field(default=None, alias="eventType", max_length=40)
+    start: str = Field(alias="startTime", pattern=EVENT_TIME.pattern)
+    end: str | None = Field(default=None, alias="renormalTime", pattern=EVENT_TIME.pattern)
+    #: Hours, as a string in the answer.
+    duration_hours: float | None = Field(default=None, alias="faultDuration", ge=0)
+    status: str | None = Field(default=None, max_length=40)
+
+    @property
+    def ongoing(self) -> bool | None:
+        """Whether it has not ended yet: `OPEN`, or no end time; `None` for a status nobody has seen."""
+        if self.status == "OPEN":
+            return True
+        if self.status == "CLOSE":
+            return False
+        return None if self.status is not None else self.end is None
+
+    @property
+    def summary(self) -> str:
+        """Code and words (`E019 Bus voltage high`), cut to what Home Assistant keeps of a state."""
+        return f"{self.code} {self.text}".strip()[:MAX_STATE_LENGTH]
+
+
+class EventLog(VendorModel):
+    """A page of the event log: how many events there are in all, and this page's rows, newest first (the
+    order eg4_web_monitor's Last Event sensor relies on when it asks for one row; no source states it)."""
+
+    total: int = Field(ge=0)
+    rows: tuple[Event, ...]
+
+
+def parse_last_event(payload: Mapping[str, Any], serial: str) -> Event | None:
+    """The newest event of an event-log answer asked for one row: `None` when the inverter has none.
+    Refused when malformed, when it says there are events but gives none, or when its row is another
+    device's."""
+    try:
+        log_page = EventLog.model_validate(payload)
+    except ValidationError as exc:
+        raise MalformedResponseError(
+            f"event log answer for {serial} has unexpected fields: {first_problem(exc)}", serial=serial
+        ) from exc
+    if not log_page.rows:
+        if log_page.total:
+            raise MalformedResponseError(
+                f"event log answer for {serial} counts {log_page.total} events but lists none", serial=serial
+            )
+        return None
+    newest = log_page.rows[0]
+    if newest.serial not in (None, serial):
+        raise MalformedResponseError(
+            f"event log answer is for {newest.serial}, but {serial} was asked for", serial=serial
+        )
+    return newest
+
+
 def first_problem(exc: ValidationError) -> str:
     """The first problem pydantic found, as `location: message`."""
     error = exc.errors()[0]

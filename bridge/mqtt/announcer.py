@@ -17,6 +17,7 @@ from bridge.core.catalogue import (
     ENERGY_SENSORS,
     GRIDBOSS_SENSORS,
     GROUP_SENSORS,
+    LAST_EVENT,
     RETIRED,
     SENSORS,
     setting_by_key,
@@ -25,7 +26,7 @@ from bridge.core.commands import Command, Result, result_payload
 from bridge.core.config import Settings
 from bridge.core.fleet import Fleet
 from bridge.core.kinds import Sensor, Setting
-from bridge.core.readings import BatteryBank, BatteryModule, Energy, Runtime
+from bridge.core.readings import BatteryBank, BatteryModule, Energy, Event, Runtime
 from bridge.mqtt.discovery import (
     MIGRATE,
     abbreviated,
@@ -128,6 +129,28 @@ class Announcer:
             if sensor.state_class == "total_increasing" and not self._counts_on(serial, sensor, value, path):
                 continue
             self.state(serial, path, format_reading(sensor, value), force=force)
+
+    # -- the event log ----------------------------------------------------------------------------------
+
+    def last_event(self, serial: str, *, force: bool = False) -> None:
+        """The newest event: its attributes, then its state (Home Assistant shows them with the state they
+        belong to), each when it changed; `none` and no attributes while the log holds no event. Where the
+        log is refused, what was said of it is emptied: the sensor is gone from discovery too."""
+        state = self._fleet.get(serial)
+        if state is None or state.events_offered is None:
+            return  # not read yet, or not through the cloud
+        topics = (
+            self._topics.last_event_attributes(serial),
+            self._topics.state(serial, LAST_EVENT.topic_path),
+        )
+        if not state.events_offered:
+            for topic in topics:
+                if self._said.pop(topic, None):
+                    self._publish(topic, "", retain=True)
+            return
+        event = state.last_event
+        self.state_at(topics[0], _json(event_attributes(event)), force=force)
+        self.state_at(topics[1], NO_EVENT if event is None else event.summary, force=force)
 
     # -- GridBOSS ---------------------------------------------------------------------------------------
 
@@ -312,6 +335,7 @@ class Announcer:
             self.energy(serial, state.energy, force=True)
             if state.batteries is not None:
                 self.batteries(serial, state.batteries, force=True)
+            self.last_event(serial, force=True)
         self.groups(force=True)
         for serial in fleet.gridbosses:
             self.gridboss(serial, force=True)
@@ -330,12 +354,21 @@ class Announcer:
             beyond = fleet.beyond(serial)
             held = {key: entry["held"] for key, entry in beyond.items()}
             sensors = fleet.sensors_of(serial)
-            keys = (repr(device), *(setting.key for setting in settings), *sorted(held.items()), sensors)
+            events = fleet[serial].events_offered is True
+            keys = (
+                repr(device),
+                *(setting.key for setting in settings),
+                *sorted(held.items()),
+                sensors,
+                events,
+            )
             changed = self._discovery.get(serial) != keys
             self._discovery[serial] = keys
             # Rendered when sent, not kept: a fleet's configs are megabytes, and a refresh sends each once.
             limits = self._settings.limits_for(serial)
-            config = device_config(self._topics, device, settings, limits, held=held, sensors=sensors)[1]
+            config = device_config(
+                self._topics, device, settings, limits, held=held, sensors=sensors, last_event=events
+            )[1]
             rendered = _json(abbreviated(config))
             if migrate:
                 self._migrate(serial, rendered)
@@ -361,6 +394,29 @@ class Announcer:
             self._publish(self._topics.state(serial, retired.topic_path), "", retain=True)
 
 
+#: The Last Event sensor's state while the log holds no event: never an event made up.
+NO_EVENT = "none"
+
+
+def event_attributes(event: Event | None) -> dict[str, object]:
+    """The Last Event sensor's attributes: the event's code, words, kind, start and end (the portal's local
+    time, as the cloud gives it: no zone), whether it is ongoing, how long it lasted in hours, its record id;
+    none at all while there is no event."""
+    if event is None:
+        return {}
+    return {
+        "code": event.code,
+        "text": event.text,
+        "type": event.type,
+        "start": event.start,
+        "end": event.end,
+        "ongoing": event.ongoing,
+        "duration_hours": event.duration_hours,
+        "status": event.status,
+        "record_id": event.record_id,
+    }
+
+
 def format_reading(sensor: Sensor, value: float | str | bool) -> str:
     """One number format per sensor: whole numbers for amperes, watts and percent, tenths for volts; text as
     it is, and yes/no as `ON` / `OFF`."""
@@ -377,4 +433,4 @@ def _json(config: object) -> str:
     return json.dumps(config, separators=(",", ":"), ensure_ascii=False)
 
 
-__all__ = ["Announcer", "Publisher", "format_reading"]
+__all__ = ["Announcer", "Publisher", "event_attributes", "format_reading"]

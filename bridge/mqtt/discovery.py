@@ -18,6 +18,7 @@ from bridge.core.catalogue import (
     FIRST_RELEASE_SENSORS,
     GRIDBOSS_SENSORS,
     GROUP_SENSORS,
+    LAST_EVENT,
     RETIRED,
     SENSORS,
     WRITABLE_PARAMETERS,
@@ -197,10 +198,12 @@ def device_config(
     energy: bool = True,
     held: Mapping[str, str] | None = None,
     sensors: frozenset[str] | None = None,
+    last_event: bool = False,
 ) -> DiscoveryMessage:
     """The one config of an inverter: every offered setting (a control, or a sensor when read-only), every
     runtime sensor and, when the cloud gives them, the energy counters; a problem sensor for settings held
-    beyond their limit; and, for each retired setting, the platform alone, which removes its entity."""
+    beyond their limit; the Last Event sensor where the cloud's event log answered (`last_event`); and,
+    for each retired setting, the platform alone, which removes its entity."""
     limits = limits or InverterSettings()
     held = held or {}
     components: dict[str, dict[str, Any]] = {}
@@ -224,6 +227,12 @@ def device_config(
     for sensor in (*SENSORS, *(ENERGY_SENSORS if energy else ())):
         if sensors is None or sensor.key in sensors:  # `sensors`: only those its way in gives
             components[sensor.key] = sensor_component(topics, inverter, sensor)
+    if last_event:
+        # Its attributes say whether the event is still ongoing. No "event active" problem sensor: the
+        # newest event alone is read, and an older one may still be open while it has ended.
+        components[LAST_EVENT.key] = sensor_component(topics, inverter, LAST_EVENT) | {
+            "json_attributes_topic": topics.last_event_attributes(inverter.serial),
+        }
     components["refresh"] = _entity(topics, inverter, "button", "refresh", "Refresh Now") | {
         # Reads every inverter again; the answer comes on the bridge's refresh response topic.
         "command_topic": topics.refresh_request,

@@ -91,6 +91,11 @@ class Topics:
         """Retained: the whole result of the inverter's last command, as the sensor's attributes."""
         return f"{self.base}/{serial}/last_command/attributes"
 
+    def last_event_attributes(self, serial: str) -> str:
+        """Retained: the inverter's newest event (code, type, start, end, whether ongoing), as the Last
+        Event sensor's attributes."""
+        return f"{self.base}/{serial}/inverter/last_event/attributes"
+
     def beyond_limit(self, serial: str) -> str:
         """`ON` while the inverter holds a setting beyond the owner's limit (or the setting's own range)."""
         return f"{self.base}/{serial}/beyond_limit/state"

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Final
 
-from bridge.core.catalogue import ENERGY_SENSORS, GRIDBOSS_SETTINGS, RETIRED, SENSORS, SETTINGS
+from bridge.core.catalogue import ENERGY_SENSORS, GRIDBOSS_SETTINGS, LAST_EVENT, RETIRED, SENSORS, SETTINGS
 from bridge.core.families import KNOWN_FAMILIES, Family
 from bridge.core.kinds import NumberSetting, Offer, Risk, SelectSetting, Setting, SwitchSetting
 from bridge.transports.local import registers
@@ -91,7 +91,7 @@ def tables() -> str:
         "|---|---|---|---|---|",
     ]
     local = sensors_given_locally()
-    for sensor in (*SENSORS, *ENERGY_SENSORS):
+    for sensor in (*SENSORS, *ENERGY_SENSORS, LAST_EVENT):
         dongle = "yes" if sensor.key in local else "cloud only"
         unit = sensor.unit or ""
         kind = sensor.state_class or ("yes/no" if sensor.platform == "binary_sensor" else "text")

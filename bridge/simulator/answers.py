@@ -7,7 +7,7 @@ import base64
 import time
 from typing import Any, Final
 
-from bridge.simulator.state import SimInverter, SimulatorState
+from bridge.simulator.state import SimEvent, SimInverter, SimulatorState
 
 #: Fields the cloud leaves out of a runtime answer when the inverter is offline.
 OFFLINE_OMITS: Final = (
@@ -324,3 +324,46 @@ def gridboss_answer(state: SimulatorState, gridboss: SimInverter) -> dict[str, A
         "fwCode": "IAAB-1300",
         "midboxData": data,
     }
+
+
+def event_answer(state: SimulatorState, inverter: SimInverter, page: int, rows: int) -> dict[str, Any]:
+    """A page of the inverter's event log, newest first, in the row shape pylxpweb's `get_event_list`
+    documents from live answers (an ongoing row leaves out `renormalSlashTime` and has no
+    `faultDuration`; times are the portal's local time, without a zone)."""
+    newest_first = inverter.events[::-1]
+    first = (max(page, 1) - 1) * rows
+    return {
+        "success": True,
+        "total": len(newest_first),
+        "rows": [event_row(state, inverter, event) for event in newest_first[first : first + max(rows, 0)]],
+    }
+
+
+def event_row(state: SimulatorState, inverter: SimInverter, event: SimEvent) -> dict[str, Any]:
+    """One event as the log lists it: ongoing (`OPEN`, no end) or ended (`CLOSE`, its end and duration)."""
+    row: dict[str, Any] = {
+        "recordId": event.record_id,
+        "plantName": state.plant_name,
+        "serialNum": inverter.serial,
+        "datalogSn": state.dongle_serial(inverter.serial),
+        "eventTypeText": "Fault" if event.kind == "FAULT" else "Notice",
+        "eventType": event.kind,
+        "eventText": event.text,
+        "event": event.code,
+        "startTime": _portal_time(event.started, "-"),
+        "startSlashTime": _portal_time(event.started, "/"),
+        "renormalTime": None,
+        "status": "OPEN",
+    }
+    if event.ended is not None:
+        row |= {
+            "renormalTime": _portal_time(event.ended, "-"),
+            "renormalSlashTime": _portal_time(event.ended, "/"),
+            "faultDuration": f"{(event.ended - event.started) / 3600:.2f}",
+            "status": "CLOSE",
+        }
+    return row
+
+
+def _portal_time(seconds: float, separator: str) -> str:
+    return time.strftime(f"%Y{separator}%m{separator}%d %H:%M:%S", time.localtime(seconds))

@@ -14,6 +14,7 @@ from aiohttp import web
 from bridge.simulator.answers import (
     battery_answer,
     energy_answer,
+    event_answer,
     gridboss_answer,
     login_answer,
     runtime_answer,
@@ -54,6 +55,7 @@ def create_app(state: SimulatorState) -> web.Application:
     app.router.add_post("/WManage/api/inverter/getInverterEnergyInfo", _authenticated(_energy))
     app.router.add_post("/WManage/api/battery/getBatteryInfo", _authenticated(_batteries))
     app.router.add_post("/WManage/api/midbox/getMidboxRuntime", _authenticated(_gridboss))
+    app.router.add_post("/WManage/api/analyze/event/list", _authenticated(_events))
     app.router.add_post("/WManage/web/config/plant/list/viewer", _authenticated(_plant_list))
     app.router.add_post("/WManage/web/config/plant/list", _authenticated(_plant_list))
     app.router.add_post("/WManage/api/inverterOverview/list", _authenticated(_inverter_overview))
@@ -309,6 +311,21 @@ async def _batteries(request: web.Request) -> web.Response:
         return _refusal("apiBlocked")
     inverter.advance(time.monotonic())
     return _json(battery_answer(inverter))
+
+
+async def _events(request: web.Request) -> web.Response:
+    form = await request.post()
+    state = _state(request)
+    inverter = _known_inverter(request, str(form.get("serialNum", "")))
+    if inverter is None:
+        return _refusal("apiBlocked")
+    if state.faults.events_refusal is not None:
+        return _refusal(state.faults.events_refusal)
+    try:
+        page, rows = int(str(form.get("page", "1"))), int(str(form.get("rows", "30")))
+    except ValueError:
+        return _refusal("paramError")
+    return _json(event_answer(state, inverter, page, rows))
 
 
 async def _energy(request: web.Request) -> web.Response:

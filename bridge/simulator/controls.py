@@ -21,6 +21,7 @@ def add_controls(app: web.Application) -> None:
     app.router.add_post("/_sim/expire", _expire)
     app.router.add_post("/_sim/offline", _offline)
     app.router.add_post("/_sim/batteries", _set_batteries)
+    app.router.add_post("/_sim/events", _events)
 
 
 def state_of(request: web.Request) -> SimulatorState:
@@ -94,6 +95,9 @@ async def _set_faults(request: web.Request) -> web.Response:
             inverter = state_of(request).inverters[str(raised["serial"])]
             inverter.fault_code = int(raised.get("fault", 0)) & 0xFFFFFFFF
             inverter.warning_code = int(raised.get("warning", 0)) & 0xFFFFFFFF
+        if "events_refusal" in body:  # the event log refused with this text; null: answered again
+            refusal = body["events_refusal"]
+            faults.events_refusal = None if refusal is None else str(refusal)
         if "login_refusal" in body:
             faults.login_refusal = None if body["login_refusal"] is None else str(body["login_refusal"])
     except (ValueError, KeyError, TypeError) as exc:
@@ -128,4 +132,28 @@ async def _set_batteries(request: web.Request) -> web.Response:
     except (KeyError, TypeError, ValueError) as exc:
         return web.json_response({"error": f"bad battery count: {exc}"}, status=400)
     state.set_batteries(serial, max(0, count))
+    return _json({"success": True})
+
+
+async def _events(request: web.Request) -> web.Response:
+    """`{"serial": ..., "raise": {"code": "E019", "text": "Bus voltage high", "type": "FAULT"}}` starts an
+    event in the inverter's log; `{"serial": ..., "close": "E019"}` ends the newest ongoing one with that
+    code."""
+    body = await request.json()
+    state = state_of(request)
+    serial = str(body.get("serial", ""))
+    if serial not in state.inverters:
+        return web.json_response({"error": f"unknown serial {serial}"}, status=404)
+    try:
+        raised = body.get("raise")
+        if raised is not None:
+            event = state.raise_event(
+                serial, str(raised["code"]), str(raised["text"]), str(raised.get("type", "FAULT"))
+            )
+            return _json({"success": True, "recordId": event.record_id})
+        code = str(body["close"])
+    except (KeyError, TypeError) as exc:
+        return web.json_response({"error": f"bad event: {exc}"}, status=400)
+    if not state.close_event(serial, code):
+        return web.json_response({"error": f"no ongoing {code} on {serial}"}, status=404)
     return _json({"success": True})

@@ -146,6 +146,19 @@ class SimBattery:
 
 
 @dataclass
+class SimEvent:
+    """One row of an inverter's event log, in the cloud's terms: its code (`E019`), words and kind
+    (`FAULT`, `WARNING`), when it began and ended (wall-clock seconds; `None` while ongoing)."""
+
+    record_id: int
+    code: str
+    text: str
+    kind: str
+    started: float
+    ended: float | None = None
+
+
+@dataclass
 class SimInverter:
     """One simulated inverter: its parameters, registers and the powers it simulates."""
 
@@ -172,6 +185,8 @@ class SimInverter:
     #: Input registers 60-61 and 62-63: one bit per fault and warning code (`/_sim/faults`).
     fault_code: int = 0
     warning_code: int = 0
+    #: Its event log, oldest first (`/_sim/events`).
+    events: list[SimEvent] = field(default_factory=list)
 
     def energy_tenths(self) -> dict[str, int]:
         """The energy answer's counters in tenths of kWh: today's since start, totals on top of a history."""
@@ -254,6 +269,8 @@ class Faults:
     write_refusals: list[str] = field(default_factory=list)
     #: When set, every login is refused with this text (a locked account, say) instead of being checked.
     login_refusal: str | None = None
+    #: When set, every event-log read is refused with this text (an account not allowed the log).
+    events_refusal: str | None = None
     #: The next energy answers, one each, report every counter 5 kWh lower than it is (the cloud does
     #: this for a moment now and then).
     energy_dips: int = 0
@@ -352,6 +369,8 @@ class SimulatorState:
     writes_by_transport: Counter[str] = field(default_factory=Counter)
     #: The transport of each value in `writes`, in the same order.
     write_transports: list[str] = field(default_factory=list)
+    #: The record id of the newest event of any inverter.
+    last_record_id: int = 7_583_000
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
@@ -416,6 +435,21 @@ class SimulatorState:
         del modules[count:]
         for index in range(len(modules), count):
             modules.append(SimBattery(f"{serial[-4:]}BAT{index:04d}", index))
+
+    def raise_event(self, serial: str, code: str, text: str, kind: str = "FAULT") -> SimEvent:
+        """A new event in the inverter's log, ongoing; record ids grow across the whole account."""
+        self.last_record_id += 1
+        event = SimEvent(self.last_record_id, code, text, kind, time.time())
+        self.inverters[serial].events.append(event)
+        return event
+
+    def close_event(self, serial: str, code: str) -> bool:
+        """The newest ongoing event with `code` ends now; whether there was one."""
+        for event in reversed(self.inverters[serial].events):
+            if event.code == code and event.ended is None:
+                event.ended = max(time.time(), event.started)
+                return True
+        return False
 
     def dongle_serial(self, serial: str) -> str:
         """The serial of the WiFi dongle on an inverter: two letters and the inverter's last eight digits."""

@@ -33,6 +33,7 @@ from bridge.core.readings import (
     UNIDENTIFIED_MODEL,
     BatteryBank,
     Energy,
+    Event,
     GridBossRuntime,
     InverterInfo,
     ParameterRead,
@@ -360,6 +361,13 @@ class Router:
         return (
             await self._route(serial, RegisterTransport.batteries, lambda cloud: cloud.get_batteries(serial))
         )[0]
+
+    async def get_last_event(self, serial: str) -> Event | None:
+        """The newest event of the inverter's log: the cloud keeps it (no register holds a log), so
+        through the cloud alone; `local` never asks the cloud, so there it is `NoTransportError`."""
+        if self.mode_of(serial) == "local":
+            raise NoTransportError("the event log is read through the cloud only", serial=serial)
+        return await self._through_cloud(serial, lambda cloud: cloud.get_last_event(serial))
 
     async def read_parameters(self, serial: str) -> ParameterRead:
         read, via = await self._route(

@@ -10,6 +10,7 @@ from bridge.core.catalogue import BATTERY_CHARGE_CURRENT, BATTERY_DISCHARGE_CURR
 from bridge.core.errors import (
     AuthenticationError,
     MalformedResponseError,
+    NotAllowedError,
     RefusedError,
     TransientError,
 )
@@ -315,3 +316,54 @@ async def test_every_cloud_request_is_logged_at_debug_without_a_secret(cloud: Cl
     )
     assert runtime["seconds"] >= 0
     assert "demo" not in repr([entry for entry in requests if entry["endpoint"] == "api/login"])
+
+
+EVENTS = "/WManage/api/analyze/event/list"
+
+
+async def test_the_newest_event_is_read_one_row_at_a_time(
+    cloud: CloudClient, simulator: RunningSimulator
+) -> None:
+    """An empty log is no event; after two events, the newer one, still ongoing, then ended."""
+    assert await cloud.get_last_event(INVERTER) is None
+    simulator.state.raise_event(INVERTER, "E019", "Bus voltage high")
+    simulator.state.raise_event(INVERTER, "W018", "Grid frequency abnormality", "WARNING")
+    newest = await cloud.get_last_event(INVERTER)
+    assert newest is not None
+    assert (newest.code, newest.text, newest.type, newest.ongoing, newest.end) == (
+        "W018",
+        "Grid frequency abnormality",
+        "WARNING",
+        True,
+        None,
+    )
+    simulator.state.close_event(INVERTER, "W018")
+    ended = await cloud.get_last_event(INVERTER)
+    assert ended is not None
+    assert (ended.record_id, ended.ongoing, ended.status) == (newest.record_id, False, "CLOSE")
+    assert ended.end is not None
+    assert await cloud.get_last_event(SECOND) is None, "each inverter's own log"
+    assert simulator.state.requests[EVENTS] == 4
+
+
+async def test_a_refused_event_log_is_not_allowed_in_the_clouds_words(
+    cloud: CloudClient, simulator: RunningSimulator
+) -> None:
+    """`success: false` on the log is `NotAllowedError` (the sensor is then not offered), asked once: a
+    refusal does not pass on retry."""
+    simulator.state.faults.events_refusal = "permissionDenied"
+    with pytest.raises(NotAllowedError) as refused:
+        await cloud.get_last_event(INVERTER)
+    assert (refused.value.server_text, refused.value.serial) == ("permissionDenied", INVERTER)
+    assert simulator.state.requests[EVENTS] == 1
+
+
+async def test_a_malformed_event_log_is_a_clear_error(
+    cloud: CloudClient, simulator: RunningSimulator
+) -> None:
+    await cloud.login()
+    simulator.state.faults.fail_next("wrong_types", endpoint="event/list")
+    with pytest.raises(
+        MalformedResponseError, match="event log answer for 4512345600 has unexpected fields: total"
+    ):
+        await cloud.get_last_event(INVERTER)

@@ -240,7 +240,7 @@ def whole_system_entity_ids() -> set[str]:
         EXAMPLE_SERIAL,
     )
     configs = [
-        device_config(topics, inverter, SETTINGS)[1],
+        device_config(topics, inverter, SETTINGS, last_event=True)[1],
         *(battery_module_config(topics, inverter, module) for module in bank.modules),
         gridboss_config(topics, "4812345602", "Grid Boss"),
         group_config(topics, "4100_A", [EXAMPLE_SERIAL, "1234567891"]),

@@ -13,6 +13,7 @@ from bridge.core.kinds import Setting
 from bridge.core.readings import (
     BatteryBank,
     Energy,
+    Event,
     GridBossRuntime,
     InverterInfo,
     ParameterRead,
@@ -223,6 +224,10 @@ class FakeCloud:
     async def get_gridboss(self, serial: str) -> GridBossRuntime:
         self._call("get_gridboss", serial)
         return GridBossRuntime(serial=serial)
+
+    async def get_last_event(self, serial: str) -> Event | None:
+        self._call("get_last_event", serial)
+        return None
 
     async def read_parameters(self, serial: str) -> ParameterRead:
         self._call("read_parameters", serial)

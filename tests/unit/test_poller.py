@@ -10,7 +10,15 @@ import pytest
 from bridge.core.config import Settings
 from bridge.core.fleet import Fleet
 from bridge.core.poller import Poller
-from bridge.core.readings import BatteryBank, Energy, GridBossRuntime, InverterInfo, ParameterRead, Runtime
+from bridge.core.readings import (
+    BatteryBank,
+    Energy,
+    Event,
+    GridBossRuntime,
+    InverterInfo,
+    ParameterRead,
+    Runtime,
+)
 from bridge.mqtt.announcer import Announcer
 from bridge.mqtt.topics import Topics
 from tests.unit.fakes import FakeClock, settle
@@ -45,6 +53,9 @@ class SlowSource:
 
     async def get_gridboss(self, serial: str) -> GridBossRuntime:
         return GridBossRuntime(serial=serial)
+
+    async def get_last_event(self, serial: str) -> Event | None:
+        return None
 
     async def read_parameters(self, serial: str) -> ParameterRead:
         await self.go.wait()

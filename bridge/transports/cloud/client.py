@@ -24,6 +24,7 @@ from bridge.core.errors import (
     AuthenticationError,
     LoginRefusedError,
     MalformedResponseError,
+    NotAllowedError,
     OutcomeUnknownError,
     RefusedError,
     TransientError,
@@ -35,6 +36,7 @@ from bridge.core.readings import (
     POWER_RATING,
     BatteryBank,
     Energy,
+    Event,
     GridBossRuntime,
     InverterInfo,
     ParameterRead,
@@ -43,6 +45,7 @@ from bridge.core.readings import (
     parse_battery_bank,
     parse_energy,
     parse_gridboss,
+    parse_last_event,
     parse_runtime,
 )
 from bridge.transports.cloud.answers import (
@@ -73,6 +76,8 @@ READ_NAMES: Final = frozenset(
 )
 BATTERY_PATH: Final = "/WManage/api/battery/getBatteryInfo"
 GRIDBOSS_PATH: Final = "/WManage/api/midbox/getMidboxRuntime"
+#: The event log (pylxpweb `analytics.get_event_list`; eg4_web_monitor's Last Event sensor).
+EVENTS_PATH: Final = "/WManage/api/analyze/event/list"
 
 MAX_BODY_BYTES: Final = 2 * 1024 * 1024
 
@@ -214,6 +219,18 @@ class CloudClient:
         """Every battery module behind one inverter, as its BMS reports them."""
         payload = await self._request(BATTERY_PATH, {"serialNum": serial}, serial=serial)
         return parse_battery_bank(payload, serial)
+
+    async def get_last_event(self, serial: str) -> Event | None:
+        """The newest event of one inverter's event log, or `None` when it has none. An account the cloud
+        refuses the log (`success: false` with a reason that will not pass) raises `NotAllowedError`."""
+        # As pylxpweb sends it: every plant (-1), every kind of event (`_all`; the sources disagree on
+        # what else the filter takes). One row, as eg4_web_monitor asks: the newest.
+        form = {"page": "1", "rows": "1", "plantId": "-1", "serialNum": serial, "eventText": "_all"}
+        try:
+            payload = await self._request(EVENTS_PATH, form, serial=serial)
+        except RefusedError as exc:
+            raise NotAllowedError(exc.server_text, serial=serial) from exc
+        return parse_last_event(payload, serial)
 
     async def read_window(
         self, serial: str, start: int, count: int, *, urgent: bool = False
