@@ -58,14 +58,19 @@ class Announcer:
         self._settings = settings
         self._fleet = fleet
         self._today = today
-        #: Each energy counter's highest value published, and the day it was published on.
-        self._counted: dict[str, tuple[float, date]] = {}
+        #: Each energy counter's highest value published, and the day it was published on, by device and
+        #: topic path.
+        self._counted: dict[str, dict[str, tuple[float, date]]] = {}
         #: Energy counters whose lower reading is being held back (logged once until it recovers).
-        self._held_back: set[str] = set()
+        self._held_back: set[tuple[str, str]] = set()
         #: Energy readings held back because they were lower than the last one published, for metrics.
         self.energy_held_back = 0
         self._publisher: Publisher | None = None
-        self._said: dict[str, str] = {}  # retained topic -> the payload last published there
+        #: The payload last published on each retained state topic, by device (serial or place) and topic
+        #: path: a fleet's hundred thousand topics are not kept as strings, only the catalogue's paths.
+        self._said: dict[str, dict[str, str]] = {}
+        #: The same for the few retained topics that are not `<device>/<path>/state`, by topic.
+        self._said_elsewhere: dict[str, str] = {}
         #: What each inverter's config last showed: a changed one is sent at QoS 1, a repetition at QoS 0.
         self._discovery: dict[str, tuple[object, ...]] = {}
         self._announced = False
@@ -94,11 +99,15 @@ class Announcer:
 
     def state(self, serial: str, topic_path: str, payload: str, *, force: bool = False) -> None:
         """A retained state, published when it differs from what was said last (or when `force`d)."""
-        self.state_at(self._topics.state(serial, topic_path), payload, force=force)
+        said = self._said.setdefault(serial, {})
+        if force or said.get(topic_path) != payload:
+            said[topic_path] = payload
+            self._publish(self._topics.state(serial, topic_path), payload, retain=True)
 
     def state_at(self, topic: str, payload: str, *, force: bool = False) -> None:
-        if force or self._said.get(topic) != payload:
-            self._said[topic] = payload
+        """A retained topic other than a state (availability, attributes), as `state`."""
+        if force or self._said_elsewhere.get(topic) != payload:
+            self._said_elsewhere[topic] = payload
             self._publish(topic, payload, retain=True)
 
     def parameter(self, serial: str, setting: Setting, value: str, *, force: bool = False) -> None:
@@ -139,18 +148,16 @@ class Announcer:
         state = self._fleet.get(serial)
         if state is None or state.events_offered is None:
             return  # not read yet, or not through the cloud
-        topics = (
-            self._topics.last_event_attributes(serial),
-            self._topics.state(serial, LAST_EVENT.topic_path),
-        )
+        attributes = self._topics.last_event_attributes(serial)
         if not state.events_offered:
-            for topic in topics:
-                if self._said.pop(topic, None):
-                    self._publish(topic, "", retain=True)
+            if self._said_elsewhere.pop(attributes, None):
+                self._publish(attributes, "", retain=True)
+            if self._said.get(serial, {}).pop(LAST_EVENT.topic_path, None):
+                self._publish(self._topics.state(serial, LAST_EVENT.topic_path), "", retain=True)
             return
         event = state.last_event
-        self.state_at(topics[0], _json(event_attributes(event)), force=force)
-        self.state_at(topics[1], NO_EVENT if event is None else event.summary, force=force)
+        self.state_at(attributes, _json(event_attributes(event)), force=force)
+        self.state(serial, LAST_EVENT.topic_path, NO_EVENT if event is None else event.summary, force=force)
 
     # -- GridBOSS ---------------------------------------------------------------------------------------
 
@@ -230,29 +237,28 @@ class Announcer:
         and every retained state under it are emptied."""
         log.info("battery_module_removed", serial=serial, module=module_id)
         self._publish(self._topics.battery_module_discovery(serial, module_id), "", retain=True)
-        prefix = self._topics.state(serial, self._topics.battery_module(serial, module_id)).removesuffix(
-            "state"
-        )
-        for topic in [topic for topic in self._said if topic.startswith(prefix)]:
-            del self._said[topic]
-            self._counted.pop(topic, None)
-            self._publish(topic, "", retain=True)
+        prefix = f"{self._topics.battery_module(serial, module_id)}/"
+        said, counted = self._said.get(serial, {}), self._counted.get(serial, {})
+        for path in [path for path in said if path.startswith(prefix)]:
+            del said[path]
+            counted.pop(path, None)
+            self._publish(self._topics.state(serial, path), "", retain=True)
 
     def _counts_on(self, serial: str, sensor: Sensor, value: float, path: str) -> bool:
         """Whether an energy counter's reading may be published: never lower than the last one published
         (Home Assistant would take it for a meter reset and count the difference again), except a daily
         counter on a new day. A lower one is held back, logged once and counted."""
-        topic = self._topics.state(serial, path)
+        counted = self._counted.setdefault(serial, {})
         today = self._today()
-        last = self._counted.get(topic)
+        last = counted.get(path)
         new_day = last is not None and last[1] != today and sensor.key.endswith("_today")
         if last is None or value >= last[0] or new_day:
-            self._counted[topic] = (value, today)
-            self._held_back.discard(topic)
+            counted[path] = (value, today)
+            self._held_back.discard((serial, path))
             return True
         self.energy_held_back += 1
-        if topic not in self._held_back:
-            self._held_back.add(topic)
+        if (serial, path) not in self._held_back:
+            self._held_back.add((serial, path))
             log.warning(
                 "energy_reading_lower_held_back", serial=serial, sensor=sensor.key, read=value, last=last[0]
             )
@@ -269,11 +275,7 @@ class Announcer:
         if beyond is None:
             return  # its settings were not checked yet
         # The attributes first: Home Assistant shows them with the state they belong to.
-        topic = self._topics.beyond_limit_attributes(serial)
-        payload = _json({"settings": beyond})
-        if force or self._said.get(topic) != payload:
-            self._said[topic] = payload
-            self._publish(topic, payload, retain=True)
+        self.state_at(self._topics.beyond_limit_attributes(serial), _json({"settings": beyond}), force=force)
         self.state(serial, "beyond_limit", "ON" if beyond else "OFF", force=force)
 
     def result(self, command: Command, result: Result) -> None:

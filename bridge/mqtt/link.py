@@ -447,6 +447,10 @@ class MqttLink:
                     log.info("mqtt_said_offline")
                 self._said_offline = True
 
+    async def drained(self) -> None:
+        """Return once everything queued has been handed to the broker."""
+        await self._outbox_empty.wait()
+
     async def close(self, grace_seconds: float = 5.0) -> None:
         """Deliver what is queued and say `offline`, within `grace_seconds`. Then stop reconnecting."""
         self._closing = True

@@ -4,6 +4,8 @@ and the health endpoint, run together."""
 from __future__ import annotations
 
 import asyncio
+import ctypes
+import ctypes.util
 import gc
 import signal
 import time
@@ -203,6 +205,20 @@ async def _when_ready(
     await coordinator.ready.wait()
     await link.connected.wait()
     await on_ready(coordinator)
+    await link.drained()
+    give_back_free_memory()
+
+
+def give_back_free_memory() -> None:
+    """Hand the heap that the first refresh and its announcement burst grew back to the system. Python
+    frees what that burst held, but glibc keeps the pages for later and the process stays at its peak;
+    `malloc_trim` returns them. Elsewhere than glibc (musl, macOS) there is no such call: nothing done."""
+    try:
+        trim = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return
+    gc.collect()
+    trim(0)
 
 
 async def _watchdog(
