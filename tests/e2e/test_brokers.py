@@ -6,6 +6,7 @@ replayed at subscription still arrives flagged, and is refused."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import signal
@@ -136,6 +137,36 @@ def rabbitmq(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ForeignBroker
         yield ForeignBroker("rabbitmq", port, "guest", "guest", replays_retained_to_wildcards=False)
     finally:
         stop(process)
+        # As root the broker is started again as the rabbitmq user, in a session of its own that the
+        # process group above does not reach: found by its node name, each test run's broker is stopped.
+        stop_everything_of(environment["RABBITMQ_NODENAME"])
+
+
+def stop_everything_of(node: str) -> None:
+    """Stop every process started for the RabbitMQ node `node` (its scripts and the Erlang VM)."""
+    marker = f"RABBITMQ_NODENAME={node}".encode()
+    for signal_number in (signal.SIGTERM, signal.SIGKILL):
+        left = [pid for pid in _pids() if marker in _environment_of(pid)]
+        for pid in left:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal_number)
+        deadline = time.monotonic() + 20
+        while left and time.monotonic() < deadline:
+            left = [pid for pid in left if Path(f"/proc/{pid}").exists() and marker in _environment_of(pid)]
+            time.sleep(0.2)
+        if not left:
+            return
+
+
+def _pids() -> list[int]:
+    return [int(entry.name) for entry in Path("/proc").iterdir() if entry.name.isdigit()]
+
+
+def _environment_of(pid: int) -> list[bytes]:
+    try:
+        return Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    except OSError:
+        return []
 
 
 @asynccontextmanager
