@@ -7,10 +7,10 @@ to several seconds to answer a write: this is kind to it); its dongles after `DO
 
 - a command through the cloud: two MQTT hops + one HTTP write + one HTTP one-register read;
 - a command through the dongle: two MQTT hops + one register write + one register read, sent as raw frames
-  on a socket of the benchmark's own (the bridge also reads the register before writing it, since a flag
-  shares its register with others: that read is not in the floor);
+  on a socket of the benchmark's own (the command writes the charge current, which fills its register
+  alone: the bridge reads a register before writing only where a flag or schedule byte shares it);
 - a command through a Modbus TCP adapter: two MQTT hops + a write-single and a read of one register as
-  raw Modbus TCP on a socket of the benchmark's own (the same pre-read applies);
+  raw Modbus TCP on a socket of the benchmark's own;
 - a fleet refresh over N dongles: the same register reads the bridge makes for one inverter (runtime,
   energy, settings), sent as raw frames over one socket per dongle, all dongles at once.
 

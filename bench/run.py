@@ -513,9 +513,9 @@ def dongle_section(results: Results) -> str:
             "",
             "The same command with the inverter reached through its WiFi dongle (`transport: local`), the",
             "simulated dongle answering after 20 ms; the floor is two MQTT hops plus one register write and",
-            "one register read sent as raw frames on a socket of the benchmark's own. The bridge also reads",
-            "the register before writing it (a flag shares its register): one exchange more than the floor,",
-            "by design. The run with the median p50 ratio:",
+            "one register read sent as raw frames on a socket of the benchmark's own. The charge current",
+            "fills its register alone, so the bridge writes it without reading it first (it does so only",
+            "where a flag or a schedule byte shares the register). The run with the median p50 ratio:",
             "",
             per_side(results, _markdown_of(results, "dongle", "p50_ratio")),
         ]

@@ -16,7 +16,7 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Final, Protocol
+from typing import Any, Final, Protocol
 
 import aiomqtt
 import structlog
@@ -61,7 +61,7 @@ class _TakeoverWatch(logging.Handler):
         self.taken_over = False
 
     def emit(self, record: logging.LogRecord) -> None:
-        if record.msg == "Received DISCONNECT %s %s" and isinstance(record.args, tuple) and record.args:
+        if record.msg == DISCONNECT_LINE and isinstance(record.args, tuple) and record.args:
             if getattr(record.args[0], "value", None) == SESSION_TAKEN_OVER:
                 self.taken_over = True
         elif str(record.msg).startswith("Unexpected message ID"):
@@ -70,6 +70,20 @@ class _TakeoverWatch(logging.Handler):
             return
         elif record.levelno >= logging.WARNING:
             logging.getLogger("mqtt").handle(record)
+
+
+#: The client library's debug line for a DISCONNECT from the broker: the one debug line the link reads.
+DISCONNECT_LINE: Final = "Received DISCONNECT %s %s"
+
+
+class _ClientLog(logging.Logger):
+    """The client library's logger for one link. The library logs every packet at debug level; of those
+    lines only the broker's DISCONNECT is read, so the rest are dropped before a record is made (a record
+    per packet cost a command about a tenth of its CPU)."""
+
+    def log(self, level: int, msg: object, *args: object, **kwargs: Any) -> None:
+        if level >= logging.WARNING or msg == DISCONNECT_LINE:
+            super().log(level, msg, *args, **kwargs)
 
 
 class MessageHandler(Protocol):
@@ -134,7 +148,7 @@ class MqttLink:
         self._probes: list[tuple[frozenset[str], set[str]]] = []
         self._instance = uuid.uuid4().hex
         self._takeover = _TakeoverWatch()
-        self._client_log = logging.Logger(f"eg4-bridge.mqtt.{self._instance[:8]}", logging.DEBUG)
+        self._client_log = _ClientLog(f"eg4-bridge.mqtt.{self._instance[:8]}", logging.DEBUG)
         self._client_log.addHandler(self._takeover)
         self._client_log.propagate = False
         #: The protocol to speak: MQTT 5 unless the config says 3.1.1, or `auto` found the broker has only

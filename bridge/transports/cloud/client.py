@@ -15,6 +15,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Final, NamedTuple, Self
+from urllib.parse import urlencode
 
 import aiohttp
 import structlog
@@ -461,13 +462,15 @@ class CloudClient:
     async def _post_unobserved(self, path: str, form: Mapping[str, str]) -> dict[str, Any]:
         if self._session is None:
             raise RuntimeError("CloudClient must be used as `async with CloudClient(...)`")
-        headers = {"Accept": "application/json"}
+        # The form encoded here: aiohttp's own form handling costs a command more CPU than its request.
+        headers = {"Accept": "application/json", "Content-Type": "application/x-www-form-urlencoded"}
+        body = urlencode(form).encode()
         # A command waits for its write and read-back; a poll can wait a little longer.
         async with self._limit.taken(urgent=path in COMMAND_PATHS or _URGENT.get()):
             try:
                 async with self._session.post(
                     self._base_url + path,
-                    data=dict(form),
+                    data=body,
                     headers=headers,
                     timeout=self._timeout,
                     allow_redirects=False,
