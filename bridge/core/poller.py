@@ -12,9 +12,9 @@ import asyncio
 import contextlib
 import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import replace
-from typing import Final, Protocol
+from typing import Final, Protocol, TypeVar
 
 import structlog
 
@@ -50,6 +50,8 @@ from bridge.core.readings import (
 )
 
 log = structlog.get_logger(__name__)
+
+_Read = TypeVar("_Read")
 
 STARTUP_RETRY_SECONDS: Final = (5.0, 15.0, 60.0)
 #: A serial must be usable as one topic level and look like the cloud's: ten letters and digits.
@@ -355,11 +357,7 @@ class Poller:
             return
         device = self._identified(serial, read.values)
         state = self._fleet[serial]
-        offered = frozenset(
-            setting.key
-            for setting in SETTINGS
-            if read.has(setting) and offered_in_family(setting, device.family, self._exposed)
-        )
+        offered = self._offered(SETTINGS, read, device.family)
         if read.complete or state.offered is None:
             state.offered = offered
         for setting in SETTINGS:
@@ -456,19 +454,13 @@ class Poller:
         """A GridBOSS's settings (its smart ports' modes), read with the inverters'."""
         state = self._fleet.gridbosses[serial]
         started = self._clock.now()
-        try:
-            read = await self._reader.read_parameters(serial)
-        except NoTransportError:
-            return
-        except TransportError as exc:
-            log.warning("gridboss_settings_read_failed", serial=serial, error=exc.message, via=exc.via)
+        read = await self._read_if_reached(
+            "gridboss_settings_read_failed", serial, self._reader.read_parameters(serial)
+        )
+        if read is None:
             return
         if read.complete or not state.offered:
-            state.offered = frozenset(
-                setting.key
-                for setting in GRIDBOSS_SETTINGS
-                if read.has(setting) and offered_in_family(setting, Family.GRIDBOSS, self._exposed)
-            )
+            state.offered = self._offered(GRIDBOSS_SETTINGS, read, Family.GRIDBOSS)
         for setting in GRIDBOSS_SETTINGS:
             if setting.key not in state.offered or state.read_back_at.get(setting.key, -math.inf) >= started:
                 continue
@@ -483,15 +475,30 @@ class Poller:
     async def _refresh_batteries_of(self, serial: str) -> None:
         """The battery modules, read with the settings. A bank no transport reaches is left unannounced; a
         failed read keeps the modules last read."""
-        try:
-            bank = await self._reader.get_batteries(serial)
-        except NoTransportError:
-            return
-        except TransportError as exc:
-            log.warning("battery_read_failed", serial=serial, error=exc.message, via=exc.via)
+        bank = await self._read_if_reached("battery_read_failed", serial, self._reader.get_batteries(serial))
+        if bank is None:
             return
         self._fleet[serial].batteries = bank
         self._announcements.batteries(serial, bank)
+
+    async def _read_if_reached(self, failed: str, serial: str, read: Awaitable[_Read]) -> _Read | None:
+        """`read`'s answer, or `None`: when no transport reaches it (by design: nothing to say), or when
+        it failed (logged as `failed`; what was read before is kept)."""
+        try:
+            return await read
+        except NoTransportError:
+            return None
+        except TransportError as exc:
+            log.warning(failed, serial=serial, error=exc.message, via=exc.via)
+            return None
+
+    def _offered(self, settings: Iterable[Setting], read: ParameterRead, family: Family) -> frozenset[str]:
+        """The settings a device's family gets (exposed where disputed) and its parameters include."""
+        return frozenset(
+            setting.key
+            for setting in settings
+            if read.has(setting) and offered_in_family(setting, family, self._exposed)
+        )
 
     # -- availability ---------------------------------------------------------------------------------
 

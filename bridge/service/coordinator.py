@@ -310,11 +310,9 @@ class Coordinator:
     def read_holding(self, serial: str, setting: Setting, value: str) -> None:
         self.poller.read_back(serial, setting.key, value)
         self.announcer.parameter(serial, setting, value, force=True)
-        if serial in self.fleet.gridbosses:
-            self._writes.observed(serial, setting, value)
-            return
-        self.fleet.check_limits(serial)
-        self.announcer.beyond_limits(serial)
+        if serial in self.fleet:  # an inverter's limits: a GridBOSS has none
+            self.fleet.check_limits(serial)
+            self.announcer.beyond_limits(serial)
         self._writes.observed(serial, setting, value)
 
     def wrote(self, serial: str) -> None:

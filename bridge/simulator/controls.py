@@ -105,6 +105,10 @@ async def _set_faults(request: web.Request) -> web.Response:
     return _json({"success": True})
 
 
+def _unknown(serial: str) -> web.Response:
+    return web.json_response({"error": f"unknown serial {serial}"}, status=404)
+
+
 async def _expire(request: web.Request) -> web.Response:
     state_of(request).expire_sessions()
     return _json({"success": True})
@@ -115,7 +119,7 @@ async def _offline(request: web.Request) -> web.Response:
     state = state_of(request)
     serial = str(body.get("serial", ""))
     if serial not in state.inverters:
-        return web.json_response({"error": f"unknown serial {serial}"}, status=404)
+        return _unknown(serial)
     state.set_offline(serial, bool(body.get("lost", True)))
     return _json({"success": True})
 
@@ -126,7 +130,7 @@ async def _set_batteries(request: web.Request) -> web.Response:
     state = state_of(request)
     serial = str(body.get("serial", ""))
     if serial not in state.inverters:
-        return web.json_response({"error": f"unknown serial {serial}"}, status=404)
+        return _unknown(serial)
     try:
         count = int(body["count"])
     except (KeyError, TypeError, ValueError) as exc:
@@ -143,7 +147,7 @@ async def _events(request: web.Request) -> web.Response:
     state = state_of(request)
     serial = str(body.get("serial", ""))
     if serial not in state.inverters:
-        return web.json_response({"error": f"unknown serial {serial}"}, status=404)
+        return _unknown(serial)
     try:
         raised = body.get("raise")
         if raised is not None:

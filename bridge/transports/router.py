@@ -84,23 +84,19 @@ class CloudTransport:
     async def _write_select(self, serial: str, setting: SelectSetting, value: str) -> int:
         """The option, then the flag the option needs on (a smart port's mode, then its enable flag: the
         flag is kept only while the port is in its mode, so never before)."""
-        sent = await self._cloud.bit_param_control(serial, setting.bit_param, setting.value_of(value))
+        writes: list[Callable[[], Awaitable[int]]] = [
+            partial(self._cloud.bit_param_control, serial, setting.bit_param, setting.value_of(value))
+        ]
         flag = setting.enable_flag(value)
-        if flag is None:
-            return sent
-        try:
-            return sent + await self._cloud.function_control(serial, flag, True)
-        except TransportError as exc:
-            exc.attempts += sent
-            if isinstance(exc, RefusedError):
-                exc.partial = True
-                exc.server_text = f"{exc.server_text} (after {setting.bit_param} was written; {flag} was not)"
-            raise
+        if flag is not None:
+            writes.append(partial(self._cloud.function_control, serial, flag, True))
+        return await _in_order(
+            writes, lambda _written: f"after {setting.bit_param} was written; {flag} was not"
+        )
 
     async def _write_window(self, serial: str, setting: WindowSetting, value: str) -> int:
         """Start hour, start minute, end hour, end minute, in that order (or the start, then the end, with
         `writeTime`); the first refusal ends it, and says how much of the window was written before it."""
-        sent = 0
         start_hour, start_minute, end_hour, end_minute = setting.parts(value)
         writes: list[Callable[[], Awaitable[int]]]
         if setting.write_time:
@@ -114,19 +110,9 @@ class CloudTransport:
                 partial(self._cloud.write_parameter, serial, name, f"{number:02d}")
                 for name, number in zip(setting.field_names, setting.parts(value), strict=True)
             ]
-        for written, write in enumerate(writes):
-            try:
-                sent += await write()
-            except TransportError as exc:
-                exc.attempts += sent
-                if written and isinstance(exc, RefusedError):
-                    exc.partial = True
-                    exc.server_text = (
-                        f"{exc.server_text} (after {written} of the window's {len(writes)} values were "
-                        "written)"
-                    )
-                raise
-        return sent
+        return await _in_order(
+            writes, lambda written: f"after {written} of the window's {len(writes)} values were written"
+        )
 
     async def read(self, serial: str, setting: Setting) -> str:
         # Only the setting's own registers: the cloud reads any window, and a few registers are cheap. A
@@ -135,6 +121,22 @@ class CloudTransport:
         for start, count in registers.blocks(setting.registers, WINDOW_REGISTERS):
             values |= await self._cloud.read_window(serial, start, count, urgent=True)
         return setting.from_fields(values)
+
+
+async def _in_order(writes: list[Callable[[], Awaitable[int]]], landed: Callable[[int], str]) -> int:
+    """Send `writes` one after another; returns the requests sent. The first failure ends it, counting
+    every request sent; a refusal after some landed is partial, and says what landed (`landed(count)`)."""
+    sent = 0
+    for written, write in enumerate(writes):
+        try:
+            sent += await write()
+        except TransportError as exc:
+            exc.attempts += sent
+            if written and isinstance(exc, RefusedError):
+                exc.partial = True
+                exc.server_text = f"{exc.server_text} ({landed(written)})"
+            raise
+    return sent
 
 
 class RegisterConnection(Protocol):
