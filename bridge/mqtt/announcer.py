@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from datetime import date
-from typing import Protocol
+from typing import Final, Protocol
 
 import structlog
 
@@ -24,6 +25,7 @@ from bridge.core.catalogue import (
 )
 from bridge.core.commands import Command, Result, result_payload
 from bridge.core.config import Settings
+from bridge.core.devices import Device
 from bridge.core.fleet import Fleet
 from bridge.core.kinds import Sensor, Setting
 from bridge.core.readings import BatteryBank, BatteryModule, Energy, Event, Runtime
@@ -73,6 +75,11 @@ class Announcer:
         self._said_elsewhere: dict[str, str] = {}
         #: What each inverter's config last showed: a changed one is sent at QoS 1, a repetition at QoS 0.
         self._discovery: dict[str, tuple[object, ...]] = {}
+        #: Each config shape rendered once, with a mark where its serial goes: a fleet's inverters mostly
+        #: share a model and what it offers, and rendering some 80 components for each of them on every
+        #: refresh cost a tenth of a refresh cycle's CPU (bench/fleet.py). Only shapes are kept: a
+        #: fleet's configs are megabytes.
+        self._shapes: dict[tuple[object, ...], str] = {}
         self._announced = False
         #: The GridBOSSes announced, each with the settings its config offered.
         self._gridbosses: dict[str, frozenset[str]] = {}
@@ -366,17 +373,36 @@ class Announcer:
             )
             changed = self._discovery.get(serial) != keys
             self._discovery[serial] = keys
-            # Rendered when sent, not kept: a fleet's configs are megabytes, and a refresh sends each once.
-            limits = self._settings.limits_for(serial)
-            config = device_config(
-                self._topics, device, settings, limits, held=held, sensors=sensors, last_event=events
-            )[1]
-            rendered = _json(abbreviated(config))
+            rendered = self._rendered(device, settings, held, sensors, events, shape=keys[1:])
             if migrate:
                 self._migrate(serial, rendered)
             else:
                 qos = 1 if again or changed else 0
                 self._publish(self._topics.device_discovery(serial), rendered, retain=True, qos=qos)
+
+    def _rendered(
+        self,
+        device: Device,
+        settings: list[Setting],
+        held: dict[str, str],
+        sensors: frozenset[str] | None,
+        events: bool,
+        *,
+        shape: tuple[object, ...],
+    ) -> str:
+        """An inverter's config as sent: its shape's, rendered once, with its serial put in."""
+        limits = self._settings.limits_for(device.serial)
+        blank = replace(device, serial=SERIAL_MARK)
+        key = (blank, shape, limits.model_dump_json())
+        template = self._shapes.get(key)
+        if template is None:
+            if len(self._shapes) >= MAX_SHAPES:
+                self._shapes.clear()  # a fleet of many shapes: rendered again as they come
+            config = device_config(
+                self._topics, blank, settings, limits, held=held, sensors=sensors, last_event=events
+            )[1]
+            template = self._shapes[key] = _json(abbreviated(config))
+        return template.replace(SERIAL_MARK, _json(device.serial)[1:-1])
 
     def _migrate(self, serial: str, config: str) -> None:
         """Per-entity configs to one device config without losing entity ids: tell Home Assistant each old
@@ -429,6 +455,13 @@ def format_reading(sensor: Sensor, value: float | str | bool) -> str:
     if sensor.decimals == 0:
         return str(round(value))
     return f"{value:.{sensor.decimals}f}"
+
+
+#: Stands for the serial in a config rendered once for every inverter of its shape (the catalogue's
+#: names, topics and templates hold no `<`).
+SERIAL_MARK: Final = "<serial>"
+#: Config shapes kept at most; a fleet has a few (models times what each offers).
+MAX_SHAPES: Final = 64
 
 
 def _json(config: object) -> str:

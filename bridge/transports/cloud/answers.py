@@ -4,7 +4,7 @@ parameters, and the login answer with its plants and parallel groups."""
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any, Final
 
 from pydantic import Field, ValidationError
@@ -128,20 +128,25 @@ def _short(text: str) -> str:
     return text if len(text) <= MAX_ERROR_TEXT else text[:MAX_ERROR_TEXT] + f"… ({len(text)} characters)"
 
 
-def parameters_of(payload: Mapping[str, Any], serial: str) -> dict[str, ParameterValue]:
-    """Parameter names stand beside the metadata at the root; they are the keys in upper case.
+def parameters_of(
+    payload: Mapping[str, Any], serial: str, wanted: Collection[str]
+) -> dict[str, ParameterValue]:
+    """The `wanted` parameters the answer holds: names stand beside the metadata at the root, in upper
+    case. A window holds about 500 names and the bridge reads about 70, so only those are looked up and
+    checked: a name nothing reads costs nothing (bench/fleet.py measured a tenth of a refresh cycle's
+    CPU spent on the rest), and an odd value there harms nothing.
 
-    Names and text values are interned: the last good read of every window of every inverter is kept,
-    and across a fleet the same few hundred names and short values repeat (bench/memory.py measured
-    45 MiB of duplicate strings at 1,000 inverters before this).
+    Text values are interned: the last good read of every window of every inverter is kept, and across
+    a fleet the same short values repeat. The names are `wanted`'s own strings, held once.
     """
     values: dict[str, ParameterValue] = {}
-    for key, value in payload.items():
-        if not (key[:1].isupper() or key.startswith("_")):
+    for name in wanted:
+        value = payload.get(name)
+        if value is None:
             continue
         if not isinstance(value, str | bool | int | float):
             raise MalformedResponseError(
-                f"parameter {key} of {serial} has an unexpected type: {type(value).__name__}", serial=serial
+                f"parameter {name} of {serial} has an unexpected type: {type(value).__name__}", serial=serial
             )
-        values[sys.intern(key)] = sys.intern(value) if isinstance(value, str) else value
+        values[name] = sys.intern(value) if isinstance(value, str) else value
     return values

@@ -254,7 +254,7 @@ class CloudClient:
             raise MalformedResponseError(
                 f"parameter answer is for {answered_for!r}, but {serial} was asked for", serial=serial
             )
-        return parameters_of(payload, serial)
+        return parameters_of(payload, serial, READ_NAMES)
 
     async def read_parameters(self, serial: str) -> ParameterRead:
         """All three windows, read together and merged.
@@ -291,12 +291,10 @@ class CloudClient:
         )
 
     def _compact(self, window: dict[str, ParameterValue]) -> _Window:
-        """A window kept as the values the bridge reads (the settings' parameters and the identity; a
-        window holds about 500 names, the settings read about 70) beside a tuple of their names shared by
-        every inverter of the same layout."""
-        kept = [(name, value) for name, value in window.items() if name in READ_NAMES]
-        names = tuple(name for name, _value in kept)
-        return self._layouts.setdefault(names, names), tuple(value for _name, value in kept)
+        """A window kept as its values beside a tuple of their names shared by every inverter of the
+        same layout."""
+        names = tuple(window)
+        return self._layouts.setdefault(names, names), tuple(window.values())
 
     # -- writes --------------------------------------------------------------------------------------
 
