@@ -14,6 +14,7 @@ also what the state topic says; `json_value` is how a result message shows it.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Mapping
@@ -297,6 +298,14 @@ class SwitchSetting:
         return "ON or OFF"
 
 
+@functools.cache
+def _window_fields(prefix: str, suffix: str) -> tuple[str, str, str, str]:
+    # Asked for on every read of every inverter: built once per window.
+    return tuple(  # type: ignore[return-value]
+        f"{prefix}_{edge}_{part}{suffix}" for edge in ("START", "END") for part in ("HOUR", "MINUTE")
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class WindowSetting:
     """A daily time window: four `HOLD_*` parameters (start hour and minute, end hour and minute), written
@@ -328,11 +337,7 @@ class WindowSetting:
     @property
     def field_names(self) -> tuple[str, str, str, str]:
         """Start hour, start minute, end hour, end minute: the order they are written in."""
-        return tuple(  # type: ignore[return-value]
-            f"{self.prefix}_{edge}_{part}{self.suffix}"
-            for edge in ("START", "END")
-            for part in ("HOUR", "MINUTE")
-        )
+        return _window_fields(self.prefix, self.suffix)
 
     @property
     def registers(self) -> tuple[int, ...]:

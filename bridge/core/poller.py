@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import math
 import re
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
 from typing import Final, Protocol, TypeVar
 
@@ -148,6 +148,7 @@ class Poller:
         self._clock = clock
         self._refresh_requested = asyncio.Event()
         self._exposed = settings.control.exposed
+        self._offers_by_family: dict[Family, tuple[Setting, ...]] = {}
         #: Told each time an inverter's settings were read (the coordinator's check of held limits).
         self.settings_read: Callable[[str], None] | None = None
         #: When the runtime loop last finished a cycle, failed reads included: the watchdog's heartbeat.
@@ -357,7 +358,7 @@ class Poller:
             return
         device = self._identified(serial, read.values)
         state = self._fleet[serial]
-        offered = self._offered(SETTINGS, read, device.family)
+        offered = self._offered(read, device.family)
         if read.complete or state.offered is None:
             state.offered = offered
         for setting in SETTINGS:
@@ -460,7 +461,7 @@ class Poller:
         if read is None:
             return
         if read.complete or not state.offered:
-            state.offered = self._offered(GRIDBOSS_SETTINGS, read, Family.GRIDBOSS)
+            state.offered = self._offered(read, Family.GRIDBOSS)
         for setting in GRIDBOSS_SETTINGS:
             if setting.key not in state.offered or state.read_back_at.get(setting.key, -math.inf) >= started:
                 continue
@@ -492,13 +493,19 @@ class Poller:
             log.warning(failed, serial=serial, error=exc.message, via=exc.via)
             return None
 
-    def _offered(self, settings: Iterable[Setting], read: ParameterRead, family: Family) -> frozenset[str]:
+    def _offered(self, read: ParameterRead, family: Family) -> frozenset[str]:
         """The settings a device's family gets (exposed where disputed) and its parameters include."""
-        return frozenset(
-            setting.key
-            for setting in settings
-            if read.has(setting) and offered_in_family(setting, family, self._exposed)
-        )
+        return frozenset(setting.key for setting in self._family_gets(family) if read.has(setting))
+
+    def _family_gets(self, family: Family) -> tuple[Setting, ...]:
+        # The same for every device of a family on every refresh: worked out once.
+        gets = self._offers_by_family.get(family)
+        if gets is None:
+            settings = GRIDBOSS_SETTINGS if family is Family.GRIDBOSS else SETTINGS
+            gets = self._offers_by_family[family] = tuple(
+                setting for setting in settings if offered_in_family(setting, family, self._exposed)
+            )
+        return gets
 
     # -- availability ---------------------------------------------------------------------------------
 
