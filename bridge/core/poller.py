@@ -104,7 +104,8 @@ class Announcements(Protocol):
     def beyond_limits(self, serial: str) -> None:
         """Say which settings the fleet state found held beyond a limit."""
 
-    def discovery(self) -> None: ...
+    async def discovery_paced(self) -> None:
+        """Say every inverter's config again, at the pace the broker takes it."""
 
     def gridboss(self, serial: str) -> None:
         """Say a GridBOSS's availability and values, as the fleet state holds them."""
@@ -255,7 +256,7 @@ class Poller:
             self._refresh_requested.clear()
             last_started = self._clock.now()
             await self._refresh_parameters()
-            self._announcements.discovery()
+            await self._announcements.discovery_paced()
 
     async def _event_loop(self) -> None:
         """The event log: read once the bridge is ready, then every `events_seconds`. A task of its own, so
@@ -276,7 +277,7 @@ class Poller:
         for serial in before:
             await self._refresh_event_of(serial)
         if any(fleet[serial].events_offered != offered for serial, offered in before.items()):
-            self._announcements.discovery()
+            await self._announcements.discovery_paced()
 
     async def _refresh_event_of(self, serial: str) -> None:
         """One inverter's newest event. A refused log takes the sensor away (asked again next time: an

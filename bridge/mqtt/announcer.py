@@ -5,7 +5,7 @@ it again on a reconnect and when Home Assistant restarts. It queues messages thr
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import replace
 from datetime import date
 from typing import Final, Protocol
@@ -68,6 +68,7 @@ class Announcer:
         #: Energy readings held back because they were lower than the last one published, for metrics.
         self.energy_held_back = 0
         self._publisher: Publisher | None = None
+        self._room: Callable[[], Awaitable[None]] = _no_wait
         #: The payload last published on each retained state topic, by device (serial or place) and topic
         #: path: a fleet's hundred thousand topics are not kept as strings, only the catalogue's paths.
         self._said: dict[str, dict[str, str]] = {}
@@ -94,8 +95,13 @@ class Announcer:
         #: Messages handed to the link, for metrics.
         self.messages = 0
 
-    def attach(self, publisher: Publisher) -> None:
+    def attach(self, publisher: Publisher, room: Callable[[], Awaitable[None]] | None = None) -> None:
+        """`room` returns once the publisher has room for more (the link's outbox is short): the paced
+        announcements wait for it after each inverter, so that a fleet's hundred thousand messages are
+        never all queued at once."""
         self._publisher = publisher
+        if room is not None:
+            self._room = room
 
     def _publish(self, topic: str, payload: str, *, retain: bool, qos: int = 1, always: bool = False) -> None:
         # Before the first announcement only the cache is filled: discovery must come before any state.
@@ -326,59 +332,81 @@ class Announcer:
         self._publish(topic, payload, retain=False, always=True)
 
     def announce(self) -> None:
-        """The first announcement, and again after a reconnect or Home Assistant's birth: discovery, then
-        availability and every state the fleet state holds, whether or not it changed."""
+        """The first announcement, and again after a reconnect or Home Assistant's birth: each inverter's
+        discovery, then its availability and every state the fleet state holds, whether or not it changed."""
+        for _inverter in self._announce_steps():
+            pass
+
+    async def announce_paced(self) -> None:
+        """`announce`, waiting for room at the link after each inverter (`attach`'s `room`)."""
+        for _inverter in self._announce_steps():
+            await self._room()
+
+    def _announce_steps(self) -> Iterator[None]:
+        """Announces one inverter at each step: its config, then what it holds."""
         self._announced = True
-        self.discovery(again=True)
         fleet = self._fleet
+        for _inverter in self._discovery_steps(again=True):
+            yield
         for serial in fleet:
-            state = fleet[serial]
-            if state.online is not None:
-                self.availability(serial, state.online)
-            for key, value in state.held.items():
-                setting = setting_by_key(key)
-                if setting is not None:
-                    self.parameter(serial, setting, value, force=True)
-            self._say_beyond(serial, force=True)
-            self.runtime(serial, state.runtime, force=True)
-            self.energy(serial, state.energy, force=True)
-            if state.batteries is not None:
-                self.batteries(serial, state.batteries, force=True)
-            self.last_event(serial, force=True)
+            self._say_everything(serial)
+            yield
         self.groups(force=True)
         for serial in fleet.gridbosses:
             self.gridboss(serial, force=True)
+
+    def _say_everything(self, serial: str) -> None:
+        state = self._fleet[serial]
+        if state.online is not None:
+            self.availability(serial, state.online)
+        for key, value in state.held.items():
+            setting = setting_by_key(key)
+            if setting is not None:
+                self.parameter(serial, setting, value, force=True)
+        self._say_beyond(serial, force=True)
+        self.runtime(serial, state.runtime, force=True)
+        self.energy(serial, state.energy, force=True)
+        if state.batteries is not None:
+            self.batteries(serial, state.batteries, force=True)
+        self.last_event(serial, force=True)
 
     def discovery(self, *, again: bool = False) -> None:
         """Each inverter's one config. On start, on connect and to a restarted Home Assistant (`again`) at
         QoS 1; after each refresh said again at QoS 0 (a lost repetition is repeated at the next one), or
         at QoS 1 when it changed (the settings the model offers became known). The first announcement
         migrates the first release's per-entity configs."""
+        for _inverter in self._discovery_steps(again=again):
+            pass
+
+    async def discovery_paced(self) -> None:
+        """`discovery` after a refresh, waiting for room at the link after each inverter."""
+        for _inverter in self._discovery_steps(again=False):
+            await self._room()
+
+    def _discovery_steps(self, *, again: bool) -> Iterator[None]:
         migrate = not self._migrated
         self._migrated = True
+        for serial, device in self._fleet.devices.items():
+            self._discovery_of(serial, device, again=again, migrate=migrate)
+            yield
+
+    def _discovery_of(self, serial: str, device: Device, *, again: bool, migrate: bool) -> None:
         fleet = self._fleet
-        for serial, device in fleet.devices.items():
-            settings = fleet.settings_of(serial)
-            # Held values beyond the announced bounds widen them: part of what the config depends on.
-            beyond = fleet.beyond(serial)
-            held = {key: entry["held"] for key, entry in beyond.items()}
-            sensors = fleet.sensors_of(serial)
-            events = fleet[serial].events_offered is True
-            keys = (
-                repr(device),
-                *(setting.key for setting in settings),
-                *sorted(held.items()),
-                sensors,
-                events,
-            )
-            changed = self._discovery.get(serial) != keys
-            self._discovery[serial] = keys
-            rendered = self._rendered(device, settings, held, sensors, events, shape=keys[1:])
-            if migrate:
-                self._migrate(serial, rendered)
-            else:
-                qos = 1 if again or changed else 0
-                self._publish(self._topics.device_discovery(serial), rendered, retain=True, qos=qos)
+        settings = fleet.settings_of(serial)
+        # Held values beyond the announced bounds widen them: part of what the config depends on.
+        beyond = fleet.beyond(serial)
+        held = {key: entry["held"] for key, entry in beyond.items()}
+        sensors = fleet.sensors_of(serial)
+        events = fleet[serial].events_offered is True
+        keys = (repr(device), *(setting.key for setting in settings), *sorted(held.items()), sensors, events)
+        changed = self._discovery.get(serial) != keys
+        self._discovery[serial] = keys
+        rendered = self._rendered(device, settings, held, sensors, events, shape=keys[1:])
+        if migrate:
+            self._migrate(serial, rendered)
+        else:
+            qos = 1 if again or changed else 0
+            self._publish(self._topics.device_discovery(serial), rendered, retain=True, qos=qos)
 
     def _rendered(
         self,
@@ -455,6 +483,10 @@ def format_reading(sensor: Sensor, value: float | str | bool) -> str:
     if sensor.decimals == 0:
         return str(round(value))
     return f"{value:.{sensor.decimals}f}"
+
+
+async def _no_wait() -> None:
+    """Room, always: a publisher that takes everything at once."""
 
 
 #: Stands for the serial in a config rendered once for every inverter of its shape (the catalogue's

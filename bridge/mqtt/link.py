@@ -37,6 +37,11 @@ PROBE_SECONDS: Final = 0.5
 BACKLOG_WARNING: Final = 1_000
 #: Messages published at once, each awaiting its acknowledgement.
 SEND_BATCH: Final = 10  # aiomqtt warns above ten pending publishes
+#: Messages an announcement leaves waiting before it says the next inverter (`room`): a few inverters'
+#: worth, so the broker never waits on the bridge and the bridge never holds a whole fleet's messages.
+ANNOUNCE_ROOM: Final = 500
+#: How often `room` looks again whether the broker is still connected while it waits.
+ROOM_RECHECK_SECONDS: Final = 1.0
 #: How long to wait for a retained `online` of another bridge after subscribing, and for its answer.
 RETAINED_WAIT_SECONDS: Final = 0.25
 PRESENCE_ANSWER_SECONDS: Final = 3.0
@@ -136,6 +141,8 @@ class MqttLink:
         self._has_mail = asyncio.Event()
         self._outbox_empty = asyncio.Event()
         self._outbox_empty.set()
+        #: Set each time the broker took a batch: `room` waits for it.
+        self._took_some = asyncio.Event()
         self._backoff = backoff or Backoff()
         self._client: aiomqtt.Client | None = None
         self._closing = False
@@ -402,6 +409,7 @@ class MqttLink:
             await asyncio.gather(*(self._publish_one(client, message) for _key, message in batch))
             # Only now are they delivered; a disconnection before this line sends the batch again.
             self._outbox.sent(batch)
+            self._took_some.set()
 
     async def _publish_one(self, client: aiomqtt.Client, message: Outgoing) -> None:
         try:
@@ -460,6 +468,17 @@ class MqttLink:
                     await client.publish(self._topics.bridge_status, OFFLINE, qos=1, retain=True)
                     log.info("mqtt_said_offline")
                 self._said_offline = True
+
+    async def room(self, below: int = ANNOUNCE_ROOM) -> None:
+        """Return once fewer than `below` messages wait, so that an announcement goes out in bounded
+        batches: a thousand inverters are a hundred thousand messages and 23 MB of discovery, which queued
+        at once made the bridge's largest peak of memory. At once while the broker is not connected: the
+        outbox keeps what is said until it is back, as it always did."""
+        while self.connected.is_set() and len(self._outbox) >= below:
+            self._took_some.clear()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(ROOM_RECHECK_SECONDS):
+                    await self._took_some.wait()
 
     async def drained(self) -> None:
         """Return once everything queued has been handed to the broker."""

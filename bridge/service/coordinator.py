@@ -90,14 +90,16 @@ class Coordinator:
         self._last_requested_refresh = float("-inf")
         self._connections = 0
         self._tasks: asyncio.TaskGroup | None = None
+        self._announcing: asyncio.Task[None] | None = None
         self.ready = asyncio.Event()
         #: Commands by outcome, for metrics.
         self.command_outcomes: Counter[str] = Counter()
         #: The last 50 results, for the status page.
         self.recent_commands: deque[CommandStatus] = deque(maxlen=50)
 
-    def attach(self, publisher: Publisher) -> None:
-        self.announcer.attach(publisher)
+    def attach(self, publisher: Publisher, room: Callable[[], Awaitable[None]] | None = None) -> None:
+        """Publish through `publisher`; announcements wait for `room` (the link's) after each inverter."""
+        self.announcer.attach(publisher, room)
 
     @property
     def inverters(self) -> dict[str, Device]:
@@ -116,7 +118,7 @@ class Coordinator:
             if self.retained_among is not None:
                 old = [topic for serial in self.fleet for topic in first_release_topics(self._topics, serial)]
                 self.announcer.first_release_found = await self.retained_among(old)
-            self._announce_again()
+            await self._announce_again()
             self.ready.set()
             log.info("bridge_ready", inverters=len(self.fleet))
             if self._settings.control.bring_down_to_limit:
@@ -124,9 +126,18 @@ class Coordinator:
                     self._bring_down_to_limits(serial)  # what the first refresh found
             poller.start(tasks)
 
-    def _announce_again(self) -> None:
-        self.announcer.announce()
+    async def _announce_again(self) -> None:
+        await self.announcer.announce_paced()
         self.announcer.bridge_info(self._cloud_host)
+
+    def _start_announcing_again(self) -> None:
+        """Everything said again, in a task of its own (it waits for the broker to take each inverter's
+        messages, and messages keep arriving meanwhile); one under way is replaced: the new one says
+        everything, newer."""
+        assert self._tasks is not None  # ready: the task group is up
+        if self._announcing is not None:
+            self._announcing.cancel()
+        self._announcing = self._tasks.create_task(self._announce_again(), name="announce-again")
 
     # -- MQTT events --------------------------------------------------------------------------------
 
@@ -135,13 +146,13 @@ class Coordinator:
         # The first connection delivers what is queued already; every later one follows a broker that may
         # have lost its retained messages, so everything is said again.
         if self._connections > 1 and self.ready.is_set():
-            self._announce_again()
+            self._start_announcing_again()
 
     async def on_message(self, topic: str, payload: bytes, retained: bool) -> None:
         if topic == self._topics.birth:
             if payload.strip() == b"online" and self.ready.is_set():
                 log.info("home_assistant_online_discovery_resent")
-                self._announce_again()
+                self._start_announcing_again()
             return
         if topic == self._topics.refresh_request:
             self._refresh_on_request(payload)
@@ -195,7 +206,7 @@ class Coordinator:
         self._last_requested_refresh = self._clock.now()
         started = time.perf_counter()
         await self.poller.refresh_everything()
-        self.announcer.discovery()
+        await self.announcer.discovery_paced()
         answer: dict[str, object] = {
             "status": "ok",
             "inverters": len(self.fleet),

@@ -82,7 +82,7 @@ async def run_bridge(
             outbox_limit=settings.mqtt.outbox_limit,
             clear_retained_on_close=leave_no_trace,
         )
-        coordinator.attach(link)
+        coordinator.attach(link, link.room)
         coordinator.retained_among = link.retained_among
         metrics.watch(
             coordinator.command_outcomes,
