@@ -118,3 +118,14 @@ def test_the_simulated_off_grid_model_refuses_register_233_through_its_dongle() 
     assert SimulatedDongles(state).apply(inverter, {233: 1}) == 2  # ILLEGAL DATA ADDRESS
     assert inverter.quick_charge_task is None
     assert state.writes == []
+
+
+def test_a_simulated_write_of_register_233s_other_bits_leaves_a_running_quick_charge_be() -> None:
+    state = SimulatorState(inverter_count=1, models=("18KPV",))
+    inverter = state.inverters["4512345600"]
+    state.set_quick_charge(inverter.serial, True)
+    task, state.writes = inverter.quick_charge_task, []
+    dongles = SimulatedDongles(state)
+    assert dongles.apply(inverter, {233: dongles.holding(inverter)[233] | 0b10}) is None  # battery backup on
+    assert inverter.quick_charge_task == task
+    assert state.writes == [(inverter.serial, "FUNC_BATTERY_BACKUP_CTRL", "true")]
