@@ -55,13 +55,13 @@ def _number(
 
 def _switch(
     key: str, name: str, topic_path: str, func_param: str, bit: tuple[int, int] | None, icon: str,
-    risk: Risk = Risk.EVERYDAY, *, register: int | None = None, provenance: Provenance,
+    risk: Risk = Risk.EVERYDAY, *, register: int | None = None, provenance: Provenance, endpoints: str | None = None,
 ) -> SwitchSetting:  # fmt: skip
     """A flag; `bit` is (register, bit) where the sources agree on it, `None` for the cloud only."""
     local = () if bit is None else ((func_param, Flag(*bit)),)
     where = bit[0] if bit is not None else register
     assert where is not None
-    return SwitchSetting(key, name, topic_path, func_param, where, icon, risk, local, provenance)
+    return SwitchSetting(key, name, topic_path, func_param, where, icon, risk, local, provenance, endpoints)
 
 
 def _windows(
@@ -116,6 +116,27 @@ HYBRID, OFF_GRID, LUX = Family.EG4_HYBRID, Family.EG4_OFF_GRID, Family.LUXPOWER
 NO_GRID_ON_OFF_GRID: Final = "the off-grid models have no grid sell-back, export or peak shaving (eg4_web_monitor hides it there)"  # fmt: skip
 REFUSED_ON_OFF_GRID: Final = "the cloud refuses it on the off-grid models (REMOTE_SET_ERROR on a 12000XP), and eg4_web_monitor hides it there"  # fmt: skip
 LUX_PERCENT: Final = "lxp-bridge, luxpower-ha-integration and LuxPython read this register as percent (0-100) on Luxpower models, where the EG4 sources read kW x10"  # fmt: skip
+#: The quick charge status answer's field: whether a quick charge is under way (pylxpweb `QuickChargeStatus`,
+#: eg4_web_monitor's switch state); through the registers, bit 0 of register 233 (pylxpweb reads it so).
+QUICK_CHARGE_RUNNING: Final = "hasUnclosedQuickChargeTask"
+QUICK_CHARGE_OFF_GRID: Final = "the 12000XP's firmware refuses register 233 (ILLEGAL DATA ADDRESS, eg4_web_monitor issue 296) and no source shows the 6000XP using its bit 0; eg4_web_monitor starts it there through the cloud only, which the bridge does not offer per transport"  # fmt: skip
+QUICK_CHARGE_NOTE: Final = (
+    "ON starts a quick charge, OFF stops it. Through the cloud: `quickCharge/start` and `quickCharge/stop` "
+    "(`inverterSn`, `clientType=WEB`; pylxpweb `start_quick_charge`, eg4_web_monitor's switch), its state "
+    "`hasUnclosedQuickChargeTask` of `quickCharge/getStatusInfo` (`inverterSn`), read with the settings. "
+    "Through the registers: register 233 bit 0 (pylxpweb `FUNC_QUICK_CHG_START_EN`, luxpower-ha-integration "
+    "`ubQuickChgStartEn`; eg4_web_monitor saw the portal's start set it on a FlexBOSS21, and it works on an "
+    "LXP-LB), written alone. lxp-bridge and LuxPython do not name it. It may end by itself, and OFF is "
+    "then read: started through the registers it runs for the firmware's default length (60 minutes, "
+    "pylxpweb), through the cloud without a duration until stopped (pylxpweb: the older firmware's way; "
+    "what newer firmware does then, no source says). eg4_web_monitor holds the commanded state up to 300 s "
+    "after a cloud start, the status answer not always showing the task at once: a read-back may then say "
+    "OFF (`unconfirmed`), and the next settings read shows the truth. Its duration is not offered: the "
+    "cloud's start takes `minute` on newer firmware only (pylxpweb and eg4_web_monitor, seen on an 18kPV), "
+    "register 234 (minutes, 0-1440) is refused while no quick charge runs unless written in one request "
+    "with register 233 (eg4_web_monitor issue 251) and counts down while one runs, so nothing holds a "
+    "duration that a write could be read back from."
+)
 #: Luxpower's own register document (the 2025 edition; luxpower-ha-integration follows its 2024 one).
 LUX_DOC: Final = "Luxpower's register document"
 
@@ -155,6 +176,11 @@ SETTINGS: Final[tuple[Setting, ...]] = (
             "mdi:battery-clock", provenance=Provenance((E, A, G), note="One fork of the Luxpower integration puts it at bit 6; the others agree on bit 4.")),
     _switch("battery_backup", "Battery Backup", "battery/backup", "FUNC_BATTERY_BACKUP_CTRL", (233, 1),
             "mdi:battery-lock", provenance=Provenance((P, E), absent=((OFF_GRID, REFUSED_ON_OFF_GRID),))),
+    # A one-off action, not a flag the cloud's windows hold: started and stopped through the cloud's own
+    # endpoints, its state from their status answer; through the registers, bit 0 of register 233.
+    _switch("battery_quick_charge", "Quick Charge", "battery/quick_charge", QUICK_CHARGE_RUNNING, (233, 0),
+            "mdi:battery-charging-high", endpoints="quickCharge",
+            provenance=Provenance((P, E, A), absent=((OFF_GRID, QUICK_CHARGE_OFF_GRID),), note=QUICK_CHARGE_NOTE)),
     _number("battery/start_discharge_import", "Start-discharge Import Threshold", "HOLD_P_TO_USER_START_DISCHG", 116,
             ("50", "10000", "1"), "W", "power", "mdi:transmission-tower-import", factor=1,
             provenance=Provenance((P, E, A), absent=((OFF_GRID, "eg4_web_monitor offers it on the grid-tied models only and calls it meaningless on the off-grid ones (an SNA12K holds 0)"),),

@@ -248,7 +248,12 @@ class NumberSetting:
 
 @dataclass(frozen=True, slots=True)
 class SwitchSetting:
-    """A `FUNC_*` flag, written with `functionControl`; its state is `ON` or `OFF`."""
+    """A `FUNC_*` flag, written with `functionControl`; its state is `ON` or `OFF`.
+
+    With `endpoints` (`quickCharge`), a one-off action the vendor starts and stops through endpoints of
+    its own (`<endpoints>/start`, `/stop`) and reports in their status answer (`<endpoints>/getStatusInfo`),
+    whose field `func_param` then names: not a parameter of the windows, and not `functionControl`'s.
+    """
 
     key: str
     name: str
@@ -259,6 +264,7 @@ class SwitchSetting:
     risk: Risk = Risk.EVERYDAY
     local: tuple[tuple[str, Encoding], ...] = ()
     provenance: Provenance = Provenance(())
+    endpoints: str | None = None
 
     @property
     def component(self) -> str:

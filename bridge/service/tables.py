@@ -33,6 +33,8 @@ def _values(setting: Setting) -> str:
 def _written_by(setting: Setting) -> str:
     if isinstance(setting, NumberSetting):
         return f"`{setting.hold_param}`"
+    if isinstance(setting, SwitchSetting) and setting.endpoints is not None:
+        return f"`{setting.endpoints}/start`, `/stop` (state: `{setting.func_param}`)"
     if isinstance(setting, SwitchSetting):
         return f"`{setting.func_param}` (functionControl)"
     if isinstance(setting, SelectSetting):

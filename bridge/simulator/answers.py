@@ -191,7 +191,7 @@ def runtime_answer(inverter: SimInverter) -> dict[str, Any]:
         "haspEpsLNValue": True,
         "genDryContact": "OFF",
         "directions": {"inverterArrowDir": "toInverter" if powers["pCharge"] else "fromInverter"},
-        "hasUnclosedQuickChargeTask": False,
+        "hasUnclosedQuickChargeTask": inverter.quick_charging,
         "hasUnclosedQuickDischargeTask": False,
         "pToGrid": powers["pToGrid"],
         "pToUser": powers["pToUser"],
@@ -367,3 +367,24 @@ def event_row(state: SimulatorState, inverter: SimInverter, event: SimEvent) -> 
 
 def _portal_time(seconds: float, separator: str) -> str:
     return time.strftime(f"%Y{separator}%m{separator}%d %H:%M:%S", time.localtime(seconds))
+
+
+def quick_charge_status_answer(inverter: SimInverter) -> dict[str, Any]:
+    """`quickCharge/getStatusInfo`, in the fields pylxpweb's `QuickChargeStatus` reads: the open task's id
+    and status only while one is open (`WAIT_CHARGE`, as the captured runtime answer says it), the seconds
+    left of one that ends by itself."""
+    answer: dict[str, Any] = {
+        "success": True,
+        "hasUnclosedQuickChargeTask": inverter.quick_charging,
+        "hasUnclosedQuickDischargeTask": False,
+        "remainTimeBeforeQuickChargeStop": 0,
+        "lowVoltProtect": False,
+    }
+    if inverter.quick_charge_task is not None:
+        answer |= {"unclosedQuickChargeTaskId": inverter.quick_charge_task,
+                   "unclosedQuickChargeTaskStatus": "WAIT_CHARGE"}  # fmt: skip
+    if inverter.quick_charge_ends is not None:
+        answer["remainTimeBeforeQuickChargeStop"] = max(
+            0, round(inverter.quick_charge_ends - time.monotonic())
+        )
+    return answer

@@ -17,6 +17,7 @@ from bridge.simulator.answers import (
     event_answer,
     gridboss_answer,
     login_answer,
+    quick_charge_status_answer,
     runtime_answer,
     value_frame,
 )
@@ -52,6 +53,9 @@ def create_app(state: SimulatorState) -> web.Application:
     app.router.add_post("/WManage/web/maintain/remoteSet/functionControl", _authenticated(_function_control))
     app.router.add_post("/WManage/web/maintain/remoteSet/bitParamControl", _authenticated(_bit_param_control))
     app.router.add_post("/WManage/web/maintain/remoteSet/writeTime", _authenticated(_write_time))
+    app.router.add_post("/WManage/web/config/quickCharge/start", _authenticated(_quick_charge(start=True)))
+    app.router.add_post("/WManage/web/config/quickCharge/stop", _authenticated(_quick_charge(start=False)))
+    app.router.add_post("/WManage/web/config/quickCharge/getStatusInfo", _authenticated(_quick_charge_status))
     app.router.add_post("/WManage/api/inverter/getInverterEnergyInfo", _authenticated(_energy))
     app.router.add_post("/WManage/api/battery/getBatteryInfo", _authenticated(_batteries))
     app.router.add_post("/WManage/api/midbox/getMidboxRuntime", _authenticated(_gridboss))
@@ -289,6 +293,33 @@ _write_time = _remote_set(
         serial, str(form.get("timeParam", "")), int(str(form.get("hour"))), int(str(form.get("minute")))
     )
 )
+
+
+def _quick_charge(*, start: bool) -> Handler:
+    """`quickCharge/start` or `/stop`: `inverterSn` and `clientType` (pylxpweb sends `WEB`), as every
+    control endpoint is answered. No duration is modelled (newer firmware's `minute` is ignored)."""
+
+    async def handle(request: web.Request) -> web.Response:
+        form = await request.post()
+        inverter = _known_inverter(request, str(form.get("inverterSn", "")))
+        if inverter is None:
+            return _refusal("apiBlocked")
+        if form.get("clientType") != "WEB":
+            return _refusal("PARAM_ERROR")
+        if inverter.lost:
+            return _refusal(DATAFRAME_TIMEOUT)
+        refusal = _state(request).set_quick_charge(inverter.serial, start)
+        return _refusal(refusal) if refusal else _json({"success": True})
+
+    return handle
+
+
+async def _quick_charge_status(request: web.Request) -> web.Response:
+    form = await request.post()
+    inverter = _known_inverter(request, str(form.get("inverterSn", "")))
+    if inverter is None or not inverter.has_battery_parameters:
+        return _refusal("apiBlocked")
+    return _json(quick_charge_status_answer(inverter))
 
 
 async def _gridboss(request: web.Request) -> web.Response:

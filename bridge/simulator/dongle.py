@@ -22,9 +22,10 @@ from typing import Final
 import structlog
 
 from bridge.simulator.answers import battery_answer, energy_answer, runtime_answer
-from bridge.simulator.state import SimInverter, SimulatorState
+from bridge.simulator.state import QUICK_CHARGE_TASK, SimInverter, SimulatorState
 from bridge.transports.local import batteries, frames, registers
 from bridge.transports.local.frames import Frame, FrameError, ModbusFunction, TcpFunction
+from bridge.transports.local.registers import FieldValue
 
 log = structlog.get_logger(__name__)
 
@@ -54,8 +55,9 @@ class SimulatedDongles:
 
     def holding(self, inverter: SimInverter) -> dict[int, int]:
         words: dict[int, int] = {}
+        held = _held(inverter)
         for name, encoding in registers.HOLDING.items():
-            value = inverter.values.get(name)
+            value = held.get(name)
             if value is None:
                 continue
             words.setdefault(encoding.register, 0)
@@ -81,24 +83,37 @@ class SimulatedDongles:
     def apply(self, inverter: SimInverter, written: dict[int, int], transport: str = "dongle") -> int | None:
         """Apply register writes as the cloud's parameters; the exception code when refused. `transport` names
         the way they came in (`local`: the dongle; `modbus_tcp`: an RS485 adapter)."""
+        held = _held(inverter)
         touched = {
             name: encoding
             for name, encoding in registers.HOLDING.items()
-            if encoding.register in written and name in inverter.registers
+            if encoding.register in written
+            and (name in inverter.registers or name == QUICK_CHARGE_TASK)
+            and name in held
         }
         if not touched or set(written) - {encoding.register for encoding in touched.values()}:
             return ILLEGAL_ADDRESS  # a register this simulation does not keep
+        if set(written) & inverter.refused_registers:
+            return ILLEGAL_ADDRESS  # as the firmware answers a register it refuses
         words = self.holding(inverter) | written
         for name, encoding in touched.items():
-            value = encoding.decode(words)
-            refusal = (
-                self.state.set_function(inverter.serial, name, value, transport=transport)
-                if isinstance(value, bool)
-                else self.state.write(inverter.serial, name, value, transport=transport)
-            )
+            refusal = self._apply_one(inverter, name, encoding.decode(words), held.get(name), transport)
             if refusal is not None:
                 return ILLEGAL_VALUE
         return None
+
+    def _apply_one(
+        self, inverter: SimInverter, name: str, value: FieldValue, held: object, transport: str
+    ) -> str | None:
+        """One parameter of a register write, through the state's method for its kind; the refusal text."""
+        serial = inverter.serial
+        if name == QUICK_CHARGE_TASK:
+            # The bit starts or stops a quick charge; a write of its register's other bits leaves it be.
+            changed = value != held
+            return self.state.set_quick_charge(serial, bool(value), transport) if changed else None
+        if isinstance(value, bool):
+            return self.state.set_function(serial, name, value, transport=transport)
+        return self.state.write(serial, name, str(value), transport=transport)
 
     # -- the protocol ---------------------------------------------------------------------------------
 
@@ -205,6 +220,14 @@ class SimulatedDongles:
         if reply is not None:
             writer.write(reply)
         return True
+
+
+def _held(inverter: SimInverter) -> dict[str, str | bool | int | None]:
+    """What the inverter holds in its registers, by the cloud's names: its parameters, and whether a
+    quick charge runs (register 233 bit 0; the cloud answers it in a status of its own)."""
+    if not inverter.has_battery_parameters:
+        return inverter.values
+    return inverter.values | {QUICK_CHARGE_TASK: inverter.quick_charging}
 
 
 def _identity(inverter: SimInverter) -> dict[int, int]:

@@ -34,6 +34,8 @@ class ModelProfile:
     power_rating: int
     values: tuple[tuple[str, str | bool], ...] = ()
     refused: tuple[str, ...] = ()
+    #: Holding registers its firmware refuses to be written locally (ILLEGAL DATA ADDRESS).
+    refused_registers: tuple[int, ...] = ()
 
 
 #: The off-grid firmware refuses these through the cloud (eg4_web_monitor: REMOTE_SET_ERROR on a 12000XP
@@ -73,9 +75,19 @@ MODEL_PROFILES: Final = {
     "18KPV": ModelProfile("12KPV", 2092, 6),
     "12KPV": ModelProfile("12KPV", 2092, 2),
     "FlexBOSS21": ModelProfile("FlexBOSS21", 10284, 8),
-    "12000XP": ModelProfile("12KPV", 54, 6, _OFF_GRID_VALUES, _OFF_GRID_REFUSED),
+    # Register 233 (battery backup, quick charge) refused through the dongle: eg4_web_monitor issue 296.
+    "12000XP": ModelProfile("12KPV", 54, 6, _OFF_GRID_VALUES, _OFF_GRID_REFUSED, (233,)),
     "LXP-LB-8K": ModelProfile("12KPV", 44, 3, _LUXPOWER_VALUES),
 }
+
+#: The quick charge status answer's field (`quickCharge/getStatusInfo`, and the runtime answer), which the
+#: registers hold in register 233 bit 0 (pylxpweb, luxpower-ha-integration).
+QUICK_CHARGE_TASK: Final = "hasUnclosedQuickChargeTask"
+#: How long a quick charge started through the registers runs: the firmware's default (pylxpweb: it sets
+#: register 234 to 60 minutes). One started through the cloud without a duration runs until stopped.
+QUICK_CHARGE_DEFAULT_SECONDS: Final = 3600.0
+#: The first quick charge task's id (as the captured runtime answer numbers them).
+FIRST_QUICK_CHARGE_TASK: Final = 568_147
 
 #: The range the cloud enforces for the parameters owners write most, with the step of each.
 DEVICE_LIMITS: Final[dict[str, tuple[Decimal, Decimal, Decimal]]] = {
@@ -187,6 +199,17 @@ class SimInverter:
     warning_code: int = 0
     #: Its event log, oldest first (`/_sim/events`).
     events: list[SimEvent] = field(default_factory=list)
+    #: Holding registers its firmware refuses to be written locally.
+    refused_registers: frozenset[int] = frozenset()
+    #: The open quick charge task's id, and when it ends by itself (`None`: when stopped).
+    quick_charge_task: int | None = None
+    quick_charge_ends: float | None = None
+
+    @property
+    def quick_charging(self) -> bool:
+        if self.quick_charge_ends is not None and time.monotonic() >= self.quick_charge_ends:
+            self.quick_charge_task = self.quick_charge_ends = None  # its time ran out
+        return self.quick_charge_task is not None
 
     def energy_tenths(self) -> dict[str, int]:
         """The energy answer's counters in tenths of kWh: today's since start, totals on top of a history."""
@@ -371,6 +394,8 @@ class SimulatorState:
     write_transports: list[str] = field(default_factory=list)
     #: The record id of the newest event of any inverter.
     last_record_id: int = 7_583_000
+    #: The id of the newest quick charge task of any inverter.
+    last_quick_charge_task: int = FIRST_QUICK_CHARGE_TASK - 1
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
@@ -400,6 +425,7 @@ class SimulatorState:
                 values=values,
                 soc=40 + self.rng.random() * 50,
                 refused=frozenset(profile.refused),
+                refused_registers=frozenset(profile.refused_registers),
                 batteries=[
                     SimBattery(f"{serial[-4:]}BAT{module:04d}", module) for module in range(self.batteries)
                 ],
@@ -500,6 +526,23 @@ class SimulatorState:
             # The firmware zeroes the setpoint when peak shaving goes off (eg4_web_monitor).
             inverter.values[PEAK_SHAVING_POWER] = "0"
         self._record(serial, func_param, "true" if enable else "false", transport)
+        return None
+
+    def set_quick_charge(self, serial: str, start: bool, transport: str = "cloud") -> str | None:
+        """Start or stop a quick charge; the refusal text, or `None`. A start while one runs keeps it; a
+        stop while none runs does nothing. Started through the registers, it ends after the firmware's
+        default length; through the cloud (no duration sent), when stopped."""
+        inverter = self.inverters[serial]
+        if not inverter.has_battery_parameters:
+            return REMOTE_SET_ERROR
+        if start and not inverter.quick_charging:
+            self.last_quick_charge_task += 1
+            inverter.quick_charge_task = self.last_quick_charge_task
+            local = transport != "cloud"
+            inverter.quick_charge_ends = time.monotonic() + QUICK_CHARGE_DEFAULT_SECONDS if local else None
+        elif not start:
+            inverter.quick_charge_task = inverter.quick_charge_ends = None
+        self._record(serial, QUICK_CHARGE_TASK, "true" if start else "false", transport)
         return None
 
     def set_bits(self, serial: str, bit_param: str, value: int) -> str | None:

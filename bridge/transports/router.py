@@ -73,6 +73,8 @@ class CloudTransport:
         self._cloud = cloud
 
     async def write(self, serial: str, setting: Setting, value: str) -> int:
+        if isinstance(setting, SwitchSetting) and setting.endpoints is not None:
+            return await self._cloud.action(serial, setting.endpoints, value == "ON")
         if isinstance(setting, SwitchSetting):
             return await self._cloud.function_control(serial, setting.func_param, value == "ON")
         if isinstance(setting, WindowSetting):
@@ -115,6 +117,9 @@ class CloudTransport:
         )
 
     async def read(self, serial: str, setting: Setting) -> str:
+        if isinstance(setting, SwitchSetting) and setting.endpoints is not None:
+            running = await self._cloud.action_running(serial, setting.endpoints, urgent=True)
+            return setting.from_fields({setting.func_param: running})
         # Only the setting's own registers: the cloud reads any window, and a few registers are cheap. A
         # setting whose registers lie far apart (a smart port's mode and its flag) is read a window each.
         values: dict[str, ParameterValue] = {}

@@ -204,6 +204,8 @@ class FakeCloud:
     failures: list[TransportError | None] = field(default_factory=list)
     attempts: int = 1
     calls: list[tuple[object, ...]] = field(default_factory=list)
+    #: Each one-off action's status (`quickCharge`: whether one runs), by the action's name.
+    running: dict[str, bool] = field(default_factory=dict)
 
     async def inverters(self) -> tuple[InverterInfo, ...]:
         self._call("inverters")
@@ -253,6 +255,16 @@ class FakeCloud:
         self._call("bit_param_control", serial, bit_param, value)
         self.parameters[bit_param] = value
         return self.attempts
+
+    async def action(self, serial: str, name: str, start: bool) -> int:
+        """A one-off action (`quickCharge`) started or stopped: its status field (`running`) follows."""
+        self._call("action", serial, name, start)
+        self.running[name] = start
+        return self.attempts
+
+    async def action_running(self, serial: str, name: str, *, urgent: bool = False) -> bool:
+        self._call("action_running", serial, name, urgent)
+        return self.running.get(name, False)
 
     def _call(self, *call: object) -> None:
         self.calls.append(call)

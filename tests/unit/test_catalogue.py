@@ -153,9 +153,12 @@ def register_map(family: str) -> dict[str, int]:
 @pytest.mark.parametrize("family", ["12KPV", "FlexBOSS21"])
 def test_every_setting_reads_names_a_real_register_map_holds_at_its_registers(family: str) -> None:
     """Both real inverters' maps have every parameter a setting reads, at the registers the setting
-    reads back."""
+    reads back; a one-off action (quick charge) is read from its own status answer instead."""
     registers = register_map(family)
     for setting in SETTINGS:
+        if isinstance(setting, SwitchSetting) and setting.endpoints is not None:
+            assert setting.field_names[0] not in registers, setting.key
+            continue
         assert all(name in registers for name in setting.field_names), setting.key
         assert {registers[name] for name in setting.field_names} == set(setting.registers), setting.key
 

@@ -31,7 +31,7 @@ from bridge.core.errors import (
     TransientError,
     TransportError,
 )
-from bridge.core.kinds import PARAMETER_WINDOWS
+from bridge.core.kinds import PARAMETER_WINDOWS, SwitchSetting
 from bridge.core.readings import (
     DEVICE_TYPE_CODE,
     POWER_RATING,
@@ -68,7 +68,18 @@ FUNCTION_PATH: Final = "/WManage/web/maintain/remoteSet/functionControl"
 BIT_PATH: Final = "/WManage/web/maintain/remoteSet/bitParamControl"
 #: The requests a command makes; they go before waiting polls.
 TIME_PATH: Final = "/WManage/web/maintain/remoteSet/writeTime"
-COMMAND_PATHS: Final = frozenset({WRITE_PATH, FUNCTION_PATH, BIT_PATH, TIME_PATH})
+#: A one-off action's own endpoints (`quickCharge`): `<name>/start`, `<name>/stop`, `<name>/getStatusInfo`.
+ACTIONS_PATH: Final = "/WManage/web/config/"
+#: The switches the cloud starts and stops through endpoints of their own, by those endpoints' name.
+ACTION_SWITCHES: Final = {
+    setting.endpoints: setting
+    for setting in SETTINGS
+    if isinstance(setting, SwitchSetting) and setting.endpoints is not None
+}
+ACTION_PATHS: Final = frozenset(
+    f"{ACTIONS_PATH}{name}/{verb}" for name in ACTION_SWITCHES for verb in ("start", "stop")
+)
+COMMAND_PATHS: Final = frozenset({WRITE_PATH, FUNCTION_PATH, BIT_PATH, TIME_PATH}) | ACTION_PATHS
 ENERGY_PATH: Final = "/WManage/api/inverter/getInverterEnergyInfo"
 #: The parameters a settings read keeps: every setting's, and what names the model.
 READ_NAMES: Final = frozenset(
@@ -153,6 +164,8 @@ class CloudClient:
         self._login_generation = 0
         self._account: Account | None = None
         self._windows: dict[str, dict[int, _Window]] = {}
+        #: Each inverter's last good answer of each action's status (`quickCharge`), by the action's name.
+        self._statuses: dict[str, dict[str, bool]] = {}
         self._layouts: dict[tuple[str, ...], tuple[str, ...]] = {}
 
     def __repr__(self) -> str:
@@ -284,11 +297,43 @@ class CloudClient:
         for start, _count in PARAMETER_WINDOWS:
             names, values = cached.get(start, ((), ()))
             merged.update(zip(names, values, strict=True))
+        statuses_complete = await self._read_action_statuses(serial, merged)
         # Every value was checked by `parameters_of`; validating ~500 of them again per read costs CPU
         # that a fleet of a thousand inverters notices (bench/fleet.py).
         return ParameterRead.model_construct(
-            serial=serial, values=merged, complete=not failed, failed_windows=tuple(failed)
+            serial=serial,
+            values=merged,
+            complete=not failed and statuses_complete,
+            failed_windows=tuple(failed),
         )
+
+    async def _read_action_statuses(self, serial: str, values: dict[str, ParameterValue]) -> bool:
+        """Add each action's state (`quickCharge`: whether one runs) to `values`; whether every status
+        answered. An inverter the cloud refuses a status gets no such state (its action is not offered);
+        one whose status fails keeps its last good answer. A GridBOSS has none."""
+        if not self._is_inverter(serial):
+            return True
+        cached = self._statuses.setdefault(serial, {})
+        complete = True
+        for name in ACTION_SWITCHES:
+            try:
+                cached[name] = await self.action_running(serial, name)
+            except RefusedError as exc:
+                cached.pop(name, None)
+                log.info("action_status_refused", serial=serial, action=name, error=exc.message)
+            except TransportError as exc:
+                complete = False
+                log.warning("action_status_failed", serial=serial, action=name, error=exc.message)
+            if name in cached:
+                values[ACTION_SWITCHES[name].func_param] = cached[name]
+        return complete
+
+    def _is_inverter(self, serial: str) -> bool:
+        """Whether the account names `serial` an inverter (a GridBOSS holds no battery settings)."""
+        account = self._account
+        if account is None:
+            return True
+        return all(info.has_battery_parameters for info in account.inverters if info.serial == serial)
 
     def _compact(self, window: dict[str, ParameterValue]) -> _Window:
         """A window kept as its values beside a tuple of their names shared by every inverter of the
@@ -361,6 +406,36 @@ class CloudClient:
         answer = await self._request_counted(TIME_PATH, form, serial=serial, replayable=False)
         log.info("time_written", serial=serial, param=time_param, hour=hour, minute=minute)
         return answer.attempts
+
+    async def action(self, serial: str, name: str, start: bool) -> int:
+        """Start or stop a one-off action (`quickCharge`) through its own endpoint; returns how many times
+        it was sent (as a write is: never again after a fault that may have let it through). No duration
+        is sent: the cloud takes one on newer firmware only (`bridge.core.catalogue.QUICK_CHARGE_NOTE`)."""
+        verb = "start" if start else "stop"
+        form = {"inverterSn": serial, "clientType": "WEB"}
+        answer = await self._request_counted(
+            f"{ACTIONS_PATH}{name}/{verb}", form, serial=serial, replayable=False
+        )
+        log.info("action_sent", serial=serial, action=name, verb=verb, attempts=answer.attempts)
+        return answer.attempts
+
+    async def action_running(self, serial: str, name: str, *, urgent: bool = False) -> bool:
+        """Whether the action (`quickCharge`) is under way, as its status answer says (`getStatusInfo`,
+        asked with the serial alone, as pylxpweb asks). `urgent`: a command's read-back."""
+        field = ACTION_SWITCHES[name].func_param
+        token = _URGENT.set(urgent)
+        try:
+            payload = await self._request(
+                f"{ACTIONS_PATH}{name}/getStatusInfo", {"inverterSn": serial}, serial=serial
+            )
+        finally:
+            _URGENT.reset(token)
+        running = payload.get(field)
+        if not isinstance(running, bool):
+            raise MalformedResponseError(
+                f"{name} status answer has no true or false {field}: {running!r}", serial=serial
+            )
+        return running
 
     # -- transport -----------------------------------------------------------------------------------
 

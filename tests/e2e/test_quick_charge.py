@@ -1,0 +1,69 @@
+"""Quick charge (issue 21), end to end: a simulated EG4 hybrid, FlexBOSS, off-grid 12000XP and Luxpower
+inverter, through the cloud's quickCharge endpoints and through their dongles (register 233 bit 0), over a
+real mosquitto. ON starts it and is confirmed by reading its state back, OFF stops it; the off-grid family is
+refused it by model name; a payload that is not ON or OFF is refused before anything is sent."""
+
+from __future__ import annotations
+
+import pytest
+
+from bridge.simulator.dongle import SimulatedDongles
+from tests.e2e.test_more_settings import FLEXBOSS, HYBRID, LUXPOWER, OFF_GRID, four_families
+from tests.harness import Broker
+
+pytestmark = pytest.mark.e2e
+
+PATH = "battery/quick_charge"
+
+
+@pytest.mark.parametrize("local", [False, True], ids=["cloud", "dongle"])
+async def test_quick_charge_on_starts_it_and_off_stops_it_both_read_back(broker: Broker, local: bool) -> None:
+    via = "dongle" if local else "cloud"
+    async with four_families(broker, local=local) as rig:
+        await rig.observer.wait_for_topic(rig.topics.state(HYBRID, PATH), "OFF")
+        before = rig.holding(HYBRID)[233]
+        started = await rig.written(HYBRID, PATH, "ON", via)
+        assert (started["ok"], started["value"], started["applied"]) == (True, True, True)
+        await rig.observer.wait_for_topic(rig.topics.state(HYBRID, PATH), "ON")
+        running = rig.simulator.state.inverters[HYBRID].quick_charge_task
+        during = rig.holding(HYBRID)[233]
+        assert (await rig.written(LUXPOWER, PATH, "ON", via))["value"] is True
+        stopped = await rig.written(HYBRID, PATH, "OFF", via)
+        assert (stopped["value"], stopped["applied"]) == (False, True)
+        await rig.observer.wait_for_topic(rig.topics.state(HYBRID, PATH), "OFF")
+        after = rig.holding(HYBRID)[233]
+        assert PATH.replace("/", "_") in rig.announced(FLEXBOSS)
+    state = rig.simulator.state
+    assert running is not None
+    assert state.inverters[HYBRID].quick_charge_task is None
+    assert state.inverters[LUXPOWER].quick_charge_task is not None
+    # Bit 0 of register 233, its neighbours (battery backup in bit 1, ...) kept.
+    assert (before & 1, during, after) == (0, before | 1, before)
+    assert set(state.write_transports) == {via}
+    if not local:
+        # No functionControl and no parameter write: the cloud's own endpoints, each once per command.
+        assert state.requests["/WManage/web/config/quickCharge/start"] == 2
+        assert state.requests["/WManage/web/config/quickCharge/stop"] == 1
+        assert state.requests["/WManage/web/maintain/remoteSet/functionControl"] == 0
+
+
+@pytest.mark.parametrize("local", [False, True], ids=["cloud", "dongle"])
+async def test_quick_charge_is_refused_on_the_off_grid_family_and_to_a_bad_payload(
+    broker: Broker, local: bool
+) -> None:
+    async with four_families(broker, local=local) as rig:
+        refused = await rig.command(OFF_GRID, PATH, "ON")
+        assert refused["outcome"] == "refused"
+        assert refused["error"].startswith(
+            "Quick Charge is not offered on 12000XP (EG4 off-grid (12000XP, 6000XP, SNA)): the 12000XP's "
+            "firmware refuses register 233"
+        ), refused["error"]
+        bad = await rig.command(HYBRID, PATH, "start")
+        assert (bad["outcome"], bad["applied"], bad["attempts"]) == ("refused", False, 0)
+        assert bad["error"] == "Quick Charge takes ON or OFF (or true/false, 1/0), got 'start'"
+        assert "battery_quick_charge" in rig.announced(HYBRID) - rig.announced(OFF_GRID)
+    state = rig.simulator.state
+    assert state.writes == []
+    assert all(inverter.quick_charge_task is None for inverter in state.inverters.values())
+    # The simulated 12000XP refuses register 233 through its dongle, as eg4_web_monitor issue 296 reports.
+    assert SimulatedDongles(state).apply(state.inverters[OFF_GRID], {233: 1}) == 2
