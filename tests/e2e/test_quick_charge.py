@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import pytest
 
+from bridge.core.catalogue import QUICK_CHARGE_RUNNING
+from bridge.simulator import RunningSimulator
 from bridge.simulator.dongle import SimulatedDongles
+from bridge.transports.cloud import CloudClient
 from tests.e2e.test_more_settings import FLEXBOSS, HYBRID, LUXPOWER, OFF_GRID, four_families
 from tests.harness import Broker
 
@@ -67,3 +70,24 @@ async def test_quick_charge_is_refused_on_the_off_grid_family_and_to_a_bad_paylo
     assert all(inverter.quick_charge_task is None for inverter in state.inverters.values())
     # The simulated 12000XP refuses register 233 through its dongle, as eg4_web_monitor issue 296 reports.
     assert SimulatedDongles(state).apply(state.inverters[OFF_GRID], {233: 1}) == 2
+
+
+async def test_a_settings_read_takes_quick_charges_state_from_the_newest_runtime_answer_not_an_older_one(
+    simulator: RunningSimulator, cloud: CloudClient
+) -> None:
+    """The runtime answer carries the status's flag: once the status has answered, settings reads take it
+    from there (one request less per inverter), but never from a runtime answer older than a start."""
+    status = "/WManage/web/config/quickCharge/getStatusInfo"
+    requests = simulator.state.requests
+    serial = "4512345600"
+    first = await cloud.read_parameters(serial)
+    assert (first.values[QUICK_CHARGE_RUNNING], requests[status]) == (False, 1)
+    await cloud.get_runtime(serial)
+    again = await cloud.read_parameters(serial)
+    assert (again.values[QUICK_CHARGE_RUNNING], requests[status]) == (False, 1)  # from the runtime answer
+    await cloud.action(serial, "quickCharge", start=True)
+    started = await cloud.read_parameters(serial)  # the runtime answer predates the start: asked again
+    assert (started.values[QUICK_CHARGE_RUNNING], requests[status]) == (True, 2)
+    await cloud.get_runtime(serial)
+    running = await cloud.read_parameters(serial)
+    assert (running.values[QUICK_CHARGE_RUNNING], requests[status]) == (True, 2)

@@ -166,6 +166,10 @@ class CloudClient:
         self._windows: dict[str, dict[int, _Window]] = {}
         #: Each inverter's last good answer of each action's status (`quickCharge`), by the action's name.
         self._statuses: dict[str, dict[str, bool]] = {}
+        #: The same, as the newest runtime answer said it (none after a start or stop until the next).
+        self._said_in_runtime: dict[str, dict[str, bool]] = {}
+        #: Starts and stops sent, by inverter: a runtime answer asked for before one is not taken.
+        self._actions_sent: dict[str, int] = {}
         self._layouts: dict[tuple[str, ...], tuple[str, ...]] = {}
 
     def __repr__(self) -> str:
@@ -216,8 +220,20 @@ class CloudClient:
 
     async def get_runtime(self, serial: str) -> Runtime:
         """Runtime values of one inverter; an offline inverter gives `Runtime(lost=True)`, not an error."""
+        actions_sent = self._actions_sent.get(serial, 0)
         payload = await self._request(RUNTIME_PATH, {"serialNum": serial}, serial=serial)
-        return parse_runtime(payload, serial)
+        runtime = parse_runtime(payload, serial)
+        if self._actions_sent.get(serial, 0) == actions_sent:  # else it may predate a start or stop
+            self._note_actions_running(serial, payload)
+        return runtime
+
+    def _note_actions_running(self, serial: str, payload: Mapping[str, Any]) -> None:
+        # The runtime answer carries the same flag as the action's status answer (pylxpweb's runtime
+        # model has it): settings reads take it from here rather than asking the status again.
+        for name, setting in ACTION_SWITCHES.items():
+            running = payload.get(setting.func_param)
+            if isinstance(running, bool):
+                self._said_in_runtime.setdefault(serial, {})[name] = running
 
     async def get_energy(self, serial: str) -> Energy:
         """Today's and lifetime energy counters of one inverter, in kWh."""
@@ -315,9 +331,15 @@ class CloudClient:
             return True
         cached = self._statuses.setdefault(serial, {})
         complete = True
+        said_in_runtime = self._said_in_runtime.get(serial, {})
         for name in ACTION_SWITCHES:
             try:
-                cached[name] = await self.action_running(serial, name)
+                if name in cached and name in said_in_runtime:
+                    # The newest runtime answer said it, and the status answered before (the action is
+                    # offered): no request.
+                    cached[name] = said_in_runtime[name]
+                else:
+                    cached[name] = await self.action_running(serial, name)
             except RefusedError as exc:
                 cached.pop(name, None)
                 log.info("action_status_refused", serial=serial, action=name, error=exc.message)
@@ -413,6 +435,9 @@ class CloudClient:
         is sent: the cloud takes one on newer firmware only (`bridge.core.catalogue.QUICK_CHARGE_NOTE`)."""
         verb = "start" if start else "stop"
         form = {"inverterSn": serial, "clientType": "WEB"}
+        # What a runtime answer said of it is out of date from here on, and so is any answer on its way.
+        self._actions_sent[serial] = self._actions_sent.get(serial, 0) + 1
+        self._said_in_runtime.get(serial, {}).pop(name, None)
         answer = await self._request_counted(
             f"{ACTIONS_PATH}{name}/{verb}", form, serial=serial, replayable=False
         )
