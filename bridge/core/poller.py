@@ -150,6 +150,7 @@ class Poller:
         self._refresh_requested = asyncio.Event()
         self._exposed = settings.control.exposed
         self._offers_by_family: dict[Family, tuple[Setting, ...]] = {}
+        self._offer_sets: dict[frozenset[str], frozenset[str]] = {}
         #: Told each time an inverter's settings were read (the coordinator's check of held limits).
         self.settings_read: Callable[[str], None] | None = None
         #: When the runtime loop last finished a cycle, failed reads included: the watchdog's heartbeat.
@@ -496,7 +497,9 @@ class Poller:
 
     def _offered(self, read: ParameterRead, family: Family) -> frozenset[str]:
         """The settings a device's family gets (exposed where disputed) and its parameters include."""
-        return frozenset(setting.key for setting in self._family_gets(family) if read.has(setting))
+        offered = frozenset(setting.key for setting in self._family_gets(family) if read.has(setting))
+        # A fleet's inverters of a model offer the same: each keeps one shared set, not a copy of its own.
+        return self._offer_sets.setdefault(offered, offered)
 
     def _family_gets(self, family: Family) -> tuple[Setting, ...]:
         # The same for every device of a family on every refresh: worked out once.

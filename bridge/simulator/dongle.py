@@ -36,6 +36,15 @@ DEVICE_FAILURE: Final = 4
 MAX_READ: Final = 127
 
 
+def refuses_read(inverter: SimInverter, function: int, start: int, count: int) -> bool:
+    """Whether the firmware refuses a holding read for a register it refuses to be written: eg4_web_monitor
+    reports reads (FC03) of register 233 refused on the off-grid models as writes are (asserted there, not
+    captured)."""
+    return function == ModbusFunction.READ_HOLDING and bool(
+        inverter.refused_registers & set(range(start, start + count))
+    )
+
+
 class SimulatedDongles:
     """Answers the local protocol for every inverter of `state`."""
 
@@ -134,6 +143,8 @@ class SimulatedDongles:
             self.state.requests[f"dongle:read_{'holding' if function == 3 else 'input'}"] += 1
             if not 0 < count <= min(MAX_READ, self.state.dongle_faults.max_read):
                 return self._exception(request, ILLEGAL_VALUE)
+            if refuses_read(inverter, function, start, count):
+                return self._exception(request, ILLEGAL_ADDRESS)
             words = self.holding(inverter) if function == 3 else self.inputs(inverter)
             values = [words.get(start + offset, 0) for offset in range(count)]
             dongle = request.dongle_serial

@@ -17,7 +17,14 @@ import tty
 from collections.abc import AsyncIterator
 from typing import Final
 
-from bridge.simulator.dongle import ILLEGAL_ADDRESS, ILLEGAL_VALUE, MAX_READ, SimulatedDongles, serving
+from bridge.simulator.dongle import (
+    ILLEGAL_ADDRESS,
+    ILLEGAL_VALUE,
+    MAX_READ,
+    SimulatedDongles,
+    refuses_read,
+    serving,
+)
 from bridge.simulator.state import SimInverter, SimulatorState
 from bridge.transports.local.frames import crc16_modbus
 
@@ -51,6 +58,8 @@ class SimulatedAdapters:
             self.state.requests[f"modbus:read_{'holding' if function == 3 else 'input'}"] += 1
             if not 0 < count <= MAX_READ:
                 return bytes([function | 0x80, ILLEGAL_VALUE])
+            if refuses_read(inverter, function, start, count):
+                return bytes([function | 0x80, ILLEGAL_ADDRESS])
             words = self.registers.holding(inverter) if function == 3 else self.registers.inputs(inverter)
             values = [words.get(start + offset, 0) for offset in range(count)]
             return bytes([function, 2 * count]) + struct.pack(f">{count}H", *values)

@@ -60,6 +60,8 @@ from bridge.transports.local.modbus import ModbusConnection, ModbusLine
 log = structlog.get_logger(__name__)
 
 INVERTER_DEVICE_TYPE: Final = 6
+#: The Modbus exception code of a register the firmware does not serve (or refuses).
+ILLEGAL_DATA_ADDRESS: Final = 2
 #: The most registers the cloud reads in one request (`pointNumber`).
 WINDOW_REGISTERS: Final = 127
 
@@ -184,6 +186,8 @@ class RegisterTransport:
         #: whole block was refused once.
         self.battery_slot_reads = False
         self._modules = batteries.Remembered()
+        #: Holding registers the firmware refused to be read: left out of every settings read.
+        self.refused_registers: set[int] = set()
 
     async def _words(self, function: ModbusFunction, wanted: tuple[int, ...]) -> dict[int, int]:
         words: dict[int, int] = {}
@@ -242,13 +246,35 @@ class RegisterTransport:
     async def parameters(self) -> ParameterRead:
         """Every parameter with a register encoding (the settings offered locally are those), and what the
         identity registers say: the device type code and power rating, in the vendor's field names."""
-        names = tuple(registers.HOLDING)
-        wanted = registers.holding_registers(names) + registers.IDENTITY_REGISTERS
-        words = await self._words(ModbusFunction.READ_HOLDING, wanted)
+        wanted = registers.holding_registers(tuple(registers.HOLDING)) + registers.IDENTITY_REGISTERS
+        words = await self._holding_around_refused(wanted)
         code, rating = registers.identity(words)
+        names = tuple(name for name, encoding in registers.HOLDING.items() if encoding.register in words)
         values: dict[str, ParameterValue] = dict(registers.decode_holding(names, words))
         values |= {DEVICE_TYPE_CODE: str(code), POWER_RATING: rating}
         return ParameterRead(serial=self.serial, values=values, complete=True)
+
+    async def _holding_around_refused(self, wanted: tuple[int, ...]) -> dict[int, int]:
+        """The holding registers of a settings read, less any the firmware refuses to be read (ILLEGAL
+        DATA ADDRESS: eg4_web_monitor reports the off-grid models refuse register 233). Such a register
+        is found by reading halves, remembered and never asked for again; the settings it holds are not
+        offered, and the rest of the read stands. The identity registers are never left out."""
+        wanted = tuple(register for register in wanted if register not in self.refused_registers)
+        try:
+            return await self._words(ModbusFunction.READ_HOLDING, wanted)
+        except ModbusExceptionError as exc:
+            if exc.code != ILLEGAL_DATA_ADDRESS:
+                raise
+            if len(wanted) == 1 and wanted[0] not in registers.IDENTITY_REGISTERS:
+                self.refused_registers.add(wanted[0])
+                log.warning("local_register_refused", serial=self.serial, register=wanted[0], via=self.name)
+                return {}
+            if len(wanted) == 1:
+                raise
+        half = len(wanted) // 2
+        return await self._holding_around_refused(wanted[:half]) | await self._holding_around_refused(
+            wanted[half:]
+        )
 
     async def read(self, setting: Setting) -> str:
         names = self._names(setting)

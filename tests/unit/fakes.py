@@ -157,6 +157,9 @@ class FakeRegisters:
     inputs: dict[int, int] = field(default_factory=dict)
     failures: list[LocalTransportError | None] = field(default_factory=list)
     largest_read: int = 127
+    #: Holding registers the firmware refuses to be read (ILLEGAL DATA ADDRESS, code 2), as the off-grid
+    #: models are reported to refuse register 233.
+    refused: set[int] = field(default_factory=set)
     #: ("read holding" or "read input", start, count), or ("write", register, value).
     requests: list[tuple[str, int, int]] = field(default_factory=list)
     stats: LocalStats = field(default_factory=LocalStats)
@@ -170,6 +173,8 @@ class FakeRegisters:
         self._request(inverter, kind, start, count)
         if count > self.largest_read:
             raise ModbusExceptionError("the inverter refused the request (Modbus exception 3)", 3)
+        if function is ModbusFunction.READ_HOLDING and self.refused & set(range(start, start + count)):
+            raise ModbusExceptionError("the inverter refused the request (Modbus exception 2)", 2)
         return tuple(table.get(register, 0) for register in range(start, start + count))
 
     async def write_single(self, inverter: str, register: int, value: int) -> None:

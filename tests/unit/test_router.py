@@ -829,3 +829,47 @@ async def test_a_module_missing_from_a_read_is_unavailable_and_gone_after_three_
     assert await seen() == [("5600BAT0000", 80, False)]
     r.registers.inputs.clear()
     assert await seen() == [("5600BAT0000", 80, True)], "back again: three more reads to go"
+
+
+async def test_a_register_the_firmware_refuses_to_be_read_is_left_out_and_never_asked_for_again() -> None:
+    """eg4_web_monitor reports the off-grid models refuse register 233 (ILLEGAL DATA ADDRESS): a settings
+    read finds it by halves, remembers it, and keeps every other setting."""
+    dongle = FakeRegisters(SERIAL, holding={101: 120, 19: 2092}, refused={233})
+    way = RegisterTransport(SERIAL, dongle)
+    with capture_logs() as logs:
+        read = await way.parameters()
+    assert way.refused_registers == {233}
+    assert read.values["HOLD_LEAD_ACID_CHARGE_RATE"] == "120"
+    assert read.values[DEVICE_TYPE_CODE] == "2092"
+    assert not {"FUNC_BATTERY_BACKUP_CTRL", "hasUnclosedQuickChargeTask"} & set(read.values)
+    assert [entry["register"] for entry in logs if entry["event"] == "local_register_refused"] == [233]
+    dongle.requests.clear()
+    again = await way.parameters()
+    assert again.values == read.values
+    assert all(not start <= 233 < start + count for _kind, start, count in dongle.requests)
+    assert len(dongle.requests) == len(
+        registers.blocks(
+            tuple(
+                sorted(
+                    {*registers.holding_registers(tuple(registers.HOLDING)), *registers.IDENTITY_REGISTERS}
+                    - {233}
+                )
+            ),
+            way.max_block,
+        )
+    )
+
+
+@pytest.mark.parametrize(
+    ("refused", "failure"),
+    [({19}, "an identity register"), (set(), "another exception code")],
+)
+async def test_an_identity_register_refused_or_another_exception_fails_the_read(
+    refused: set[int], failure: str
+) -> None:
+    other = ModbusExceptionError("the inverter refused the request (Modbus exception 4)", 4)
+    dongle = FakeRegisters(SERIAL, refused=refused, failures=[] if refused else [other])
+    way = RegisterTransport(SERIAL, dongle)
+    with pytest.raises(ModbusExceptionError):
+        await way.parameters()
+    assert way.refused_registers == set(), failure
