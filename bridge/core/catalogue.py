@@ -123,7 +123,9 @@ QUICK_CHARGE_OFF_GRID: Final = "the 12000XP's firmware refuses register 233 (ILL
 QUICK_CHARGE_NOTE: Final = (
     "ON starts a quick charge, OFF stops it. Through the cloud: `quickCharge/start` and `quickCharge/stop` "
     "(`inverterSn`, `clientType=WEB`; pylxpweb `start_quick_charge`, eg4_web_monitor's switch), its state "
-    "`hasUnclosedQuickChargeTask` of `quickCharge/getStatusInfo` (`inverterSn`), read with the settings. "
+    "`hasUnclosedQuickChargeTask` of `quickCharge/getStatusInfo` (`inverterSn`), read with the settings "
+    "until it first answered, then taken from the runtime answer, which carries the same flag (pylxpweb's "
+    "runtime model), unless a start or stop came after it. "
     "Through the registers: register 233 bit 0 (pylxpweb `FUNC_QUICK_CHG_START_EN`, luxpower-ha-integration "
     "`ubQuickChgStartEn`; eg4_web_monitor saw the portal's start set it on a FlexBOSS21, and it works on an "
     "LXP-LB), written alone. lxp-bridge and LuxPython do not name it. It may end by itself, and OFF is "
