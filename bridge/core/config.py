@@ -311,6 +311,9 @@ class InverterSettings(_Section):
     dongle: DongleSettings | None = None
     #: Instead of the dongle: an RS485 adapter spoken to in Modbus TCP.
     modbus: ModbusSettings | None = None
+    #: This serial is a GridBOSS (MID box), reached through its own dongle or adapter: without the cloud,
+    #: nothing else says so (the cloud's device list does).
+    gridboss: bool = False
 
     @property
     def local_transport(self) -> DongleSettings | ModbusSettings | None:
@@ -384,6 +387,8 @@ class Settings(_Section):
                     raise ValueError(
                         "inverters.default.dongle: a dongle or adapter belongs to one inverter, by serial"
                     )
+                if own.gridboss:
+                    raise ValueError("inverters.default.gridboss: a GridBOSS is one device, named by serial")
                 continue
             if own.dongle is not None and own.modbus is not None:
                 raise ValueError(

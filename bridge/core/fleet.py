@@ -134,6 +134,8 @@ class GridBossState:
     offered: frozenset[str] = frozenset()
     #: When each setting was last read back after a write (monotonic clock), by key.
     read_back_at: dict[str, float] = field(default_factory=dict)
+    #: The sensors its transport gives, by key (its registers give fewer than the cloud); `None`: all.
+    sensors: frozenset[str] | None = None
 
 
 class Fleet:

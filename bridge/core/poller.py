@@ -204,7 +204,8 @@ class Poller:
             device = Device(info.serial, info.model, info.firmware, family, _group_of(info))
             self._fleet.add(device, sensors=self._reader.sensors_of(info.serial))
         elif info.device_type == GRIDBOSS_DEVICE_TYPE:
-            self._fleet.gridbosses[info.serial] = GridBossState(info.serial, info.model)
+            sensors = self._reader.sensors_of(info.serial)
+            self._fleet.gridbosses[info.serial] = GridBossState(info.serial, info.model, sensors=sensors)
         else:
             log.info("device_without_battery_settings_skipped", serial=info.serial, model=info.model)
 

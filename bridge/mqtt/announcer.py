@@ -181,13 +181,16 @@ class Announcer:
         offered = frozenset(setting.key for setting in settings)
         if (self._gridbosses.get(serial) != offered or force) and self._announced:
             read_only = bool(self._settings.limits_for(serial).read_only)
-            config = gridboss_config(self._topics, serial, state.model, settings, read_only=read_only)
+            config = gridboss_config(
+                self._topics, serial, state.model, settings, read_only=read_only, sensors=state.sensors
+            )
             self._publish(self._topics.device_discovery(serial), _json(abbreviated(config)), retain=True)
             self._gridbosses[serial] = offered
         online = bool(state.online)
         self.state_at(self._topics.availability(serial), ONLINE if online else OFFLINE, force=force)
         if state.runtime is not None and online:
-            self._readings(serial, state.runtime, GRIDBOSS_SENSORS, force=force)
+            given = [s for s in GRIDBOSS_SENSORS if state.sensors is None or s.key in state.sensors]
+            self._readings(serial, state.runtime, given, force=force)
         for setting in settings:
             held = state.held.get(setting.key)
             if held is not None:

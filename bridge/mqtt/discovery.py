@@ -308,12 +308,23 @@ def battery_module_config(topics: Topics, inverter: Device, module: BatteryModul
 
 
 def gridboss_config(
-    topics: Topics, serial: str, model: str, settings: Iterable[Setting] = (), *, read_only: bool = False
+    topics: Topics,
+    serial: str,
+    model: str,
+    settings: Iterable[Setting] = (),
+    *,
+    read_only: bool = False,
+    sensors: frozenset[str] | None = None,
 ) -> dict[str, Any]:
     """A GridBOSS as a device of its own: grid, load, backup side, generator and smart ports, and the
-    settings offered on it (its smart ports' modes, where `control.expose` names them)."""
+    settings offered on it (its smart ports' modes, where `control.expose` names them). `sensors`: the keys
+    its transport gives (its registers, without the cloud); `None`: every sensor."""
     box = Device(serial, model)
-    components = {sensor.key: sensor_component(topics, box, sensor) for sensor in GRIDBOSS_SENSORS}
+    components = {
+        sensor.key: sensor_component(topics, box, sensor)
+        for sensor in GRIDBOSS_SENSORS
+        if sensors is None or sensor.key in sensors
+    }
     no_limits = InverterSettings()  # a select has no bound to narrow
     for setting in settings:
         components[setting.key] = setting_component(topics, box, setting, no_limits, read_only=read_only)

@@ -21,9 +21,9 @@ from typing import Final
 
 import structlog
 
-from bridge.simulator.answers import battery_answer, energy_answer, runtime_answer
+from bridge.simulator.answers import battery_answer, energy_answer, gridboss_answer, runtime_answer
 from bridge.simulator.state import QUICK_CHARGE_TASK, SimInverter, SimulatorState
-from bridge.transports.local import batteries, frames, registers
+from bridge.transports.local import batteries, frames, gridboss, registers
 from bridge.transports.local.frames import Frame, FrameError, ModbusFunction, TcpFunction
 from bridge.transports.local.registers import FieldValue
 
@@ -77,7 +77,9 @@ class SimulatedDongles:
     def inputs(self, inverter: SimInverter) -> dict[int, int]:
         """The runtime's and energy's registers, and the battery modules' slots from 5002: each from the
         cloud's answer, so that both ways see the same values (a module that is `lost` to the cloud, or
-        past the fourth, is in no slot)."""
+        past the fourth, is in no slot). A GridBOSS's: from its cloud answer (`midboxData`) too."""
+        if not inverter.has_battery_parameters:
+            return gridboss.encode(gridboss_answer(self.state, inverter)["midboxData"])
         inverter.advance(time.monotonic())
         codes = {"faultCode": inverter.fault_code, "warningCode": inverter.warning_code}
         modules = [
@@ -243,7 +245,9 @@ def _held(inverter: SimInverter) -> dict[str, str | bool | int | None]:
 
 def _identity(inverter: SimInverter) -> dict[int, int]:
     """The identity registers: the power rating in register 0's bits 5-7 (and register 1's bit 8 for 8
-    and above), the device type code in register 19."""
+    and above), the device type code in register 19 (a GridBOSS's: 50, and no rating)."""
+    if not inverter.has_battery_parameters:
+        return {0: 0, 1: 0, 19: gridboss.DEVICE_TYPE_CODE}
     rating = int(str(inverter.values.get("HOLD_MODEL_powerRating", 0)))
     code = str(inverter.values.get("HOLD_DEVICE_TYPE_CODE", "0"))
     return {0: (rating & 0x7) << 5, 1: 0x100 if rating & 0x8 else 0, 19: int(code) if code.isdigit() else 0}

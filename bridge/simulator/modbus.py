@@ -34,7 +34,8 @@ WRITES: Final = (6, 16)
 
 
 class SimulatedAdapters:
-    """RS485 adapters on the simulated inverters: unit N is the Nth inverter."""
+    """RS485 adapters on the simulated inverters (unit N is the Nth inverter) and on the GridBOSS (the unit
+    after the last inverter)."""
 
     def __init__(self, state: SimulatorState) -> None:
         self.state = state
@@ -42,10 +43,12 @@ class SimulatedAdapters:
         self._open: set[asyncio.StreamWriter] = set()
 
     def inverter_of(self, unit: int) -> SimInverter | None:
-        serials = [
-            serial for serial, inverter in self.state.inverters.items() if inverter.has_battery_parameters
+        """The inverters on units 1, 2, ..., then the GridBOSS (its own adapter, on the next unit)."""
+        every = self.state.inverters.values()
+        devices = [d for d in every if d.has_battery_parameters] + [
+            d for d in every if not d.has_battery_parameters
         ]
-        return self.state.inverters[serials[unit - 1]] if 1 <= unit <= len(serials) else None
+        return devices[unit - 1] if 1 <= unit <= len(devices) else None
 
     def answer(self, unit: int, pdu: bytes, transport: str = "modbus_tcp") -> bytes:  # noqa: PLR0911 (one return per request)
         """The response PDU to one request PDU."""

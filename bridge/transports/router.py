@@ -16,10 +16,12 @@ from typing import Final, Protocol, TypeVar
 
 import structlog
 
-from bridge.core.catalogue import ENERGY_SENSORS, SENSORS
+from bridge.core.catalogue import ENERGY_SENSORS, GRIDBOSS_SENSORS, SENSORS
 from bridge.core.clock import Clock
 from bridge.core.config import DongleSettings, ModbusSettings, Settings
+from bridge.core.encodings import WORD
 from bridge.core.errors import (
+    MalformedResponseError,
     NoTransportError,
     OutcomeUnknownError,
     RefusedError,
@@ -29,6 +31,7 @@ from bridge.core.errors import (
 from bridge.core.kinds import SelectSetting, Setting, SwitchSetting, WindowSetting
 from bridge.core.readings import (
     DEVICE_TYPE_CODE,
+    GRIDBOSS_DEVICE_TYPE,
     POWER_RATING,
     UNIDENTIFIED_MODEL,
     BatteryBank,
@@ -44,7 +47,7 @@ from bridge.core.readings import (
 )
 from bridge.core.writes import Delivery
 from bridge.transports.cloud import CloudClient
-from bridge.transports.local import batteries, registers
+from bridge.transports.local import batteries, gridboss, registers
 from bridge.transports.local.dongle import (
     DongleConnection,
     LocalSilentError,
@@ -60,6 +63,8 @@ from bridge.transports.local.modbus import ModbusConnection, ModbusLine
 log = structlog.get_logger(__name__)
 
 INVERTER_DEVICE_TYPE: Final = 6
+#: The model a GridBOSS known from the config alone is shown as.
+GRIDBOSS_MODEL: Final = "GridBOSS"
 #: The Modbus exception code of a register the firmware does not serve (or refuses).
 ILLEGAL_DATA_ADDRESS: Final = 2
 #: The most registers the cloud reads in one request (`pointNumber`).
@@ -188,6 +193,8 @@ class RegisterTransport:
         self._modules = batteries.Remembered()
         #: Holding registers the firmware refused to be read: left out of every settings read.
         self.refused_registers: set[int] = set()
+        #: Whether register 19 has said that the device behind is a GridBOSS (read once).
+        self.gridboss_confirmed = False
 
     async def _words(self, function: ModbusFunction, wanted: tuple[int, ...]) -> dict[int, int]:
         words: dict[int, int] = {}
@@ -213,6 +220,37 @@ class RegisterTransport:
         fields = registers.ENERGY_FIELDS
         words = await self._words(ModbusFunction.READ_INPUT, registers.input_registers(fields))
         return parse_energy(registers.decode_inputs(fields, words), self.serial)
+
+    async def gridboss(self) -> GridBossRuntime:
+        """A GridBOSS's runtime from its input registers (`gridboss.INPUTS`: what the public sources agree
+        on), in reads of 40 at most. Its device type code (register 19) is checked once: another device's
+        registers hold other things, and a wrong number is worse than none."""
+        if not self.gridboss_confirmed:
+            code = (await self._exact(ModbusFunction.READ_HOLDING, registers.DEVICE_TYPE_CODE_REGISTER, 1))[0]
+            if code != gridboss.DEVICE_TYPE_CODE:
+                raise MalformedResponseError(
+                    f"{self.serial} is not a GridBOSS: its device type code (register 19) is {code}, "
+                    f"not {gridboss.DEVICE_TYPE_CODE}",
+                    serial=self.serial,
+                )
+            self.gridboss_confirmed = True
+        words: dict[int, int] = {}
+        block = min(self.max_block, gridboss.BLOCK)
+        for start, count in registers.blocks(gridboss.input_registers(), block):
+            values = await self._exact(ModbusFunction.READ_INPUT, start, count)
+            words.update(zip(range(start, start + count), values, strict=True))
+        return gridboss.decode(words, self.serial)
+
+    async def _exact(self, function: ModbusFunction, start: int, count: int) -> tuple[int, ...]:
+        """`count` registers from `start`; an answer of another length is refused, never read as values."""
+        values = await self.connection.read(self.serial, function, start, count)
+        if len(values) != count or any(not 0 <= value <= WORD for value in values):
+            raise MalformedResponseError(
+                f"the {self.name} answered {len(values)} registers from {start} for {self.serial}, "
+                f"asked {count}, or a value that is no register's",
+                serial=self.serial,
+            )
+        return values
 
     async def batteries(self) -> BatteryBank:
         """The battery modules in the four slots from register 5002: read in one request where the
@@ -249,6 +287,13 @@ class RegisterTransport:
         wanted = registers.holding_registers(tuple(registers.HOLDING)) + registers.IDENTITY_REGISTERS
         words = await self._holding_around_refused(wanted)
         code, rating = registers.identity(words)
+        if code == gridboss.DEVICE_TYPE_CODE:
+            # Its registers hold none of an inverter's settings: never offer them (nor write them).
+            raise MalformedResponseError(
+                f"{self.serial} is a GridBOSS (device type code {code} in register 19), named as an "
+                "inverter: give it gridboss: true under inverters",
+                serial=self.serial,
+            )
         names = tuple(name for name, encoding in registers.HOLDING.items() if encoding.register in words)
         values: dict[str, ParameterValue] = dict(registers.decode_holding(names, words))
         values |= {DEVICE_TYPE_CODE: str(code), POWER_RATING: rating}
@@ -342,6 +387,9 @@ class Router:
         self._clock = clock
         self._local = dict(local)
         self._resting_until: dict[str, float] = {}
+        #: The GridBOSSes among the devices, as the config or the cloud's list names them: their registers
+        #: hold none of an inverter's settings.
+        self._gridbosses = {serial for serial, own in settings.inverters.items() if own.gridboss}
 
     def mode_of(self, serial: str) -> str:
         """The routing mode: `cloud`, `local` or `hybrid`, as configured."""
@@ -351,6 +399,8 @@ class Router:
         """Reached without the cloud (`local`), an inverter has only the sensors its registers give; through
         the cloud alone, only those the cloud's answers give; `None` (`hybrid`): all of them."""
         mode = self.mode_of(serial)
+        if serial in self._gridbosses:
+            return GRIDBOSS_LOCAL_SENSORS if mode == "local" else None
         if mode == "local":
             return LOCAL_SENSORS
         return CLOUD_SENSORS if mode == "cloud" or serial not in self._local else None
@@ -369,8 +419,10 @@ class Router:
     async def inverters(self) -> tuple[InverterInfo, ...]:
         if self._cloud is None:
             # No cloud account: the inverters are the ones the config names, each with its dongle.
-            return tuple(_configured(serial) for serial in self._local)
-        return await self._cloud.inverters()
+            return tuple(_configured(serial, gridboss=serial in self._gridbosses) for serial in self._local)
+        found = await self._cloud.inverters()
+        self._gridbosses |= {info.serial for info in found if info.device_type == GRIDBOSS_DEVICE_TYPE}
+        return found
 
     async def get_runtime(self, serial: str) -> Runtime:
         return (
@@ -383,10 +435,26 @@ class Router:
         ]
 
     async def get_gridboss(self, serial: str) -> GridBossRuntime:
-        """A GridBOSS's runtime, through the cloud alone (its own dongle's registers are not read yet)."""
-        if self._cloud is None:
-            raise NoTransportError("a GridBOSS is read through the cloud only", serial=serial)
-        return await self._through_cloud(serial, lambda cloud: cloud.get_gridboss(serial))
+        """A GridBOSS's runtime: through its dongle or adapter (the input registers the public sources
+        agree on, `transports.local.gridboss`), the cloud's answer otherwise. `hybrid`: the cloud's answer
+        fills what the registers do not give (the smart ports' modes, today's import and export)."""
+        runtime, via = await self._route(
+            serial, RegisterTransport.gridboss, lambda cloud: cloud.get_gridboss(serial)
+        )
+        if via != "cloud" and self.mode_of(serial) == "hybrid" and self._cloud is not None:
+            return await self._gridboss_with_cloud(runtime, self._cloud)
+        return runtime
+
+    async def _gridboss_with_cloud(self, local: GridBossRuntime, cloud: CloudClient) -> GridBossRuntime:
+        """The registers' values, and the cloud's where the registers give none; a cloud that fails leaves
+        them unknown this time."""
+        try:
+            remote = await cloud.get_gridboss(local.serial)
+        except TransportError as exc:
+            log.warning("gridboss_cloud_fields_unread", serial=local.serial, error=exc.message)
+            return local
+        given = local.model_dump(exclude_none=True)
+        return remote.model_copy(update={name: value for name, value in given.items() if name != "lost"})
 
     async def get_batteries(self, serial: str) -> BatteryBank:
         """The battery modules: through the dongle or adapter (input registers 5002 on), the cloud's
@@ -403,6 +471,11 @@ class Router:
         return await self._through_cloud(serial, lambda cloud: cloud.get_last_event(serial))
 
     async def read_parameters(self, serial: str) -> ParameterRead:
+        if serial in self._gridbosses:
+            # Its smart ports' modes: no register encoding the sources agree on, so the cloud's alone.
+            if self.mode_of(serial) == "local":
+                raise NoTransportError("a GridBOSS's settings are read through the cloud only", serial=serial)
+            return await self._through_cloud(serial, lambda cloud: cloud.read_parameters(serial))
         read, via = await self._route(
             serial, RegisterTransport.parameters, lambda cloud: cloud.read_parameters(serial)
         )
@@ -517,8 +590,13 @@ def _connection(dongle: DongleSettings) -> DongleConnection:
     )
 
 
-def _configured(serial: str) -> InverterInfo:
-    """An inverter known from the config alone: the dongle does not say which model it is."""
+def _configured(serial: str, *, gridboss: bool = False) -> InverterInfo:
+    """A device known from the config alone: the dongle does not say which model it is; the config says
+    whether it is a GridBOSS."""
+    if gridboss:
+        return InverterInfo.model_validate(
+            {"serialNum": serial, "deviceTypeText": GRIDBOSS_MODEL, "deviceType": GRIDBOSS_DEVICE_TYPE}
+        )
     return InverterInfo.model_validate(
         {"serialNum": serial, "deviceTypeText": UNIDENTIFIED_MODEL, "deviceType": INVERTER_DEVICE_TYPE}
     )
@@ -538,6 +616,16 @@ def sensors_given_locally() -> frozenset[str]:
 
 
 LOCAL_SENSORS: Final = sensors_given_locally()
+
+
+def gridboss_sensors_given_locally() -> frozenset[str]:
+    """The keys of the GridBOSS sensors its input registers give: what a GridBOSS reached without the cloud
+    is announced with."""
+    runtime = gridboss.decode(dict.fromkeys(gridboss.input_registers(), 0), "0000000000")
+    return frozenset(sensor.key for sensor in GRIDBOSS_SENSORS if getattr(runtime, sensor.field) is not None)
+
+
+GRIDBOSS_LOCAL_SENSORS: Final = gridboss_sensors_given_locally()
 #: The cloud's answers carry no fault or warning codes: those sensors are not announced there.
 CLOUD_SENSORS: Final = frozenset(
     sensor.key for sensor in (*SENSORS, *ENERGY_SENSORS) if not sensor.registers_only

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from typing import Any
 
 from bridge.core.commands import Command, Result
 from bridge.core.errors import NoTransportError, TransientError, TransportError
@@ -20,6 +21,7 @@ from bridge.core.readings import (
     ParameterValue,
     Runtime,
     parse_energy,
+    parse_gridboss,
     parse_runtime,
 )
 from bridge.core.writes import Delivery
@@ -211,6 +213,8 @@ class FakeCloud:
     calls: list[tuple[object, ...]] = field(default_factory=list)
     #: Each one-off action's status (`quickCharge`: whether one runs), by the action's name.
     running: dict[str, bool] = field(default_factory=dict)
+    #: A GridBOSS's runtime answer, as the cloud's `midboxData` raw numbers.
+    midbox: dict[str, Any] = field(default_factory=dict)
 
     async def inverters(self) -> tuple[InverterInfo, ...]:
         self._call("inverters")
@@ -230,7 +234,7 @@ class FakeCloud:
 
     async def get_gridboss(self, serial: str) -> GridBossRuntime:
         self._call("get_gridboss", serial)
-        return GridBossRuntime(serial=serial)
+        return parse_gridboss({"serialNum": serial, "midboxData": self.midbox}, serial)
 
     async def get_last_event(self, serial: str) -> Event | None:
         self._call("get_last_event", serial)
