@@ -78,9 +78,14 @@ class SimulatedDongles:
         """The runtime's and energy's registers, and the battery modules' slots from 5002: each from the
         cloud's answer, so that both ways see the same values (a module that is `lost` to the cloud, or
         past the fourth, is in no slot). A GridBOSS's: from its cloud answer (`midboxData`) too."""
+        now = time.monotonic()
         if not inverter.has_battery_parameters:
+            # As the cloud's endpoint does: the inverters' flows brought up to now first.
+            for other in self.state.inverters.values():
+                if other.has_battery_parameters:
+                    other.advance(now)
             return gridboss.encode(gridboss_answer(self.state, inverter)["midboxData"])
-        inverter.advance(time.monotonic())
+        inverter.advance(now)
         codes = {"faultCode": inverter.fault_code, "warningCode": inverter.warning_code}
         modules = [
             module for module in battery_answer(inverter).get("batteryArray", []) if not module["lost"]
