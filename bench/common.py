@@ -145,10 +145,12 @@ class Mosquitto:
         config = Path(self._dir.name) / "mosquitto.conf"
         keep_user = "user root\n" if os.geteuid() == 0 else ""
         # set_tcp_nodelay: otherwise Nagle's algorithm and delayed ACKs add ~40 ms to the broker's writes,
-        # which would measure TCP, not the bridge.
+        # which would measure TCP, not the bridge. max_queued_messages 0: no limit, so that a subscriber of
+        # the benchmark's own that joins a fleet's hundred thousand retained messages gets every one of
+        # them (mosquitto's default of 1,000 drops the rest, the discovery configs among them).
         config.write_text(
             f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
-            f"set_tcp_nodelay true\n{keep_user}{extra}"
+            f"set_tcp_nodelay true\nmax_queued_messages 0\n{keep_user}{extra}"
         )
         self._config = config
         self._process: subprocess.Popen[bytes] | None = None

@@ -137,7 +137,14 @@ class Coordinator:
         assert self._tasks is not None  # ready: the task group is up
         if self._announcing is not None:
             self._announcing.cancel()
-        self._announcing = self._tasks.create_task(self._announce_again(), name="announce-again")
+        announcing = self._announce_again()
+        try:
+            self._announcing = self._tasks.create_task(announcing, name="announce-again")
+        except RuntimeError:
+            # The bridge is stopping and its task group takes no more work (a birth or a reconnection
+            # that came as it stopped): nothing to announce to; a message must never stop the link.
+            announcing.close()
+            log.info("announcement_skipped_bridge_stopping")
 
     # -- MQTT events --------------------------------------------------------------------------------
 
