@@ -137,7 +137,9 @@ QUICK_CHARGE_NOTE: Final = (
     "cloud's start takes `minute` on newer firmware only (pylxpweb and eg4_web_monitor, seen on an 18kPV), "
     "register 234 (minutes, 0-1440) is refused while no quick charge runs unless written in one request "
     "with register 233 (eg4_web_monitor issue 251) and counts down while one runs, so nothing holds a "
-    "duration that a write could be read back from."
+    "duration that a write could be read back from. In a parallel group a start through the cloud reaches "
+    "every inverter of the group, through the registers only the one written (eg4_web_monitor's "
+    "CHANGELOG, its pull request 366)."
 )
 #: Luxpower's own register document (the 2025 edition; luxpower-ha-integration follows its 2024 one).
 LUX_DOC: Final = "Luxpower's register document"
