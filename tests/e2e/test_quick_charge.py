@@ -5,6 +5,8 @@ refused it by model name; a payload that is not ON or OFF is refused before anyt
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from bridge.core.catalogue import QUICK_CHARGE_RUNNING
@@ -91,3 +93,23 @@ async def test_a_settings_read_takes_quick_charges_state_from_the_newest_runtime
     await cloud.get_runtime(serial)
     running = await cloud.read_parameters(serial)
     assert (running.values[QUICK_CHARGE_RUNNING], requests[status]) == (True, 2)
+
+
+async def test_a_runtime_answer_asked_for_before_a_start_is_not_taken_for_quick_charges_state(
+    simulator: RunningSimulator, cloud: CloudClient
+) -> None:
+    """A runtime answer on its way while a start is sent says what held before the start: the next settings
+    read asks the status instead."""
+    status = "/WManage/web/config/quickCharge/getStatusInfo"
+    serial = "4512345600"
+    await cloud.read_parameters(serial)  # the status answered once: the runtime may stand in for it
+    simulator.state.faults.latency_ms = 200
+    runtime = asyncio.create_task(cloud.get_runtime(serial))  # answered before the start lands
+    await asyncio.sleep(0.05)
+    await cloud.action(serial, "quickCharge", start=True)
+    await runtime
+    simulator.state.faults.latency_ms = 0
+    asked_before = simulator.state.requests[status]
+    after = await cloud.read_parameters(serial)
+    assert after.values[QUICK_CHARGE_RUNNING] is True
+    assert simulator.state.requests[status] == asked_before + 1
