@@ -6,35 +6,22 @@ by pylxpweb's own register map. Prints one JSON list, one object per module, in 
     .venv/bin/python -m bench.pylxpweb_batteries 127.0.0.1 5020 1 4512345600
 """
 
-import argparse
 import asyncio
 import json
-import os
-import sys
-from pathlib import Path
 
-
-def in_pylxpwebs_environment() -> None:
-    """pylxpweb lives in an environment of its own (bench/.venv-pylxpweb, made by
-    `python -m bench.pylxpweb_compare`): without it here, this script runs again there."""
-    try:
-        import pylxpweb  # type: ignore[import-not-found]  # noqa: F401
-    except ImportError:
-        python = Path(__file__).resolve().parent / ".venv-pylxpweb" / "bin" / "python"
-        if not python.exists() or Path(sys.executable) == python:
-            sys.exit("pylxpweb is not installed: `python -m bench.pylxpweb_compare` makes its environment")
-        os.execv(python, [str(python), str(Path(__file__).resolve()), *sys.argv[1:]])
+try:  # run by path under pylxpweb's interpreter, this folder is first on sys.path
+    from pylxpweb_env import (  # type: ignore[import-not-found,unused-ignore]
+        adapter_arguments,
+        adapter_transport,
+        in_pylxpwebs_environment,
+    )
+except ImportError:  # run as `python -m bench....`
+    from bench.pylxpweb_env import adapter_arguments, adapter_transport, in_pylxpwebs_environment
 
 
 async def exercise(host: str, port: int, unit: int, inverter: str) -> None:
-    from pylxpweb.transports.modbus import ModbusTransport  # type: ignore[import-not-found]
-
-    transport = ModbusTransport(host, port=port, unit_id=unit, serial=inverter)
-    await transport.connect()
-    try:
+    async with adapter_transport(host, port, unit, inverter) as transport:
         bank = await transport.read_battery()
-    finally:
-        await transport.disconnect()
     names = (
         "serial_number", "battery_index", "voltage", "current", "soc", "soh", "max_capacity", "cycle_count",
         "max_cell_temperature", "min_cell_temperature", "max_cell_voltage", "min_cell_voltage",
@@ -45,14 +32,10 @@ async def exercise(host: str, port: int, unit: int, inverter: str) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.pylxpweb_batteries", description=__doc__)
-    parser.add_argument("host", help="the adapter's address")
-    parser.add_argument("port", type=int, help="the adapter's port")
-    parser.add_argument("unit", type=int, help="the inverter's Modbus unit")
-    parser.add_argument("inverter", help="the inverter's serial")
+    parser = adapter_arguments("python -m bench.pylxpweb_batteries", __doc__, "inverter")
     args = parser.parse_args()
     in_pylxpwebs_environment()
-    asyncio.run(exercise(args.host, args.port, args.unit, args.inverter))
+    asyncio.run(exercise(args.host, args.port, args.unit, args.serial))
 
 
 if __name__ == "__main__":

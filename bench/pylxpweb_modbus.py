@@ -7,24 +7,16 @@ does. Prints one JSON object with what it saw.
     .venv/bin/python -m bench.pylxpweb_modbus 127.0.0.1 5020 1 4512345600 60
 """
 
-import argparse
 import asyncio
 import json
-import os
-import sys
-from pathlib import Path
 
-
-def in_pylxpwebs_environment() -> None:
-    """pylxpweb lives in an environment of its own (bench/.venv-pylxpweb, made by
-    `python -m bench.pylxpweb_compare`): without it here, this script runs again there."""
-    try:
-        import pylxpweb  # type: ignore[import-not-found]  # noqa: F401
-    except ImportError:
-        python = Path(__file__).resolve().parent / ".venv-pylxpweb" / "bin" / "python"
-        if not python.exists() or Path(sys.executable) == python:
-            sys.exit("pylxpweb is not installed: `python -m bench.pylxpweb_compare` makes its environment")
-        os.execv(python, [str(python), str(Path(__file__).resolve()), *sys.argv[1:]])
+try:  # run by path under pylxpweb's interpreter, this folder is first on sys.path
+    from pylxpweb_env import (  # type: ignore[import-not-found,unused-ignore]
+        adapter_arguments,
+        in_pylxpwebs_environment,
+    )
+except ImportError:  # run as `python -m bench....`
+    from bench.pylxpweb_env import adapter_arguments, in_pylxpwebs_environment
 
 
 async def exercise(host: str, port: int, unit: int, inverter: str, new_value: int) -> None:
@@ -54,15 +46,11 @@ async def exercise(host: str, port: int, unit: int, inverter: str, new_value: in
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.pylxpweb_modbus", description=__doc__)
-    parser.add_argument("host", help="the adapter's address")
-    parser.add_argument("port", type=int, help="the adapter's port")
-    parser.add_argument("unit", type=int, help="the inverter's Modbus unit")
-    parser.add_argument("inverter", help="the inverter's serial")
+    parser = adapter_arguments("python -m bench.pylxpweb_modbus", __doc__, "inverter")
     parser.add_argument("new_value", type=int, help="the charge current to write, in A")
     args = parser.parse_args()
     in_pylxpwebs_environment()
-    asyncio.run(exercise(args.host, args.port, args.unit, args.inverter, args.new_value))
+    asyncio.run(exercise(args.host, args.port, args.unit, args.serial, args.new_value))
 
 
 if __name__ == "__main__":

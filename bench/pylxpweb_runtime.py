@@ -9,25 +9,15 @@ pylxpweb parsed, or its error.
 import argparse
 import asyncio
 import json
-import os
-import sys
-from pathlib import Path
 
-
-def in_pylxpwebs_environment() -> None:
-    """pylxpweb lives in an environment of its own (bench/.venv-pylxpweb, made by
-    `python -m bench.pylxpweb_compare`): without it here, this script runs again there."""
-    try:
-        import pylxpweb  # type: ignore[import-not-found]  # noqa: F401
-    except ImportError:
-        python = Path(__file__).resolve().parent / ".venv-pylxpweb" / "bin" / "python"
-        if not python.exists() or Path(sys.executable) == python:
-            sys.exit("pylxpweb is not installed: `python -m bench.pylxpweb_compare` makes its environment")
-        os.execv(python, [str(python), str(Path(__file__).resolve()), *sys.argv[1:]])
+try:  # run by path under pylxpweb's interpreter, this folder is first on sys.path
+    from pylxpweb_env import in_pylxpwebs_environment  # type: ignore[import-not-found,unused-ignore]
+except ImportError:  # run as `python -m bench....`
+    from bench.pylxpweb_env import in_pylxpwebs_environment
 
 
 async def read(base_url: str, serials: list[str]) -> None:
-    from pylxpweb import LuxpowerClient
+    from pylxpweb import LuxpowerClient  # type: ignore[import-not-found]
 
     async with LuxpowerClient("demo", "demo", base_url=base_url, verify_ssl=False) as client:
         await client.login()

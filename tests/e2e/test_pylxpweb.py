@@ -13,7 +13,7 @@ import pytest
 from bench.pylxpweb_compare import ensure_venv
 from bridge.core.readings import parse_battery_bank
 from bridge.simulator import SimulatorState, run_simulator
-from bridge.simulator.answers import battery_answer
+from bridge.simulator.answers import battery_answer, gridboss_answer
 
 pytestmark = pytest.mark.e2e
 
@@ -185,3 +185,56 @@ async def test_pylxpweb_reads_the_simulators_battery_modules_as_the_bridge_does(
         assert theirs["voltage"] == pytest.approx(ours.voltage, abs=0.1)
         assert theirs["max_cell_voltage"] == pytest.approx(ours.max_cell_voltage, abs=0.01)
         assert theirs["min_cell_voltage"] == pytest.approx(ours.min_cell_voltage, abs=0.01)
+
+
+#: pylxpweb's name of each value the bridge reads from a GridBOSS's registers, with the cloud's raw field
+#: and the scale between them (bridge/transports/local/gridboss.py).
+GRIDBOSS_FIELDS = {
+    "grid_voltage": ("gridRmsVolt", 10),
+    "ups_voltage": ("upsRmsVolt", 10),
+    "grid_frequency": ("gridFreq", 100),
+    **{
+        f"{side}_{leg.lower()}_power": (f"{raw}{leg}ActivePower", 1)
+        for side, raw in (("grid", "grid"), ("load", "load"), ("gen", "gen"), ("ups", "ups"))
+        for leg in ("L1", "L2")
+    },
+    **{
+        f"smart_load_{port}_{leg.lower()}_power": (f"smartLoad{port}{leg}ActivePower", 1)
+        for port in range(1, 5)
+        for leg in ("L1", "L2")
+    },
+    **{
+        f"{kind}_energy_today_{leg.lower()}": (f"e{raw}Today{leg}", 10)
+        for kind, raw in (("load", "Load"), ("ups", "Ups"))
+        for leg in ("L1", "L2")
+    },
+}
+
+
+async def test_pylxpweb_reads_the_simulated_gridboss_registers_as_the_bridge_does() -> None:
+    """pylxpweb's Modbus reader, its own register map, against the simulator's GridBOSS unit: every value the
+    bridge reads locally is the cloud answer's number for the same state, scaled as the bridge scales it."""
+    import asyncio
+
+    python = await asyncio.to_thread(ensure_venv)
+    if python is None:
+        pytest.skip("no Python 3.12 or newer here for pylxpweb's virtual environment")
+    state = SimulatorState(inverter_count=1, gridboss=True)
+    gridboss = next(serial for serial, device in state.inverters.items() if not device.has_battery_parameters)
+    async with run_simulator(state, modbus_port=0) as simulator:
+        unit = "2"  # the simulator's adapter units: the inverter, then the GridBOSS
+        done = await in_pylxpweb(
+            python, "pylxpweb_gridboss.py", "127.0.0.1", str(simulator.modbus_port), unit, gridboss
+        )
+        # Nothing moves the inverters' flows between pylxpweb's read and this answer: no inverter is read.
+        cloud = gridboss_answer(state, state.inverters[gridboss])["midboxData"]
+    assert done.returncode == 0, done.stderr[-2000:]
+    theirs = json.loads(done.stdout.strip().splitlines()[-1])
+    ours = {name: cloud[raw] / scale for name, (raw, scale) in GRIDBOSS_FIELDS.items()}
+    # pylxpweb reads the blocks a moment apart, and the simulated flows move meanwhile: a power may differ
+    # by a watt or two; a wrong scale or sign would be off by a factor.
+    assert theirs == pytest.approx(ours, abs=5)
+    assert {name: theirs[name] for name in ours if not name.endswith("_power")} == pytest.approx(
+        {name: value for name, value in ours.items() if not name.endswith("_power")}
+    )
+    assert any(value < 0 for value in theirs.values()), "a negative power read with its sign"
