@@ -196,13 +196,20 @@ class RegisterTransport:
         #: Whether register 19 has said that the device behind is a GridBOSS (read once).
         self.gridboss_confirmed = False
 
-    async def _words(self, function: ModbusFunction, wanted: tuple[int, ...]) -> dict[int, int]:
+    async def _words(
+        self, function: ModbusFunction, wanted: tuple[int, ...], *, around: frozenset[int] = frozenset()
+    ) -> dict[int, int]:
+        """`wanted`'s registers, in blocks of at most `max_block` that never span one of `around` (the
+        registers the firmware refuses to be read)."""
         words: dict[int, int] = {}
-        for start, count in registers.blocks(wanted, self.max_block):
+        for start, count in registers.blocks(wanted, self.max_block, avoiding=around):
             try:
                 values = await self.connection.read(self.serial, function, start, count)
             except (ModbusExceptionError, LocalSilentError) as exc:
-                if count <= registers.BLOCK:
+                refused = isinstance(exc, ModbusExceptionError) and exc.code == ILLEGAL_DATA_ADDRESS
+                if count <= registers.BLOCK or (refused and function is ModbusFunction.READ_HOLDING):
+                    # A holding read refused for a register in it (not for its size): the settings read
+                    # finds that register (`_holding_around_refused`); the block size stays.
                     raise
                 # Older firmware takes 40 registers at a time: ask so from now on.
                 log.warning("local_large_read_refused", serial=self.serial, count=count, error=exc.message)
@@ -285,7 +292,8 @@ class RegisterTransport:
         """Every parameter with a register encoding (the settings offered locally are those), and what the
         identity registers say: the device type code and power rating, in the vendor's field names."""
         wanted = registers.holding_registers(tuple(registers.HOLDING)) + registers.IDENTITY_REGISTERS
-        words = await self._holding_around_refused(wanted)
+        refused: set[int] = set()
+        words = await self._holding_around_refused(wanted, refused)
         code, rating = registers.identity(words)
         if code == gridboss.DEVICE_TYPE_CODE:
             # Its registers hold none of an inverter's settings: never offer them (nor write them).
@@ -294,32 +302,36 @@ class RegisterTransport:
                 "inverter: give it gridboss: true under inverters",
                 serial=self.serial,
             )
+        # Only a read that stood remembers what it found refused: a device that refused everything, then
+        # its identity, proves nothing about any one register.
+        for register in sorted(refused - self.refused_registers):
+            log.warning("local_register_refused", serial=self.serial, register=register, via=self.name)
+        self.refused_registers |= refused
         names = tuple(name for name, encoding in registers.HOLDING.items() if encoding.register in words)
         values: dict[str, ParameterValue] = dict(registers.decode_holding(names, words))
         values |= {DEVICE_TYPE_CODE: str(code), POWER_RATING: rating}
         return ParameterRead(serial=self.serial, values=values, complete=True)
 
-    async def _holding_around_refused(self, wanted: tuple[int, ...]) -> dict[int, int]:
+    async def _holding_around_refused(self, wanted: tuple[int, ...], refused: set[int]) -> dict[int, int]:
         """The holding registers of a settings read, less any the firmware refuses to be read (ILLEGAL
         DATA ADDRESS: eg4_web_monitor reports the off-grid models refuse register 233). Such a register
-        is found by reading halves, remembered and never asked for again; the settings it holds are not
-        offered, and the rest of the read stands. The identity registers are never left out."""
-        wanted = tuple(register for register in wanted if register not in self.refused_registers)
+        is found by reading halves and added to `refused`; the settings it holds are not offered, and the
+        rest of the read stands. The identity registers are never left out."""
+        known = frozenset(self.refused_registers | refused)
+        wanted = tuple(register for register in wanted if register not in known)
         try:
-            return await self._words(ModbusFunction.READ_HOLDING, wanted)
+            return await self._words(ModbusFunction.READ_HOLDING, wanted, around=known)
         except ModbusExceptionError as exc:
-            if exc.code != ILLEGAL_DATA_ADDRESS:
+            if exc.code != ILLEGAL_DATA_ADDRESS or len(wanted) == 0:
                 raise
             if len(wanted) == 1 and wanted[0] not in registers.IDENTITY_REGISTERS:
-                self.refused_registers.add(wanted[0])
-                log.warning("local_register_refused", serial=self.serial, register=wanted[0], via=self.name)
+                refused.add(wanted[0])
                 return {}
             if len(wanted) == 1:
                 raise
         half = len(wanted) // 2
-        return await self._holding_around_refused(wanted[:half]) | await self._holding_around_refused(
-            wanted[half:]
-        )
+        first = await self._holding_around_refused(wanted[:half], refused)
+        return first | await self._holding_around_refused(wanted[half:], refused)
 
     async def read(self, setting: Setting) -> str:
         names = self._names(setting)
@@ -446,15 +458,20 @@ class Router:
         return runtime
 
     async def _gridboss_with_cloud(self, local: GridBossRuntime, cloud: CloudClient) -> GridBossRuntime:
-        """The registers' values, and the cloud's where the registers give none; a cloud that fails leaves
-        them unknown this time."""
+        """The registers' values, and the cloud's where the registers give none; a cloud that fails, or
+        that says the GridBOSS is lost (its link to the cloud is down while its dongle answers), leaves them
+        unknown this time. The GridBOSS answered: it is never made lost by the cloud's word."""
         try:
             remote = await cloud.get_gridboss(local.serial)
         except TransportError as exc:
             log.warning("gridboss_cloud_fields_unread", serial=local.serial, error=exc.message)
             return local
-        given = local.model_dump(exclude_none=True)
-        return remote.model_copy(update={name: value for name, value in given.items() if name != "lost"})
+        if remote.lost:
+            return local
+        unknown = {name for name, value in local if value is None}
+        return local.model_copy(
+            update={name: value for name, value in remote if name in unknown and value is not None}
+        )
 
     async def get_batteries(self, serial: str) -> BatteryBank:
         """The battery modules: through the dongle or adapter (input registers 5002 on), the cloud's

@@ -215,6 +215,8 @@ class FakeCloud:
     running: dict[str, bool] = field(default_factory=dict)
     #: A GridBOSS's runtime answer, as the cloud's `midboxData` raw numbers.
     midbox: dict[str, Any] = field(default_factory=dict)
+    #: Whether the cloud says the GridBOSS is lost (its link to the cloud down).
+    midbox_lost: bool = False
 
     async def inverters(self) -> tuple[InverterInfo, ...]:
         self._call("inverters")
@@ -234,7 +236,9 @@ class FakeCloud:
 
     async def get_gridboss(self, serial: str) -> GridBossRuntime:
         self._call("get_gridboss", serial)
-        return parse_gridboss({"serialNum": serial, "midboxData": self.midbox}, serial)
+        return parse_gridboss(
+            {"serialNum": serial, "lost": self.midbox_lost, "midboxData": self.midbox}, serial
+        )
 
     async def get_last_event(self, serial: str) -> Event | None:
         self._call("get_last_event", serial)

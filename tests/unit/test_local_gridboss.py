@@ -193,3 +193,12 @@ async def test_a_gridbosss_settings_never_touch_its_registers_in_hybrid() -> Non
     await routed.read_parameters(SERIAL)
     assert cloud.calls == [("read_parameters", SERIAL)]
     assert registers.requests == []
+
+
+async def test_hybrid_keeps_a_gridboss_its_dongle_answered_online_when_the_cloud_says_it_is_lost() -> None:
+    routed, _registers, cloud = router("hybrid")
+    cloud.midbox_lost = True
+    read = await routed.get_gridboss(SERIAL)
+    assert read.online, "the dongle answered: the cloud's lost link does not make it lost"
+    assert (read.grid_voltage, read.grid_power) == (241.8, 772)
+    assert (read.smart_port1_mode, read.import_today) == (None, None), "a lost cloud's values are not taken"

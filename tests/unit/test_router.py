@@ -873,3 +873,30 @@ async def test_an_identity_register_refused_or_another_exception_fails_the_read(
     with pytest.raises(ModbusExceptionError):
         await way.parameters()
     assert way.refused_registers == set(), failure
+
+
+async def test_a_refused_register_does_not_shrink_large_reads_and_later_blocks_step_around_it() -> None:
+    dongle = FakeRegisters(SERIAL, holding={19: 2092}, refused={233})
+    way = RegisterTransport(SERIAL, dongle, max_block=125)
+    await way.parameters()
+    assert (way.max_block, way.refused_registers) == (125, {233}), "refused for its register, not its size"
+    dongle.requests.clear()
+    await way.parameters()
+    assert all(not start <= 233 < start + count for _kind, start, count in dongle.requests)
+    assert max(count for _kind, _start, count in dongle.requests) > registers.BLOCK
+
+
+async def test_a_device_that_refuses_every_register_remembers_none_of_them() -> None:
+    """A dongle answering ILLEGAL DATA ADDRESS to everything (a booting inverter, say) fails the read at its
+    identity: nothing is remembered as refused, and the next read asks for every register again."""
+    dongle = FakeRegisters(SERIAL, refused=set(range(0, 300)))
+    way = RegisterTransport(SERIAL, dongle)
+    with pytest.raises(ModbusExceptionError):
+        await way.parameters()
+    assert way.refused_registers == set()
+
+
+def test_blocks_never_span_a_register_the_firmware_refuses() -> None:
+    assert registers.blocks((230, 236), 40) == ((230, 7),)
+    assert registers.blocks((230, 236), 40, avoiding=frozenset({233})) == ((230, 1), (236, 1))
+    assert registers.blocks((230, 232, 236), 40, avoiding=frozenset({250})) == ((230, 7),)

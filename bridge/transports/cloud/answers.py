@@ -141,9 +141,11 @@ def parameters_of(
     """
     values: dict[str, ParameterValue] = {}
     for name in wanted:
-        value = payload.get(name)
-        if value is None:
+        if name not in payload:
             continue
+        value = payload[name]
+        # A null where a value should be is a malformed answer, not a missing parameter: the window fails
+        # and keeps its last good read, rather than the setting leaving Home Assistant until the next one.
         if not isinstance(value, str | bool | int | float):
             raise MalformedResponseError(
                 f"parameter {name} of {serial} has an unexpected type: {type(value).__name__}", serial=serial

@@ -92,6 +92,9 @@ GRIDBOSS_PATH: Final = "/WManage/api/midbox/getMidboxRuntime"
 EVENTS_PATH: Final = "/WManage/api/analyze/event/list"
 
 MAX_BODY_BYTES: Final = 2 * 1024 * 1024
+#: How long what a runtime answer said of a quick charge stands in for its status answer (the runtime is
+#: read every `polling.runtime_seconds`, 60 s by default): older, the status is asked again.
+RUNTIME_SAYS_FOR: Final = 300.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,7 +170,7 @@ class CloudClient:
         #: Each inverter's last good answer of each action's status (`quickCharge`), by the action's name.
         self._statuses: dict[str, dict[str, bool]] = {}
         #: The same, as the newest runtime answer said it (none after a start or stop until the next).
-        self._said_in_runtime: dict[str, dict[str, bool]] = {}
+        self._said_in_runtime: dict[str, dict[str, tuple[bool, float]]] = {}
         #: Starts and stops sent, by inverter: a runtime answer asked for before one is not taken.
         self._actions_sent: dict[str, int] = {}
         self._layouts: dict[tuple[str, ...], tuple[str, ...]] = {}
@@ -233,7 +236,7 @@ class CloudClient:
         for name, setting in ACTION_SWITCHES.items():
             running = payload.get(setting.func_param)
             if isinstance(running, bool):
-                self._said_in_runtime.setdefault(serial, {})[name] = running
+                self._said_in_runtime.setdefault(serial, {})[name] = (running, time.monotonic())
 
     async def get_energy(self, serial: str) -> Energy:
         """Today's and lifetime energy counters of one inverter, in kWh."""
@@ -333,11 +336,12 @@ class CloudClient:
         complete = True
         said_in_runtime = self._said_in_runtime.get(serial, {})
         for name in ACTION_SWITCHES:
+            running, said_at = said_in_runtime.get(name, (None, float("-inf")))
             try:
-                if name in cached and name in said_in_runtime:
-                    # The newest runtime answer said it, and the status answered before (the action is
-                    # offered): no request.
-                    cached[name] = said_in_runtime[name]
+                if name in cached and running is not None and time.monotonic() - said_at <= RUNTIME_SAYS_FOR:
+                    # A recent runtime answer said it, and the status answered before (the action is
+                    # offered): no request. An older one (runtime reads failing) is not taken for now.
+                    cached[name] = running
                 else:
                     cached[name] = await self.action_running(serial, name)
             except RefusedError as exc:

@@ -136,11 +136,18 @@ def input_registers(names: tuple[str, ...]) -> tuple[int, ...]:
     return tuple(sorted({register for name in names for register in INPUTS[name].spans}))
 
 
-def blocks(registers: tuple[int, ...], size: int) -> tuple[tuple[int, int], ...]:
-    """The fewest reads of at most `size` registers (start, count) that cover `registers`."""
+def blocks(
+    registers: tuple[int, ...], size: int, *, avoiding: frozenset[int] = frozenset()
+) -> tuple[tuple[int, int], ...]:
+    """The fewest reads of at most `size` registers (start, count) that cover `registers` and span none of
+    `avoiding` (registers the firmware refuses to be read)."""
     found: list[tuple[int, int]] = []
     for register in sorted(set(registers)):
-        if found and register < found[-1][0] + size:
+        if (
+            found
+            and register < found[-1][0] + size
+            and not any(found[-1][0] <= refused < register for refused in avoiding)
+        ):
             start = found[-1][0]
             found[-1] = (start, register - start + 1)
         else:
