@@ -118,8 +118,13 @@ class Coordinator:
             if self.retained_among is not None:
                 old = [topic for serial in self.fleet for topic in first_release_topics(self._topics, serial)]
                 self.announcer.first_release_found = await self.retained_among(old)
+            connections = self._connections
             await self._announce_again()
             self.ready.set()
+            if self._connections > max(connections, 1):
+                # The broker came back while the first announcement went out (at its pace: a large fleet
+                # takes a while), and may have lost what it had taken: everything is said again.
+                self._start_announcing_again()
             log.info("bridge_ready", inverters=len(self.fleet))
             if self._settings.control.bring_down_to_limit:
                 for serial in self.fleet:
