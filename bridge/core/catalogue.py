@@ -139,7 +139,9 @@ QUICK_CHARGE_NOTE: Final = (
     "with register 233 (eg4_web_monitor issue 251) and counts down while one runs, so nothing holds a "
     "duration that a write could be read back from. In a parallel group a start through the cloud reaches "
     "every inverter of the group, through the registers only the one written (eg4_web_monitor's "
-    "CHANGELOG, its pull request 366)."
+    "CHANGELOG, its pull request 366). Through the registers, a write of register 233's other bits (battery "
+    "backup) writes bit 0 back as it was read one request before: a quick charge that ended in between "
+    "would start again."
 )
 #: Luxpower's own register document (the 2025 edition; luxpower-ha-integration follows its 2024 one).
 LUX_DOC: Final = "Luxpower's register document"
