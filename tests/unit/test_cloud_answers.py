@@ -37,6 +37,6 @@ def test_a_read_name_of_the_wrong_type_is_a_malformed_answer_naming_it() -> None
 def test_a_read_name_absent_is_left_out_never_invented_and_a_null_one_is_malformed() -> None:
     assert parameters_of({"success": True}, SERIAL, READ_NAMES) == {}
     with pytest.raises(
-        MalformedResponseError, match="HOLD_LEAD_ACID_CHARGE_RATE .* unexpected type: NoneType"
+        MalformedResponseError, match=r"HOLD_LEAD_ACID_CHARGE_RATE .* unexpected type: NoneType"
     ):
         parameters_of({"success": True, "HOLD_LEAD_ACID_CHARGE_RATE": None}, SERIAL, READ_NAMES)
