@@ -206,6 +206,16 @@ class Bridged:
         return answer
 
 
+class QuietHandler:
+    """A link's message handler with nothing to say: for tests of the link itself."""
+
+    async def on_connect(self) -> None:
+        return None
+
+    async def on_message(self, topic: str, payload: bytes, retained: bool) -> None:
+        return None
+
+
 def unique_topics() -> Topics:
     tag = uuid.uuid4().hex[:8]
     return Topics(base=f"eg4test-{tag}", discovery_prefix=f"hatest-{tag}")

@@ -450,28 +450,37 @@ class Router:
         """A GridBOSS's runtime: through its dongle or adapter (the input registers the public sources
         agree on, `transports.local.gridboss`), the cloud's answer otherwise. `hybrid`: the cloud's answer
         fills what the registers do not give (the smart ports' modes, today's import and export)."""
-        runtime, via = await self._route(
-            serial, RegisterTransport.gridboss, lambda cloud: cloud.get_gridboss(serial)
+        return await self._filled_by_cloud(
+            serial,
+            RegisterTransport.gridboss,
+            lambda cloud: cloud.get_gridboss(serial),
+            fill=_gridboss_filled,
+            unfilled=lambda local: local,
+            unread_event="gridboss_cloud_fields_unread",
         )
-        if via != "cloud" and self.mode_of(serial) == "hybrid" and self._cloud is not None:
-            return await self._gridboss_with_cloud(runtime, self._cloud)
-        return runtime
 
-    async def _gridboss_with_cloud(self, local: GridBossRuntime, cloud: CloudClient) -> GridBossRuntime:
-        """The registers' values, and the cloud's where the registers give none; a cloud that fails, or
-        that says the GridBOSS is lost (its link to the cloud is down while its dongle answers), leaves them
-        unknown this time. The GridBOSS answered: it is never made lost by the cloud's word."""
+    async def _filled_by_cloud(
+        self,
+        serial: str,
+        local: Callable[[RegisterTransport], Awaitable[_Answer]],
+        cloud: Callable[[CloudClient], Awaitable[_Answer]],
+        *,
+        fill: Callable[[_Answer, _Answer], _Answer],
+        unfilled: Callable[[_Answer], _Answer],
+        unread_event: str,
+    ) -> _Answer:
+        """`local`'s answer (or the cloud's, routed as every read is); `hybrid`, when the register transport
+        answered: with what only the cloud gives filled in (`fill`), or `unfilled` when the cloud fails."""
+        answer, via = await self._route(serial, local, cloud)
+        client = self._cloud
+        if via == "cloud" or self.mode_of(serial) != "hybrid" or client is None:
+            return answer
         try:
-            remote = await cloud.get_gridboss(local.serial)
+            remote = await cloud(client)
         except TransportError as exc:
-            log.warning("gridboss_cloud_fields_unread", serial=local.serial, error=exc.message)
-            return local
-        if remote.lost:
-            return local
-        unknown = {name for name, value in local if value is None}
-        return local.model_copy(
-            update={name: value for name, value in remote if name in unknown and value is not None}
-        )
+            log.warning(unread_event, serial=serial, error=exc.message)
+            return unfilled(answer)
+        return fill(answer, remote)
 
     async def get_batteries(self, serial: str) -> BatteryBank:
         """The battery modules: through the dongle or adapter (input registers 5002 on), the cloud's
@@ -493,23 +502,16 @@ class Router:
             if self.mode_of(serial) == "local":
                 raise NoTransportError("a GridBOSS's settings are read through the cloud only", serial=serial)
             return await self._through_cloud(serial, lambda cloud: cloud.read_parameters(serial))
-        read, via = await self._route(
-            serial, RegisterTransport.parameters, lambda cloud: cloud.read_parameters(serial)
+        # `hybrid`: the settings with no register encoding come from the cloud's read, the rest from the
+        # dongle's; a cloud that fails leaves them out of this read (they keep their last values).
+        return await self._filled_by_cloud(
+            serial,
+            RegisterTransport.parameters,
+            lambda cloud: cloud.read_parameters(serial),
+            fill=_with_cloud_only_settings,
+            unfilled=lambda local: local.model_copy(update={"complete": False}),
+            unread_event="cloud_only_settings_unread",
         )
-        if via != "cloud" and self.mode_of(serial) == "hybrid" and self._cloud is not None:
-            return await self._with_cloud_only_settings(read, self._cloud)
-        return read
-
-    async def _with_cloud_only_settings(self, local: ParameterRead, cloud: CloudClient) -> ParameterRead:
-        """`hybrid`: the settings with no register encoding come from the cloud's read, the rest from the
-        dongle's. A cloud that fails leaves them out of this read (they keep their last values)."""
-        try:
-            remote = await cloud.read_parameters(local.serial)
-        except TransportError as exc:
-            log.warning("cloud_only_settings_unread", serial=local.serial, error=exc.message)
-            return local.model_copy(update={"complete": False})
-        values = dict(remote.values) | dict(local.values)
-        return local.model_copy(update={"values": values, "complete": remote.complete})
 
     # -- the write queue's SettingsTransport --------------------------------------------------------
 
@@ -605,6 +607,24 @@ def _connection(dongle: DongleSettings) -> DongleConnection:
         answer_heartbeats=dongle.answer_heartbeats,
         where=f"{dongle.serial} at {dongle.host}:{dongle.port}",
     )
+
+
+def _gridboss_filled(local: GridBossRuntime, remote: GridBossRuntime) -> GridBossRuntime:
+    """The registers' values, and the cloud's where the registers give none. A cloud that says the
+    GridBOSS is lost (its link to the cloud down while its dongle answers) gives nothing: the GridBOSS
+    answered, and is never made lost by the cloud's word."""
+    if remote.lost:
+        return local
+    unknown = {name for name, value in local if value is None}
+    return local.model_copy(
+        update={name: value for name, value in remote if name in unknown and value is not None}
+    )
+
+
+def _with_cloud_only_settings(local: ParameterRead, remote: ParameterRead) -> ParameterRead:
+    """The dongle's values, and the cloud's for the settings with no register encoding."""
+    values = dict(remote.values) | dict(local.values)
+    return local.model_copy(update={"values": values, "complete": remote.complete})
 
 
 def _configured(serial: str, *, gridboss: bool = False) -> InverterInfo:

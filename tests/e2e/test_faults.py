@@ -19,7 +19,16 @@ from bridge.mqtt.link import MqttLink
 from bridge.mqtt.topics import Topics
 from bridge.service.daemon import running_bridge
 from bridge.simulator import SimulatorState, run_simulator
-from tests.harness import Broker, Observer, Seen, bridge_settings, free_port, observing, unique_topics
+from tests.harness import (
+    Broker,
+    Observer,
+    QuietHandler,
+    Seen,
+    bridge_settings,
+    free_port,
+    observing,
+    unique_topics,
+)
 from tests.reliability import record
 
 pytestmark = pytest.mark.e2e
@@ -309,23 +318,13 @@ async def test_slow_cloud_while_home_assistant_starts(broker: Broker) -> None:
     )
 
 
-class _Quiet:
-    """A handler with nothing to say: the outbox is what is under test."""
-
-    async def on_connect(self) -> None:
-        return None
-
-    async def on_message(self, topic: str, payload: bytes, retained: bool) -> None:
-        return None
-
-
 async def test_memory_stays_bounded_while_the_broker_is_away(broker: Broker) -> None:
     """Proves: with the broker away, the outbox holds at most its limit, drops the oldest with a log line
     each, and delivers the newest when the broker is back."""
     messages, limit = 1000, 100
     topics = unique_topics()
     away = MqttLink(
-        MqttSettings(port=free_port(), base_topic=topics.base), topics, _Quiet(), outbox_limit=limit
+        MqttSettings(port=free_port(), base_topic=topics.base), topics, QuietHandler(), outbox_limit=limit
     )
     with structlog.testing.capture_logs() as logs:
         for index in range(messages):
@@ -334,7 +333,7 @@ async def test_memory_stays_bounded_while_the_broker_is_away(broker: Broker) -> 
     assert away.dropped == messages - limit
     assert sum(entry["event"] == "mqtt_outbox_full_dropped_oldest" for entry in logs) == messages - limit
     link = MqttLink(
-        MqttSettings(port=broker.port, base_topic=topics.base), topics, _Quiet(), outbox_limit=limit
+        MqttSettings(port=broker.port, base_topic=topics.base), topics, QuietHandler(), outbox_limit=limit
     )
     for index in range(messages):
         link.publish(f"{topics.base}/fill/{index}", str(index), retain=False)

@@ -10,28 +10,20 @@ import pytest
 
 from bridge.core.config import MqttSettings
 from bridge.mqtt.link import ANNOUNCE_ROOM, MqttLink
-from tests.harness import Broker, free_port, unique_topics
+from tests.harness import Broker, QuietHandler, free_port, unique_topics
 
 pytestmark = pytest.mark.e2e
 
 
-class _Quiet:
-    async def on_connect(self) -> None:
-        return None
-
-    async def on_message(self, topic: str, payload: bytes, retained: bool) -> None:
-        return None
-
-
 async def test_room_waits_for_the_broker_to_take_messages_and_not_while_it_is_away(broker: Broker) -> None:
     topics = unique_topics()
-    away = MqttLink(MqttSettings(port=free_port(), base_topic=topics.base), topics, _Quiet())
+    away = MqttLink(MqttSettings(port=free_port(), base_topic=topics.base), topics, QuietHandler())
     for index in range(ANNOUNCE_ROOM * 2):
         away.publish(f"{topics.base}/fill/{index}", "x", retain=True)
     await asyncio.wait_for(away.room(), 1)  # no broker: nothing to wait for
     assert away.queued >= ANNOUNCE_ROOM * 2
 
-    link = MqttLink(MqttSettings(port=broker.port, base_topic=topics.base), topics, _Quiet())
+    link = MqttLink(MqttSettings(port=broker.port, base_topic=topics.base), topics, QuietHandler())
     runner = asyncio.create_task(link.run())
     try:
         await asyncio.wait_for(link.connected.wait(), 10)
