@@ -9,7 +9,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Final
 
-from bridge.core.encodings import ClockPart, Encoding, Flag, Scaled
+from bridge.core.encodings import ClockPart, Flag, Scaled
 from bridge.core.families import Family
 from bridge.core.kinds import (
     NumberSetting,
@@ -75,21 +75,27 @@ def _windows(
     provenance: Provenance,
     count: int = 3,
     write_time: bool = False,
+    read_as: str | None = None,
     risk: Risk = Risk.EVERYDAY,
 ) -> tuple[WindowSetting, ...]:
     """The windows of one schedule, window_1..N on MQTT: in the cloud unsuffixed, `_1`, `_2`, or, for a
     schedule written with `writeTime`, `_1` to `_N`. Each boundary register holds the hour in its low
-    byte and the minute in its high byte."""
+    byte and the minute in its high byte. `read_as` is the numbered name the cloud reads such a schedule
+    under when it is not `prefix`'s (`LSP_HOLD_DIS_CHG_POWER_TIME_37`: four numbers a window)."""
     suffixes = [f"_{number}" for number in range(1, count + 1)] if write_time else ["", "_1", "_2"][:count]
     windows = []
     for number, suffix in enumerate(suffixes, start=1):
         start = first_register + 2 * (number - 1)
-        parts: list[tuple[str, Encoding]] = []
-        for offset, edge in enumerate(("START", "END")):
-            parts += [
-                (f"{prefix}_{edge}_HOUR{suffix}", ClockPart(start + offset, high_byte=False, highest=23)),
-                (f"{prefix}_{edge}_MINUTE{suffix}", ClockPart(start + offset, high_byte=True, highest=59)),
-            ]
+        read_names = None
+        if read_as is not None:
+            base, _, first = read_as.rpartition("_")
+            numbers = range(int(first) + 4 * (number - 1), int(first) + 4 * number)
+            read_names = tuple(f"{base}_{n}" for n in numbers)
+        names = read_names or tuple(
+            f"{prefix}_{edge}_{part}{suffix}" for edge in ("START", "END") for part in ("HOUR", "MINUTE")
+        )
+        clock = [ClockPart(start + offset, high_byte=high, highest=59 if high else 23)
+                 for offset in (0, 1) for high in (False, True)]  # fmt: skip
         windows.append(
             WindowSetting(
                 key=f"{group}_window_{number}",
@@ -100,9 +106,10 @@ def _windows(
                 start_register=start,
                 icon=icon,
                 risk=risk,
-                local=tuple(parts) if local else (),
+                local=tuple(zip(names, clock, strict=True)) if local else (),
                 provenance=provenance,
                 write_time=write_time,
+                read_names=read_names,  # type: ignore[arg-type]
             )
         )
     return tuple(windows)
@@ -313,6 +320,15 @@ SETTINGS: Final[tuple[Setting, ...]] = (
                                   note="The off-grid models' own stop-AC-charge SOC (pylxpweb, eg4_web_monitor GH #331): an SNA12K holds 100. Through the cloud only: eg4_web_monitor writes it so, a register write being unproven on those models.")),
     *_windows("generator", "Generator Charge", "HOLD_GEN", 256, "mdi:engine", local=True, count=2, write_time=True,
               provenance=Provenance((P, E, A), note=f"Registers 256-259 (pylxpweb, luxpower-ha-integration, {LUX_DOC} from V13): start and end of two windows, each the hour in the low byte and the minute in the high byte. The cloud reads them as `HOLD_GEN_START_HOUR_1` ... and takes each boundary with `writeTime` (`HOLD_GEN_START_TIME_1`), as pylxpweb and eg4_web_monitor write them.")),
+    *_windows("peak_shaving", "Grid Peak Shaving", "HOLD_PEAK_SHAVING", 209, "mdi:clock-outline", local=True,
+              count=2, write_time=True, read_as="LSP_HOLD_DIS_CHG_POWER_TIME_37",
+              provenance=Provenance((P, E, A, G, C), absent=((OFF_GRID, NO_GRID_ON_OFF_GRID),),
+                                    note=f"Registers 209-212, two windows, each boundary the hour in the low byte and the minute in the high byte (pylxpweb, eg4_web_monitor, luxpower-ha-integration, LuxPython; {LUX_DOC} 2024 and 2025 name them PeakShavingStartHour/Minute ... StartHour1). pylxpweb and eg4_web_monitor wrote them through the cloud on a FlexBOSS21 and read 01:05 back as register 211 = 1281. The cloud reads them as `LSP_HOLD_DIS_CHG_POWER_TIME_37` ... `_44` (four a window: start hour, start minute, end hour, end minute; both captured parameter lists hold them at 209-212) and takes each boundary with `writeTime` (`HOLD_PEAK_SHAVING_START_TIME_1`). One off-grid project (luxpower_sna's register map) packs the hour in the high byte; it concerns the off-grid models, which have no peak shaving. lxp-bridge does not name them.")),
+    *_windows("off_grid", "Off-grid", "HOLD_OFF_GRID", 269, "mdi:clock-outline", local=True, write_time=True,
+              risk=Risk.PROTECTION,
+              provenance=Provenance((P, E, C), absent=((OFF_GRID, "eg4_web_monitor offers the off-grid schedule on the grid-tied EG4 models only, and no source shows it on the off-grid models"),
+                                                       (LUX, f"no Luxpower source names registers 269-274: {LUX_DOC} (to its 2025 edition), luxpower-ha-integration and LuxPython end their holding tables at 261")),
+                                    note="Registers 269-274, three windows, each boundary the hour in the low byte and the minute in the high byte (pylxpweb and eg4_web_monitor, one lineage: a FlexBOSS21's register 270 read 23:59 where the cloud said so). The cloud reads them as `HOLD_OFF_GRID_START_HOUR_1` ... (both captured parameter lists hold them at 269-274; the vendor app names them too) and takes each boundary with `writeTime` (`HOLD_OFF_GRID_START_TIME_1`). No source has written them on a real inverter: a window takes the home off the grid, so they are offered only when `control.expose` names them.")),
     *_windows("ac_first", "AC First", "HOLD_AC_FIRST", 152, "mdi:clock-outline", local=True,
               provenance=Provenance((E, X, A, G, C), contested=((HYBRID, "eg4_web_monitor offers the AC first windows on the off-grid models only: the EG4 portal shows them there alone, though the grid-tied models' parameter lists hold them"),),
                                     note="Registers 152-157, three windows, each boundary the hour in the low byte and the minute in the high byte (lxp-bridge, luxpower-ha-integration, LuxPython); the cloud takes them as four `remoteSet/write`s, as the AC charge windows.")),

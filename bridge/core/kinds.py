@@ -331,6 +331,9 @@ class WindowSetting:
     #: Written through the cloud with `writeTime`, a boundary (hour and minute) at a time, as the cloud
     #: takes the generator, off-grid and peak-shaving schedules; otherwise four `remoteSet/write`s.
     write_time: bool = False
+    #: The names the cloud reads the four parts under when they are not `prefix`'s (the peak-shaving
+    #: schedule reads as `LSP_HOLD_DIS_CHG_POWER_TIME_37` ... but is written as `HOLD_PEAK_SHAVING_*`).
+    read_names: tuple[str, str, str, str] | None = None
 
     @property
     def component(self) -> str:
@@ -342,7 +345,9 @@ class WindowSetting:
 
     @property
     def field_names(self) -> tuple[str, str, str, str]:
-        """Start hour, start minute, end hour, end minute: the order they are written in."""
+        """Start hour, start minute, end hour, end minute, as read: the order they are written in."""
+        if self.read_names is not None:
+            return self.read_names
         return _window_fields(self.prefix, self.suffix)
 
     @property

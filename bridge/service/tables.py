@@ -12,7 +12,7 @@ from typing import Final
 
 from bridge.core.catalogue import ENERGY_SENSORS, GRIDBOSS_SETTINGS, LAST_EVENT, RETIRED, SENSORS, SETTINGS
 from bridge.core.families import KNOWN_FAMILIES, Family
-from bridge.core.kinds import NumberSetting, Offer, Risk, SelectSetting, Setting, SwitchSetting
+from bridge.core.kinds import NumberSetting, Offer, Risk, SelectSetting, Setting, SwitchSetting, WindowSetting
 from bridge.transports.local import registers
 from bridge.transports.router import sensors_given_locally
 
@@ -39,7 +39,17 @@ def _written_by(setting: Setting) -> str:
         return f"`{setting.func_param}` (functionControl)"
     if isinstance(setting, SelectSetting):
         return f"`{setting.bit_param}` (bitParamControl)"
-    return f"`{setting.prefix}_*{setting.suffix}` (4 writes)"
+    return _window_written_by(setting)
+
+
+def _window_written_by(setting: WindowSetting) -> str:
+    if not setting.write_time:
+        return f"`{setting.prefix}_*{setting.suffix}` (4 writes)"
+    start, end = setting.time_params()
+    written = f"`{start}`, `{end}` (writeTime)"
+    if setting.read_names is None:
+        return written
+    return f"{written}; read as `{setting.read_names[0]}`-`{setting.read_names[-1].rpartition('_')[2]}`"
 
 
 def _through_dongle(setting: Setting) -> str:

@@ -565,7 +565,7 @@ class SimulatorState:
     def write_time(self, serial: str, time_param: str, hour: int, minute: int) -> str | None:
         """One schedule boundary (`HOLD_OFF_GRID_START_TIME_1`), its hour and minute at once."""
         base, _, suffix = time_param.partition("_TIME")
-        names = (f"{base}_HOUR{suffix}", f"{base}_MINUTE{suffix}")
+        names = PEAK_SHAVING_TIMES.get(time_param, (f"{base}_HOUR{suffix}", f"{base}_MINUTE{suffix}"))
         inverter = self.inverters[serial]
         if not all(name in inverter.registers for name in names) or not (
             0 <= hour <= 23 and 0 <= minute <= 59
@@ -577,6 +577,17 @@ class SimulatorState:
         return None
 
 
+#: The peak-shaving schedule is written by boundary (`HOLD_PEAK_SHAVING_START_TIME_1`) but read under
+#: numbered names, four a window: start hour, start minute, end hour, end minute (pylxpweb, eg4_web_monitor;
+#: both captured maps hold them at registers 209-212).
+PEAK_SHAVING_TIMES: Final = {
+    f"HOLD_PEAK_SHAVING_{edge}_TIME_{window}": (
+        f"LSP_HOLD_DIS_CHG_POWER_TIME_{33 + 4 * window + 2 * offset}",
+        f"LSP_HOLD_DIS_CHG_POWER_TIME_{34 + 4 * window + 2 * offset}",
+    )
+    for window in (1, 2)
+    for offset, edge in enumerate(("START", "END"))
+}
 SMART_PORT_MODE: Final = "BIT_MIDBOX_SP_MODE_"
 SMART_LOAD_ENABLE: Final = "FUNC_SMART_LOAD_EN_"
 AC_COUPLE_ENABLE: Final = "FUNC_AC_COUPLE_EN_"

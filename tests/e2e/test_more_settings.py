@@ -29,6 +29,7 @@ EXPOSED = [
     "forced_discharge_stop_voltage",
     "pv_start_voltage",
     "battery_off_grid_cutoff_voltage",
+    "off_grid_window_1",
 ]
 
 
@@ -189,18 +190,29 @@ async def test_the_schedules_and_voltages_added_last_are_written_and_confirmed(
     async with four_families(broker, local=local) as rig:
         await rig.written(HYBRID, "generator/window_2", "06:15-07:45", via)
         await rig.written(OFF_GRID, "ac_first/window_1", "22:00-23:30", via)
+        # Read under other names than it is written (LSP_HOLD_DIS_CHG_POWER_TIME_41-44).
+        await rig.written(LUXPOWER, "peak_shaving/window_2", "17:05-21:30", via)
+        await rig.written(HYBRID, "off_grid/window_1", "02:00-03:10", via)
+        refused = await rig.command(LUXPOWER, "off_grid/window_1", "02:00-03:10")
+        assert refused["error"].startswith("Off-grid Window 1 is not offered on LXP-LB"), refused
+        off_grid_peak = await rig.command(OFF_GRID, "peak_shaving/window_1", "17:00-21:00")
+        assert off_grid_peak["error"].startswith("Grid Peak Shaving Window 1 is not offered on 12000XP")
+        not_exposed = await rig.command(HYBRID, "off_grid/window_2", "02:00-03:10")
+        assert "control.expose" in not_exposed["error"], not_exposed
         assert (await rig.written(HYBRID, "battery/off_grid_cutoff_voltage", "42.5", via))["value"] == 42.5
         if not local:
             assert (await rig.written(HYBRID, "pv/start_voltage", "180", via))["value"] == 180
             assert (await rig.written(OFF_GRID, "ac_charge/end_soc", "95", via))["value"] == 95
         await rig.observer.wait_for_topic(rig.topics.state(HYBRID, "generator/window_2"), "06:15-07:45")
-        registers = rig.holding(HYBRID), rig.holding(OFF_GRID)
+        registers = rig.holding(HYBRID), rig.holding(OFF_GRID), rig.holding(LUXPOWER)
         hybrid_first = await rig.command(HYBRID, "ac_first/window_1", "01:00-02:00")
         assert hybrid_first["error"].startswith("AC First Window 1 is not offered on 18KPV")
     state = rig.simulator.state
     assert (registers[0][258], registers[0][259]) == (6 | 15 << 8, 7 | 45 << 8), "hour low, minute high"
     assert (registers[1][152], registers[1][153]) == (22, 23 | 30 << 8)
     assert registers[0][100] == 425, "tenths of a volt"
+    assert (registers[2][211], registers[2][212]) == (17 | 5 << 8, 21 | 30 << 8)
+    assert (registers[0][269], registers[0][270]) == (2, 3 | 10 << 8)
     if local:
         return
     assert state.writes == [
@@ -213,8 +225,16 @@ async def test_the_schedules_and_voltages_added_last_are_written_and_confirmed(
         (OFF_GRID, "HOLD_AC_FIRST_START_MINUTE", "00"),
         (OFF_GRID, "HOLD_AC_FIRST_END_HOUR", "23"),
         (OFF_GRID, "HOLD_AC_FIRST_END_MINUTE", "30"),
+        (LUXPOWER, "LSP_HOLD_DIS_CHG_POWER_TIME_41", "17"),
+        (LUXPOWER, "LSP_HOLD_DIS_CHG_POWER_TIME_42", "05"),
+        (LUXPOWER, "LSP_HOLD_DIS_CHG_POWER_TIME_43", "21"),
+        (LUXPOWER, "LSP_HOLD_DIS_CHG_POWER_TIME_44", "30"),
+        (HYBRID, "HOLD_OFF_GRID_START_HOUR_1", "02"),
+        (HYBRID, "HOLD_OFF_GRID_START_MINUTE_1", "00"),
+        (HYBRID, "HOLD_OFF_GRID_END_HOUR_1", "03"),
+        (HYBRID, "HOLD_OFF_GRID_END_MINUTE_1", "10"),
         (HYBRID, "HOLD_LEAD_ACID_DISCHARGE_CUT_OFF_VOLT", "42.5"),
         (HYBRID, "HOLD_START_PV_VOLT", "180"),
         (OFF_GRID, "HOLD_AC_CHARGE_END_BATTERY_SOC", "95"),
     ]
-    assert state.requests["/WManage/web/maintain/remoteSet/writeTime"] == 2
+    assert state.requests["/WManage/web/maintain/remoteSet/writeTime"] == 6

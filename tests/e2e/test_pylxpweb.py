@@ -11,9 +11,13 @@ from pathlib import Path
 import pytest
 
 from bench.pylxpweb_compare import ensure_venv
+from bridge.core.catalogue import setting_by_key
+from bridge.core.kinds import WindowSetting
 from bridge.core.readings import parse_battery_bank
 from bridge.simulator import SimulatorState, run_simulator
 from bridge.simulator.answers import battery_answer, gridboss_answer
+from bridge.simulator.dongle import SimulatedDongles
+from bridge.transports.local import registers
 
 pytestmark = pytest.mark.e2e
 
@@ -238,3 +242,39 @@ async def test_pylxpweb_reads_the_simulated_gridboss_registers_as_the_bridge_doe
         {name: value for name, value in ours.items() if not name.endswith("_power")}
     )
     assert any(value < 0 for value in theirs.values()), "a negative power read with its sign"
+
+
+async def test_pylxpweb_writes_and_reads_the_schedules_the_bridge_reads_under_other_names() -> None:
+    """pylxpweb's own schedule setters and getters through the simulated cloud: the peak-shaving schedule,
+    written with `writeTime` and read under `LSP_HOLD_DIS_CHG_POWER_TIME_*`, and the off-grid schedule. The
+    bridge's rows read the same windows from the same parameters, and from the registers a dongle holds."""
+    import asyncio
+
+    python = await asyncio.to_thread(ensure_venv)
+    if python is None:
+        pytest.skip("no Python 3.12 or newer here for pylxpweb's virtual environment")
+    state = SimulatorState(inverter_count=1, models=("FlexBOSS21",))
+    serial = next(iter(state.inverters))
+    async with run_simulator(state) as simulator:
+        base_url = simulator.base_url.replace("127.0.0.1", "localhost")
+        done = await in_pylxpweb(python, "pylxpweb_schedules.py", base_url, serial)
+    assert done.returncode == 0, done.stderr[-2000:]
+    theirs = json.loads(done.stdout.strip().splitlines()[-1])
+    assert (theirs["peak_written"], theirs["off_grid_written"]) == (True, True)
+    inverter = state.inverters[serial]
+    words = SimulatedDongles(state).holding(inverter)
+    for key, window in (("peak_1", "peak_shaving_window_1"), ("peak_2", "peak_shaving_window_2"),
+                        ("off_grid_1", "off_grid_window_1")):  # fmt: skip
+        setting = setting_by_key(window)
+        assert isinstance(setting, WindowSetting)
+        read = theirs[key]
+        expected = f"{read['start_hour']:02d}:{read['start_minute']:02d}-{read['end_hour']:02d}:{read['end_minute']:02d}"
+        through_cloud = setting.from_fields(
+            {name: str(inverter.values[name]) for name in setting.field_names}
+        )
+        through_dongle = setting.from_fields(registers.decode_holding(setting.field_names, words))
+        assert through_cloud == through_dongle == expected, key
+    assert theirs["peak_2"] == {"start_hour": 17, "start_minute": 5, "end_hour": 21, "end_minute": 30}
+    assert theirs["peak_1"] == {"start_hour": 16, "start_minute": 0, "end_hour": 20, "end_minute": 0}, (
+        "as captured"
+    )

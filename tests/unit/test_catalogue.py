@@ -222,6 +222,10 @@ def test_every_setting_is_found_by_its_key_and_topic_and_named_alike() -> None:
         # The MPPT's start voltage, and the off-grid twin of the on-grid cut-off voltage.
         "pv_start_voltage",
         "battery_off_grid_cutoff_voltage",
+        # A schedule that takes the home off the grid, which no source has written on a real inverter.
+        "off_grid_window_1",
+        "off_grid_window_2",
+        "off_grid_window_3",
     }
 
 
@@ -245,7 +249,43 @@ def test_windows_are_numbered_as_the_cloud_suffixes_them() -> None:
         "HOLD_GEN_END_HOUR_2",
         "HOLD_GEN_END_MINUTE_2",
     )
-    assert not any(w.write_time for w in windows if not w.key.startswith("generator"))
+    writes_time = ("generator", "peak_shaving", "off_grid")
+    assert not any(w.write_time for w in windows if not w.key.startswith(writes_time))
+
+
+def test_the_peak_shaving_schedule_is_read_under_other_names_than_it_is_written() -> None:
+    def windows(group: str) -> list[WindowSetting]:
+        return [s for s in SETTINGS if isinstance(s, WindowSetting) and s.key.startswith(group)]
+
+    peak = windows("peak_shaving")
+    assert [(w.topic_path, w.write_time, w.time_params(), w.registers) for w in peak] == [
+        ("peak_shaving/window_1", True, ("HOLD_PEAK_SHAVING_START_TIME_1", "HOLD_PEAK_SHAVING_END_TIME_1"), (209, 210)),
+        ("peak_shaving/window_2", True, ("HOLD_PEAK_SHAVING_START_TIME_2", "HOLD_PEAK_SHAVING_END_TIME_2"), (211, 212)),
+    ]  # fmt: skip
+    assert peak[1].field_names == tuple(f"LSP_HOLD_DIS_CHG_POWER_TIME_{n}" for n in (41, 42, 43, 44))
+    assert peak[1].local == (
+        ("LSP_HOLD_DIS_CHG_POWER_TIME_41", ClockPart(211, high_byte=False, highest=23)),
+        ("LSP_HOLD_DIS_CHG_POWER_TIME_42", ClockPart(211, high_byte=True, highest=59)),
+        ("LSP_HOLD_DIS_CHG_POWER_TIME_43", ClockPart(212, high_byte=False, highest=23)),
+        ("LSP_HOLD_DIS_CHG_POWER_TIME_44", ClockPart(212, high_byte=True, highest=59)),
+    ), "the hour in the low byte, the minute in the high"
+    held = dict(zip(peak[0].field_names, ("16", "00", "20", "59"), strict=True))
+    assert peak[0].from_fields(held) == "16:00-20:59"
+    assert [(w.field_names[0], w.time_params()[1], w.registers, w.risk) for w in windows("off_grid")] == [
+        ("HOLD_OFF_GRID_START_HOUR_1", "HOLD_OFF_GRID_END_TIME_1", (269, 270), Risk.PROTECTION),
+        ("HOLD_OFF_GRID_START_HOUR_2", "HOLD_OFF_GRID_END_TIME_2", (271, 272), Risk.PROTECTION),
+        ("HOLD_OFF_GRID_START_HOUR_3", "HOLD_OFF_GRID_END_TIME_3", (273, 274), Risk.PROTECTION),
+    ]
+    assert {
+        w.provenance.offer(family)[0] for w in peak for family in (Family.EG4_HYBRID, Family.LUXPOWER)
+    } == {Offer.OFFERED}
+    assert peak[0].provenance.offer(Family.EG4_OFF_GRID)[0] is Offer.ABSENT
+    assert {w.provenance.offer(family)[0] for w in windows("off_grid") for family in Family} == {
+        Offer.OFFERED,
+        Offer.ABSENT,
+    }
+    assert windows("off_grid")[2].provenance.offer(Family.EG4_HYBRID)[0] is Offer.OFFERED
+    assert windows("off_grid")[2].provenance.offer(Family.LUXPOWER)[0] is Offer.ABSENT
 
 
 def test_energy_counters_are_cumulative_kwh_of_the_energy_answer() -> None:
@@ -463,7 +503,7 @@ def test_a_select_takes_its_options_by_name_and_reads_their_position() -> None:
 
 # -- the settings owners still missed (issue 21) ------------------------------------------------------------
 
-from bridge.core.encodings import Flag, Scaled  # noqa: E402
+from bridge.core.encodings import ClockPart, Flag, Scaled  # noqa: E402
 from bridge.core.families import Family  # noqa: E402
 from bridge.core.kinds import Offer  # noqa: E402
 

@@ -547,12 +547,22 @@ def test_every_window_register_packs_its_own_boundary() -> None:
     windows = {
         name: part for name, part in registers.HOLDING.items() if isinstance(part, registers.ClockPart)
     }
-    assert len(windows) == 12 + 8 + 12  # AC charge, generator, AC first
+    assert len(windows) == 12 + 8 + 12 + 8 + 12  # AC charge, generator, AC first, peak shaving, off-grid
     schedules = [
         ("HOLD_AC_CHARGE", 68, ("", "_1", "_2")),
         ("HOLD_GEN", 256, ("_1", "_2")),
         ("HOLD_AC_FIRST", 152, ("", "_1", "_2")),
+        ("HOLD_OFF_GRID", 269, ("_1", "_2", "_3")),
     ]
+    # The peak-shaving schedule is read under numbered names, four a window, in the same packing.
+    for number in range(37, 45):
+        part = windows[f"LSP_HOLD_DIS_CHG_POWER_TIME_{number}"]
+        high = number % 2 == 0
+        assert (part.register, part.high_byte, part.highest) == (
+            209 + (number - 37) // 2,
+            high,
+            59 if high else 23,
+        )
     for prefix, first, suffixes in schedules:
         for number, suffix in enumerate(suffixes):
             for offset, edge in enumerate(("START", "END")):
