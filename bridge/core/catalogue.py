@@ -12,6 +12,7 @@ from typing import Final
 from bridge.core.encodings import ClockPart, Flag, Scaled
 from bridge.core.families import Family
 from bridge.core.kinds import (
+    Declined,
     NumberSetting,
     Provenance,
     Retired,
@@ -379,6 +380,42 @@ RETIRED: Final = (
     Retired("grid_export_power_percent", "grid/export_power_percent", "number", "grid/export_power_limit",
             "the inverter holds kilowatts there, not percent: 20 meant 20 kW", "kilowatts"),
 )  # fmt: skip
+
+
+#: Settings owners ask for that the bridge does not offer, and why (issue 21's list, as far as the sources
+#: go). Facts and their sources as docs/SETTINGS.md gives them.
+DECLINED: Final = (
+    Declined("PV Input Mode", "`HOLD_PV_INPUT_MODE`, register 20",
+             f"which inputs carry PV, by a table that differs by model: {LUX_DOC} (2025) gives 0-4 for most "
+             "models (0 no PV, 1 PV1, 2 PV2, 3 both in parallel, 4 both apart; luxpower-ha-integration follows "
+             "it) and 0-7 for the 12K hybrid (0 no PV ... 7 all three), which eg4_web_monitor offers on every "
+             "model; pylxpweb names the register only. eg4_web_monitor's live probe read 0 on one working hybrid "
+             "and 4 on another of the same firmware, and both captured parameter lists hold 0, 'no PV' in "
+             "either table: which table an EG4 model follows is not known, and a wrong value can switch an "
+             "MPPT input off", topic_path="pv/input_mode"),
+    Declined("Quick Charge Duration", "`minute` of `quickCharge/start`; register 234",
+             "the cloud's start takes `minute` on newer firmware only (pylxpweb, eg4_web_monitor, seen on an "
+             "18kPV); register 234 (minutes, 0-1440) is refused while no quick charge runs unless written in "
+             "one request with register 233 (eg4_web_monitor issue 251), and counts down while one runs. "
+             "Nothing holds a duration a write could be read back from, so no result could confirm it. Quick "
+             "charge itself is offered (`battery/quick_charge`)", topic_path="battery/quick_charge_duration"),
+    Declined("Group-wide writes at the parallel group's primary", "any setting of an inverter in a parallel group",
+             "no public source (pylxpweb, eg4_web_monitor, lxp-bridge, the Luxpower integrations) writes a "
+             "setting to a group's primary on the group's behalf, or says which settings a group shares. "
+             "Each inverter is written by its own serial, as every source writes it; a quick charge started "
+             "through the cloud reaches the whole group by itself (eg4_web_monitor)"),
+    Declined("Smart port modes through the GridBOSS's own registers", "holding register 20 of a GridBOSS, two bits a port",
+             "one lineage (pylxpweb and eg4_web_monitor) reads the modes there, and no source writes them "
+             "so: the modes are offered through the cloud only (`smart_port/N/mode`)"),
+)  # fmt: skip
+
+
+def declined_setting_message(topic_path: str) -> str | None:
+    """Why a `/set` to a setting the bridge declines to offer is refused; `None` if it is not one."""
+    for declined in DECLINED:
+        if declined.topic_path == topic_path:
+            return f"{declined.name} is not offered by the bridge, and nothing was written: {declined.why}"
+    return None
 
 
 def retired_setting_message(topic_path: str) -> str | None:

@@ -521,6 +521,19 @@ class Retired:
 
 
 @dataclass(frozen=True, slots=True)
+class Declined:
+    """A setting owners look for that the bridge does not offer, because its sources disagree or leave out
+    what a safe write needs. docs/SETTINGS.md lists each; a `/set` to its topic is refused saying why."""
+
+    name: str
+    #: Where it would be: its cloud parameter or endpoint and its register.
+    where: str
+    why: str
+    #: The topic it would have, for a `/set` an owner may guess; `None` when it is no single setting.
+    topic_path: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Sensor:
     """A runtime value published read-only; `field` names the attribute of `bridge.core.readings.Runtime`
     (or of `Energy`, for the energy counters)."""

@@ -9,7 +9,12 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Final
 
-from bridge.core.catalogue import GRIDBOSS_SETTINGS, retired_setting_message, setting_by_topic_path
+from bridge.core.catalogue import (
+    GRIDBOSS_SETTINGS,
+    declined_setting_message,
+    retired_setting_message,
+    setting_by_topic_path,
+)
 from bridge.core.commands import Command
 from bridge.core.config import InverterSettings, ThermalGuardSettings
 from bridge.core.errors import CommandRefused
@@ -61,10 +66,12 @@ def decide(command: Command, situation: Situation, guard: ThermalGuardSettings) 
         raise CommandRefused(f"unknown inverter {command.serial or '(none)'}")
     setting = setting_by_topic_path(command.topic_path)
     if setting is None:
-        retired = retired_setting_message(command.topic_path)
+        known_elsewhere = retired_setting_message(command.topic_path) or declined_setting_message(
+            command.topic_path
+        )
         named = command.topic_path or "(none)"
         raise CommandRefused(
-            retired
+            known_elsewhere
             or f"unknown setting {named}: not one the bridge writes on {command.serial} "
             "(see the README's topic table)"
         )

@@ -10,7 +10,15 @@ import sys
 from pathlib import Path
 from typing import Final
 
-from bridge.core.catalogue import ENERGY_SENSORS, GRIDBOSS_SETTINGS, LAST_EVENT, RETIRED, SENSORS, SETTINGS
+from bridge.core.catalogue import (
+    DECLINED,
+    ENERGY_SENSORS,
+    GRIDBOSS_SETTINGS,
+    LAST_EVENT,
+    RETIRED,
+    SENSORS,
+    SETTINGS,
+)
 from bridge.core.families import KNOWN_FAMILIES, Family
 from bridge.core.kinds import NumberSetting, Offer, Risk, SelectSetting, Setting, SwitchSetting, WindowSetting
 from bridge.transports.local import registers
@@ -160,6 +168,10 @@ result on the setting's result topic like any command.
 """
 
 
+DECLINED_DOC_HEAD: Final = (
+    "Settings owners ask for that the bridge leaves out, because its sources disagree on them or leave out "
+    "what a write that can be confirmed needs. Each would be offered once public evidence settles it."
+)
 GRIDBOSS_DOC_HEAD: Final = """## The GridBOSS's settings
 
 A GridBOSS (MID box, device type 9 on the cloud account) is a device of its own; its only settings are its
@@ -203,6 +215,12 @@ def settings_doc() -> str:
             f"- `{retired.topic_path}` ({retired.key}): {retired.why}. Replaced by `{retired.replaced_by}`; "
             "its retained state is emptied and its Home Assistant entity removed when the bridge starts."
         )
+    rows += ["", "## Not offered", "", DECLINED_DOC_HEAD, ""]
+    for declined in DECLINED:
+        topic = ""
+        if declined.topic_path is not None:
+            topic = f" (a `/set` to `{declined.topic_path}` is refused, saying why)"
+        rows.append(f"- **{declined.name}** ({declined.where}){topic}: {declined.why}.")
     return "\n".join([*rows, ""])
 
 

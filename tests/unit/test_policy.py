@@ -320,3 +320,12 @@ def test_a_gridboss_never_gets_an_inverters_setting() -> None:
 def test_a_smart_port_mode_not_exposed_is_refused_as_a_protection() -> None:
     with pytest.raises(CommandRefused, match=r"only when control\.expose names smart_port_1_mode"):
         decide(command("unused", "smart_port/1/mode"), replace(GRIDBOSS, exposed=frozenset()), GUARD)
+
+
+def test_a_setting_the_bridge_declines_is_refused_saying_why() -> None:
+    """PV input mode is left out for lack of agreeing sources: a `/set` to the topic an owner would guess
+    says so, and why, rather than calling it unknown."""
+    reason = refusal(command("3", "pv/input_mode"), READY, GUARD_OFF)
+    assert reason.startswith("PV Input Mode is not offered by the bridge, and nothing was written: ")
+    assert "0-7 for the 12K hybrid" in reason
+    assert "register 234" in refusal(command("30", "battery/quick_charge_duration"), READY, GUARD_OFF)
