@@ -402,6 +402,8 @@ class Router:
         #: The GridBOSSes among the devices, as the config or the cloud's list names them: their registers
         #: hold none of an inverter's settings.
         self._gridbosses = {serial for serial, own in settings.inverters.items() if own.gridboss}
+        #: The hybrid fills from the cloud that failed last time, by serial and the event that said so.
+        self._cloud_fill_failing: set[tuple[str, str]] = set()
 
     def mode_of(self, serial: str) -> str:
         """The routing mode: `cloud`, `local` or `hybrid`, as configured."""
@@ -478,8 +480,15 @@ class Router:
         try:
             remote = await cloud(client)
         except TransportError as exc:
-            log.warning(unread_event, serial=serial, error=exc.message)
+            # Warned once an outage (these reads repeat every cycle), and said again when it ends.
+            failing = (serial, unread_event)
+            level = log.debug if failing in self._cloud_fill_failing else log.warning
+            self._cloud_fill_failing.add(failing)
+            level(unread_event, serial=serial, error=exc.message)
             return unfilled(answer)
+        if (serial, unread_event) in self._cloud_fill_failing:
+            self._cloud_fill_failing.discard((serial, unread_event))
+            log.info(f"{unread_event.removesuffix('_unread')}_read_again", serial=serial)
         return fill(answer, remote)
 
     async def get_batteries(self, serial: str) -> BatteryBank:

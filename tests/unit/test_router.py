@@ -494,6 +494,19 @@ async def test_hybrid_keeps_the_dongles_settings_when_the_cloud_fails_and_says_t
     ]
 
 
+async def test_a_cloud_that_keeps_failing_the_hybrid_fill_is_warned_of_once_and_its_return_said() -> None:
+    r = routed("hybrid")
+    r.cloud.failures = [TransientError("DATAFRAME_TIMEOUT"), TransientError("still down")]
+    with capture_logs() as logs:
+        for _ in range(3):
+            await r.router.read_parameters(SERIAL)
+    assert [(log["event"], log["log_level"], log.get("error")) for log in logs] == [
+        ("cloud_only_settings_unread", "warning", "DATAFRAME_TIMEOUT"),
+        ("cloud_only_settings_unread", "debug", "still down"),
+        ("cloud_only_settings_read_again", "info", None),
+    ]
+
+
 async def test_a_settings_read_that_fell_back_to_the_cloud_is_the_clouds_alone() -> None:
     r = routed("hybrid")
     r.registers.failures = [LocalUnreachableError("cannot connect", sent=False)]
