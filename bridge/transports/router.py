@@ -470,15 +470,17 @@ class Router:
         fill: Callable[[_Answer, _Answer], _Answer],
         unfilled: Callable[[_Answer], _Answer],
         unread_event: str,
+        fill_from: Callable[[CloudClient], Awaitable[_Answer]] | None = None,
     ) -> _Answer:
         """`local`'s answer (or the cloud's, routed as every read is); `hybrid`, when the register transport
-        answered: with what only the cloud gives filled in (`fill`), or `unfilled` when the cloud fails."""
+        answered: with what only the cloud gives (`fill_from`, or `cloud`'s answer) filled in (`fill`), or
+        `unfilled` when the cloud fails."""
         answer, via = await self._route(serial, local, cloud)
         client = self._cloud
         if via == "cloud" or self.mode_of(serial) != "hybrid" or client is None:
             return answer
         try:
-            remote = await cloud(client)
+            remote = await (fill_from or cloud)(client)
         except TransportError as exc:
             # Warned once an outage (these reads repeat every cycle), and said again when it ends.
             failing = (serial, unread_event)
@@ -520,6 +522,8 @@ class Router:
             fill=_with_cloud_only_settings,
             unfilled=lambda local: local.model_copy(update={"complete": False}),
             unread_event="cloud_only_settings_unread",
+            # Quick charge's state is in the register the dongle just read: its status is not asked.
+            fill_from=lambda cloud: cloud.read_parameters(serial, actions=False),
         )
 
     # -- the write queue's SettingsTransport --------------------------------------------------------

@@ -113,3 +113,14 @@ async def test_a_runtime_answer_asked_for_before_a_start_is_not_taken_for_quick_
     after = await cloud.read_parameters(serial)
     assert after.values[QUICK_CHARGE_RUNNING] is True
     assert simulator.state.requests[status] == asked_before + 1
+
+
+async def test_a_settings_read_without_actions_asks_no_status(
+    simulator: RunningSimulator, cloud: CloudClient
+) -> None:
+    """`hybrid` fills only what has no register from the cloud's read: quick charge's state comes from the
+    dongle's register 233, so that read asks no status and carries none."""
+    status = "/WManage/web/config/quickCharge/getStatusInfo"
+    read = await cloud.read_parameters("4512345600", actions=False)
+    assert QUICK_CHARGE_RUNNING not in read.values
+    assert (simulator.state.requests[status], read.complete) == (0, True)

@@ -244,8 +244,8 @@ class FakeCloud:
         self._call("get_last_event", serial)
         return None
 
-    async def read_parameters(self, serial: str) -> ParameterRead:
-        self._call("read_parameters", serial)
+    async def read_parameters(self, serial: str, *, actions: bool = True) -> ParameterRead:
+        self._call("read_parameters", serial, *(() if actions else ("without actions",)))
         return ParameterRead(serial=serial, values=dict(self.parameters), complete=self.complete)
 
     async def read_window(

@@ -473,7 +473,8 @@ async def test_hybrid_adds_the_settings_with_no_register_from_the_cloud() -> Non
     assert read.values["BIT_AC_CHARGE_TYPE"] == 2, "from the cloud: it has no register"
     assert read.values["HOLD_LEAD_ACID_CHARGE_RATE"] == "80", "the dongle's own read wins"
     assert (read.serial, read.complete) == (SERIAL, False), "as complete as the cloud's read"
-    assert r.cloud.calls == [("read_parameters", SERIAL)]
+    # Quick charge's state is in register 233, which the dongle just read: its status is not asked.
+    assert r.cloud.calls == [("read_parameters", SERIAL, "without actions")]
 
 
 async def test_hybrid_keeps_the_dongles_settings_when_the_cloud_fails_and_says_they_are_incomplete() -> None:

@@ -288,8 +288,8 @@ class CloudClient:
             )
         return parameters_of(payload, serial, READ_NAMES)
 
-    async def read_parameters(self, serial: str) -> ParameterRead:
-        """All three windows, read together and merged.
+    async def read_parameters(self, serial: str, *, actions: bool = True) -> ParameterRead:
+        """All three windows, read together and merged, and (`actions`) each action's state.
 
         A window that fails keeps the values of its last good read and marks the result incomplete.
         When every window fails there is nothing to report, and the first failure is raised.
@@ -316,7 +316,7 @@ class CloudClient:
         for start, _count in PARAMETER_WINDOWS:
             names, values = cached.get(start, ((), ()))
             merged.update(zip(names, values, strict=True))
-        statuses_complete = await self._read_action_statuses(serial, merged)
+        statuses_complete = await self._read_action_statuses(serial, merged) if actions else True
         # Every value was checked by `parameters_of`; validating ~500 of them again per read costs CPU
         # that a fleet of a thousand inverters notices (bench/fleet.py).
         return ParameterRead.model_construct(
