@@ -62,14 +62,23 @@ async def test_a_gridboss_read_through_its_own_registers_says_what_the_cloud_say
                 given = [sensor for sensor in GRIDBOSS_SENSORS if sensor.key in GRIDBOSS_LOCAL_SENSORS]
                 for sensor in given:
                     await observer.wait_for_topic(topics.state(gridboss, sensor.topic_path))
-                # The cloud's answer for the state the registers were read from (nothing has moved the
-                # inverters' flows since: no inverter is read, and the next poll is a minute away).
+                # The cloud's answer for the state the registers were read from. The inverters' flows are
+                # brought up to date for each block of registers read, so a power that follows them (grid,
+                # load, backup) may have moved by a watt or two between its block and the last; a wrong
+                # scale, sign or register would be off by far more. Everything else is exact.
                 cloud = parse_gridboss(gridboss_answer(state, state.inverters[gridboss]), gridboss)
                 published = {
                     s.key: observer.on(topics.state(gridboss, s.topic_path))[-1].payload for s in given
                 }
                 expected = {s.key: format_reading(s, getattr(cloud, s.field)) for s in given}
-                assert published == expected
+                moving = {key for key in expected if key.endswith("_power") and "smart_port" not in key}
+                assert moving, "the flow-following powers are among the sensors compared"
+                assert {key: float(published[key]) for key in moving} == pytest.approx(
+                    {key: float(expected[key]) for key in moving}, abs=5
+                )
+                assert {key: published[key] for key in expected.keys() - moving} == {
+                    key: expected[key] for key in expected.keys() - moving
+                }
                 assert published["gridboss_smart_port2_power"] == "-450", "a negative power keeps its sign"
                 for sensor in GRIDBOSS_SENSORS:
                     if sensor.key not in GRIDBOSS_LOCAL_SENSORS:
