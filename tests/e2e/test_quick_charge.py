@@ -13,8 +13,10 @@ from bridge.core.catalogue import QUICK_CHARGE_RUNNING
 from bridge.simulator import RunningSimulator
 from bridge.simulator.dongle import SimulatedDongles
 from bridge.transports.cloud import CloudClient
+from bridge.transports.cloud.client import RUNTIME_SAYS_FOR
 from tests.e2e.test_more_settings import FLEXBOSS, HYBRID, LUXPOWER, OFF_GRID, four_families
 from tests.harness import Broker
+from tests.unit.fakes import FakeClock
 
 pytestmark = pytest.mark.e2e
 
@@ -124,3 +126,21 @@ async def test_a_settings_read_without_actions_asks_no_status(
     read = await cloud.read_parameters("4512345600", actions=False)
     assert QUICK_CHARGE_RUNNING not in read.values
     assert (simulator.state.requests[status], read.complete) == (0, True)
+
+
+async def test_a_runtime_answer_older_than_five_minutes_no_longer_stands_in_for_the_status(
+    simulator: RunningSimulator,
+) -> None:
+    """While runtime reads fail, the last runtime answer grows old: after 300 s the status is asked again."""
+    clock = FakeClock()
+    status = "/WManage/web/config/quickCharge/getStatusInfo"
+    serial = "4512345600"
+    async with CloudClient(simulator.base_url, "demo", "demo", request_timeout=5, clock=clock) as cloud:
+        await cloud.read_parameters(serial)
+        await cloud.get_runtime(serial)
+        await clock.advance(RUNTIME_SAYS_FOR)
+        await cloud.read_parameters(serial)
+        assert simulator.state.requests[status] == 1, "five minutes old: still taken"
+        await clock.advance(1)
+        await cloud.read_parameters(serial)
+        assert simulator.state.requests[status] == 2, "older: the status is asked again"

@@ -21,6 +21,7 @@ import aiohttp
 import structlog
 
 from bridge.core.catalogue import GRIDBOSS_SETTINGS, SETTINGS
+from bridge.core.clock import Clock, MonotonicClock
 from bridge.core.errors import (
     AuthenticationError,
     LoginRefusedError,
@@ -152,7 +153,9 @@ class CloudClient:
         session: aiohttp.ClientSession | None = None,
         verify_tls: bool = True,
         observe_request: RequestObserver | None = None,
+        clock: Clock | None = None,
     ) -> None:
+        self._clock = clock or MonotonicClock()
         self._base_url = base_url.rstrip("/")
         self._username = username
         self._password = password
@@ -236,7 +239,7 @@ class CloudClient:
         for name, setting in ACTION_SWITCHES.items():
             running = payload.get(setting.func_param)
             if isinstance(running, bool):
-                self._said_in_runtime.setdefault(serial, {})[name] = (running, time.monotonic())
+                self._said_in_runtime.setdefault(serial, {})[name] = (running, self._clock.now())
 
     async def get_energy(self, serial: str) -> Energy:
         """Today's and lifetime energy counters of one inverter, in kWh."""
@@ -338,7 +341,7 @@ class CloudClient:
         for name in ACTION_SWITCHES:
             running, said_at = said_in_runtime.get(name, (None, float("-inf")))
             try:
-                if name in cached and running is not None and time.monotonic() - said_at <= RUNTIME_SAYS_FOR:
+                if name in cached and running is not None and self._clock.now() - said_at <= RUNTIME_SAYS_FOR:
                     # A recent runtime answer said it, and the status answered before (the action is
                     # offered): no request. An older one (runtime reads failing) is not taken for now.
                     cached[name] = running
