@@ -217,9 +217,18 @@ async def test_bring_down_to_limit_writes_a_held_value_down_once(broker: Broker)
     ]
 
 
-async def test_peak_shaving_power_is_refused_while_peak_shaving_is_off(broker: Broker) -> None:
-    async with four_families(broker) as rig:
-        assert (await rig.command(HYBRID, "grid/peak_shaving_power", "3.5"))["ok"] is True
+@pytest.mark.parametrize("local", [False, True], ids=["cloud", "dongle"])
+async def test_peak_shaving_power_is_refused_while_peak_shaving_is_off(broker: Broker, local: bool) -> None:
+    async with four_families(broker, local=local) as rig:
+        written = await rig.command(HYBRID, "grid/peak_shaving_power", "3.5")
+        assert (written["ok"], written["via"]) == (True, "dongle" if local else "cloud")
+        if local:  # tenths of a kW in register 206
+            from bridge.simulator.dongle import SimulatedDongles
+
+            assert (
+                SimulatedDongles(rig.simulator.state).holding(rig.simulator.state.inverters[HYBRID])[206]
+                == 35
+            )
         assert (await rig.command(HYBRID, "grid/peak_shaving", "OFF"))["ok"] is True
         refused = await rig.command(HYBRID, "grid/peak_shaving_power", "4")
         assert refused["outcome"] == "refused"

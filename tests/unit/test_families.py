@@ -20,6 +20,7 @@ from bridge.core.catalogue import (
 from bridge.core.commands import Command
 from bridge.core.config import InverterSettings, Settings, ThermalGuardSettings
 from bridge.core.devices import Device
+from bridge.core.encodings import Scaled
 from bridge.core.errors import CommandRefused
 from bridge.core.families import Family, family_of_code, family_of_model, identify, model_name
 from bridge.core.fleet import Fleet
@@ -205,10 +206,18 @@ def test_the_register_table_is_the_rows_and_no_other_module_states_a_register_en
 
 
 def test_settings_without_agreed_register_encodings_are_cloud_only() -> None:
-    for key in ("grid_peak_shaving_power", "ac_charge_type", "forced_charge_soc_limit", "grid_off_grid"):
+    for key in ("ac_charge_type", "forced_charge_soc_limit", "grid_off_grid"):
         setting = setting_by_key(key)
         assert setting is not None, key
         assert setting.local == (), key
+
+
+def test_peak_shaving_power_is_tenths_of_a_kw_in_register_206() -> None:
+    """Once cloud only; pylxpweb verified the encoding by a register write (raw 41 shown as 4.1 kW)."""
+    setting = setting_by_key("grid_peak_shaving_power")
+    assert isinstance(setting, NumberSetting)
+    assert setting.local == (("_12K_HOLD_GRID_PEAK_SHAVING_POWER", Scaled(206, 10)),)
+    assert registers.encode_holding({"_12K_HOLD_GRID_PEAK_SHAVING_POWER": "4.1"}, {206: 0}) == {206: 41}
 
 
 # -- the policy: refusals that name the model, and the rules between settings --------------------------
