@@ -87,11 +87,7 @@ def _windows(
     windows = []
     for number, suffix in enumerate(suffixes, start=1):
         start = first_register + 2 * (number - 1)
-        read_names = None
-        if read_as is not None:
-            base, _, first = read_as.rpartition("_")
-            numbers = range(int(first) + 4 * (number - 1), int(first) + 4 * number)
-            read_names = tuple(f"{base}_{n}" for n in numbers)
+        read_names = None if read_as is None else _numbered_names(read_as, 4 * (number - 1))
         names = read_names or tuple(
             f"{prefix}_{edge}_{part}{suffix}" for edge in ("START", "END") for part in ("HOUR", "MINUTE")
         )
@@ -110,10 +106,17 @@ def _windows(
                 local=tuple(zip(names, clock, strict=True)) if local else (),
                 provenance=provenance,
                 write_time=write_time,
-                read_names=read_names,  # type: ignore[arg-type]
+                read_names=read_names,
             )
         )
     return tuple(windows)
+
+
+def _numbered_names(first: str, skip: int) -> tuple[str, str, str, str]:
+    """Four numbered names from `first` on, `skip` past it: `LSP_HOLD_DIS_CHG_POWER_TIME_41` ... `_44`."""
+    base, _, number = first.rpartition("_")
+    start = int(number) + skip
+    return (f"{base}_{start}", f"{base}_{start + 1}", f"{base}_{start + 2}", f"{base}_{start + 3}")
 
 
 # pragma: no mutate end

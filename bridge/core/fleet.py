@@ -13,7 +13,7 @@ from typing import Final
 from bridge.core.catalogue import GRIDBOSS_SETTINGS, SETTINGS
 from bridge.core.config import Settings
 from bridge.core.devices import Device
-from bridge.core.kinds import NumberSetting, Risk, Setting
+from bridge.core.kinds import NumberSetting, Risk, Setting, offered_in_family
 from bridge.core.readings import BatteryBank, Energy, Event, GridBossRuntime, Runtime
 
 #: A setting held beyond the owner's limit or its own range: what is held, the limit, the unit.
@@ -180,14 +180,22 @@ class Fleet:
     # -- what is offered --------------------------------------------------------------------------------
 
     def settings_of(self, serial: str) -> list[Setting]:
-        """The settings announced and written for an inverter: those its model has (all, before its
-        settings were first read), everyday ones and the protection ones `control.expose` names."""
+        """The settings announced and written for an inverter: those its model has (before its settings
+        were first read, those its family gets), everyday ones and the protection ones `control.expose`
+        names."""
         state = self._inverters.get(serial)
-        offered = None if state is None else state.offered
+        if state is None:
+            return []
+        offered = state.offered
+        family = state.device.family
         return [
             setting
             for setting in SETTINGS
-            if (offered is None or setting.key in offered)
+            if (
+                setting.key in offered
+                if offered is not None
+                else offered_in_family(setting, family, self._exposed)
+            )
             and (setting.risk is Risk.EVERYDAY or setting.key in self._exposed)
         ]
 

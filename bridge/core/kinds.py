@@ -314,8 +314,8 @@ def _window_fields(prefix: str, suffix: str) -> tuple[str, str, str, str]:
 
 @dataclass(frozen=True, slots=True)
 class WindowSetting:
-    """A daily time window: four `HOLD_*` parameters (start hour and minute, end hour and minute), written
-    one after another; its state is `HH:MM-HH:MM`."""
+    """A daily time window: four parameters (start hour and minute, end hour and minute; `HOLD_*`, or
+    `read_names`), written one after another or a boundary at a time; its state is `HH:MM-HH:MM`."""
 
     key: str
     name: str

@@ -119,9 +119,11 @@ def check_offered(setting: Setting, situation: Situation, serial: str) -> None:
             if for_gridboss
             else f"{setting.name} is an inverter setting, and {device} is a GridBOSS"
         )
-    if situation.offered is None or setting.key in situation.offered:
+    if situation.offered is not None and setting.key in situation.offered:
         return
     model = situation.model or serial
+    # Checked even before the settings were first read (`offered` unknown): the family alone may say no,
+    # and a model not identified yet gets only what every family has.
     offer, why = setting.provenance.offer(situation.family)  # the dispute's words are in the docs
     if offer is Offer.ABSENT:
         raise CommandRefused(f"{setting.name} is not offered on {model} ({situation.family.label}): {why}")
@@ -131,6 +133,8 @@ def check_offered(setting: Setting, situation: Situation, serial: str) -> None:
             f"on what it means there (docs/SETTINGS.md says who says what); the bridge writes it only when "
             f"control.expose names {setting.key}"
         )
+    if situation.offered is None:
+        return  # not read yet: the write's read-back says whether the inverter holds it
     raise CommandRefused(
         f"{setting.name} is not offered on {model}: the parameters read from it do not include it "
         "(a setting with no agreed register is read and written through the cloud only)"

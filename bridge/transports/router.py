@@ -16,7 +16,7 @@ from typing import Final, Protocol, TypeVar
 
 import structlog
 
-from bridge.core.catalogue import ENERGY_SENSORS, GRIDBOSS_SENSORS, SENSORS
+from bridge.core.catalogue import ENERGY_SENSORS, GRIDBOSS_SENSORS, QUICK_CHARGE_RUNNING, SENSORS
 from bridge.core.clock import Clock
 from bridge.core.config import DongleSettings, ModbusSettings, Settings
 from bridge.core.encodings import WORD
@@ -28,6 +28,7 @@ from bridge.core.errors import (
     TransientError,
     TransportError,
 )
+from bridge.core.families import Family, family_of_code
 from bridge.core.kinds import SelectSetting, Setting, SwitchSetting, WindowSetting
 from bridge.core.readings import (
     DEVICE_TYPE_CODE,
@@ -195,6 +196,8 @@ class RegisterTransport:
         self.refused_registers: set[int] = set()
         #: Whether register 19 has said that the device behind is a GridBOSS (read once).
         self.gridboss_confirmed = False
+        #: The family register 19 names (read once): a settings read reads only its settings' registers.
+        self.family: Family | None = None
 
     async def _words(
         self, function: ModbusFunction, wanted: tuple[int, ...], *, around: frozenset[int] = frozenset()
@@ -291,10 +294,17 @@ class RegisterTransport:
     async def parameters(self) -> ParameterRead:
         """Every parameter with a register encoding (the settings offered locally are those), and what the
         identity registers say: the device type code and power rating, in the vendor's field names."""
-        wanted = registers.holding_registers(tuple(registers.HOLDING)) + registers.IDENTITY_REGISTERS
+        if self.family is None:
+            # Which family it is decides which registers are read: asked alone, once.
+            identity = await self._words(ModbusFunction.READ_HOLDING, registers.IDENTITY_REGISTERS)
+            self.family = family_of_code(registers.identity(identity)[0])
+        names = registers.holding_of(self.family)
+        wanted = registers.holding_registers(names) + registers.IDENTITY_REGISTERS
         refused: set[int] = set()
         words = await self._holding_around_refused(wanted, refused)
         code, rating = registers.identity(words)
+        if family_of_code(code) is not self.family:
+            self.family = None  # another device answers now: asked again next time
         if code == gridboss.DEVICE_TYPE_CODE:
             # Its registers hold none of an inverter's settings: never offer them (nor write them).
             raise MalformedResponseError(
@@ -307,7 +317,7 @@ class RegisterTransport:
         for register in sorted(refused - self.refused_registers):
             log.warning("local_register_refused", serial=self.serial, register=register, via=self.name)
         self.refused_registers |= refused
-        names = tuple(name for name, encoding in registers.HOLDING.items() if encoding.register in words)
+        names = tuple(name for name in names if registers.HOLDING[name].register in words)
         values: dict[str, ParameterValue] = dict(registers.decode_holding(names, words))
         values |= {DEVICE_TYPE_CODE: str(code), POWER_RATING: rating}
         return ParameterRead(serial=self.serial, values=values, complete=True)
@@ -458,7 +468,7 @@ class Router:
             lambda cloud: cloud.get_gridboss(serial),
             fill=_gridboss_filled,
             unfilled=lambda local: local,
-            unread_event="gridboss_cloud_fields_unread",
+            events=("gridboss_cloud_fields_unread", "gridboss_cloud_fields_read_again"),
         )
 
     async def _filled_by_cloud(
@@ -469,29 +479,38 @@ class Router:
         *,
         fill: Callable[[_Answer, _Answer], _Answer],
         unfilled: Callable[[_Answer], _Answer],
-        unread_event: str,
-        fill_from: Callable[[CloudClient], Awaitable[_Answer]] | None = None,
+        events: tuple[str, str],
+        fill_from: Callable[[CloudClient, _Answer], Awaitable[_Answer]] | None = None,
     ) -> _Answer:
         """`local`'s answer (or the cloud's, routed as every read is); `hybrid`, when the register transport
-        answered: with what only the cloud gives (`fill_from`, or `cloud`'s answer) filled in (`fill`), or
-        `unfilled` when the cloud fails."""
+        answered: with what only the cloud gives (`fill_from` given the local answer, or `cloud`'s answer)
+        filled in (`fill`), or `unfilled` when the cloud fails. `events`: what the log says when the cloud
+        fails to fill, and when it answers again."""
         answer, via = await self._route(serial, local, cloud)
         client = self._cloud
         if via == "cloud" or self.mode_of(serial) != "hybrid" or client is None:
+            if via == "cloud":
+                self._cloud_answered(serial, events)
             return answer
         try:
-            remote = await (fill_from or cloud)(client)
+            remote = await (cloud(client) if fill_from is None else fill_from(client, answer))
         except TransportError as exc:
-            # Warned once an outage (these reads repeat every cycle), and said again when it ends.
-            failing = (serial, unread_event)
-            level = log.debug if failing in self._cloud_fill_failing else log.warning
-            self._cloud_fill_failing.add(failing)
-            level(unread_event, serial=serial, error=exc.message)
+            self._cloud_fill_failed(serial, events[0], exc)
             return unfilled(answer)
-        if (serial, unread_event) in self._cloud_fill_failing:
-            self._cloud_fill_failing.discard((serial, unread_event))
-            log.info(f"{unread_event.removesuffix('_unread')}_read_again", serial=serial)
+        self._cloud_answered(serial, events)
         return fill(answer, remote)
+
+    def _cloud_fill_failed(self, serial: str, event: str, exc: TransportError) -> None:
+        """Warned once an outage (these reads repeat every cycle), then at debug until it answers again."""
+        level = log.debug if (serial, event) in self._cloud_fill_failing else log.warning
+        self._cloud_fill_failing.add((serial, event))
+        level(event, serial=serial, error=exc.message)
+
+    def _cloud_answered(self, serial: str, events: tuple[str, str]) -> None:
+        failed, answered_again = events
+        if (serial, failed) in self._cloud_fill_failing:
+            self._cloud_fill_failing.discard((serial, failed))
+            log.info(answered_again, serial=serial)
 
     async def get_batteries(self, serial: str) -> BatteryBank:
         """The battery modules: through the dongle or adapter (input registers 5002 on), the cloud's
@@ -521,9 +540,11 @@ class Router:
             lambda cloud: cloud.read_parameters(serial),
             fill=_with_cloud_only_settings,
             unfilled=lambda local: local.model_copy(update={"complete": False}),
-            unread_event="cloud_only_settings_unread",
-            # Quick charge's state is in the register the dongle just read: its status is not asked.
-            fill_from=lambda cloud: cloud.read_parameters(serial, actions=False),
+            events=("cloud_only_settings_unread", "cloud_only_settings_read_again"),
+            # Quick charge's state, where the dongle read it (register 233), is not asked of the cloud.
+            fill_from=lambda cloud, local: cloud.read_parameters(
+                serial, actions=QUICK_CHARGE_RUNNING not in local.values
+            ),
         )
 
     # -- the write queue's SettingsTransport --------------------------------------------------------

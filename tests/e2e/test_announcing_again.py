@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from collections.abc import Callable
 
 import pytest
 from structlog.testing import capture_logs
@@ -42,20 +43,23 @@ class Gate:
             self.waiting -= 1
 
 
-async def until(condition: object, what: str) -> None:
+async def until(condition: Callable[[], bool], what: str) -> None:
     for _ in range(500):
-        if callable(condition) and condition():
+        if condition():
             return
         await asyncio.sleep(0.01)
     raise AssertionError(f"waited 5 s for {what}")
 
 
 async def quiet(recorder: Recorder) -> None:
-    """Until nothing has been published for 0.3 s."""
+    """Until nothing has been published for 0.3 s (10 s at most)."""
     seen = -1
-    while seen != len(recorder.published):
+    for _ in range(33):
+        if seen == len(recorder.published):
+            return
         seen = len(recorder.published)
         await asyncio.sleep(0.3)
+    raise AssertionError("still publishing after 10 s")
 
 
 def configs_by_device(recorder: Recorder, topics: Topics) -> Counter[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from structlog.testing import capture_logs
 
 from bridge.core.catalogue import BATTERY_CHARGE_CURRENT, BATTERY_DISCHARGE_CURRENT
 from bridge.core.errors import (
@@ -131,9 +132,12 @@ async def test_a_failed_window_keeps_its_last_good_values_and_marks_the_read_inc
     simulator.state.faults.fail_next(
         "http_500", FAST_RETRY.attempts, endpoint="remoteRead/read", start_register=0
     )
-    read = await cloud.read_parameters(INVERTER)
+    with capture_logs() as logs:
+        read = await cloud.read_parameters(INVERTER)
     assert not read.complete
     assert read.failed_windows == (0,)
+    failed = [log for log in logs if log["event"] == "parameter_window_failed"]
+    assert [(log["start"], log["log_level"]) for log in failed] == [(0, "warning")]
     assert read.values["HOLD_LEAD_ACID_CHARGE_RATE"] == "25"
     assert read.values["HOLD_SYSTEM_CHARGE_SOC_LIMIT"] == "95"
 
@@ -156,8 +160,10 @@ async def test_a_read_where_every_window_fails_raises(
 ) -> None:
     """Nothing read means an error, never an empty mapping."""
     simulator.state.set_offline(INVERTER)
-    with pytest.raises(TransientError, match="DATAFRAME_TIMEOUT"):
+    with capture_logs() as logs, pytest.raises(TransientError, match="DATAFRAME_TIMEOUT"):
         await cloud.read_parameters(INVERTER)
+    # Said once, by whoever asked (a hybrid fill, the poller): not a line per window as well.
+    assert [log for log in logs if log["event"] == "parameter_window_failed"] == []
 
 
 async def test_write_then_read_back(cloud: CloudClient, simulator: RunningSimulator) -> None:

@@ -403,14 +403,15 @@ async def test_larger_reads_are_used_where_the_firmware_takes_them_and_40_where_
                 await observer.publish(topics.command(PV18K, "battery/charge_current"), "33")
                 result = (await observer.wait_count(topics.result(PV18K, "battery/charge_current"), 1))[0]
     assert (result.json()["outcome"], result.json()["confirmed"]) == ("accepted", True)
-    # Per inverter: runtime (registers 1-82), energy (28-59), settings (0-259) and the battery slots
-    # (5002-5121). In reads of 125 that is 1 + 1 + 3 + 1; in reads of 40, 2 + 1 + 6 and a slot a read (4),
-    # after one to three refused larger reads (the runtime's, the settings' and the batteries', when they
-    # were planned before the first refusal came back).
+    # Per inverter: its family (register 19, read alone once), runtime (registers 1-82), energy (28-59),
+    # settings (0-274) and the battery slots (5002-5121). In reads of 125 that is 1 + 1 + 1 + 3 + 1; in
+    # reads of 40, 1 + 2 + 1 + 6 and a slot a read (4), after one to three refused larger reads (the
+    # runtime's, the settings' and the batteries', when they were planned before the first refusal came
+    # back).
     if firmware_takes == 127:
-        assert reads_after_start == 2 * (1 + 1 + 3 + 1)
+        assert reads_after_start == 2 * (1 + 1 + 1 + 3 + 1)
     else:
-        assert 2 * (2 + 1 + 6 + 4) + 2 <= reads_after_start <= 2 * (2 + 1 + 6 + 4) + 2 * 3
+        assert 2 * (1 + 2 + 1 + 6 + 4) + 2 <= reads_after_start <= 2 * (1 + 2 + 1 + 6 + 4) + 2 * 3
 
 
 async def test_hybrid_tries_the_dongle_again_once_it_has_rested(broker: Broker) -> None:

@@ -73,6 +73,9 @@ async def test_a_gridboss_read_through_its_own_registers_says_what_the_cloud_say
                 expected = {s.key: format_reading(s, getattr(cloud, s.field)) for s in given}
                 moving = {key for key in expected if key.endswith("_power") and "smart_port" not in key}
                 assert moving, "the flow-following powers are among the sensors compared"
+                # Large enough that a scale of ten, or another register, could not pass within 5 W.
+                assert float(expected["gridboss_load_power"]) > 100
+                assert float(expected["gridboss_backup_power"]) > 100
                 assert {key: float(published[key]) for key in moving} == pytest.approx(
                     {key: float(expected[key]) for key in moving}, abs=5
                 )

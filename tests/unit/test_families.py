@@ -398,3 +398,19 @@ def test_offer_says_absent_for_an_unknown_family_when_any_family_differs() -> No
     assert setting.provenance.offer(Family.UNKNOWN)[0] is Offer.ABSENT
     assert setting.provenance.offer(Family.EG4_HYBRID) == (Offer.OFFERED, "")
     assert setting.provenance.offer(Family.LUXPOWER)[0] is Offer.CONTESTED
+
+
+def test_before_its_first_settings_read_an_inverter_is_announced_only_what_its_family_gets() -> None:
+    settings = Settings.model_validate(
+        {"cloud": {"username": "someone", "password": "secret"}, "control": {"expose": ["off_grid_window_1"]}}
+    )
+    fleet = Fleet(settings)
+    fleet.add(Device("4512345600", "LXP-LB-8K", "fAAB-2122", Family.LUXPOWER))
+    fleet.add(Device("4512345601", "12000XP", "fAAB-2122", Family.EG4_OFF_GRID))
+    fleet.add(Device("4512345602", "18KPV", "fAAB-2122", Family.EG4_HYBRID))
+    keys = {serial: {s.key for s in fleet.settings_of(serial)} for serial in fleet}
+    assert "off_grid_window_1" not in keys["4512345600"], "no Luxpower source names registers 269-274"
+    assert "peak_shaving_window_1" in keys["4512345600"]
+    assert "peak_shaving_window_1" not in keys["4512345601"]
+    assert "off_grid_window_1" in keys["4512345602"], "exposed, on the family that has it"
+    assert "off_grid_window_2" not in keys["4512345602"], "a protection not exposed"

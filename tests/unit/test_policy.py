@@ -61,6 +61,7 @@ def battery(temperature: float | None, held: int | None = 100) -> Situation:
         known_inverter=True,
         held={} if held is None else {"battery_charge_current": str(held)},
         battery_temperature=temperature,
+        family=Family.EG4_HYBRID,  # an 18kPV: AC charge is its (not every family's)
     )
 
 
@@ -329,3 +330,23 @@ def test_a_setting_the_bridge_declines_is_refused_saying_why() -> None:
     assert reason.startswith("PV Input Mode is not offered by the bridge, and nothing was written: ")
     assert "0-7 for the 12K hybrid" in reason
     assert "register 234" in refusal(command("30", "battery/quick_charge_duration"), READY, GUARD_OFF)
+
+
+@pytest.mark.parametrize(
+    ("path", "payload", "family", "reason"),
+    [
+        ("off_grid/window_1", "02:00-03:00", Family.LUXPOWER, "no Luxpower source names registers 269-274"),
+        ("peak_shaving/window_1", "17:00-21:00", Family.EG4_OFF_GRID, "the off-grid models have no grid"),
+        ("ac_charge/enabled", "ON", Family.UNKNOWN, "the model is not identified"),
+    ],
+)
+def test_a_family_that_lacks_a_setting_is_refused_it_even_before_its_settings_were_read(
+    path: str, payload: str, family: Family, reason: str
+) -> None:
+    """Before the first settings read (`offered` unknown) the family alone still says no: nothing reaches
+    registers the family's sources do not name, whatever `control.expose` opens."""
+    situation = Situation(
+        ready=True, stopping=False, known_inverter=True, offered=None, family=family,
+        exposed=frozenset({"off_grid_window_1"}),
+    )  # fmt: skip
+    assert reason in refusal(command(payload, path), situation, GUARD_OFF)

@@ -254,6 +254,7 @@ def writes(connection: FakeRegisters) -> list[tuple[str, int, int]]:
 
 
 #: The holding registers a settings read covers: every setting's, and the inverter's identity.
+#: What a settings read reads of an inverter whose family is not known (the fakes' register 19 names none).
 SETTINGS_REGISTERS = registers.holding_registers(tuple(registers.HOLDING)) + registers.IDENTITY_REGISTERS
 
 
@@ -428,7 +429,8 @@ async def test_a_large_read_refused_falls_back_to_blocks_of_40_from_then_on() ->
     r.registers.largest_read = 40  # older firmware
     with capture_logs() as logs:
         await r.router.read_parameters(SERIAL)
-    first, *rest = r.registers.requests
+    identity, first, *rest = r.registers.requests
+    assert [identity] == reads("read holding", registers.IDENTITY_REGISTERS, 125), "which family, first"
     in_forties = reads("read holding", SETTINGS_REGISTERS, 40)
     assert first == reads("read holding", SETTINGS_REGISTERS, 125)[0]
     assert first[2] > 40, "more than 40 registers asked at once, refused"
@@ -447,10 +449,11 @@ async def test_a_large_read_refused_falls_back_to_blocks_of_40_from_then_on() ->
 
 async def test_a_large_read_left_unanswered_falls_back_to_blocks_of_40() -> None:
     r = routed("local", max_block=125)
-    r.registers.failures = [LocalSilentError("did not answer", sent=True)]
+    r.registers.failures = [None, LocalSilentError("did not answer", sent=True)]  # identity answered
     await r.router.read_parameters(SERIAL)
     at_once = reads("read holding", SETTINGS_REGISTERS, 125)[0]
-    assert r.registers.requests == [at_once, *reads("read holding", SETTINGS_REGISTERS, 40)]
+    identity = reads("read holding", registers.IDENTITY_REGISTERS, 125)
+    assert r.registers.requests == [*identity, at_once, *reads("read holding", SETTINGS_REGISTERS, 40)]
 
 
 @pytest.mark.parametrize("largest_read", [20, 39], ids=["a small read refused", "a read of 40 refused"])
@@ -495,6 +498,17 @@ async def test_hybrid_keeps_the_dongles_settings_when_the_cloud_fails_and_says_t
     ]
 
 
+async def test_hybrid_asks_the_cloud_for_quick_charges_status_only_when_the_dongle_could_not_read_it() -> (
+    None
+):
+    r = routed("hybrid")
+    r.registers.refused = {233}  # as the off-grid firmware refuses reads of it
+    r.cloud.parameters = {"hasUnclosedQuickChargeTask": True}
+    read = await r.router.read_parameters(SERIAL)
+    assert r.cloud.calls == [("read_parameters", SERIAL)], "with the actions' states"
+    assert read.values["hasUnclosedQuickChargeTask"] is True
+
+
 async def test_a_cloud_that_keeps_failing_the_hybrid_fill_is_warned_of_once_and_its_return_said() -> None:
     r = routed("hybrid")
     r.cloud.failures = [TransientError("DATAFRAME_TIMEOUT"), TransientError("still down")]
@@ -505,6 +519,18 @@ async def test_a_cloud_that_keeps_failing_the_hybrid_fill_is_warned_of_once_and_
         ("cloud_only_settings_unread", "warning", "DATAFRAME_TIMEOUT"),
         ("cloud_only_settings_unread", "debug", "still down"),
         ("cloud_only_settings_read_again", "info", None),
+    ]
+
+
+async def test_a_cloud_that_answers_a_fallback_read_ends_the_outage_too() -> None:
+    r = routed("hybrid")
+    r.cloud.failures = [TransientError("DATAFRAME_TIMEOUT")]
+    await r.router.read_parameters(SERIAL)  # the dongle answered, the cloud's fill failed
+    r.registers.failures = [LocalUnreachableError("cannot connect", sent=False)]
+    with capture_logs() as logs:
+        await r.router.read_parameters(SERIAL)  # the dongle failed: the cloud's read, which answered
+    assert [log["event"] for log in logs if log["event"].startswith("cloud_only")] == [
+        "cloud_only_settings_read_again"
     ]
 
 
@@ -914,3 +940,28 @@ def test_blocks_never_span_a_register_the_firmware_refuses() -> None:
     assert registers.blocks((230, 236), 40) == ((230, 7),)
     assert registers.blocks((230, 236), 40, avoiding=frozenset({233})) == ((230, 1), (236, 1))
     assert registers.blocks((230, 232, 236), 40, avoiding=frozenset({250})) == ((230, 7),)
+
+
+@pytest.mark.parametrize(
+    ("code", "absent", "present"),
+    [
+        (44, (269, 274), (209, 256)),  # Luxpower: no source names 269-274
+        (54, (209, 212), (256, 152)),  # EG4 off-grid: no peak shaving
+        (2092, (), (209, 269)),  # EG4 hybrid: both schedules
+    ],
+    ids=["luxpower", "eg4 off-grid", "eg4 hybrid"],
+)
+async def test_a_settings_read_reads_only_the_registers_of_the_settings_the_family_has(
+    code: int, absent: tuple[int, ...], present: tuple[int, ...]
+) -> None:
+    """Register 19 is read alone once; from then on the settings read leaves out the registers of settings
+    the family's sources say it lacks (its firmware need not answer for them)."""
+    r = routed("local")
+    r.registers.holding[19] = code
+    await r.router.read_parameters(SERIAL)
+    await r.router.read_parameters(SERIAL)
+    asked = {start + offset for _kind, start, count in r.registers.requests for offset in range(count)}
+    assert not asked & set(absent)
+    assert set(present) <= asked
+    identity = reads("read holding", registers.IDENTITY_REGISTERS, 40)
+    assert r.registers.requests.count(identity[0]) == 1, "the family asked once"

@@ -306,7 +306,6 @@ class CloudClient:
         for (start, _count), result in zip(PARAMETER_WINDOWS, results, strict=True):
             if isinstance(result, TransportError):
                 failed.append(start)
-                log.warning("parameter_window_failed", serial=serial, start=start, error=result.message)
             elif isinstance(result, BaseException):
                 raise result
             else:
@@ -314,7 +313,10 @@ class CloudClient:
         if len(failed) == len(PARAMETER_WINDOWS):
             first = results[0]
             assert isinstance(first, TransportError)
-            raise first
+            raise first  # the caller says so, once: not a line per window
+        for start, result in zip((start for start, _count in PARAMETER_WINDOWS), results, strict=True):
+            if isinstance(result, TransportError):
+                log.warning("parameter_window_failed", serial=serial, start=start, error=result.message)
         merged: dict[str, ParameterValue] = {}
         for start, _count in PARAMETER_WINDOWS:
             names, values = cached.get(start, ((), ()))

@@ -10,12 +10,15 @@ read and written through the cloud, or not at all.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
 from bridge.core.catalogue import SETTINGS
 from bridge.core.encodings import WORD, ClockPart, Encoding, EncodingError, FieldValue, Flag, Scaled
+from bridge.core.families import Family
+from bridge.core.kinds import Offer
 
 __all__ = ["BLOCK", "HOLDING", "ClockPart", "Encoding", "EncodingError", "FieldValue", "Flag", "Scaled"]
 
@@ -115,6 +118,21 @@ INPUTS: Final[Mapping[str, Input]] = {
 }
 RUNTIME_FIELDS: Final = tuple(name for name in INPUTS if not name.startswith(("today", "total")))
 ENERGY_FIELDS: Final = tuple(name for name in INPUTS if name.startswith(("today", "total")))
+
+
+@functools.cache
+def holding_of(family: Family) -> tuple[str, ...]:
+    """The parameters a settings read of a `family` inverter reads: not those of settings its sources say
+    it lacks (a Luxpower's firmware need not answer for registers no Luxpower source names). A model not
+    identified is read whole: what it is offered is decided after."""
+    if family is Family.UNKNOWN:
+        return tuple(HOLDING)
+    return tuple(
+        name
+        for setting in SETTINGS
+        if setting.provenance.offer(family)[0] is not Offer.ABSENT
+        for name, _encoding in setting.local
+    )
 
 
 def has_local_encoding(field_names: tuple[str, ...]) -> bool:
