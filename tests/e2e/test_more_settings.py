@@ -30,6 +30,7 @@ EXPOSED = [
     "pv_start_voltage",
     "battery_off_grid_cutoff_voltage",
     "off_grid_window_1",
+    "grid_peak_shaving_voltage",
 ]
 
 
@@ -199,6 +200,8 @@ async def test_the_schedules_and_voltages_added_last_are_written_and_confirmed(
         assert off_grid_peak["error"].startswith("Grid Peak Shaving Window 1 is not offered on 12000XP")
         not_exposed = await rig.command(HYBRID, "off_grid/window_2", "02:00-03:10")
         assert "control.expose" in not_exposed["error"], not_exposed
+        assert (await rig.written(HYBRID, "grid/peak_shaving_soc", "75", via))["value"] == 75
+        assert (await rig.written(LUXPOWER, "grid/peak_shaving_voltage", "51.5", via))["value"] == 51.5
         assert (await rig.written(HYBRID, "battery/off_grid_cutoff_voltage", "42.5", via))["value"] == 42.5
         if not local:
             assert (await rig.written(HYBRID, "pv/start_voltage", "180", via))["value"] == 180
@@ -213,6 +216,7 @@ async def test_the_schedules_and_voltages_added_last_are_written_and_confirmed(
     assert registers[0][100] == 425, "tenths of a volt"
     assert (registers[2][211], registers[2][212]) == (17 | 5 << 8, 21 | 30 << 8)
     assert (registers[0][269], registers[0][270]) == (2, 3 | 10 << 8)
+    assert (registers[0][207], registers[2][208]) == (75, 515), "whole percent; tenths of a volt"
     if local:
         return
     assert state.writes == [
@@ -233,6 +237,8 @@ async def test_the_schedules_and_voltages_added_last_are_written_and_confirmed(
         (HYBRID, "HOLD_OFF_GRID_START_MINUTE_1", "00"),
         (HYBRID, "HOLD_OFF_GRID_END_HOUR_1", "03"),
         (HYBRID, "HOLD_OFF_GRID_END_MINUTE_1", "10"),
+        (HYBRID, "_12K_HOLD_GRID_PEAK_SHAVING_SOC", "75"),
+        (LUXPOWER, "_12K_HOLD_GRID_PEAK_SHAVING_VOLT", "51.5"),
         (HYBRID, "HOLD_LEAD_ACID_DISCHARGE_CUT_OFF_VOLT", "42.5"),
         (HYBRID, "HOLD_START_PV_VOLT", "180"),
         (OFF_GRID, "HOLD_AC_CHARGE_END_BATTERY_SOC", "95"),

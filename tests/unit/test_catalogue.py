@@ -222,6 +222,8 @@ def test_every_setting_is_found_by_its_key_and_topic_and_named_alike() -> None:
         # The MPPT's start voltage, and the off-grid twin of the on-grid cut-off voltage.
         "pv_start_voltage",
         "battery_off_grid_cutoff_voltage",
+        # The battery voltage peak shaving discharges toward, like the cut-off voltages.
+        "grid_peak_shaving_voltage",
         # A schedule that takes the home off the grid, which no source has written on a real inverter.
         "off_grid_window_1",
         "off_grid_window_2",
@@ -527,6 +529,10 @@ NEW_NUMBERS: dict[str, tuple[str, Scaled, tuple[str, str, str], str, Risk, froze
         "HOLD_AC_CHARGE_END_BATTERY_VOLTAGE", Scaled(159, 10), ("48", "59", "1"), "V", PROTECTION, EVERY_FAMILY),
     "forced_discharge_stop_voltage": (
         "_12K_HOLD_STOP_DISCHG_VOLT", Scaled(202, 10), ("40", "56", "0.1"), "V", PROTECTION, GRID_TIED),
+    "grid_peak_shaving_soc": (
+        "_12K_HOLD_GRID_PEAK_SHAVING_SOC", Scaled(207, 1), ("0", "100", "1"), "%", EVERYDAY, GRID_TIED),
+    "grid_peak_shaving_voltage": (
+        "_12K_HOLD_GRID_PEAK_SHAVING_VOLT", Scaled(208, 10), ("48", "59", "0.1"), "V", PROTECTION, GRID_TIED),
 }  # fmt: skip
 #: Each new flag: its cloud name, its bit, risk, and the families offered it.
 NEW_SWITCHES: dict[str, tuple[str, Flag, Risk, frozenset[Family]]] = {
@@ -584,6 +590,8 @@ def test_each_new_number_has_its_cloud_name_encoding_range_risk_and_families(key
         ("ac_charge_end_voltage", b"56", "56", 560),
         ("forced_discharge_stop_voltage", b"41.5", "41.5", 415),
         ("forced_discharge_stop_voltage", b"40", "40.0", 400),
+        ("grid_peak_shaving_soc", b"80", "80", 80),
+        ("grid_peak_shaving_voltage", b"52", "52.0", 520),
     ],
 )
 def test_a_new_number_is_written_to_its_register_and_read_back_from_it(
