@@ -16,7 +16,7 @@ from bridge.service.coordinator import Coordinator
 from bridge.simulator import SimulatorState, run_simulator
 from bridge.transports.cloud import CloudClient
 from tests.harness import bridge_settings, unique_topics
-from tests.unit.test_poller import Recorder
+from tests.unit.fakes import Recorder
 
 pytestmark = pytest.mark.e2e
 

@@ -284,3 +284,13 @@ class FakeCloud:
         failure = self.failures.pop(0) if self.failures else None
         if failure is not None:
             raise failure
+
+
+class Recorder:
+    """A publisher that keeps what it was given: (topic, payload), in order."""
+
+    def __init__(self) -> None:
+        self.published: list[tuple[str, str]] = []
+
+    def publish(self, topic: str, payload: str, *, retain: bool, qos: int = 1) -> None:
+        self.published.append((topic, payload))

@@ -12,7 +12,7 @@ from bridge.core.families import Family
 from bridge.core.fleet import Fleet
 from bridge.mqtt.announcer import Announcer
 from bridge.mqtt.topics import Topics
-from tests.unit.test_poller import Recorder
+from tests.unit.fakes import Recorder
 
 pytestmark = pytest.mark.unit
 

@@ -14,7 +14,7 @@ from bridge.core.fleet import Fleet
 from bridge.mqtt.announcer import Announcer
 from bridge.mqtt.discovery import abbreviated, device_config
 from bridge.mqtt.topics import Topics
-from tests.unit.test_poller import Recorder
+from tests.unit.fakes import Recorder
 
 pytestmark = pytest.mark.unit
 

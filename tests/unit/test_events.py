@@ -21,8 +21,8 @@ from bridge.transports.cloud import CloudClient
 from bridge.transports.cloud.answers import interpret
 from bridge.transports.cloud.client import EVENTS_PATH
 from bridge.transports.router import Router
-from tests.unit.fakes import FakeClock, FakeCloud
-from tests.unit.test_poller import Recorder, SlowSource
+from tests.unit.fakes import FakeClock, FakeCloud, Recorder
+from tests.unit.test_poller import SlowSource
 
 pytestmark = pytest.mark.unit
 

@@ -21,7 +21,7 @@ from bridge.core.readings import (
 )
 from bridge.mqtt.announcer import Announcer
 from bridge.mqtt.topics import Topics
-from tests.unit.fakes import FakeClock, settle
+from tests.unit.fakes import FakeClock, Recorder, settle
 
 pytestmark = pytest.mark.unit
 
@@ -60,14 +60,6 @@ class SlowSource:
     async def read_parameters(self, serial: str) -> ParameterRead:
         await self.go.wait()
         return ParameterRead(serial=serial, values={"HOLD_LEAD_ACID_CHARGE_RATE": "100"}, complete=True)
-
-
-class Recorder:
-    def __init__(self) -> None:
-        self.published: list[tuple[str, str]] = []
-
-    def publish(self, topic: str, payload: str, *, retain: bool, qos: int = 1) -> None:
-        self.published.append((topic, payload))
 
 
 async def test_a_read_that_started_before_a_read_back_does_not_overwrite_it() -> None:
