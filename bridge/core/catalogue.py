@@ -6,6 +6,7 @@ unit and range, and per model family who agrees and who disputes it. The kinds t
 
 from __future__ import annotations
 
+import functools
 from decimal import Decimal
 from typing import Final
 
@@ -23,6 +24,8 @@ from bridge.core.kinds import (
     Source,
     SwitchSetting,
     WindowSetting,
+    offered_in_family,
+    window_fields,
 )
 
 
@@ -88,9 +91,7 @@ def _windows(
     for number, suffix in enumerate(suffixes, start=1):
         start = first_register + 2 * (number - 1)
         read_names = None if read_as is None else _numbered_names(read_as, 4 * (number - 1))
-        names = read_names or tuple(
-            f"{prefix}_{edge}_{part}{suffix}" for edge in ("START", "END") for part in ("HOUR", "MINUTE")
-        )
+        names = read_names or window_fields(prefix, suffix)
         clock = [ClockPart(start + offset, high_byte=high, highest=59 if high else 23)
                  for offset in (0, 1) for high in (False, True)]  # fmt: skip
         windows.append(
@@ -379,6 +380,14 @@ WRITABLE_PARAMETERS: Final = (BATTERY_CHARGE_CURRENT, BATTERY_DISCHARGE_CURRENT)
 def setting_by_topic_path(topic_path: str) -> Setting | None:
     """The setting published under `topic_path` (`ac_charge/window_1`), if any."""
     return _BY_TOPIC_PATH.get(topic_path)
+
+
+@functools.cache
+def settings_for(family: Family, exposed: frozenset[str]) -> tuple[Setting, ...]:
+    """The settings a `family` device gets (a GridBOSS its own), exposed where the sources dispute them:
+    the same for every device of a family on every refresh, so worked out once."""
+    settings = GRIDBOSS_SETTINGS if family is Family.GRIDBOSS else SETTINGS
+    return tuple(setting for setting in settings if offered_in_family(setting, family, exposed))
 
 
 def setting_by_key(key: str) -> Setting | None:

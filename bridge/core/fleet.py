@@ -10,10 +10,10 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Final
 
-from bridge.core.catalogue import GRIDBOSS_SETTINGS, SETTINGS
+from bridge.core.catalogue import GRIDBOSS_SETTINGS, SETTINGS, settings_for
 from bridge.core.config import Settings
 from bridge.core.devices import Device
-from bridge.core.kinds import NumberSetting, Risk, Setting, offered_in_family
+from bridge.core.kinds import NumberSetting, Risk, Setting
 from bridge.core.readings import BatteryBank, Energy, Event, GridBossRuntime, Runtime
 
 #: A setting held beyond the owner's limit or its own range: what is held, the limit, the unit.
@@ -186,17 +186,13 @@ class Fleet:
         state = self._inverters.get(serial)
         if state is None:
             return []
-        offered = state.offered
-        family = state.device.family
+        has = state.offered
+        if has is None:
+            has = frozenset(setting.key for setting in settings_for(state.device.family, self._exposed))
         return [
             setting
             for setting in SETTINGS
-            if (
-                setting.key in offered
-                if offered is not None
-                else offered_in_family(setting, family, self._exposed)
-            )
-            and (setting.risk is Risk.EVERYDAY or setting.key in self._exposed)
+            if setting.key in has and (setting.risk is Risk.EVERYDAY or setting.key in self._exposed)
         ]
 
     def gridboss_settings_of(self, serial: str) -> list[Setting]:

@@ -305,8 +305,9 @@ class SwitchSetting:
 
 
 @functools.cache
-def _window_fields(prefix: str, suffix: str) -> tuple[str, str, str, str]:
-    # Asked for on every read of every inverter: built once per window.
+def window_fields(prefix: str, suffix: str) -> tuple[str, str, str, str]:
+    """A window's four parameter names: start hour, start minute, end hour, end minute
+    (`HOLD_GEN_START_HOUR_1` ...). Asked for on every read of every inverter: built once per window."""
     return tuple(  # type: ignore[return-value]
         f"{prefix}_{edge}_{part}{suffix}" for edge in ("START", "END") for part in ("HOUR", "MINUTE")
     )
@@ -348,7 +349,7 @@ class WindowSetting:
         """Start hour, start minute, end hour, end minute, as read: the order they are written in."""
         if self.read_names is not None:
             return self.read_names
-        return _window_fields(self.prefix, self.suffix)
+        return window_fields(self.prefix, self.suffix)
 
     @property
     def registers(self) -> tuple[int, ...]:

@@ -18,7 +18,7 @@ from typing import Final, Protocol, TypeVar
 
 import structlog
 
-from bridge.core.catalogue import GRIDBOSS_SETTINGS, SETTINGS
+from bridge.core.catalogue import GRIDBOSS_SETTINGS, SETTINGS, settings_for
 from bridge.core.clock import Clock
 from bridge.core.config import Settings
 from bridge.core.devices import Device
@@ -34,7 +34,7 @@ from bridge.core.errors import (
 )
 from bridge.core.families import Family, family_of_model, identify, model_name
 from bridge.core.fleet import Fleet, GridBossState, InverterState
-from bridge.core.kinds import Setting, offered_in_family
+from bridge.core.kinds import Setting
 from bridge.core.readings import (
     DEVICE_TYPE_CODE,
     GRIDBOSS_DEVICE_TYPE,
@@ -149,7 +149,6 @@ class Poller:
         self._clock = clock
         self._refresh_requested = asyncio.Event()
         self._exposed = settings.control.exposed
-        self._offers_by_family: dict[Family, tuple[Setting, ...]] = {}
         self._offer_sets: dict[frozenset[str], frozenset[str]] = {}
         #: Told each time an inverter's settings were read (the coordinator's check of held limits).
         self.settings_read: Callable[[str], None] | None = None
@@ -498,19 +497,10 @@ class Poller:
 
     def _offered(self, read: ParameterRead, family: Family) -> frozenset[str]:
         """The settings a device's family gets (exposed where disputed) and its parameters include."""
-        offered = frozenset(setting.key for setting in self._family_gets(family) if read.has(setting))
+        gets = settings_for(family, self._exposed)
+        offered = frozenset(setting.key for setting in gets if read.has(setting))
         # A fleet's inverters of a model offer the same: each keeps one shared set, not a copy of its own.
         return self._offer_sets.setdefault(offered, offered)
-
-    def _family_gets(self, family: Family) -> tuple[Setting, ...]:
-        # The same for every device of a family on every refresh: worked out once.
-        gets = self._offers_by_family.get(family)
-        if gets is None:
-            settings = GRIDBOSS_SETTINGS if family is Family.GRIDBOSS else SETTINGS
-            gets = self._offers_by_family[family] = tuple(
-                setting for setting in settings if offered_in_family(setting, family, self._exposed)
-            )
-        return gets
 
     # -- availability ---------------------------------------------------------------------------------
 

@@ -28,7 +28,7 @@ from bridge.core.errors import (
     TransientError,
     TransportError,
 )
-from bridge.core.families import Family, family_of_code
+from bridge.core.families import family_of_code
 from bridge.core.kinds import SelectSetting, Setting, SwitchSetting, WindowSetting
 from bridge.core.readings import (
     DEVICE_TYPE_CODE,
@@ -194,10 +194,9 @@ class RegisterTransport:
         self._modules = batteries.Remembered()
         #: Holding registers the firmware refused to be read: left out of every settings read.
         self.refused_registers: set[int] = set()
-        #: Whether register 19 has said that the device behind is a GridBOSS (read once).
-        self.gridboss_confirmed = False
-        #: The family register 19 names (read once): a settings read reads only its settings' registers.
-        self.family: Family | None = None
+        #: The device type code register 19 said (read once, and again when a settings read finds another
+        #: family there): whether it is a GridBOSS, and which family's settings' registers are read.
+        self.device_type_code: int | None = None
 
     async def _words(
         self, function: ModbusFunction, wanted: tuple[int, ...], *, around: frozenset[int] = frozenset()
@@ -235,7 +234,7 @@ class RegisterTransport:
         """A GridBOSS's runtime from its input registers (`gridboss.INPUTS`: what the public sources agree
         on), in reads of 40 at most. Its device type code (register 19) is checked once: another device's
         registers hold other things, and a wrong number is worse than none."""
-        if not self.gridboss_confirmed:
+        if self.device_type_code != gridboss.DEVICE_TYPE_CODE:
             code = (await self._exact(ModbusFunction.READ_HOLDING, registers.DEVICE_TYPE_CODE_REGISTER, 1))[0]
             if code != gridboss.DEVICE_TYPE_CODE:
                 raise MalformedResponseError(
@@ -243,7 +242,7 @@ class RegisterTransport:
                     f"not {gridboss.DEVICE_TYPE_CODE}",
                     serial=self.serial,
                 )
-            self.gridboss_confirmed = True
+            self.device_type_code = code
         words: dict[int, int] = {}
         block = min(self.max_block, gridboss.BLOCK)
         for start, count in registers.blocks(gridboss.input_registers(), block):
@@ -294,17 +293,18 @@ class RegisterTransport:
     async def parameters(self) -> ParameterRead:
         """Every parameter with a register encoding (the settings offered locally are those), and what the
         identity registers say: the device type code and power rating, in the vendor's field names."""
-        if self.family is None:
+        if self.device_type_code is None:
             # Which family it is decides which registers are read: asked alone, once.
             identity = await self._words(ModbusFunction.READ_HOLDING, registers.IDENTITY_REGISTERS)
-            self.family = family_of_code(registers.identity(identity)[0])
-        names = registers.holding_of(self.family)
+            self.device_type_code = registers.identity(identity)[0]
+        family = family_of_code(self.device_type_code)
+        names = registers.holding_of(family)
         wanted = registers.holding_registers(names) + registers.IDENTITY_REGISTERS
         refused: set[int] = set()
         words = await self._holding_around_refused(wanted, refused)
         code, rating = registers.identity(words)
-        if family_of_code(code) is not self.family:
-            self.family = None  # another device answers now: asked again next time
+        if family_of_code(code) is not family:
+            self.device_type_code = None  # another device answers now: asked again next time
         if code == gridboss.DEVICE_TYPE_CODE:
             # Its registers hold none of an inverter's settings: never offer them (nor write them).
             raise MalformedResponseError(

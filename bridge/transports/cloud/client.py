@@ -302,21 +302,18 @@ class CloudClient:
             return_exceptions=True,
         )
         cached = self._windows.setdefault(serial, {})
-        failed: list[int] = []
+        failed: dict[int, TransportError] = {}
         for (start, _count), result in zip(PARAMETER_WINDOWS, results, strict=True):
             if isinstance(result, TransportError):
-                failed.append(start)
+                failed[start] = result
             elif isinstance(result, BaseException):
                 raise result
             else:
                 cached[start] = self._compact(result)
         if len(failed) == len(PARAMETER_WINDOWS):
-            first = results[0]
-            assert isinstance(first, TransportError)
-            raise first  # the caller says so, once: not a line per window
-        for start, result in zip((start for start, _count in PARAMETER_WINDOWS), results, strict=True):
-            if isinstance(result, TransportError):
-                log.warning("parameter_window_failed", serial=serial, start=start, error=result.message)
+            raise next(iter(failed.values()))  # the caller says so, once: not a line per window
+        for start, error in failed.items():
+            log.warning("parameter_window_failed", serial=serial, start=start, error=error.message)
         merged: dict[str, ParameterValue] = {}
         for start, _count in PARAMETER_WINDOWS:
             names, values = cached.get(start, ((), ()))
